@@ -1,0 +1,242 @@
+//! Outbound adapter: the relational database (Postgres or SQLite) behind SeaORM.
+//!
+//! Owns the connection pool, migrations and the translation of driver errors into
+//! [`StoreError`]. The pool is built with sqlx directly so that every knob (warm-up, test before
+//! use, statement timeout, WAL) is set explicitly, then handed to SeaORM.
+
+pub mod migrations;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{DatabaseConnection, DbErr};
+use secrecy::ExposeSecret;
+
+use crate::config::DatabaseConfig;
+use crate::domain::ports::{Pingable, StoreError};
+
+/// Connections idle this long are closed (the pool keeps `min_connections`).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Connections are recycled after this long, so server-side changes and failovers are picked up.
+const MAX_LIFETIME: Duration = Duration::from_secs(1800);
+/// SQLite waits this long for a write lock before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which engine a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite (embedded default).
+    Sqlite,
+}
+
+/// Pool occupancy for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Open and idle.
+    pub idle: u32,
+    /// Configured upper bound.
+    pub max: u32,
+    /// Database operations started and not finished (using or waiting for a connection).
+    pub operations: i64,
+}
+
+/// A connected database: SeaORM handle plus the pool facts the service reports.
+#[derive(Debug, Clone)]
+pub struct Database {
+    conn: DatabaseConnection,
+    engine: Engine,
+    max: u32,
+    operations: Arc<AtomicI64>,
+}
+
+/// Counts one database operation while alive (see [`Database::operation`]).
+#[derive(Debug)]
+pub struct OperationGuard(Arc<AtomicI64>);
+
+impl Drop for OperationGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Database {
+    /// Opens the pool, warms `min_connections` and verifies the database answers.
+    ///
+    /// # Errors
+    /// When the URL is invalid, the SQLite folder cannot be created or the database refuses.
+    pub async fn connect(cfg: &DatabaseConfig) -> anyhow::Result<Self> {
+        let url = cfg.url.expose_secret();
+        let db = if cfg.is_sqlite() {
+            let opts = SqliteConnectOptions::from_str(url)
+                .context("parse DATABASE_URL as a SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true);
+            if let Some(parent) = Path::new(opts.get_filename()).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("create database folder {}", parent.display()))?;
+            }
+            let pool = pool_options::<sea_orm::sqlx::Sqlite>(SqlitePoolOptions::new(), cfg)
+                .connect_with(opts)
+                .await
+                .context("open SQLite database")?;
+            Self::wrap(DatabaseConnection::from(pool), Engine::Sqlite, cfg)
+        } else {
+            let statement_ms = cfg.statement_timeout.as_millis().to_string();
+            let opts = PgConnectOptions::from_str(url)
+                .context("parse DATABASE_URL as a Postgres URL")?
+                .application_name("study-mode-api")
+                .options([("statement_timeout", statement_ms.as_str())]);
+            let pool = pool_options::<sea_orm::sqlx::Postgres>(PgPoolOptions::new(), cfg)
+                .connect_with(opts)
+                .await
+                .context("connect to Postgres")?;
+            Self::wrap(DatabaseConnection::from(pool), Engine::Postgres, cfg)
+        };
+        db.warm_up(cfg.min_connections).await;
+        Ok(db)
+    }
+
+    fn wrap(conn: DatabaseConnection, engine: Engine, cfg: &DatabaseConfig) -> Self {
+        Self {
+            conn,
+            engine,
+            max: cfg.max_connections,
+            operations: Arc::new(AtomicI64::new(0)),
+        }
+    }
+
+    /// Marks one database operation in progress until the guard drops. Operations beyond the
+    /// connections in use are waiting for one, which is what `/metrics` reports as `waiting`.
+    pub fn operation(&self) -> OperationGuard {
+        self.operations.fetch_add(1, Ordering::Relaxed);
+        OperationGuard(self.operations.clone())
+    }
+
+    /// The SeaORM handle, for store adapters.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The engine in use.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Current pool occupancy.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = match self.engine {
+            Engine::Postgres => {
+                let p = self.conn.get_postgres_connection_pool();
+                (p.size(), p.num_idle())
+            }
+            Engine::Sqlite => {
+                let p = self.conn.get_sqlite_connection_pool();
+                (p.size(), p.num_idle())
+            }
+        };
+        PoolStats {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max: self.max,
+            operations: self.operations.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Opens `n` connections at once so the first requests do not pay for the handshakes.
+    async fn warm_up(&self, n: u32) {
+        let acquire = (0..n).map(|_| async {
+            match self.engine {
+                Engine::Postgres => self
+                    .conn
+                    .get_postgres_connection_pool()
+                    .acquire()
+                    .await
+                    .map(drop),
+                Engine::Sqlite => self
+                    .conn
+                    .get_sqlite_connection_pool()
+                    .acquire()
+                    .await
+                    .map(drop),
+            }
+        });
+        let failures = futures::future::join_all(acquire)
+            .await
+            .into_iter()
+            .filter(Result::is_err)
+            .count();
+        if failures > 0 {
+            tracing::warn!(
+                failures,
+                "some pool connections could not be opened at start"
+            );
+        }
+    }
+
+    /// Closes every connection (at shutdown).
+    pub async fn close(&self) {
+        if let Err(e) = self.conn.close_by_ref().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+    }
+}
+
+fn pool_options<DB: sea_orm::sqlx::Database>(
+    base: sea_orm::sqlx::pool::PoolOptions<DB>,
+    cfg: &DatabaseConfig,
+) -> sea_orm::sqlx::pool::PoolOptions<DB> {
+    base.max_connections(cfg.max_connections)
+        .min_connections(cfg.min_connections)
+        .acquire_timeout(cfg.acquire_timeout)
+        .idle_timeout(IDLE_TIMEOUT)
+        .max_lifetime(MAX_LIFETIME)
+        // A connection killed while idle (database restart) is detected and replaced, which is
+        // what lets the service recover by itself when the database comes back.
+        .test_before_acquire(true)
+}
+
+#[async_trait]
+impl Pingable for Database {
+    async fn ping(&self) -> Result<(), String> {
+        let _op = self.operation();
+        self.conn
+            .ping()
+            .await
+            .map_err(|e| classify(e, "ping").to_string())
+    }
+}
+
+/// Sorts a SeaORM error into the store's business outcomes.
+pub fn classify(err: DbErr, action: &'static str) -> StoreError {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable,
+        DbErr::RecordNotFound(_) => StoreError::NotFound,
+        other if is_unique_violation(&other) => StoreError::Conflict,
+        other => StoreError::Unexpected(anyhow::Error::new(other).context(action)),
+    }
+}
+
+fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

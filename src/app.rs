@@ -1,0 +1,3 @@
+//! Use cases: what the service does, expressed over the domain's ports only.
+
+pub mod readiness;

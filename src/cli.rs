@@ -1,0 +1,193 @@
+//! Command line: `serve` (default), `migrate`, `openapi`, `check-config`, `healthcheck`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::adapters::sql::{Database, migrations};
+use crate::bootstrap::{Application, shutdown_signal};
+use crate::config::Config;
+use crate::{http, telemetry};
+
+/// Exit status for an invalid configuration.
+const EXIT_CONFIG: u8 = 2;
+
+/// Study Mode API: the backend of the Socratic tutor.
+#[derive(Debug, Parser)]
+#[command(name = "study-mode-api", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document generated from the code.
+    Openapi {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SpecFormat::Yaml)]
+        format: SpecFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Validate the environment and print the effective configuration (secrets redacted).
+    CheckConfig,
+    /// GET /health of a running instance; exit 0 when it answers 200 (container health check).
+    Healthcheck {
+        /// URL to probe; default http://127.0.0.1:$PORT/health.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+/// Formats of the OpenAPI document.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SpecFormat {
+    /// YAML, as committed in `openapi/openapi.yaml`.
+    Yaml,
+    /// JSON.
+    Json,
+}
+
+/// Parses the arguments and runs the command.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Migrate => migrate().await,
+        Command::Openapi { format, output } => openapi(format, output),
+        Command::CheckConfig => check_config(),
+        Command::Healthcheck { url } => healthcheck(url).await,
+    }
+}
+
+fn load_config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprint!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+async fn serve() -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    telemetry::init(&config.log_level, config.log_format);
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "start-up failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    match app.run_until(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate() -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    telemetry::init(&config.log_level, config.log_format);
+    let result = async {
+        let db = Database::connect(&config.database).await?;
+        let applied = migrations::run(&db).await?;
+        db.close().await;
+        anyhow::Ok(applied)
+    }
+    .await;
+    match result {
+        Ok(applied) => {
+            println!("migrations applied: {applied}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("migration failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn openapi(format: SpecFormat, output: Option<PathBuf>) -> ExitCode {
+    let spec = match format {
+        SpecFormat::Yaml => http::spec_yaml(),
+        SpecFormat::Json => http::spec_json(),
+    };
+    match output {
+        None => {
+            print!("{spec}");
+            ExitCode::SUCCESS
+        }
+        Some(path) => match std::fs::write(&path, spec) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cannot write {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn check_config() -> ExitCode {
+    match Config::from_env() {
+        Ok(config) => {
+            print!("{config}");
+            println!("configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprint!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck(url: Option<String>) -> ExitCode {
+    let url = url.unwrap_or_else(|| {
+        let port = std::env::var("PORT")
+            .ok()
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or(8000);
+        format!("http://127.0.0.1:{port}/health")
+    });
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(resp) if resp.status().is_success() => {
+            println!("healthy: {url} answered {}", resp.status());
+            ExitCode::SUCCESS
+        }
+        Ok(resp) => {
+            eprintln!("unhealthy: {url} answered {}", resp.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

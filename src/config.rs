@@ -1,0 +1,239 @@
+//! Typed configuration read from the environment (and an optional `.env`), validated once at
+//! start-up with every problem reported together.
+
+mod parse;
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+pub use parse::{ConfigError, Problem};
+
+/// Deployment profile; production turns off every development convenience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local work: pretty logs, development principal, interactive docs.
+    Development,
+    /// Real traffic: JSON logs, no development principal, strict origins.
+    Production,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Relational database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; may hold a password.
+    pub url: SecretString,
+    /// Pool upper bound.
+    pub max_connections: u32,
+    /// Connections opened at start and kept warm.
+    pub min_connections: u32,
+    /// How long a request waits for a pooled connection before a 503.
+    pub acquire_timeout: Duration,
+    /// Postgres `statement_timeout`.
+    pub statement_timeout: Duration,
+    /// Apply pending migrations at start.
+    pub auto_migrate: bool,
+}
+
+impl DatabaseConfig {
+    /// True for a SQLite URL.
+    pub fn is_sqlite(&self) -> bool {
+        self.url.expose_secret().starts_with("sqlite:")
+    }
+
+    /// The URL with any password replaced by `***`, safe to print.
+    pub fn redacted_url(&self) -> String {
+        parse::redact_url(self.url.expose_secret())
+    }
+}
+
+/// Redis settings; absent means in-process adapters.
+#[derive(Debug, Clone)]
+pub struct RedisConfig {
+    /// `redis://` or `rediss://` URL; may hold a password.
+    pub url: SecretString,
+    /// Password applied when the URL carries none.
+    pub password: Option<SecretString>,
+}
+
+/// The development principal used when no token is presented (development profile only).
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    /// Whether the development principal is active.
+    pub enabled: bool,
+    /// Default user id.
+    pub user_id: String,
+    /// Default e-mail.
+    pub email: String,
+    /// Default display name.
+    pub name: String,
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Profile.
+    pub app_env: AppEnv,
+    /// Bind address.
+    pub host: String,
+    /// Bind port (0 picks a free one, used by tests).
+    pub port: u16,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Redis, when configured.
+    pub redis: Option<RedisConfig>,
+    /// CORS allow-list.
+    pub allowed_origins: Vec<String>,
+    /// `tracing` filter directive.
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Development principal.
+    pub dev: DevConfig,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Duration,
+    /// Serve the interactive API docs at `/docs`.
+    pub docs_enabled: bool,
+}
+
+/// Environment variables as strings; every field is optional and parsed in [`parse`].
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawEnv {
+    pub app_env: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<String>,
+    pub database_url: Option<String>,
+    pub postgres_server: Option<String>,
+    pub postgres_port: Option<String>,
+    pub postgres_user: Option<String>,
+    pub postgres_password: Option<String>,
+    pub postgres_db: Option<String>,
+    pub db_max_connections: Option<String>,
+    pub db_min_connections: Option<String>,
+    pub db_acquire_timeout_secs: Option<String>,
+    pub db_statement_timeout_ms: Option<String>,
+    pub auto_migrate: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_password: Option<String>,
+    pub allowed_origins: Option<String>,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+    pub dev_mode: Option<String>,
+    pub dev_user_id: Option<String>,
+    pub dev_user_email: Option<String>,
+    pub dev_user_name: Option<String>,
+    pub max_body_bytes: Option<String>,
+    pub shutdown_grace_secs: Option<String>,
+    pub docs_enabled: Option<String>,
+}
+
+impl Config {
+    /// Reads `.env` (when present) and the process environment.
+    ///
+    /// # Errors
+    /// Every invalid variable, one [`Problem`] each.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env is normal; a malformed one is reported by the parse below as usual.
+        let _ = dotenvy::dotenv();
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Builds a configuration from explicit pairs; tests use this instead of the environment.
+    ///
+    /// # Errors
+    /// Every invalid variable, one [`Problem`] each.
+    pub fn from_vars<I>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let raw: RawEnv = envy::from_iter(vars.into_iter().filter(|(_, v)| !v.trim().is_empty()))
+            .map_err(|e| ConfigError::single("environment", e.to_string()))?;
+        parse::validate(raw)
+    }
+
+    /// Whether this is the production profile.
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    /// The effective configuration as `NAME=value` lines, secrets redacted.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let redact = |s: &Option<SecretString>| match s {
+            Some(_) => "***".to_string(),
+            None => "(unset)".to_string(),
+        };
+        vec![
+            ("APP_ENV", format!("{:?}", self.app_env).to_lowercase()),
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("DATABASE_URL", self.database.redacted_url()),
+            (
+                "DB_MAX_CONNECTIONS",
+                self.database.max_connections.to_string(),
+            ),
+            (
+                "DB_MIN_CONNECTIONS",
+                self.database.min_connections.to_string(),
+            ),
+            (
+                "DB_ACQUIRE_TIMEOUT_SECS",
+                self.database.acquire_timeout.as_secs().to_string(),
+            ),
+            (
+                "DB_STATEMENT_TIMEOUT_MS",
+                self.database.statement_timeout.as_millis().to_string(),
+            ),
+            ("AUTO_MIGRATE", self.database.auto_migrate.to_string()),
+            (
+                "REDIS_URL",
+                self.redis
+                    .as_ref()
+                    .map_or("(unset: in-process adapters)".into(), |r| {
+                        parse::redact_url(r.url.expose_secret())
+                    }),
+            ),
+            (
+                "REDIS_PASSWORD",
+                redact(&self.redis.as_ref().and_then(|r| r.password.clone())),
+            ),
+            ("ALLOWED_ORIGINS", self.allowed_origins.join(",")),
+            ("LOG_LEVEL", self.log_level.clone()),
+            (
+                "LOG_FORMAT",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+            ("DEV_MODE", self.dev.enabled.to_string()),
+            ("DEV_USER_ID", self.dev.user_id.clone()),
+            ("DEV_USER_EMAIL", self.dev.email.clone()),
+            ("DEV_USER_NAME", self.dev.name.clone()),
+            ("MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            (
+                "SHUTDOWN_GRACE_SECS",
+                self.shutdown_grace.as_secs().to_string(),
+            ),
+            ("DOCS_ENABLED", self.docs_enabled.to_string()),
+        ]
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, value) in self.describe() {
+            writeln!(f, "{name}={value}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+use super::*;
+use secrecy::ExposeSecret;
+
+fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+fn vars(err: &ConfigError) -> Vec<&str> {
+    err.problems.iter().map(|p| p.var.as_str()).collect()
+}
+
+#[test]
+fn defaults_are_the_embedded_development_profile() {
+    let c = cfg(&[]).unwrap();
+    assert_eq!(c.app_env, AppEnv::Development);
+    assert_eq!(c.host, "127.0.0.1");
+    assert_eq!(c.port, 8000);
+    assert_eq!(c.database.url.expose_secret(), DEFAULT_SQLITE_URL);
+    assert!(c.redis.is_none());
+    assert!(c.dev.enabled);
+    assert_eq!(c.log_format, LogFormat::Pretty);
+    assert_eq!(c.max_body_bytes, 1 << 20);
+    assert_eq!(c.allowed_origins, vec!["http://localhost:3000"]);
+}
+
+#[test]
+fn production_profile_changes_host_logs_and_dev_mode_defaults() {
+    let c = cfg(&[("APP_ENV", "production")]).unwrap();
+    assert_eq!(c.host, "0.0.0.0");
+    assert_eq!(c.log_format, LogFormat::Json);
+    assert!(!c.dev.enabled);
+    assert!(!c.docs_enabled);
+}
+
+#[test]
+fn production_refuses_dev_mode_and_wildcard_origins_naming_each_variable() {
+    let err = cfg(&[
+        ("APP_ENV", "production"),
+        ("DEV_MODE", "true"),
+        ("ALLOWED_ORIGINS", "*"),
+    ])
+    .unwrap_err();
+    assert_eq!(vars(&err), vec!["ALLOWED_ORIGINS", "DEV_MODE"]);
+}
+
+#[test]
+fn every_problem_is_listed_at_once() {
+    let err = cfg(&[
+        ("PORT", "eighty"),
+        ("APP_ENV", "staging"),
+        ("DB_MAX_CONNECTIONS", "0"),
+        ("LOG_FORMAT", "xml"),
+        ("REDIS_URL", "http://x"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.problems.len(), 5, "{err}");
+    assert!(
+        err.to_string()
+            .contains("PORT: \"eighty\" is not a whole number")
+    );
+}
+
+#[test]
+fn postgres_url_is_composed_from_parts_with_an_encoded_password() {
+    let c = cfg(&[
+        ("POSTGRES_SERVER", "db"),
+        ("POSTGRES_USER", "app"),
+        ("POSTGRES_PASSWORD", "p@ss/word"),
+        ("POSTGRES_DB", "study"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.database.url.expose_secret(),
+        "postgres://app:p%40ss%2Fword@db:5432/study"
+    );
+    assert_eq!(
+        c.database.redacted_url(),
+        "postgres://app:***@db:5432/study"
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_debug_or_description() {
+    let c = cfg(&[
+        ("DATABASE_URL", "postgres://u:hunter2@h/db"),
+        ("REDIS_URL", "redis://:hunter3@r:6379"),
+        ("REDIS_PASSWORD", "hunter4"),
+    ])
+    .unwrap();
+    let shown = format!("{c:?} {c}");
+    for secret in ["hunter2", "hunter3", "hunter4"] {
+        assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+    }
+}
+
+#[test]
+fn min_connections_above_max_is_refused() {
+    let err = cfg(&[("DB_MIN_CONNECTIONS", "5"), ("DB_MAX_CONNECTIONS", "2")]).unwrap_err();
+    assert_eq!(vars(&err), vec!["DB_MIN_CONNECTIONS"]);
+}
+
+#[test]
+fn empty_values_count_as_unset() {
+    let c = cfg(&[("REDIS_URL", ""), ("PORT", " ")]).unwrap();
+    assert!(c.redis.is_none());
+    assert_eq!(c.port, 8000);
+}

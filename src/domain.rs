@@ -1,0 +1,10 @@
+//! Pure core of the hexagon: entities, value objects, rules and the port traits.
+//!
+//! Nothing in here performs I/O or imports an I/O crate; `tests/architecture.rs` enforces it.
+
+pub mod lesson;
+pub mod ports;
+pub mod principal;
+pub mod rate_limit;
+pub mod thread;
+pub mod tutor;

@@ -1,0 +1,209 @@
+//! Port traits: the only way `app/` reaches the outside world.
+//!
+//! Every adapter must honour the contract written on each method; the contract tests under
+//! `tests/` run the same assertions against every adapter of a port.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use super::lesson::{CachedLesson, LessonPath, RawLesson};
+use super::principal::Principal;
+use super::rate_limit::{Decision, Window};
+use super::thread::{Page, PageRequest, Thread};
+use super::tutor::{Prompt, TutorChunk};
+
+/// Failure of a [`ThreadStore`] call.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist for this user (or belongs to someone else).
+    #[error("not found")]
+    NotFound,
+    /// A row with the same id already exists with different content.
+    #[error("conflict")]
+    Conflict,
+    /// The database could not be reached in time (pool exhausted, connection refused).
+    #[error("database unavailable")]
+    Unavailable,
+    /// Anything else; details are logged, never shown to clients.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Durable threads, scoped by the caller's user id.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait ThreadStore: Send + Sync + 'static {
+    /// Inserts a new thread.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Conflict`] when the id exists already.
+    /// - MUST return [`StoreError::Unavailable`] when no connection could be had in time.
+    async fn create_thread(&self, thread: &Thread) -> Result<(), StoreError>;
+
+    /// Loads one thread of `user_id`.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when it does not exist or belongs to another user.
+    async fn get_thread(&self, user_id: &str, thread_id: &str) -> Result<Thread, StoreError>;
+
+    /// Lists the threads of `user_id`, keyset-paged on `(created_at, id)`.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when `page.after` names no thread of this user.
+    async fn list_threads(
+        &self,
+        user_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<Thread>, StoreError>;
+
+    /// Deletes a thread with everything that belongs to it.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when it does not exist for this user.
+    async fn delete_thread(&self, user_id: &str, thread_id: &str) -> Result<(), StoreError>;
+}
+
+/// Failure of a [`LessonSource`] fetch.
+#[derive(Debug, thiserror::Error)]
+pub enum LessonSourceError {
+    /// The source says no such lesson exists (under any tried extension).
+    #[error("lesson not found")]
+    NotFound,
+    /// The source failed or timed out; a stale copy may be served instead.
+    #[error("lesson source unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where lesson markdown comes from (GitHub, a local folder).
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait LessonSource: Send + Sync + 'static {
+    /// Fetches the raw markdown of a validated path.
+    ///
+    /// # Errors
+    /// - MUST return [`LessonSourceError::NotFound`] only when the source positively says so.
+    /// - MUST return [`LessonSourceError::Unavailable`] on timeouts and upstream failures.
+    async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError>;
+}
+
+/// Failure of a [`LessonCache`] call. Callers treat every cache error as a miss.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The cache backend did not answer in time or refused the connection.
+    #[error("cache unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Parsed-lesson cache with a TTL and stale-if-error retention.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait LessonCache: Send + Sync + 'static {
+    /// Returns the entry, marked `stale` when past its TTL but still retained.
+    ///
+    /// # Errors
+    /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
+    async fn get(&self, path: &LessonPath) -> Result<Option<CachedLesson>, CacheError>;
+
+    /// Stores a good copy; never called with a failure.
+    ///
+    /// # Errors
+    /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
+    async fn put(&self, lesson: &CachedLesson, ttl: Duration) -> Result<(), CacheError>;
+
+    /// Removes the given paths, or every lesson when `paths` is empty; returns how many.
+    ///
+    /// # Errors
+    /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
+    async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, CacheError>;
+}
+
+/// Why a token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials were presented where they are required.
+    #[error("missing credentials")]
+    Missing,
+    /// Credentials were presented but are not valid; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// The identity provider could not be reached and no cached keys exist.
+    #[error("identity provider unavailable")]
+    Unavailable,
+}
+
+/// Turns a bearer token into a [`Principal`].
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// Verifies `token`.
+    ///
+    /// # Errors
+    /// - MUST return [`AuthError::Invalid`] for any token it does not accept (never a panic,
+    ///   including for a token without a subject).
+    /// - MUST return [`AuthError::Unavailable`] only when it cannot decide for lack of keys.
+    async fn verify(&self, token: &str) -> Result<Principal, AuthError>;
+}
+
+/// Failure of a [`RateLimiter`] backend. Callers fall back to an in-process limiter.
+#[derive(Debug, thiserror::Error)]
+pub enum RateLimitError {
+    /// The backend did not answer within its timeout.
+    #[error("rate limiter unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Atomic multi-window check-and-consume.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Checks `key` against every window; consumes one unit in each only when all allow it.
+    ///
+    /// # Errors
+    /// - MUST return [`RateLimitError::Unavailable`] when the backend fails; never a rejection.
+    async fn check(&self, key: &str, windows: &[Window]) -> Result<Decision, RateLimitError>;
+
+    /// Reports the state of `key` without consuming anything.
+    ///
+    /// # Errors
+    /// - MUST return [`RateLimitError::Unavailable`] when the backend fails.
+    async fn peek(&self, key: &str, windows: &[Window]) -> Result<Decision, RateLimitError>;
+}
+
+/// Failure of a [`TutorModel`] call.
+#[derive(Debug, thiserror::Error)]
+pub enum TutorError {
+    /// The provider refused or failed; the message is safe to log, not to show.
+    #[error("tutor model unavailable: {0}")]
+    Unavailable(String),
+    /// The provider did not send anything within the allowed time.
+    #[error("tutor model timed out")]
+    Timeout,
+}
+
+/// Stream of answer chunks from the model.
+pub type TutorStream = BoxStream<'static, Result<TutorChunk, TutorError>>;
+
+/// The language model that writes the tutor's words.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TutorModel: Send + Sync + 'static {
+    /// Starts streaming an answer to `prompt`; text deltas keep their whitespace exactly, and
+    /// the stream ends with one [`TutorChunk::Done`].
+    ///
+    /// # Errors
+    /// - MUST return [`TutorError::Unavailable`] when the request cannot be started.
+    async fn stream(&self, prompt: Prompt) -> Result<TutorStream, TutorError>;
+}
+
+/// A dependency whose health readiness reports (the database, Redis).
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait Pingable: Send + Sync + 'static {
+    /// One round trip.
+    ///
+    /// # Errors
+    /// Returns a short, secret-free description of the failure.
+    async fn ping(&self) -> Result<(), String>;
+}

@@ -1,0 +1,105 @@
+//! Driving side of the hexagon: HTTP routes, OpenAPI operations and the middleware stack.
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod middleware;
+pub mod root;
+pub mod tags;
+
+use std::sync::Arc;
+
+use poem::middleware::{CatchPanic, Cors};
+use poem::{Endpoint, EndpointExt, Route, get};
+use poem_openapi::OpenApiService;
+
+use crate::app::readiness::Readiness;
+use crate::config::Config;
+use metrics::Metrics;
+
+/// Everything the HTTP layer needs from the composition root.
+#[derive(Clone)]
+pub struct AppState {
+    /// Readiness use case.
+    pub readiness: Readiness,
+    /// Prometheus registry and HTTP instruments.
+    pub metrics: Arc<Metrics>,
+    /// Validated configuration.
+    pub config: Arc<Config>,
+}
+
+/// The OpenAPI operations of the service.
+pub type Apis = (root::RootApi, health::HealthApi);
+
+/// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
+pub fn api_service(apis: Apis) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(apis, "Study Mode API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Backend of the Study Mode Socratic tutor: ChatKit protocol, lessons, study threads.",
+        )
+        .license(poem_openapi::LicenseObject::new("MIT"))
+}
+
+/// The spec as committed in `openapi/openapi.yaml`.
+pub fn spec_yaml() -> String {
+    api_service(apis_for_spec()).spec_yaml()
+}
+
+/// The spec as JSON.
+pub fn spec_json() -> String {
+    api_service(apis_for_spec()).spec()
+}
+
+fn apis_for_spec() -> Apis {
+    (root::RootApi, health::HealthApi::new(Readiness::default()))
+}
+
+/// The complete HTTP application with its middleware stack.
+pub fn app(state: AppState) -> impl Endpoint + 'static {
+    let api = api_service((
+        root::RootApi,
+        health::HealthApi::new(state.readiness.clone()),
+    ));
+    let mut route = Route::new()
+        .at("/openapi.json", api.spec_endpoint())
+        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .at("/metrics", get(metrics::scrape).data(state.metrics.clone()));
+    if state.config.docs_enabled {
+        route = route.nest("/docs", api.swagger_ui());
+    }
+    let route = route.nest("/", api);
+
+    let limit = state.config.max_body_bytes;
+    let metrics = state.metrics.clone();
+    route
+        .with(cors(&state.config))
+        .with(CatchPanic::new().with_handler(middleware::panic_response))
+        .around(move |ep, req| middleware::limit_body(ep, req, limit))
+        .around(middleware::json_errors)
+        .around(move |ep, req| metrics::track(ep, req, metrics.clone()))
+        .around(middleware::request_id)
+}
+
+fn cors(config: &Config) -> Cors {
+    let cors = Cors::new()
+        .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "x-api-key",
+            "x-user-id",
+        ])
+        .expose_headers([
+            "x-request-id",
+            "retry-after",
+            "ratelimit",
+            "ratelimit-policy",
+        ])
+        .max_age(600);
+    if config.allowed_origins.iter().any(|o| o == "*") {
+        cors
+    } else {
+        cors.allow_origins(config.allowed_origins.iter().map(String::as_str))
+    }
+}

@@ -1,0 +1,184 @@
+//! Prometheus metrics: HTTP counters and latency by route and status, in-flight requests and
+//! database pool occupancy. Later features register their own instruments on [`Metrics::registry`].
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use poem::http::StatusCode;
+use poem::web::Data;
+use poem::{Endpoint, IntoResponse, Request, Response, handler};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Pool facts sampled at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolSample {
+    /// Connections handed out.
+    pub in_use: i64,
+    /// Connections open and idle.
+    pub idle: i64,
+    /// Database operations waiting for a connection.
+    pub waiting: i64,
+    /// Configured maximum.
+    pub max: i64,
+}
+
+type PoolProbe = Arc<dyn Fn() -> PoolSample + Send + Sync>;
+
+/// The service's metric registry and HTTP instruments.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    in_flight: IntGauge,
+    pool: IntGaugeVec,
+    pool_probe: RwLock<Option<PoolProbe>>,
+}
+
+impl Metrics {
+    /// Creates the registry with the HTTP and pool instruments.
+    ///
+    /// # Panics
+    /// Never in practice: the instrument definitions are static and valid.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("static counter definition is valid");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency until the response head",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["route", "method", "status"],
+        )
+        .expect("static histogram definition is valid");
+        let in_flight = IntGauge::new("http_requests_in_flight", "HTTP requests being served")
+            .expect("static gauge definition is valid");
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "db_pool_connections",
+                "Database pool: in_use, idle, waiting and max",
+            ),
+            &["state"],
+        )
+        .expect("static gauge definition is valid");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(in_flight.clone()),
+            Box::new(pool.clone()),
+        ] {
+            registry
+                .register(c)
+                .expect("each instrument is registered once");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            pool,
+            pool_probe: RwLock::new(None),
+        }
+    }
+
+    /// The registry, for instruments of other features.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Installs the function that samples the database pool at scrape time.
+    pub fn set_pool_probe(&self, probe: impl Fn() -> PoolSample + Send + Sync + 'static) {
+        if let Ok(mut slot) = self.pool_probe.write() {
+            *slot = Some(Arc::new(probe));
+        }
+    }
+
+    /// Renders every metric in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let probe = self.pool_probe.read().ok().and_then(|p| p.clone());
+        if let Some(probe) = probe {
+            let s = probe();
+            for (state, v) in [
+                ("in_use", s.in_use),
+                ("idle", s.idle),
+                ("waiting", s.waiting),
+                ("max", s.max),
+            ] {
+                self.pool.with_label_values(&[state]).set(v);
+            }
+        }
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Route label: the OpenAPI operation id when there is one, else a fixed name, so that
+/// arbitrary paths (scanners, typos) cannot blow up the label cardinality.
+fn route_label(path: &str, resp: &Response) -> &'static str {
+    if let Some(op) = resp.data::<poem_openapi::OperationId>() {
+        return op.0;
+    }
+    match path {
+        "/metrics" => "metrics",
+        "/openapi.json" => "openapiJson",
+        "/openapi.yaml" => "openapiYaml",
+        p if p == "/docs" || p.starts_with("/docs/") => "docs",
+        _ => "unmatched",
+    }
+}
+
+/// Middleware: counts requests and records latency by route, method and status.
+pub async fn track<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    metrics: Arc<Metrics>,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_string();
+    let method = req.method().as_str().to_string();
+    metrics.in_flight.inc();
+    let started = Instant::now();
+    let resp = match ep.call(req).await {
+        Ok(resp) => resp.into_response(),
+        Err(err) => err.into_response(),
+    };
+    metrics.in_flight.dec();
+    let route = route_label(&path, &resp);
+    let status = resp.status().as_u16().to_string();
+    let labels = [route, method.as_str(), status.as_str()];
+    metrics.requests.with_label_values(&labels).inc();
+    metrics
+        .latency
+        .with_label_values(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    Ok(resp)
+}
+
+/// `GET /metrics` in the Prometheus text exposition format.
+#[handler]
+pub fn scrape(metrics: Data<&Arc<Metrics>>) -> impl IntoResponse {
+    metrics
+        .render()
+        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+        .with_status(StatusCode::OK)
+}

@@ -1,0 +1,209 @@
+//! Cross-cutting HTTP behaviour: request ids, the JSON error shape, body limits, panics.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::error::ReadBodyError;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use tracing::Instrument;
+
+use super::error::{ErrorBody, code_for_status, public_message};
+
+/// Largest error body the JSON error layer will read back to add the request id.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Longest client-supplied request id that is echoed instead of replaced.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The id of the current request, stored in the request's data.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn acceptable_request_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// Accepts a sane `X-Request-Id` or generates one, echoes it, and puts every log line of the
+/// request in a span carrying it.
+pub async fn request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable_request_id(v))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+    req.set_data(RequestId(id.clone()));
+    let span = tracing::info_span!("http", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let quiet = matches!(req.uri().path(), "/health" | "/health/ready" | "/metrics");
+    async move {
+        let started = Instant::now();
+        let mut resp = match ep.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => err.into_response(),
+        };
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-request-id", value);
+        }
+        let status = resp.status().as_u16();
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if quiet && status < 400 {
+            tracing::debug!(status, latency_ms, "request finished");
+        } else {
+            tracing::info!(status, latency_ms, "request finished");
+        }
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Turns every error (unknown route, wrong method, bad JSON, oversized body, panic, handler
+/// error) into `{"error":{"code","message","request_id"}}`.
+pub async fn json_errors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let request_id = req.data::<RequestId>().map(|r| r.0.clone());
+    let resp = match ep.call(req).await {
+        Ok(resp) => resp.into_response(),
+        Err(err) => {
+            let status = err.status();
+            let message = if status.is_server_error() {
+                tracing::error!(error = %err, "request failed");
+                public_message(status).to_string()
+            } else if matches!(status.as_u16(), 404 | 405 | 413) {
+                public_message(status).to_string()
+            } else {
+                err.to_string()
+            };
+            return Ok(json_error(
+                status,
+                ErrorBody::new(code_for_status(status), message),
+                request_id,
+            ));
+        }
+    };
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return Ok(resp);
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let (parts, body) = resp.into_parts();
+    let bytes = body
+        .into_bytes_limit(MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    if is_json
+        && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes)
+        && let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut())
+    {
+        if let Some(id) = request_id {
+            error
+                .entry("request_id")
+                .or_insert(serde_json::Value::String(id));
+        }
+        let mut resp =
+            Response::from_parts(parts, serde_json::to_vec(&value).unwrap_or_default().into());
+        resp.headers_mut().remove(header::CONTENT_LENGTH);
+        return Ok(resp);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let message = if status.is_client_error() && !text.trim().is_empty() && text.len() <= 300 {
+        text.trim().to_string()
+    } else {
+        public_message(status).to_string()
+    };
+    let mut resp = json_error(
+        status,
+        ErrorBody::new(code_for_status(status), message),
+        request_id,
+    );
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            resp.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(resp)
+}
+
+fn json_error(status: StatusCode, mut body: ErrorBody, request_id: Option<String>) -> Response {
+    body.error.request_id = request_id;
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Refuses bodies over `limit` bytes with 413, whether or not a `Content-Length` was sent.
+pub async fn limit_body<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    limit: usize,
+) -> poem::Result<Response> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit as u64 => {
+            return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        Some(_) => {}
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+            // Chunked bodies carry no length: read at most `limit` bytes up front.
+            match req.take_body().into_bytes_limit(limit).await {
+                Ok(bytes) => req.set_body(bytes),
+                Err(ReadBodyError::PayloadTooLarge) => {
+                    return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+                }
+                Err(e) => {
+                    return Err(poem::Error::from_string(
+                        e.to_string(),
+                        StatusCode::BAD_REQUEST,
+                    ));
+                }
+            }
+        }
+        None => {}
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
+}
+
+/// A handler panicked: answer 500 (the JSON layer adds the shape) and keep serving.
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into());
+    tracing::error!(panic = %what, "handler panicked");
+    let body = ErrorBody::new(
+        "internal_error",
+        public_message(StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    Response::builder()
+        .status(StatusCode::INTERNAL_SERVER_ERROR)
+        .content_type("application/json; charset=utf-8")
+        .body(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::acceptable_request_id;
+
+    #[test]
+    fn request_ids_are_echoed_only_when_short_and_plain() {
+        assert!(acceptable_request_id("abc-123_x.y:z"));
+        assert!(!acceptable_request_id(""));
+        assert!(!acceptable_request_id("has space"));
+        assert!(!acceptable_request_id("new\nline"));
+        assert!(!acceptable_request_id(&"a".repeat(129)));
+    }
+}

@@ -1,0 +1,12 @@
+//! OpenAPI tags that group operations in the spec and the docs UI.
+
+use poem_openapi::Tags;
+
+/// Operation groups.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Service identity and links.
+    Meta,
+    /// Liveness and readiness probes.
+    Health,
+}

@@ -1,0 +1,23 @@
+//! Entry point: everything lives in the library; see `cli.rs`.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(study_mode_api::cli::run());
+    // Everything that matters was drained and closed inside `run`; idle blocking workers
+    // (DNS, file I/O) must not hold the exit up for their keep-alive second.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}

@@ -148,6 +148,23 @@ fn route_label(path: &str, resp: &Response) -> &'static str {
     }
 }
 
+/// Keeps `http_requests_in_flight` right even when a client disconnects mid-request and the
+/// request future is dropped.
+struct InFlight(IntGauge);
+
+impl InFlight {
+    fn enter(gauge: &IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// Middleware: counts requests and records latency by route, method and status.
 pub async fn track<E: Endpoint>(
     ep: Arc<E>,
@@ -156,13 +173,13 @@ pub async fn track<E: Endpoint>(
 ) -> poem::Result<Response> {
     let path = req.uri().path().to_string();
     let method = req.method().as_str().to_string();
-    metrics.in_flight.inc();
+    let in_flight = InFlight::enter(&metrics.in_flight);
     let started = Instant::now();
     let resp = match ep.call(req).await {
         Ok(resp) => resp.into_response(),
         Err(err) => err.into_response(),
     };
-    metrics.in_flight.dec();
+    drop(in_flight);
     let route = route_label(&path, &resp);
     let status = resp.status().as_u16().to_string();
     let labels = [route, method.as_str(), status.as_str()];

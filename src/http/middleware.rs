@@ -99,14 +99,13 @@ pub async fn json_errors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<
         .into_bytes_limit(MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
-    if is_json
-        && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes)
-        && let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut())
-    {
+    if is_json && let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+        let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut()) else {
+            // A documented non-error body (the readiness report's 503) passes unchanged.
+            return Ok(Response::from_parts(parts, bytes.into()));
+        };
         if let Some(id) = request_id {
-            error
-                .entry("request_id")
-                .or_insert(serde_json::Value::String(id));
+            error.entry("request_id").or_insert(serde_json::Value::String(id));
         }
         let mut resp =
             Response::from_parts(parts, serde_json::to_vec(&value).unwrap_or_default().into());

@@ -1,0 +1,190 @@
+//! `spawn_app()` and friends: a service on 127.0.0.1:0 with its own database.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+
+use study_mode_api::app::readiness::Readiness;
+use study_mode_api::bootstrap::Application;
+use study_mode_api::config::Config;
+use study_mode_api::http::AppState;
+use study_mode_api::http::metrics::Metrics;
+use tokio::sync::{OnceCell, oneshot};
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var("TEST_LOG").is_ok() {
+        study_mode_api::telemetry::init("debug", study_mode_api::config::LogFormat::Pretty);
+    }
+});
+
+/// A running service and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// Keeps the SQLite folder alive for the test's duration.
+    pub _dir: Option<tempfile::TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request reaches the service")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self.get(path).await;
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("body is JSON"))
+    }
+
+    /// Sends the shutdown signal and waits for the server to finish draining.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.take().expect("server running").await.expect("server task not cancelled")
+    }
+}
+
+pub fn pairs(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Test configuration: port 0, quiet, plus `overrides`.
+pub fn test_config(overrides: Vec<(String, String)>) -> Config {
+    let mut vars = pairs(&[("PORT", "0"), ("HOST", "127.0.0.1"), ("SHUTDOWN_GRACE_SECS", "5")]);
+    vars.extend(overrides);
+    Config::from_vars(vars).expect("test configuration is valid")
+}
+
+/// A service on the embedded defaults (SQLite in a temporary folder).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(vec![]).await
+}
+
+/// A service on SQLite with extra variables.
+pub async fn spawn_app_with(overrides: Vec<(String, String)>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = format!("sqlite://{}/nested/app.sqlite?mode=rwc", dir.path().display());
+    let mut vars = pairs(&[("DATABASE_URL", &url)]);
+    vars.extend(overrides);
+    let mut app = spawn_with_config(test_config(vars)).await;
+    app._dir = Some(dir);
+    app
+}
+
+pub async fn spawn_with_config(config: Config) -> TestApp {
+    LazyLock::force(&TRACING);
+    let app = Application::build(config).await.expect("application builds");
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp { addr, client: reqwest::Client::new(), _dir: None, shutdown: Some(tx), server: Some(server) }
+}
+
+/// Serves an arbitrary route behind the service's middleware stack, to test the stack itself.
+pub async fn spawn_route(route: poem::Route, overrides: &[(&str, &str)]) -> SocketAddr {
+    LazyLock::force(&TRACING);
+    let config = test_config(pairs(overrides));
+    let state = AppState {
+        readiness: Readiness::default(),
+        metrics: Arc::new(Metrics::new()),
+        config: Arc::new(config),
+    };
+    let ep = study_mode_api::http::with_middleware(route, &state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
+    let addr = *poem::listener::Acceptor::local_addr(&acceptor)[0].as_socket_addr().expect("tcp");
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(ep));
+    addr
+}
+
+fn required_in_ci(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("{var} must be set when CI=true: the suite must not skip real-service tests")
+        }
+        _ => {
+            eprintln!("SKIP: {var} is not set; skipping this test (set it to run against the real service)");
+            None
+        }
+    }
+}
+
+/// `TEST_DATABASE_URL`, or a skip notice (a failure when `CI=true`).
+pub fn test_database_url() -> Option<String> {
+    required_in_ci("TEST_DATABASE_URL")
+}
+
+/// `TEST_REDIS_URL`, or a skip notice (a failure when `CI=true`).
+pub fn test_redis_url() -> Option<String> {
+    required_in_ci("TEST_REDIS_URL")
+}
+
+static STALE_DATABASES_DROPPED: OnceCell<()> = OnceCell::const_new();
+
+/// Creates a fresh database `smtest_<uuid>` next to the one `admin_url` names and returns its
+/// URL. Databases left by earlier runs are dropped once per test process.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
+    let mut conn = PgConnection::connect(admin_url).await.expect("TEST_DATABASE_URL is reachable");
+    STALE_DATABASES_DROPPED
+        .get_or_init(|| async {
+            let mut c = PgConnection::connect(admin_url).await.expect("TEST_DATABASE_URL is reachable");
+            let rows = c
+                .fetch_all("SELECT datname FROM pg_database WHERE datname LIKE 'smtest\\_%'")
+                .await
+                .expect("list test databases");
+            for row in rows {
+                let name: String = row.get(0);
+                let _ = c.execute(AssertSqlSafe(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))).await;
+            }
+        })
+        .await;
+    let name = format!("smtest_{}", uuid::Uuid::new_v4().simple());
+    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).await.expect("create test database");
+    let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Replaces host and port of a URL (to route it through a [`crate::proxy::TcpProxy`]).
+pub fn via(url: &str, addr: SocketAddr) -> String {
+    let mut url = url::Url::parse(url).expect("URL");
+    url.set_host(Some(&addr.ip().to_string())).expect("host");
+    url.set_port(Some(addr.port())).expect("port");
+    url.to_string()
+}
+
+/// The socket address a URL points at.
+pub fn target_of(url: &str) -> SocketAddr {
+    let url = url::Url::parse(url).expect("URL");
+    let host = url.host_str().expect("host").to_string();
+    let port = url.port_or_known_default().unwrap_or(match url.scheme() {
+        "redis" => 6379,
+        _ => 5432,
+    });
+    std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .expect("resolve")
+        .find(SocketAddr::is_ipv4)
+        .expect("an IPv4 address")
+}
+
+/// Polls readiness until `want` status or the deadline; returns the last answer.
+pub async fn wait_for_readiness(app: &TestApp, want: u16, secs: u64) -> (u16, serde_json::Value) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let (status, body) = app.get_json("/health/ready").await;
+        if status == want || tokio::time::Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -2,5 +2,9 @@
 //!
 //! Adapters never import each other; `bootstrap.rs` is the only place that knows them all.
 
+pub mod lessons_github;
+pub mod lessons_local;
 pub mod redis;
 pub mod sql;
+pub mod tutor_offline;
+pub mod tutor_openai;

@@ -3,8 +3,12 @@
 //! Nothing in here performs I/O or imports an I/O crate; `tests/architecture.rs` enforces it.
 
 pub mod lesson;
+pub mod marker;
 pub mod ports;
 pub mod principal;
+pub mod prompt;
 pub mod rate_limit;
+pub mod teach;
 pub mod thread;
+pub mod title;
 pub mod tutor;

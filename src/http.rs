@@ -72,7 +72,10 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
 
 /// Wraps any endpoint in the service's middleware stack (outermost last): CORS, panic
 /// catching, body limit, JSON errors, metrics, request id and access log.
-pub fn with_middleware<E: Endpoint + 'static>(route: E, state: &AppState) -> impl Endpoint + use<E> {
+pub fn with_middleware<E: Endpoint + 'static>(
+    route: E,
+    state: &AppState,
+) -> impl Endpoint + use<E> {
     let limit = state.config.max_body_bytes;
     let metrics = state.metrics.clone();
     route

@@ -3,8 +3,17 @@
 use std::path::{Path, PathBuf};
 
 const FORBIDDEN: &[&str] = &[
-    "poem", "sea_orm", "sqlx", "fred", "reqwest", "jsonwebtoken", "tokio::net", "tokio::fs", "std::fs",
-    "std::net", "hyper",
+    "poem",
+    "sea_orm",
+    "sqlx",
+    "fred",
+    "reqwest",
+    "jsonwebtoken",
+    "tokio::net",
+    "tokio::fs",
+    "std::fs",
+    "std::net",
+    "hyper",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -38,5 +47,9 @@ fn domain_imports_no_io_crate() {
             }
         }
     }
-    assert!(offences.is_empty(), "domain/ must stay free of I/O:\n{}", offences.join("\n"));
+    assert!(
+        offences.is_empty(),
+        "domain/ must stay free of I/O:\n{}",
+        offences.join("\n")
+    );
 }

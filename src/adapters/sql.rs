@@ -5,6 +5,7 @@
 //! use, statement timeout, WAL) is set explicitly, then handed to SeaORM.
 
 pub mod migrations;
+pub mod thread_store;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -11,7 +11,8 @@ use futures::stream::BoxStream;
 use super::lesson::{CachedLesson, LessonPath, RawLesson};
 use super::principal::Principal;
 use super::rate_limit::{Decision, Window};
-use super::thread::{Page, PageRequest, Thread};
+use super::teach::StudyState;
+use super::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem, Usage};
 use super::tutor::{Prompt, TutorChunk};
 
 /// Failure of a [`ThreadStore`] call.
@@ -31,11 +32,29 @@ pub enum StoreError {
     Unexpected(#[from] anyhow::Error),
 }
 
-/// Durable threads, scoped by the caller's user id.
+/// Everything a finished tutoring turn writes, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnCommit {
+    /// Thread of the turn.
+    pub thread_id: String,
+    /// Items produced by the turn (the assistant message), upserted by id.
+    pub items: Vec<ThreadItem>,
+    /// New study state, when the turn advanced it.
+    pub state: Option<StudyState>,
+    /// New title, when the turn set one.
+    pub title: Option<String>,
+    /// Model token usage of the turn.
+    pub usage: Option<Usage>,
+}
+
+/// Durable threads, items, study state and feedback, scoped by the caller's user id.
+///
+/// Every method takes the caller's `user_id`; a thread of another user behaves exactly like a
+/// missing one. Pages are keyset pages on `(created_at, id)` with an exclusive `after` cursor.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ThreadStore: Send + Sync + 'static {
-    /// Inserts a new thread.
+    /// Inserts a new thread (owner and organisation are taken from `thread`).
     ///
     /// # Errors
     /// - MUST return [`StoreError::Conflict`] when the id exists already.
@@ -48,7 +67,7 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// - MUST return [`StoreError::NotFound`] when it does not exist or belongs to another user.
     async fn get_thread(&self, user_id: &str, thread_id: &str) -> Result<Thread, StoreError>;
 
-    /// Lists the threads of `user_id`, keyset-paged on `(created_at, id)`.
+    /// Lists the threads of `user_id`.
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when `page.after` names no thread of this user.
@@ -58,11 +77,86 @@ pub trait ThreadStore: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<Thread>, StoreError>;
 
-    /// Deletes a thread with everything that belongs to it.
+    /// Updates title, status and metadata of an existing thread of `thread.user_id`.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when it does not exist for that user.
+    async fn save_thread(&self, thread: &Thread) -> Result<(), StoreError>;
+
+    /// Deletes a thread with its items, study state and feedback.
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when it does not exist for this user.
     async fn delete_thread(&self, user_id: &str, thread_id: &str) -> Result<(), StoreError>;
+
+    /// Inserts an item, or replaces the item with the same id in place (keeping its position).
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the thread does not exist for this user.
+    async fn add_item(&self, user_id: &str, item: &ThreadItem) -> Result<(), StoreError>;
+
+    /// Loads one item of a thread.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the thread or the item does not exist.
+    async fn get_item(
+        &self,
+        user_id: &str,
+        thread_id: &str,
+        item_id: &str,
+    ) -> Result<ThreadItem, StoreError>;
+
+    /// Lists the items of a thread, hidden ones included (callers filter).
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the thread does not exist for this user, or
+    ///   `page.after` names no item of it.
+    async fn list_items(
+        &self,
+        user_id: &str,
+        thread_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ThreadItem>, StoreError>;
+
+    /// Deletes every item strictly after `item_id` in `(created_at, id)` order; returns how many.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the thread or the item does not exist.
+    async fn delete_items_after(
+        &self,
+        user_id: &str,
+        thread_id: &str,
+        item_id: &str,
+    ) -> Result<u64, StoreError>;
+
+    /// Loads the study state of a thread (`None` before the first teach turn).
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the thread does not exist for this user.
+    async fn load_study_state(
+        &self,
+        user_id: &str,
+        thread_id: &str,
+    ) -> Result<Option<StudyState>, StoreError>;
+
+    /// Writes the outcome of a turn atomically: all of it, or (on error) none of it.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the thread does not exist for this user
+    ///   (e.g. it was deleted while the model was answering); nothing is written then.
+    async fn commit_turn(&self, user_id: &str, turn: &TurnCommit) -> Result<(), StoreError>;
+
+    /// Records a rating of assistant items (replacing an earlier rating of the same item).
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::NotFound`] when the thread or any item does not exist.
+    async fn add_feedback(
+        &self,
+        user_id: &str,
+        thread_id: &str,
+        item_ids: &[String],
+        kind: FeedbackKind,
+    ) -> Result<(), StoreError>;
 }
 
 /// Failure of a [`LessonSource`] fetch.

@@ -3,24 +3,167 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Default page size of the protocol (`limit` absent, null or 0).
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// Maximum number of items or threads a single page may return.
 pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// Advisory UI state of a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum ThreadStatus {
+    /// Open for messages.
+    #[default]
+    Active,
+    /// Composer disabled, with an optional reason.
+    Locked {
+        /// Shown as placeholder.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Composer replaced by a banner.
+    Closed {
+        /// Banner text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
 
 /// A conversation between one student and the tutor about one lesson.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thread {
-    /// `thr_…` id: 128-bit and time-ordered.
+    /// `thr_` + 32 hex digits of a UUIDv7: 128-bit and time-ordered.
     pub id: String,
     /// Owner; every store call is scoped by it.
     pub user_id: String,
     /// Tenant recorded on every row.
     pub organization_id: Option<String>,
-    /// Human-readable title, if one was set or derived.
+    /// Human-readable title, once set or derived.
     pub title: Option<String>,
-    /// Creation instant (page key, with `id`).
+    /// Advisory status.
+    pub status: ThreadStatus,
+    /// Creation instant (page key, with `id`), microsecond precision.
     pub created_at: DateTime<Utc>,
-    /// Arbitrary JSON metadata from the protocol.
+    /// Server-only metadata (lesson path, mode); never sent to clients.
     pub metadata: serde_json::Value,
+}
+
+/// One piece of a user message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum UserContent {
+    /// Plain text.
+    InputText {
+        /// The text, exactly as typed.
+        text: String,
+    },
+    /// A tagged entity the client inserted.
+    InputTag {
+        /// Entity id.
+        id: String,
+        /// Display text.
+        text: String,
+        /// Free-form data.
+        data: serde_json::Value,
+        /// Group label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<String>,
+        /// Whether the tag is clickable.
+        #[serde(default)]
+        interactive: bool,
+    },
+}
+
+/// Options the client attached to a message (`model` selects the study mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InferenceOptions {
+    /// Tool the client asked for, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// `teach` or `ask` in this product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// A tool choice by id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolChoice {
+    /// Tool id.
+    pub id: String,
+}
+
+/// What an item is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ItemKind {
+    /// The student's message.
+    UserMessage {
+        /// Content parts.
+        content: Vec<UserContent>,
+        /// Reply-to-selection text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quoted_text: Option<String>,
+        /// Client options.
+        #[serde(default)]
+        inference_options: InferenceOptions,
+        /// True for the auto-start trigger (a lone U+200B): stored, never shown.
+        #[serde(default)]
+        hidden: bool,
+    },
+    /// The tutor's message; the correct-answer marker is never part of `text`.
+    AssistantMessage {
+        /// Markdown text.
+        text: String,
+        /// True when the model failed mid-stream and this is the partial text.
+        #[serde(default)]
+        interrupted: bool,
+    },
+    /// Server-only context for the model (e.g. "the student cancelled"); never sent.
+    HiddenContext {
+        /// Free-form content.
+        content: serde_json::Value,
+    },
+}
+
+impl ItemKind {
+    /// Whether clients may see this item.
+    pub fn is_visible(&self) -> bool {
+        match self {
+            ItemKind::UserMessage { hidden, .. } => !hidden,
+            ItemKind::AssistantMessage { .. } => true,
+            ItemKind::HiddenContext { .. } => false,
+        }
+    }
+
+    /// The plain text of a message (user text parts joined, or assistant text).
+    pub fn text(&self) -> String {
+        match self {
+            ItemKind::UserMessage { content, .. } => content
+                .iter()
+                .map(|c| match c {
+                    UserContent::InputText { text } | UserContent::InputTag { text, .. } => {
+                        text.as_str()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(""),
+            ItemKind::AssistantMessage { text, .. } => text.clone(),
+            ItemKind::HiddenContext { content } => content.as_str().unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// One entry of a thread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadItem {
+    /// `msg_` + 32 hex digits of a UUIDv7 (or `shcx_…` for hidden context).
+    pub id: String,
+    /// Owning thread.
+    pub thread_id: String,
+    /// Creation instant (page key, with `id`), microsecond precision.
+    pub created_at: DateTime<Utc>,
+    /// Content.
+    pub kind: ItemKind,
 }
 
 /// Sort order of a page.
@@ -39,7 +182,7 @@ pub enum Order {
 pub struct PageRequest {
     /// Page size, 1..=[`MAX_PAGE_SIZE`].
     pub limit: u32,
-    /// Id of the last row of the previous page.
+    /// Id of the last row of the previous page (exclusive cursor).
     pub after: Option<String>,
     /// Sort order.
     pub order: Order,
@@ -52,6 +195,25 @@ pub struct Page<T> {
     pub data: Vec<T>,
     /// Whether another page follows.
     pub has_more: bool,
-    /// Id of the last row, to pass as `after`.
+    /// Id of the last row when `has_more`, to pass as `after`.
     pub after: Option<String>,
+}
+
+/// A student's rating of tutor messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackKind {
+    /// Thumbs up.
+    Positive,
+    /// Thumbs down.
+    Negative,
+}
+
+/// Token usage of one model turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u32,
+    /// Completion tokens.
+    pub output_tokens: u32,
 }

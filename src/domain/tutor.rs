@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::teach::{TeachAction, Verdict};
+
 /// Who said a message in the model's context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -23,6 +25,55 @@ pub struct PromptMessage {
     pub content: String,
 }
 
+/// Study mode chosen by the client (`inference_options.model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StudyMode {
+    /// Socratic teaching, one chunk at a time (default, also for unknown values).
+    #[default]
+    Teach,
+    /// Brief direct answers about the lesson.
+    Ask,
+}
+
+impl StudyMode {
+    /// Mode from the protocol's `model` field: `ask` selects ask mode, anything else teaches.
+    pub fn from_model(model: Option<&str>) -> Self {
+        match model.map(str::trim) {
+            Some(m) if m.eq_ignore_ascii_case("ask") => StudyMode::Ask,
+            _ => StudyMode::Teach,
+        }
+    }
+}
+
+/// The structured facts behind a prompt. A network model reads `Prompt::messages`; the offline
+/// tutor builds its answer from these facts alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TutorContext {
+    /// Mode of the turn.
+    pub mode: StudyMode,
+    /// Lesson title.
+    pub lesson_title: String,
+    /// Titles of every chunk, in order (for progress and the final summary).
+    pub chunk_titles: Vec<String>,
+    /// Index of the chunk being taught.
+    pub chunk_index: u32,
+    /// Text of the chunk being taught (teach mode) or the lesson excerpt (ask mode).
+    pub chunk_text: String,
+    /// Text of another chunk, a source of plausible wrong options for offline questions.
+    pub other_text: Option<String>,
+    /// What the tutor must do this turn (teach mode).
+    pub action: Option<TeachAction>,
+    /// Verdict on the student's last answer, when there was one.
+    pub verdict: Option<Verdict>,
+    /// The student's message (ask mode question, or an off-script question in teach mode).
+    pub student_message: String,
+    /// Text the student highlighted (ask mode).
+    pub selected_text: Option<String>,
+    /// Display name, when known.
+    pub student_name: Option<String>,
+}
+
 /// A complete prompt: instructions plus history plus the new message.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Prompt {
@@ -30,6 +81,8 @@ pub struct Prompt {
     pub messages: Vec<PromptMessage>,
     /// Upper bound on generated tokens.
     pub max_tokens: u32,
+    /// Structured facts (see [`TutorContext`]).
+    pub context: TutorContext,
 }
 
 /// One piece of the model's streamed answer.

@@ -105,7 +105,9 @@ pub async fn json_errors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<
             return Ok(Response::from_parts(parts, bytes.into()));
         };
         if let Some(id) = request_id {
-            error.entry("request_id").or_insert(serde_json::Value::String(id));
+            error
+                .entry("request_id")
+                .or_insert(serde_json::Value::String(id));
         }
         let mut resp =
             Response::from_parts(parts, serde_json::to_vec(&value).unwrap_or_default().into());

@@ -23,7 +23,11 @@ fn stderr(out: &Output) -> String {
 
 #[tokio::test]
 async fn production_with_dev_mode_refuses_to_start_naming_the_variable() {
-    let out = run(&["serve"], &[("APP_ENV", "production"), ("DEV_MODE", "true")]).await;
+    let out = run(
+        &["serve"],
+        &[("APP_ENV", "production"), ("DEV_MODE", "true")],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("DEV_MODE"), "{}", stderr(&out));
 }
@@ -37,11 +41,25 @@ async fn production_with_a_wildcard_origin_refuses_to_start_naming_the_variable(
 
 #[tokio::test]
 async fn invalid_configuration_lists_every_problem_one_line_each() {
-    let out = run(&["serve"], &[("PORT", "x"), ("LOG_FORMAT", "xml"), ("DB_MAX_CONNECTIONS", "0")]).await;
+    let out = run(
+        &["serve"],
+        &[
+            ("PORT", "x"),
+            ("LOG_FORMAT", "xml"),
+            ("DB_MAX_CONNECTIONS", "0"),
+        ],
+    )
+    .await;
     assert_eq!(out.status.code(), Some(2));
     let text = stderr(&out);
     for var in ["PORT:", "LOG_FORMAT:", "DB_MAX_CONNECTIONS:"] {
-        assert_eq!(text.lines().filter(|l| l.trim_start().starts_with(var)).count(), 1, "{var} in {text}");
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.trim_start().starts_with(var))
+                .count(),
+            1,
+            "{var} in {text}"
+        );
     }
 }
 
@@ -49,13 +67,22 @@ async fn invalid_configuration_lists_every_problem_one_line_each() {
 async fn check_config_prints_the_effective_configuration_with_secrets_redacted() {
     let out = run(
         &["check-config"],
-        &[("DATABASE_URL", "postgres://app:s3cret@db:5432/study"), ("REDIS_PASSWORD", "hunter2")],
+        &[
+            ("DATABASE_URL", "postgres://app:s3cret@db:5432/study"),
+            ("REDIS_PASSWORD", "hunter2"),
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("DATABASE_URL=postgres://app:***@db:5432/study"), "{text}");
-    assert!(!text.contains("s3cret") && !text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("DATABASE_URL=postgres://app:***@db:5432/study"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret") && !text.contains("hunter2"),
+        "{text}"
+    );
     let bad = run(&["check-config"], &[("APP_ENV", "staging")]).await;
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("APP_ENV"));
@@ -66,8 +93,15 @@ async fn healthcheck_exits_0_for_a_live_service_and_1_otherwise() {
     let app = spawn_app().await;
     let ok = run(&["healthcheck", "--url", &app.url("/health")], &[]).await;
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let down = run(&["healthcheck", "--url", &format!("http://{closed}/health")], &[]).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let down = run(
+        &["healthcheck", "--url", &format!("http://{closed}/health")],
+        &[],
+    )
+    .await;
     assert_eq!(down.status.code(), Some(1));
 }
 
@@ -87,6 +121,9 @@ async fn every_subcommand_has_help() {
     for sub in ["serve", "migrate", "openapi", "check-config", "healthcheck"] {
         let out = run(&[sub, "--help"], &[]).await;
         assert_eq!(out.status.code(), Some(0), "{sub} --help");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{sub} --help");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{sub} --help"
+        );
     }
 }

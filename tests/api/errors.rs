@@ -1,15 +1,25 @@
 //! One JSON error shape for every failure: unknown routes, wrong methods, malformed JSON,
 //! oversized bodies and panics.
 
-use poem::{Route, handler, post, get, web::Json};
+use poem::{Route, get, handler, post, web::Json};
 use serde_json::Value;
 
 use crate::helpers::{spawn_app, spawn_route};
 
 fn assert_error_shape(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(body["error"]["request_id"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["error"]["request_id"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -20,7 +30,11 @@ async fn unknown_route_is_a_404_json_error() {
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let body: Value = resp.json().await.unwrap();
     assert_error_shape(&body, "not_found");
-    assert_eq!(body["error"]["request_id"], id.as_str(), "body and header carry the same id");
+    assert_eq!(
+        body["error"]["request_id"],
+        id.as_str(),
+        "body and header carry the same id"
+    );
 }
 
 #[tokio::test]
@@ -35,7 +49,13 @@ async fn wrong_method_is_a_405_json_error() {
 async fn body_over_the_limit_is_a_413_json_error() {
     let app = spawn_app().await;
     let big = vec![b'x'; (1 << 20) + 1];
-    let resp = app.client.post(app.url("/health")).body(big).send().await.unwrap();
+    let resp = app
+        .client
+        .post(app.url("/health"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 413);
     assert_error_shape(&resp.json().await.unwrap(), "payload_too_large");
 }
@@ -56,15 +76,23 @@ fn explode() -> String {
 }
 
 fn probe_routes() -> Route {
-    Route::new().at("/echo", post(echo)).at("/panic", get(explode))
+    Route::new()
+        .at("/echo", post(echo))
+        .at("/panic", get(explode))
 }
 
 #[tokio::test]
 async fn chunked_body_over_the_limit_is_a_413_json_error() {
     let addr = spawn_route(probe_routes(), &[("MAX_BODY_BYTES", "2048")]).await;
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..4).map(|_| Ok(vec![b'x'; 1024])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..4).map(|_| Ok(vec![b'x'; 1024])).collect();
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let resp = reqwest::Client::new().post(format!("http://{addr}/echo")).body(body).send().await.unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/echo"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 413);
     assert_error_shape(&resp.json().await.unwrap(), "payload_too_large");
 }
@@ -82,18 +110,31 @@ async fn malformed_json_is_a_400_json_error_naming_the_problem() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_error_shape(&body, "bad_request");
-    assert!(body["error"]["message"].as_str().unwrap().contains("key must be a string"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("key must be a string"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_500_json_error_and_the_server_keeps_serving() {
     let addr = spawn_route(probe_routes(), &[]).await;
     let client = reqwest::Client::new();
-    let resp = client.get(format!("http://{addr}/panic")).send().await.unwrap();
+    let resp = client
+        .get(format!("http://{addr}/panic"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 500);
     let body: Value = resp.json().await.unwrap();
     assert_error_shape(&body, "internal_error");
-    assert!(!body.to_string().contains("boom"), "panic text is logged, not returned");
+    assert!(
+        !body.to_string().contains("boom"),
+        "panic text is logged, not returned"
+    );
     let again = client
         .post(format!("http://{addr}/echo"))
         .header("content-type", "application/json")
@@ -115,7 +156,15 @@ async fn cors_preflight_allows_only_configured_origins() {
             .send()
     };
     let allowed = preflight("http://localhost:3000").await.unwrap();
-    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:3000");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
     let denied = preflight("https://evil.example").await.unwrap();
-    assert!(denied.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }

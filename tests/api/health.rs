@@ -1,6 +1,6 @@
 //! Liveness, readiness, metrics and the landing document on the embedded defaults.
 
-use crate::helpers::{spawn_app, spawn_app_with, pairs};
+use crate::helpers::{pairs, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn health_answers_200_with_the_version() {
@@ -26,7 +26,10 @@ async fn readiness_reports_the_sqlite_database_up_and_the_file_exists() {
     assert_eq!(checks[0]["status"], "up");
     assert!(checks[0]["latency_ms"].is_u64());
     let dir = app._dir.as_ref().expect("tempdir");
-    assert!(dir.path().join("nested/app.sqlite").exists(), "SQLite file and its folder are created");
+    assert!(
+        dir.path().join("nested/app.sqlite").exists(),
+        "SQLite file and its folder are created"
+    );
 }
 
 #[tokio::test]
@@ -43,7 +46,10 @@ async fn docs_and_openapi_documents_load() {
     let app = spawn_app().await;
     let docs = app.get("/docs").await;
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("swagger"), "interactive docs page");
+    assert!(
+        docs.text().await.unwrap().contains("swagger"),
+        "interactive docs page"
+    );
     let (status, spec) = app.get_json("/openapi.json").await;
     assert_eq!(status, 200);
     assert!(spec["paths"]["/health/ready"].is_object());
@@ -56,7 +62,11 @@ async fn docs_and_openapi_documents_load() {
 async fn docs_are_off_when_disabled() {
     let app = spawn_app_with(pairs(&[("DOCS_ENABLED", "false")])).await;
     assert_eq!(app.get("/docs").await.status(), 404);
-    assert_eq!(app.get("/openapi.json").await.status(), 200, "the spec itself stays public");
+    assert_eq!(
+        app.get("/openapi.json").await.status(),
+        200,
+        "the spec itself stays public"
+    );
 }
 
 #[tokio::test]
@@ -72,17 +82,31 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains("http_requests_in_flight"));
-    assert!(text.contains(r#"db_pool_connections{state="max"} 20"#), "{text}");
+    assert!(
+        text.contains(r#"db_pool_connections{state="max"} 20"#),
+        "{text}"
+    );
     assert!(text.contains(r#"db_pool_connections{state="waiting"}"#));
 }
 
 #[tokio::test]
 async fn request_id_is_echoed_when_sane_and_generated_otherwise() {
     let app = spawn_app().await;
-    let echoed = app.client.get(app.url("/health")).header("x-request-id", "abc-123").send().await.unwrap();
+    let echoed = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "abc-123");
-    let replaced =
-        app.client.get(app.url("/health")).header("x-request-id", "bad id with spaces").send().await.unwrap();
+    let replaced = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
     let generated = replaced.headers()["x-request-id"].to_str().unwrap();
     assert_ne!(generated, "bad id with spaces");
     assert_eq!(generated.len(), 36, "a UUID");
@@ -93,5 +117,8 @@ async fn shutdown_completes_when_idle() {
     let app = spawn_app().await;
     app.get("/health").await;
     let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), app.stop()).await;
-    assert!(matches!(stopped, Ok(Ok(()))), "server stops cleanly on the signal");
+    assert!(
+        matches!(stopped, Ok(Ok(()))),
+        "server stops cleanly on the signal"
+    );
 }

@@ -32,7 +32,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request reaches the service")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request reaches the service")
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
@@ -46,17 +50,27 @@ impl TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.server.take().expect("server running").await.expect("server task not cancelled")
+        self.server
+            .take()
+            .expect("server running")
+            .await
+            .expect("server task not cancelled")
     }
 }
 
 pub fn pairs(vars: &[(&str, &str)]) -> Vec<(String, String)> {
-    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    vars.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Test configuration: port 0, quiet, plus `overrides`.
 pub fn test_config(overrides: Vec<(String, String)>) -> Config {
-    let mut vars = pairs(&[("PORT", "0"), ("HOST", "127.0.0.1"), ("SHUTDOWN_GRACE_SECS", "5")]);
+    let mut vars = pairs(&[
+        ("PORT", "0"),
+        ("HOST", "127.0.0.1"),
+        ("SHUTDOWN_GRACE_SECS", "5"),
+    ]);
     vars.extend(overrides);
     Config::from_vars(vars).expect("test configuration is valid")
 }
@@ -69,7 +83,10 @@ pub async fn spawn_app() -> TestApp {
 /// A service on SQLite with extra variables.
 pub async fn spawn_app_with(overrides: Vec<(String, String)>) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let url = format!("sqlite://{}/nested/app.sqlite?mode=rwc", dir.path().display());
+    let url = format!(
+        "sqlite://{}/nested/app.sqlite?mode=rwc",
+        dir.path().display()
+    );
     let mut vars = pairs(&[("DATABASE_URL", &url)]);
     vars.extend(overrides);
     let mut app = spawn_with_config(test_config(vars)).await;
@@ -79,13 +96,21 @@ pub async fn spawn_app_with(overrides: Vec<(String, String)>) -> TestApp {
 
 pub async fn spawn_with_config(config: Config) -> TestApp {
     LazyLock::force(&TRACING);
-    let app = Application::build(config).await.expect("application builds");
+    let app = Application::build(config)
+        .await
+        .expect("application builds");
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), _dir: None, shutdown: Some(tx), server: Some(server) }
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        _dir: None,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
 }
 
 /// Serves an arbitrary route behind the service's middleware stack, to test the stack itself.
@@ -98,9 +123,13 @@ pub async fn spawn_route(route: poem::Route, overrides: &[(&str, &str)]) -> Sock
         config: Arc::new(config),
     };
     let ep = study_mode_api::http::with_middleware(route, &state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
-    let addr = *poem::listener::Acceptor::local_addr(&acceptor)[0].as_socket_addr().expect("tcp");
+    let addr = *poem::listener::Acceptor::local_addr(&acceptor)[0]
+        .as_socket_addr()
+        .expect("tcp");
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(ep));
     addr
 }
@@ -112,7 +141,9 @@ fn required_in_ci(var: &str) -> Option<String> {
             panic!("{var} must be set when CI=true: the suite must not skip real-service tests")
         }
         _ => {
-            eprintln!("SKIP: {var} is not set; skipping this test (set it to run against the real service)");
+            eprintln!(
+                "SKIP: {var} is not set; skipping this test (set it to run against the real service)"
+            );
             None
         }
     }
@@ -134,22 +165,32 @@ static STALE_DATABASES_DROPPED: OnceCell<()> = OnceCell::const_new();
 /// URL. Databases left by earlier runs are dropped once per test process.
 pub async fn fresh_postgres_database(admin_url: &str) -> String {
     use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
-    let mut conn = PgConnection::connect(admin_url).await.expect("TEST_DATABASE_URL is reachable");
+    let mut conn = PgConnection::connect(admin_url)
+        .await
+        .expect("TEST_DATABASE_URL is reachable");
     STALE_DATABASES_DROPPED
         .get_or_init(|| async {
-            let mut c = PgConnection::connect(admin_url).await.expect("TEST_DATABASE_URL is reachable");
+            let mut c = PgConnection::connect(admin_url)
+                .await
+                .expect("TEST_DATABASE_URL is reachable");
             let rows = c
                 .fetch_all("SELECT datname FROM pg_database WHERE datname LIKE 'smtest\\_%'")
                 .await
                 .expect("list test databases");
             for row in rows {
                 let name: String = row.get(0);
-                let _ = c.execute(AssertSqlSafe(format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))).await;
+                let _ = c
+                    .execute(AssertSqlSafe(format!(
+                        r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                    )))
+                    .await;
             }
         })
         .await;
     let name = format!("smtest_{}", uuid::Uuid::new_v4().simple());
-    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).await.expect("create test database");
+    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+        .await
+        .expect("create test database");
     let mut url = url::Url::parse(admin_url).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&name);
     url.to_string()

@@ -6,8 +6,12 @@ const REGENERATE: &str = "cargo run --quiet -- openapi --output openapi/openapi.
 
 fn committed() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.yaml");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{} is missing; generate it with: {REGENERATE}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing; generate it with: {REGENERATE}",
+            path.display()
+        )
+    })
 }
 
 #[test]
@@ -27,12 +31,23 @@ fn every_operation_has_an_id_a_tag_a_summary_and_an_error_response() {
     for (path, item) in paths {
         for (method, op) in item.as_object().unwrap() {
             let at = format!("{method} {path}");
-            assert!(op["operationId"].as_str().is_some_and(|s| !s.is_empty()), "{at}: operationId");
-            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{at}: tag");
-            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{at}: summary");
+            assert!(
+                op["operationId"].as_str().is_some_and(|s| !s.is_empty()),
+                "{at}: operationId"
+            );
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{at}: tag"
+            );
+            assert!(
+                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{at}: summary"
+            );
             let responses = op["responses"].as_object().expect("responses");
             assert!(
-                responses.keys().any(|code| code.starts_with('4') || code.starts_with('5')),
+                responses
+                    .keys()
+                    .any(|code| code.starts_with('4') || code.starts_with('5')),
                 "{at}: documents its error responses"
             );
         }
@@ -48,5 +63,8 @@ async fn openapi_command_prints_exactly_the_committed_spec() {
         .await
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap() == committed(), "`openapi` output differs from the file");
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == committed(),
+        "`openapi` output differs from the file"
+    );
 }

@@ -3,14 +3,16 @@
 use study_mode_api::adapters::sql::{Database, migrations};
 
 use crate::helpers::{
-    fresh_postgres_database, pairs, spawn_with_config, target_of, test_config, test_database_url, via,
-    wait_for_readiness,
+    fresh_postgres_database, pairs, spawn_with_config, target_of, test_config, test_database_url,
+    via, wait_for_readiness,
 };
 use crate::proxy::TcpProxy;
 
 #[tokio::test]
 async fn readiness_is_200_on_postgres() {
-    let Some(admin) = test_database_url() else { return };
+    let Some(admin) = test_database_url() else {
+        return;
+    };
     let url = fresh_postgres_database(&admin).await;
     let app = spawn_with_config(test_config(pairs(&[("DATABASE_URL", &url)]))).await;
     let (status, body) = app.get_json("/health/ready").await;
@@ -20,7 +22,9 @@ async fn readiness_is_200_on_postgres() {
 
 #[tokio::test]
 async fn readiness_turns_503_when_postgres_goes_away_and_recovers_without_a_restart() {
-    let Some(admin) = test_database_url() else { return };
+    let Some(admin) = test_database_url() else {
+        return;
+    };
     // Arrange: the service reaches Postgres through a proxy the test can cut.
     let url = fresh_postgres_database(&admin).await;
     let proxy = TcpProxy::start(target_of(&url)).await;
@@ -40,7 +44,10 @@ async fn readiness_turns_503_when_postgres_goes_away_and_recovers_without_a_rest
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"][0]["name"], "database");
     assert_eq!(body["checks"][0]["status"], "down");
-    assert!(!body.to_string().contains("postgres://"), "no connection string in the body");
+    assert!(
+        !body.to_string().contains("postgres://"),
+        "no connection string in the body"
+    );
     assert_eq!(app.get("/health").await.status(), 200);
 
     // Act: Postgres comes back.
@@ -51,7 +58,9 @@ async fn readiness_turns_503_when_postgres_goes_away_and_recovers_without_a_rest
 
 #[tokio::test]
 async fn migrations_run_concurrently_from_several_replicas_apply_once() {
-    let Some(admin) = test_database_url() else { return };
+    let Some(admin) = test_database_url() else {
+        return;
+    };
     let url = fresh_postgres_database(&admin).await;
     let config = test_config(pairs(&[("DATABASE_URL", &url), ("AUTO_MIGRATE", "false")]));
     let mut replicas = Vec::new();
@@ -59,7 +68,18 @@ async fn migrations_run_concurrently_from_several_replicas_apply_once() {
         replicas.push(Database::connect(&config.database).await.expect("connect"));
     }
     let runs = futures::future::join_all(replicas.iter().map(migrations::run)).await;
-    let applied: Vec<usize> = runs.into_iter().map(|r| r.expect("migration succeeds")).collect();
-    assert_eq!(applied.iter().sum::<usize>(), 1, "exactly one replica applied it: {applied:?}");
-    assert_eq!(migrations::run(&replicas[0]).await.unwrap(), 0, "running again is a no-op");
+    let applied: Vec<usize> = runs
+        .into_iter()
+        .map(|r| r.expect("migration succeeds"))
+        .collect();
+    assert_eq!(
+        applied.iter().sum::<usize>(),
+        1,
+        "exactly one replica applied it: {applied:?}"
+    );
+    assert_eq!(
+        migrations::run(&replicas[0]).await.unwrap(),
+        0,
+        "running again is a no-op"
+    );
 }

@@ -5,12 +5,18 @@ use crate::proxy::TcpProxy;
 
 #[tokio::test]
 async fn readiness_is_degraded_but_200_while_redis_is_down_and_recovers() {
-    let Some(redis) = test_redis_url() else { return };
+    let Some(redis) = test_redis_url() else {
+        return;
+    };
     // Arrange
     let proxy = TcpProxy::start(target_of(&redis)).await;
     let app = spawn_app_with(pairs(&[("REDIS_URL", &via(&redis, proxy.addr))])).await;
     let (status, body) = wait_for_readiness(&app, 200, 10).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "{body}");
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
 
     // Act
     proxy.cut();
@@ -28,7 +34,13 @@ async fn readiness_is_degraded_but_200_while_redis_is_down_and_recovers() {
 
     // Assert
     assert_eq!(body["status"], "degraded", "{body}");
-    let redis_check = body["checks"].as_array().unwrap().iter().find(|c| c["name"] == "redis").cloned().unwrap();
+    let redis_check = body["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "redis")
+        .cloned()
+        .unwrap();
     assert_eq!(redis_check["status"], "down");
 
     proxy.restore();

@@ -1,0 +1,1 @@
+//! Outbound adapter: LessonSource over raw files of a GitHub repository (reqwest).

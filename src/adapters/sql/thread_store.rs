@@ -1,0 +1,1 @@
+//! ThreadStore on SeaORM (Postgres and SQLite).

@@ -1,0 +1,1 @@
+//! Outbound adapter: TutorModel over any OpenAI-compatible Chat Completions API (streaming).

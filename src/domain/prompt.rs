@@ -1,0 +1,1 @@
+//! Prompt building for teach and ask turns (pure functions over domain values).

@@ -1,0 +1,122 @@
+//! Teach mode as a server-side state machine: one lesson chunk at a time, an A/B question per
+//! chunk whose correct option stays on the server, at most three attempts, hint and skip.
+
+use serde::{Deserialize, Serialize};
+
+/// Attempts a student gets per question before the answer is revealed.
+pub const MAX_ATTEMPTS: u8 = 3;
+
+/// An option of a two-choice question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Choice {
+    /// Option A.
+    A,
+    /// Option B.
+    B,
+}
+
+/// The question the student is expected to answer; `correct` never leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingQuestion {
+    /// Chunk the question is about.
+    pub chunk_index: u32,
+    /// The correct option.
+    pub correct: Choice,
+}
+
+/// Per-thread teaching progress, stored with the thread and updated atomically with the
+/// assistant message of each turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct StudyState {
+    /// Chunk being taught (0-based).
+    pub chunk_index: u32,
+    /// Wrong answers to the pending question so far.
+    pub attempts: u8,
+    /// The open question, when one was asked.
+    pub pending: Option<PendingQuestion>,
+    /// Whether every chunk was taught and the summary given.
+    pub completed: bool,
+    /// Completed turns, for prompts and reports.
+    pub turns: u32,
+}
+
+/// What a student's message means in teach mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StudentInput {
+    /// The auto-start trigger (a message that is only U+200B) or the first message.
+    Start,
+    /// An answer to the pending question.
+    Answer(Choice),
+    /// A request for a hint.
+    Hint,
+    /// A request to skip the current question or chunk.
+    Skip,
+    /// Anything else (a question, a remark).
+    Other(String),
+}
+
+/// Judgement of the student's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Right answer: move on.
+    Correct,
+    /// Wrong answer with attempts left: explain differently and ask again.
+    Wrong {
+        /// Attempts left before the answer is revealed.
+        attempts_left: u8,
+    },
+    /// Third wrong answer: the correct option is revealed and the tutor moves on.
+    Revealed {
+        /// The correct option.
+        correct: Choice,
+    },
+    /// The student skipped; the correct option is revealed and the tutor moves on.
+    Skipped {
+        /// The correct option, when a question was pending.
+        correct: Option<Choice>,
+    },
+}
+
+/// What the tutor does this turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TeachAction {
+    /// Greet the student, teach chunk `chunk` and ask its question.
+    Introduce {
+        /// Chunk index.
+        chunk: u32,
+    },
+    /// Teach chunk `chunk` and ask its question (after a correct answer, a reveal or a skip).
+    Teach {
+        /// Chunk index.
+        chunk: u32,
+    },
+    /// Explain chunk `chunk` differently and ask a new question about it.
+    Reexplain {
+        /// Chunk index.
+        chunk: u32,
+    },
+    /// Hint at the pending question of chunk `chunk` without revealing it.
+    Hint {
+        /// Chunk index.
+        chunk: u32,
+    },
+    /// Answer an off-script message, then repeat the pending question of chunk `chunk`.
+    Respond {
+        /// Chunk index.
+        chunk: u32,
+    },
+    /// Congratulate and summarise the lesson.
+    Complete,
+}
+
+/// The plan of one teach turn, decided before the model is called.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnPlan {
+    /// How the student's message was read.
+    pub input: StudentInput,
+    /// Verdict on an answer, when the message answered the pending question.
+    pub verdict: Option<Verdict>,
+    /// What the tutor does.
+    pub action: TeachAction,
+}

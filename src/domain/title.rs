@@ -1,0 +1,1 @@
+//! Thread titles and the auto-start trigger.

@@ -1,1 +1,225 @@
 //! Outbound adapter: LessonSource over raw files of a GitHub repository (reqwest).
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use async_trait::async_trait;
+use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::{Client, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::domain::lesson::{LessonPath, RawLesson};
+use crate::domain::ports::{LessonSource, LessonSourceError};
+
+/// File forms tried for a path, in the book's order of precedence.
+const FORMS: [&str; 4] = [".md", ".mdx", "/index.md", "/README.md"];
+
+/// Largest lesson accepted; a bigger answer is not a lesson and must not fill memory.
+pub const MAX_LESSON_BYTES: usize = 2 * 1024 * 1024;
+
+/// Time allowed to open the TCP (and TLS) connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Time allowed for one whole request, body included.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the book lives on GitHub.
+#[derive(Debug, Clone)]
+pub struct GithubSettings {
+    /// Raw content host, e.g. `https://raw.githubusercontent.com`.
+    pub raw_base_url: String,
+    /// `owner/name` of the book's repository.
+    pub repo: String,
+    /// Branch to read.
+    pub branch: String,
+    /// Folder of the docs inside the repository, e.g. `apps/learn-app/docs`.
+    pub docs_prefix: String,
+    /// Token for private repositories or higher rate limits; sent, never logged.
+    pub token: Option<SecretString>,
+}
+
+/// Fetches lesson markdown from raw.githubusercontent.com (or a compatible host).
+pub struct GithubLessonSource {
+    client: Client,
+    /// `{base}/{repo}/{branch}/{prefix}`, without a trailing slash.
+    url_prefix: String,
+    authorization: Option<HeaderValue>,
+}
+
+impl std::fmt::Debug for GithubLessonSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubLessonSource")
+            .field("url_prefix", &self.url_prefix)
+            .field("authenticated", &self.authorization.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GithubLessonSource {
+    /// Builds the source and its one shared HTTP client (3 s connect, 10 s total).
+    ///
+    /// # Errors
+    /// When the base URL is not an http(s) URL, the repository or branch is empty, or the
+    /// token cannot be sent as a header.
+    pub fn new(settings: GithubSettings) -> anyhow::Result<Self> {
+        Self::with_timeouts(settings, CONNECT_TIMEOUT, TOTAL_TIMEOUT)
+    }
+
+    /// Like [`GithubLessonSource::new`] with explicit timeouts (tests use short ones).
+    ///
+    /// # Errors
+    /// As [`GithubLessonSource::new`].
+    pub fn with_timeouts(
+        settings: GithubSettings,
+        connect: Duration,
+        total: Duration,
+    ) -> anyhow::Result<Self> {
+        let url_prefix = url_prefix(&settings)?;
+        let authorization = settings
+            .token
+            .as_ref()
+            .map(|token| {
+                let mut value = HeaderValue::from_str(&format!("token {}", token.expose_secret()))
+                    .map_err(|_| {
+                        anyhow!("GitHub token holds characters not allowed in a header")
+                    })?;
+                value.set_sensitive(true);
+                Ok::<_, anyhow::Error>(value)
+            })
+            .transpose()?;
+        install_crypto_provider();
+        let client = Client::builder()
+            .connect_timeout(connect)
+            .timeout(total)
+            .user_agent(concat!("study-mode-api/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .context("build GitHub HTTP client")?;
+        Ok(Self {
+            client,
+            url_prefix,
+            authorization,
+        })
+    }
+
+    /// Fetches one form; `Ok(None)` when GitHub answers 404.
+    async fn fetch_form(&self, url: &str) -> Result<Option<String>, LessonSourceError> {
+        let mut request = self.client.get(url);
+        if let Some(value) = &self.authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
+        let mut response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(LessonSourceError::Unavailable(format!(
+                "GitHub answered {}",
+                status.as_u16()
+            )));
+        }
+        let too_large = || LessonSourceError::Unavailable("lesson larger than 2 MiB".to_string());
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_LESSON_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        // The declared length may be absent or wrong, so the bound is enforced while reading.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > MAX_LESSON_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Some(String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+#[async_trait]
+impl LessonSource for GithubLessonSource {
+    async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError> {
+        if !is_safe_relative(path.as_str()) {
+            return Err(LessonSourceError::NotFound);
+        }
+        for form in FORMS {
+            let url = format!("{}/{}{form}", self.url_prefix, path.as_str());
+            match self.fetch_form(&url).await {
+                Ok(Some(markdown)) => {
+                    return Ok(RawLesson {
+                        path: path.clone(),
+                        markdown,
+                    });
+                }
+                Ok(None) => tracing::debug!(lesson = %path, form, "lesson form not on GitHub"),
+                Err(error) => {
+                    tracing::warn!(lesson = %path, form, %error, "GitHub lesson fetch failed");
+                    return Err(error);
+                }
+            }
+        }
+        Err(LessonSourceError::NotFound)
+    }
+}
+
+/// `{base}/{repo}/{branch}/{prefix}` with the slashes between parts normalised.
+fn url_prefix(settings: &GithubSettings) -> anyhow::Result<String> {
+    let base = settings.raw_base_url.trim().trim_end_matches('/');
+    let parsed = url::Url::parse(base).context("GitHub raw base URL is not a URL")?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        bail!("GitHub raw base URL must be http or https");
+    }
+    let repo = settings.repo.trim().trim_matches('/');
+    let branch = settings.branch.trim().trim_matches('/');
+    if repo.is_empty() || branch.is_empty() {
+        bail!("GitHub repository and branch must not be empty");
+    }
+    let prefix = settings.docs_prefix.trim().trim_matches('/');
+    let mut url = format!("{base}/{repo}/{branch}");
+    if !prefix.is_empty() {
+        url.push('/');
+        url.push_str(prefix);
+    }
+    Ok(url)
+}
+
+/// Guards against `LessonPath::new_unchecked` misuse: URL normalisation would resolve `..`.
+fn is_safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+}
+
+/// reqwest builds its TLS config from the process-wide rustls provider and panics without
+/// one; the binary installs ring at start, this covers other entry points (tests, tools).
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: any installed provider will do.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+/// A short, secret-free description of a transport failure.
+fn transport_error(error: reqwest::Error) -> LessonSourceError {
+    let what = if error.is_timeout() {
+        "GitHub timed out"
+    } else if error.is_connect() {
+        "GitHub unreachable"
+    } else if error.is_redirect() {
+        "GitHub redirected too often"
+    } else if error.is_body() || error.is_decode() {
+        "GitHub response body failed"
+    } else {
+        "GitHub request failed"
+    };
+    LessonSourceError::Unavailable(what.to_string())
+}

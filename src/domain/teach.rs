@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod input;
+
+pub use input::{classify_input, parse_answer};
+
 /// Attempts a student gets per question before the answer is revealed.
 pub const MAX_ATTEMPTS: u8 = 3;
 
@@ -120,3 +124,106 @@ pub struct TurnPlan {
     /// What the tutor does.
     pub action: TeachAction,
 }
+
+impl StudyState {
+    /// Decides the turn for `input` on a lesson of `chunk_count` chunks, before the model runs.
+    ///
+    /// A `chunk_index` beyond the lesson (the lesson shrank since the state was saved) is read as
+    /// its last chunk, so a plan never names a chunk that does not exist.
+    pub fn plan(&self, input: StudentInput, chunk_count: u32) -> TurnPlan {
+        let plan = |verdict, action| TurnPlan {
+            input: input.clone(),
+            verdict,
+            action,
+        };
+        if chunk_count == 0 || self.completed {
+            return plan(None, TeachAction::Complete);
+        }
+        let chunk = self.chunk_index.min(chunk_count - 1);
+        let move_on = if chunk + 1 < chunk_count {
+            TeachAction::Teach { chunk: chunk + 1 }
+        } else {
+            TeachAction::Complete
+        };
+        if input == StudentInput::Start || self.turns == 0 {
+            return plan(None, TeachAction::Introduce { chunk });
+        }
+        let pending = self.pending.as_ref().map(|p| p.correct);
+        match (&input, pending) {
+            (StudentInput::Answer(given), Some(correct)) => {
+                if *given == correct {
+                    return plan(Some(Verdict::Correct), move_on);
+                }
+                let attempts = self.attempts.saturating_add(1);
+                if attempts >= MAX_ATTEMPTS {
+                    plan(Some(Verdict::Revealed { correct }), move_on)
+                } else {
+                    let attempts_left = MAX_ATTEMPTS - attempts;
+                    plan(
+                        Some(Verdict::Wrong { attempts_left }),
+                        TeachAction::Reexplain { chunk },
+                    )
+                }
+            }
+            (StudentInput::Hint, Some(_)) => plan(None, TeachAction::Hint { chunk }),
+            (StudentInput::Skip, correct) => plan(Some(Verdict::Skipped { correct }), move_on),
+            _ => plan(None, TeachAction::Respond { chunk }),
+        }
+    }
+
+    /// The state once the turn of `plan` completed and the model asked `asked` (the choice of
+    /// the marker it wrote, `None` when it asked nothing). Not called when the model failed.
+    pub fn after(&self, plan: &TurnPlan, asked: Option<Choice>) -> StudyState {
+        let question = |chunk| {
+            asked.map(|correct| PendingQuestion {
+                chunk_index: chunk,
+                correct,
+            })
+        };
+        let turns = self.turns.saturating_add(1);
+        match plan.action {
+            TeachAction::Introduce { chunk } | TeachAction::Teach { chunk } => StudyState {
+                chunk_index: chunk,
+                attempts: 0,
+                pending: question(chunk),
+                completed: false,
+                turns,
+            },
+            TeachAction::Reexplain { chunk } => {
+                let attempts = match plan.verdict {
+                    Some(Verdict::Wrong { attempts_left }) => {
+                        MAX_ATTEMPTS.saturating_sub(attempts_left)
+                    }
+                    // A re-explanation always follows a wrong answer; count one if the plan was
+                    // built by hand without its verdict.
+                    _ => self.attempts.saturating_add(1).min(MAX_ATTEMPTS),
+                };
+                StudyState {
+                    chunk_index: chunk,
+                    attempts,
+                    pending: question(chunk),
+                    completed: false,
+                    turns,
+                }
+            }
+            TeachAction::Hint { chunk } | TeachAction::Respond { chunk } => StudyState {
+                chunk_index: chunk,
+                attempts: self.attempts,
+                pending: question(chunk).or_else(|| self.pending.clone()),
+                completed: false,
+                turns,
+            },
+            // Nothing is pending once the lesson is over, so no attempts are either.
+            TeachAction::Complete => StudyState {
+                chunk_index: self.chunk_index,
+                attempts: 0,
+                pending: None,
+                completed: true,
+                turns,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

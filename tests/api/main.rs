@@ -8,3 +8,4 @@ mod openapi;
 mod postgres;
 mod proxy;
 mod redis;
+mod store;

@@ -1,0 +1,72 @@
+//! Keyset pages on `(created_at, id)`: the condition that starts strictly after a cursor, the
+//! matching sort, and the `has_more` probe row.
+
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryOrder, QuerySelect, Select};
+
+use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Page};
+
+/// Position of a row in page order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Cursor {
+    /// Creation instant, microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Row id, the tie-breaker among equal instants.
+    pub id: String,
+}
+
+/// Rows strictly after `cursor` when walking in `order`.
+///
+/// Spelled as `a > x OR (a = x AND b > y)` rather than a row-value comparison so that both
+/// engines plan it on the `(…, created_at, id)` index the same way.
+pub(super) fn after<C: ColumnTrait>(created: C, id: C, order: Order, cursor: &Cursor) -> Condition {
+    let (first, tie) = match order {
+        Order::Asc => (created.gt(cursor.created_at), id.gt(cursor.id.as_str())),
+        Order::Desc => (created.lt(cursor.created_at), id.lt(cursor.id.as_str())),
+    };
+    Condition::any()
+        .add(first)
+        .add(Condition::all().add(created.eq(cursor.created_at)).add(tie))
+}
+
+/// Rows actually returned for a requested `limit` (0 means the protocol default).
+pub(super) fn page_size(limit: u32) -> u32 {
+    match limit {
+        0 => DEFAULT_PAGE_SIZE,
+        n => n.min(MAX_PAGE_SIZE),
+    }
+}
+
+/// Sorts `select` in page order and fetches one row beyond the page to learn `has_more`.
+pub(super) fn ordered<E: EntityTrait, C: ColumnTrait>(
+    select: Select<E>,
+    created: C,
+    id: C,
+    order: Order,
+    limit: u32,
+) -> Select<E> {
+    let direction = match order {
+        Order::Asc => sea_orm::Order::Asc,
+        Order::Desc => sea_orm::Order::Desc,
+    };
+    select
+        .order_by(created, direction.clone())
+        .order_by(id, direction)
+        .limit(u64::from(page_size(limit)) + 1)
+}
+
+/// Cuts the probe row off `rows` and names the cursor of the next page when there is one.
+pub(super) fn into_page<T>(mut rows: Vec<T>, limit: u32, id_of: impl Fn(&T) -> &str) -> Page<T> {
+    let size = usize::try_from(page_size(limit)).unwrap_or(usize::MAX);
+    let has_more = rows.len() > size;
+    rows.truncate(size);
+    let after = if has_more {
+        rows.last().map(|row| id_of(row).to_owned())
+    } else {
+        None
+    };
+    Page {
+        data: rows,
+        has_more,
+        after,
+    }
+}

@@ -1,0 +1,211 @@
+//! Statements shared by several store methods: ownership-checked thread touch, guarded item
+//! upsert, study state upsert, item cursors, and the error and transaction plumbing.
+
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    QuerySelect, SqlErr,
+};
+
+use super::convert::{self, now_micros, to_micros};
+use super::entities::{item, study_state, thread};
+use super::keyset::Cursor;
+use crate::adapters::sql::classify;
+use crate::domain::ports::StoreError;
+use crate::domain::teach::StudyState;
+use crate::domain::thread::{ThreadItem, Usage};
+
+/// Maps a driver error; a foreign key violation means a parent row vanished meanwhile.
+pub(super) fn store_err(action: &'static str) -> impl FnOnce(DbErr) -> StoreError {
+    move |err| match err.sql_err() {
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::NotFound,
+        _ => classify(err, action),
+    }
+}
+
+/// Commits `result`'s transaction when it is Ok, rolls it back otherwise.
+pub(super) async fn finish<T>(
+    txn: DatabaseTransaction,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            txn.commit().await.map_err(store_err("commit"))?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(error = %rollback, "rolling back a thread store write failed");
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Bumps `updated_at` (and sets the title when given) of a thread of `user_id`, returning its
+/// organisation; NotFound when the user has no such thread.
+pub(super) async fn touch_thread(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    thread_id: &str,
+    title: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let mut update = thread::Entity::update_many()
+        .col_expr(thread::Column::UpdatedAt, Expr::value(now_micros()))
+        .filter(thread::Column::Id.eq(thread_id))
+        .filter(thread::Column::UserId.eq(user_id));
+    if let Some(title) = title {
+        update = update.col_expr(thread::Column::Title, Expr::value(title));
+    }
+    let touched = update.exec(txn).await.map_err(store_err("touch thread"))?;
+    if touched.rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    thread::Entity::find_by_id(thread_id)
+        .select_only()
+        .column(thread::Column::OrganizationId)
+        .into_tuple::<Option<String>>()
+        .one(txn)
+        .await
+        .map_err(store_err("load thread"))?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Inserts `it`, or replaces the row with its id when that row is in the same thread of the
+/// same user (keeping `created_at`, hence its position); NotFound when the id is taken by an item
+/// of another thread. Token columns are written only when `usage` is given.
+pub(super) async fn upsert_item(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    org: Option<String>,
+    it: &ThreadItem,
+    usage: Option<Usage>,
+) -> Result<(), StoreError> {
+    let tokens = |n: Option<u32>| n.map_or(NotSet, |n| Set(Some(i64::from(n))));
+    let row = item::ActiveModel {
+        id: Set(it.id.clone()),
+        thread_id: Set(it.thread_id.clone()),
+        user_id: Set(user_id.to_owned()),
+        organization_id: Set(org),
+        kind: Set(convert::kind_name(&it.kind).to_owned()),
+        payload: Set(convert::payload(&it.kind)?),
+        visible: Set(it.kind.is_visible()),
+        created_at: Set(to_micros(it.created_at)),
+        input_tokens: tokens(usage.map(|u| u.input_tokens)),
+        output_tokens: tokens(usage.map(|u| u.output_tokens)),
+    };
+    let mut replaced = vec![
+        item::Column::Kind,
+        item::Column::Payload,
+        item::Column::Visible,
+    ];
+    if usage.is_some() {
+        replaced.extend([item::Column::InputTokens, item::Column::OutputTokens]);
+    }
+    let same_owner = Expr::col((item::Entity, item::Column::ThreadId))
+        .eq(it.thread_id.as_str())
+        .and(Expr::col((item::Entity, item::Column::UserId)).eq(user_id));
+    let on_conflict = OnConflict::column(item::Column::Id)
+        .update_columns(replaced)
+        .action_and_where(same_owner)
+        .to_owned();
+    let written = item::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_without_returning(txn)
+        .await
+        .map_err(store_err("upsert item"))?;
+    // The conflict guard filtered the update out: the id belongs to another thread.
+    if written == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Inserts or replaces the study state of a thread whose ownership the caller verified.
+pub(super) async fn upsert_state(
+    txn: &DatabaseTransaction,
+    user_id: &str,
+    org: Option<String>,
+    thread_id: &str,
+    state: &StudyState,
+) -> Result<(), StoreError> {
+    let row = study_state::ActiveModel {
+        thread_id: Set(thread_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        organization_id: Set(org),
+        state: Set(convert::state_json(state)?),
+        updated_at: Set(now_micros()),
+    };
+    let on_conflict = OnConflict::column(study_state::Column::ThreadId)
+        .update_columns([study_state::Column::State, study_state::Column::UpdatedAt])
+        .to_owned();
+    study_state::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_without_returning(txn)
+        .await
+        .map_err(store_err("upsert study state"))?;
+    Ok(())
+}
+
+/// Where the next page starts: the `(created_at, id)` of the item `after` of this thread.
+pub(super) async fn item_cursor(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    thread_id: &str,
+    item_id: &str,
+) -> Result<Cursor, StoreError> {
+    let created_at = item::Entity::find_by_id(item_id)
+        .filter(item::Column::ThreadId.eq(thread_id))
+        .filter(item::Column::UserId.eq(user_id))
+        .select_only()
+        .column(item::Column::CreatedAt)
+        .into_tuple::<i64>()
+        .one(conn)
+        .await
+        .map_err(store_err("load item cursor"))?
+        .ok_or(StoreError::NotFound)?;
+    Ok(Cursor {
+        created_at,
+        id: item_id.to_owned(),
+    })
+}
+
+/// The organisation of a thread of `user_id`, or NotFound.
+pub(super) async fn thread_org(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    thread_id: &str,
+) -> Result<Option<String>, StoreError> {
+    thread::Entity::find_by_id(thread_id)
+        .filter(thread::Column::UserId.eq(user_id))
+        .select_only()
+        .column(thread::Column::OrganizationId)
+        .into_tuple::<Option<String>>()
+        .one(conn)
+        .await
+        .map_err(store_err("load thread"))?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Where the next page of threads starts: the `(created_at, id)` of the thread `thread_id` of
+/// `user_id`, or NotFound.
+pub(super) async fn thread_cursor(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    thread_id: &str,
+) -> Result<Cursor, StoreError> {
+    let created_at = thread::Entity::find_by_id(thread_id)
+        .filter(thread::Column::UserId.eq(user_id))
+        .select_only()
+        .column(thread::Column::CreatedAt)
+        .into_tuple::<i64>()
+        .one(conn)
+        .await
+        .map_err(store_err("load thread cursor"))?
+        .ok_or(StoreError::NotFound)?;
+    Ok(Cursor {
+        created_at,
+        id: thread_id.to_owned(),
+    })
+}

@@ -1,0 +1,225 @@
+//! The offline tutor's messages, one per teach action plus the ask-mode answer, written from
+//! the prompt's [`TutorContext`] alone.
+
+use super::question::Section;
+use super::text;
+use crate::domain::marker;
+use crate::domain::teach::{Choice, MAX_ATTEMPTS, TeachAction, Verdict};
+use crate::domain::tutor::{StudyMode, TutorContext};
+
+/// The whole answer to a turn.
+pub(super) fn compose(ctx: &TutorContext) -> String {
+    match ctx.mode {
+        StudyMode::Ask => ask(ctx),
+        StudyMode::Teach => {
+            // A teach prompt without an action can only be the start of a lesson.
+            let action = ctx.action.unwrap_or(TeachAction::Introduce {
+                chunk: ctx.chunk_index,
+            });
+            teach(ctx, action)
+        }
+    }
+}
+
+fn teach(ctx: &TutorContext, action: TeachAction) -> String {
+    match action {
+        TeachAction::Introduce { chunk } => introduce(ctx, &Section::new(ctx, chunk)),
+        TeachAction::Teach { chunk } => next_section(ctx, &Section::new(ctx, chunk)),
+        TeachAction::Reexplain { chunk } => reexplain(ctx, &Section::new(ctx, chunk)),
+        TeachAction::Hint { chunk } => Section::new(ctx, chunk).question(0).hint(),
+        TeachAction::Respond { chunk } => respond(ctx, &Section::new(ctx, chunk)),
+        TeachAction::Complete => complete(ctx),
+    }
+}
+
+fn introduce(ctx: &TutorContext, section: &Section) -> String {
+    let name = ctx
+        .student_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
+    let greeting = match name {
+        Some(name) => format!("Hi {}!", clean(name)),
+        None => "Hi there!".to_string(),
+    };
+    let lesson = lesson_name(ctx);
+    let opening = format!("{greeting} Let's study {lesson} together, one idea at a time.");
+    with_question(
+        &[opening, heading(ctx, section), section.excerpt(0)],
+        section,
+        0,
+    )
+}
+
+fn next_section(ctx: &TutorContext, section: &Section) -> String {
+    let parts: Vec<String> = feedback(ctx.verdict)
+        .into_iter()
+        .chain([heading(ctx, section), section.excerpt(0)])
+        .collect();
+    with_question(&parts, section, 0)
+}
+
+fn reexplain(ctx: &TutorContext, section: &Section) -> String {
+    let (variant, left) = match ctx.verdict {
+        Some(Verdict::Wrong { attempts_left }) => (
+            u32::from(MAX_ATTEMPTS.saturating_sub(attempts_left).max(1)),
+            Some(attempts_left),
+        ),
+        _ => (1, None),
+    };
+    let mut opening = "Not quite — let's look at it from another angle.".to_string();
+    match left {
+        Some(1) => opening.push_str(" You have 1 attempt left."),
+        Some(n) if n > 1 => opening.push_str(&format!(" You have {n} attempts left.")),
+        _ => {}
+    }
+    let excerpt = if section.is_empty() {
+        format!("Think about what **{}** is about.", section.title)
+    } else {
+        section.excerpt(variant)
+    };
+    with_question(&[opening, excerpt], section, variant)
+}
+
+fn respond(ctx: &TutorContext, section: &Section) -> String {
+    let reply = match text::best_overlap(&ctx.student_message, section.sentences()) {
+        Some((sentence, word)) => format!(
+            "Here's what this section says about that: {}",
+            text::bold_word(sentence, &word)
+        ),
+        None => format!(
+            "Let's stay with **{}** for now — we can come back to that later.",
+            section.title
+        ),
+    };
+    let back = format!("Back to our question about **{}**:", section.title);
+    with_question(&[reply, back], section, 0)
+}
+
+fn complete(ctx: &TutorContext) -> String {
+    let mut parts = feedback(ctx.verdict);
+    let title = clean(ctx.lesson_title.trim());
+    parts.push(if title.is_empty() {
+        "🎉 You finished this lesson!".to_string()
+    } else {
+        format!("🎉 You finished **{title}**!")
+    });
+    let covered: Vec<String> = ctx
+        .chunk_titles
+        .iter()
+        .map(|t| clean(t.trim()))
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("- {t}"))
+        .collect();
+    if !covered.is_empty() {
+        parts.push(format!("Here's what we covered:\n\n{}", covered.join("\n")));
+    }
+    parts.push("Great work — come back any time to review.".to_string());
+    parts.join("\n\n")
+}
+
+fn ask(ctx: &TutorContext) -> String {
+    let mut pool: Vec<String> = ctx
+        .selected_text
+        .as_deref()
+        .map(text::sentences)
+        .unwrap_or_default();
+    pool.extend(text::sentences(&ctx.chunk_text));
+    // A sentence that is itself a question would read as a follow-up question.
+    pool.retain(|s| !s.ends_with('?'));
+    if let Some((sentence, word)) = text::best_overlap(&ctx.student_message, &pool) {
+        let sentence = text::truncate_words(sentence, text::EXCERPT_CHARS);
+        return format!(
+            "According to the lesson: {}",
+            text::bold_word(&sentence, &word)
+        );
+    }
+    let title = clean(ctx.lesson_title.trim());
+    let first = ctx
+        .chunk_titles
+        .first()
+        .map(|t| clean(t.trim()))
+        .filter(|t| !t.is_empty());
+    match (title.is_empty(), first) {
+        (false, Some(first)) => format!(
+            "This lesson, **{title}**, starts with “{first}”. Ask about any part of it and I'll point you to the right passage."
+        ),
+        (false, None) => format!(
+            "This lesson covers **{title}**. Ask about any part of it and I'll point you to the right passage."
+        ),
+        (true, Some(first)) => format!(
+            "This lesson starts with **{first}**. Ask about any part of it and I'll point you to the right passage."
+        ),
+        (true, None) => {
+            "I couldn't find that in this lesson. Ask about a term or idea from the text and I'll point you to it.".to_string()
+        }
+    }
+}
+
+/// What the student's last answer earned, as the opening paragraph.
+fn feedback(verdict: Option<Verdict>) -> Vec<String> {
+    let line = match verdict {
+        Some(Verdict::Correct) => "Correct! 🎉".to_string(),
+        Some(Verdict::Revealed { correct }) => {
+            format!("The correct answer was **{}**.", letter(correct))
+        }
+        Some(Verdict::Skipped {
+            correct: Some(correct),
+        }) => format!("Skipping — the answer was **{}**.", letter(correct)),
+        Some(Verdict::Skipped { correct: None }) => "Skipping ahead.".to_string(),
+        Some(Verdict::Wrong { .. }) | None => return Vec::new(),
+    };
+    vec![line]
+}
+
+fn heading(ctx: &TutorContext, section: &Section) -> String {
+    let total = ctx.chunk_titles.len();
+    let position = usize::try_from(section.index).unwrap_or(usize::MAX);
+    match total {
+        0 => format!("### {}", section.title),
+        _ if position < total => format!(
+            "### {}\n\n*Section {} of {total}*",
+            section.title,
+            position + 1
+        ),
+        _ => format!("### {}", section.title),
+    }
+}
+
+/// `parts` as paragraphs, then the question of `variant` and its marker as the last line.
+fn with_question(parts: &[String], section: &Section, variant: u32) -> String {
+    let question = section.question(variant);
+    let mut paragraphs: Vec<&str> = parts
+        .iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let rendered = question.render();
+    paragraphs.push(&rendered);
+    format!(
+        "{}\n{}",
+        paragraphs.join("\n\n"),
+        marker::render(question.correct)
+    )
+}
+
+fn lesson_name(ctx: &TutorContext) -> String {
+    let title = clean(ctx.lesson_title.trim());
+    if title.is_empty() {
+        "this lesson".to_string()
+    } else {
+        format!("**{title}**")
+    }
+}
+
+fn letter(choice: Choice) -> char {
+    match choice {
+        Choice::A => 'A',
+        Choice::B => 'B',
+    }
+}
+
+/// Text from the context, unable to form a correct-option marker.
+fn clean(text: &str) -> String {
+    text.replace("[[", "[").replace("]]", "]")
+}

@@ -4,6 +4,7 @@
 
 pub mod lessons_github;
 pub mod lessons_local;
+pub mod memory;
 pub mod redis;
 pub mod sql;
 pub mod tutor_offline;

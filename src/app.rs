@@ -1,3 +1,4 @@
 //! Use cases: what the service does, expressed over the domain's ports only.
 
 pub mod readiness;
+pub mod study;

@@ -9,10 +9,18 @@ use anyhow::Context;
 use poem::Server;
 use poem::listener::{Acceptor, TcpAcceptor};
 
+use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
+use crate::adapters::lessons_local::LocalLessonSource;
+use crate::adapters::memory::MemoryTurnLock;
 use crate::adapters::redis::RedisClient;
+use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::{Database, migrations};
+use crate::adapters::tutor_offline::OfflineTutor;
+use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::readiness::{Dependency, Readiness};
+use crate::app::study::{Lessons, StudyService, StudySettings};
 use crate::config::Config;
+use crate::domain::ports::{LessonSource, TutorModel};
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
 
@@ -31,6 +39,7 @@ impl Application {
     /// # Errors
     /// When the database cannot be opened or migrated, or the address cannot be bound.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        install_tls_provider();
         let config = Arc::new(config);
         let db = Database::connect(&config.database)
             .await
@@ -71,10 +80,22 @@ impl Application {
                 probe: Arc::new(redis.clone()),
             });
         }
+        let study = Arc::new(StudyService::new(
+            Arc::new(SqlThreadStore::new(db.clone())),
+            Lessons::new(lesson_source(&config)?),
+            tutor_model(&config)?,
+            Arc::new(MemoryTurnLock::new()),
+            StudySettings {
+                turn_timeout: config.tutor.timeout,
+                max_output_tokens: config.tutor.max_output_tokens,
+                ..StudySettings::default()
+            },
+        ));
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,
             config: config.clone(),
+            study,
         };
 
         let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
@@ -128,6 +149,55 @@ impl Application {
         tracing::info!("study-mode-api stopped");
         result
     }
+}
+
+/// Installs ring as the process-wide rustls provider (reqwest is built without one, which keeps
+/// the aws-lc C build out). Idempotent.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn lesson_source(config: &Config) -> anyhow::Result<Arc<dyn LessonSource>> {
+    let lessons = &config.lessons;
+    if let Some(dir) = &lessons.dir {
+        tracing::info!(dir, "lessons come from a local folder (LESSONS_DIR)");
+        return Ok(Arc::new(LocalLessonSource::new(dir)));
+    }
+    if lessons.github_token.is_none() {
+        tracing::warn!(
+            "GITHUB_TOKEN is not set: GitHub allows 60 unauthenticated requests per hour"
+        );
+    }
+    tracing::info!(repo = %lessons.github_repo, branch = %lessons.github_branch, "lessons come from GitHub");
+    let source = GithubLessonSource::new(GithubSettings {
+        raw_base_url: lessons.github_raw_base_url.clone(),
+        repo: lessons.github_repo.clone(),
+        branch: lessons.github_branch.clone(),
+        docs_prefix: lessons.docs_prefix.clone(),
+        token: lessons.github_token.clone(),
+    })?;
+    Ok(Arc::new(source))
+}
+
+fn tutor_model(config: &Config) -> anyhow::Result<Arc<dyn TutorModel>> {
+    let tutor = &config.tutor;
+    let Some(key) = &tutor.openai_api_key else {
+        tracing::info!(
+            "tutor: offline (OPENAI_API_KEY is not set); it teaches from the lesson text"
+        );
+        return Ok(Arc::new(OfflineTutor::new()));
+    };
+    tracing::info!(base_url = %tutor.openai_base_url, teach = %tutor.model_teach, ask = %tutor.model_ask, "tutor: OpenAI-compatible model");
+    let model = OpenAiTutor::new(OpenAiSettings {
+        base_url: tutor.openai_base_url.clone(),
+        api_key: key.clone(),
+        model_teach: tutor.model_teach.clone(),
+        model_ask: tutor.model_ask.clone(),
+        timeout: tutor.timeout,
+        max_output_tokens: tutor.max_output_tokens,
+        max_retries: 3,
+    })?;
+    Ok(Arc::new(model))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (container stop).

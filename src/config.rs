@@ -80,6 +80,40 @@ pub struct DevConfig {
     pub name: String,
 }
 
+/// Where lessons come from.
+#[derive(Debug, Clone)]
+pub struct LessonsConfig {
+    /// Local folder laid out like the docs prefix; replaces GitHub when set.
+    pub dir: Option<String>,
+    /// `owner/name` of the book's repository.
+    pub github_repo: String,
+    /// Branch to read.
+    pub github_branch: String,
+    /// Token for the GitHub API limits (`Authorization: token …`).
+    pub github_token: Option<SecretString>,
+    /// Folder of the lessons inside the repository.
+    pub docs_prefix: String,
+    /// Base URL of raw files (tests point it at a fake server).
+    pub github_raw_base_url: String,
+}
+
+/// The tutor model.
+#[derive(Debug, Clone)]
+pub struct TutorConfig {
+    /// Key of an OpenAI-compatible API; unset means the offline tutor.
+    pub openai_api_key: Option<SecretString>,
+    /// Base URL of the API (`…/v1`).
+    pub openai_base_url: String,
+    /// Model for teach mode.
+    pub model_teach: String,
+    /// Model for ask mode.
+    pub model_ask: String,
+    /// Upper bound of one turn, model included.
+    pub timeout: Duration,
+    /// Upper bound on generated tokens per turn.
+    pub max_output_tokens: u32,
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -107,6 +141,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Serve the interactive API docs at `/docs`.
     pub docs_enabled: bool,
+    /// Lesson source.
+    pub lessons: LessonsConfig,
+    /// Tutor model.
+    pub tutor: TutorConfig,
 }
 
 /// Environment variables as strings; every field is optional and parsed in [`parse`].
@@ -138,6 +176,18 @@ pub(crate) struct RawEnv {
     pub max_body_bytes: Option<String>,
     pub shutdown_grace_secs: Option<String>,
     pub docs_enabled: Option<String>,
+    pub lessons_dir: Option<String>,
+    pub github_repo: Option<String>,
+    pub github_branch: Option<String>,
+    pub github_token: Option<String>,
+    pub lessons_docs_prefix: Option<String>,
+    pub github_raw_base_url: Option<String>,
+    pub openai_api_key: Option<String>,
+    pub openai_base_url: Option<String>,
+    pub tutor_model_teach: Option<String>,
+    pub tutor_model_ask: Option<String>,
+    pub model_timeout_secs: Option<String>,
+    pub model_max_output_tokens: Option<String>,
 }
 
 impl Config {
@@ -225,6 +275,33 @@ impl Config {
                 self.shutdown_grace.as_secs().to_string(),
             ),
             ("DOCS_ENABLED", self.docs_enabled.to_string()),
+            (
+                "LESSONS_DIR",
+                self.lessons
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| "(unset: GitHub)".into()),
+            ),
+            ("GITHUB_REPO", self.lessons.github_repo.clone()),
+            ("GITHUB_BRANCH", self.lessons.github_branch.clone()),
+            ("GITHUB_TOKEN", redact(&self.lessons.github_token)),
+            ("LESSONS_DOCS_PREFIX", self.lessons.docs_prefix.clone()),
+            (
+                "GITHUB_RAW_BASE_URL",
+                self.lessons.github_raw_base_url.clone(),
+            ),
+            ("OPENAI_API_KEY", redact(&self.tutor.openai_api_key)),
+            ("OPENAI_BASE_URL", self.tutor.openai_base_url.clone()),
+            ("TUTOR_MODEL_TEACH", self.tutor.model_teach.clone()),
+            ("TUTOR_MODEL_ASK", self.tutor.model_ask.clone()),
+            (
+                "MODEL_TIMEOUT_SECS",
+                self.tutor.timeout.as_secs().to_string(),
+            ),
+            (
+                "MODEL_MAX_OUTPUT_TOKENS",
+                self.tutor.max_output_tokens.to_string(),
+            ),
         ]
     }
 }

@@ -1,11 +1,14 @@
 //! Driving side of the hexagon: HTTP routes, OpenAPI operations and the middleware stack.
 
+pub mod auth;
+pub mod chatkit;
 pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod root;
 pub mod tags;
+pub mod threads;
 
 use std::sync::Arc;
 
@@ -14,6 +17,7 @@ use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
 use crate::app::readiness::Readiness;
+use crate::app::study::StudyService;
 use crate::config::Config;
 use metrics::Metrics;
 
@@ -26,10 +30,17 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Validated configuration.
     pub config: Arc<Config>,
+    /// Study-session use cases.
+    pub study: Arc<StudyService>,
 }
 
 /// The OpenAPI operations of the service.
-pub type Apis = (root::RootApi, health::HealthApi);
+pub type Apis = (
+    root::RootApi,
+    health::HealthApi,
+    chatkit::ChatKitApi,
+    threads::ThreadsApi,
+);
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
 pub fn api_service(apis: Apis) -> OpenApiService<Apis, ()> {
@@ -51,7 +62,14 @@ pub fn spec_json() -> String {
 }
 
 fn apis_for_spec() -> Apis {
-    (root::RootApi, health::HealthApi::new(Readiness::default()))
+    let config = Config::from_vars(Vec::new()).expect("the default configuration is valid");
+    let config = Arc::new(config);
+    (
+        root::RootApi,
+        health::HealthApi::new(Readiness::default()),
+        chatkit::ChatKitApi::new(None, config.clone()),
+        threads::ThreadsApi::new(None, config),
+    )
 }
 
 /// The complete HTTP application with its middleware stack.
@@ -59,6 +77,8 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     let api = api_service((
         root::RootApi,
         health::HealthApi::new(state.readiness.clone()),
+        chatkit::ChatKitApi::new(Some(state.study.clone()), state.config.clone()),
+        threads::ThreadsApi::new(Some(state.study.clone()), state.config.clone()),
     ));
     let mut route = Route::new()
         .at("/openapi.json", api.spec_endpoint())
@@ -67,19 +87,19 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     if state.config.docs_enabled {
         route = route.nest("/docs", api.swagger_ui());
     }
-    with_middleware(route.nest("/", api), &state)
+    with_middleware(route.nest("/", api), &state.config, state.metrics.clone())
 }
 
 /// Wraps any endpoint in the service's middleware stack (outermost last): CORS, panic
 /// catching, body limit, JSON errors, metrics, request id and access log.
 pub fn with_middleware<E: Endpoint + 'static>(
     route: E,
-    state: &AppState,
+    config: &Config,
+    metrics: Arc<Metrics>,
 ) -> impl Endpoint + use<E> {
-    let limit = state.config.max_body_bytes;
-    let metrics = state.metrics.clone();
+    let limit = config.max_body_bytes;
     route
-        .with(cors(&state.config))
+        .with(cors(config))
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .around(move |ep, req| middleware::limit_body(ep, req, limit))
         .around(middleware::json_errors)

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{AppEnv, Config, DatabaseConfig, DevConfig, LogFormat, RawEnv, RedisConfig};
+use super::{
+    AppEnv, Config, DatabaseConfig, DevConfig, LessonsConfig, LogFormat, RawEnv, RedisConfig,
+    TutorConfig,
+};
 
 const DEFAULT_SQLITE_URL: &str = "sqlite://./data/study-mode.sqlite?mode=rwc";
 
@@ -191,6 +194,8 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         (0, 600),
     );
     let docs_enabled = c.boolean("DOCS_ENABLED", &raw.docs_enabled, !prod);
+    let lessons = lessons(&mut c, &raw);
+    let tutor = tutor(&mut c, &raw);
 
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -210,7 +215,106 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         max_body_bytes,
         shutdown_grace: Duration::from_secs(grace),
         docs_enabled,
+        lessons,
+        tutor,
     })
+}
+
+fn http_url(c: &mut Collector, var: &str, raw: &Option<String>, default: &str) -> String {
+    let value = raw
+        .clone()
+        .unwrap_or_else(|| default.into())
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    if !url::Url::parse(&value)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    {
+        c.push(var, format!("{value:?} is not an http(s) URL"));
+    }
+    value
+}
+
+fn lessons(c: &mut Collector, raw: &RawEnv) -> LessonsConfig {
+    let repo = raw
+        .github_repo
+        .clone()
+        .unwrap_or_else(|| "panaversity/agentfactory".into());
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+            && !s.contains("..")
+    };
+    if repo.split('/').count() != 2 || !plain(&repo) {
+        c.push("GITHUB_REPO", format!("{repo:?} is not owner/name"));
+    }
+    let branch = raw.github_branch.clone().unwrap_or_else(|| "main".into());
+    if !plain(&branch) {
+        c.push("GITHUB_BRANCH", format!("{branch:?} is not a branch name"));
+    }
+    let prefix = raw
+        .lessons_docs_prefix
+        .clone()
+        .unwrap_or_else(|| "apps/learn-app/docs".into());
+    let prefix = prefix.trim_matches('/').to_string();
+    if !plain(&prefix) {
+        c.push(
+            "LESSONS_DOCS_PREFIX",
+            format!("{prefix:?} is not a folder path"),
+        );
+    }
+    if let Some(dir) = &raw.lessons_dir
+        && !std::path::Path::new(dir).is_dir()
+    {
+        c.push("LESSONS_DIR", format!("{dir:?} is not a folder"));
+    }
+    LessonsConfig {
+        dir: raw.lessons_dir.clone(),
+        github_repo: repo,
+        github_branch: branch,
+        github_token: raw.github_token.clone().map(SecretString::from),
+        docs_prefix: prefix,
+        github_raw_base_url: http_url(
+            c,
+            "GITHUB_RAW_BASE_URL",
+            &raw.github_raw_base_url,
+            "https://raw.githubusercontent.com",
+        ),
+    }
+}
+
+fn tutor(c: &mut Collector, raw: &RawEnv) -> TutorConfig {
+    let timeout = c.number(
+        "MODEL_TIMEOUT_SECS",
+        &raw.model_timeout_secs,
+        120u64,
+        (1, 900),
+    );
+    TutorConfig {
+        openai_api_key: raw.openai_api_key.clone().map(SecretString::from),
+        openai_base_url: http_url(
+            c,
+            "OPENAI_BASE_URL",
+            &raw.openai_base_url,
+            "https://api.openai.com/v1",
+        ),
+        model_teach: raw
+            .tutor_model_teach
+            .clone()
+            .unwrap_or_else(|| "gpt-4.1-mini".into()),
+        model_ask: raw
+            .tutor_model_ask
+            .clone()
+            .unwrap_or_else(|| "gpt-4.1-mini".into()),
+        timeout: Duration::from_secs(timeout),
+        max_output_tokens: c.number(
+            "MODEL_MAX_OUTPUT_TOKENS",
+            &raw.model_max_output_tokens,
+            1_000u32,
+            (16, 32_000),
+        ),
+    }
 }
 
 fn bounded(c: &mut Collector, var: &str, raw: &Option<String>, default: &str) -> String {

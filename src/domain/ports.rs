@@ -301,3 +301,31 @@ pub trait Pingable: Send + Sync + 'static {
     /// Returns a short, secret-free description of the failure.
     async fn ping(&self) -> Result<(), String>;
 }
+
+/// Proof that a turn lock is held; dropping it releases the lock.
+pub trait TurnGuard: Send + Sync {}
+
+/// Failure of a [`TurnLock`] backend.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The backend did not answer.
+    #[error("turn lock unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One tutoring turn at a time per thread, across every replica sharing the backend.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait TurnLock: Send + Sync + 'static {
+    /// Takes the lock of `thread_id` for at most `ttl` (the lock expires by itself after that,
+    /// so a crashed replica cannot block a thread forever).
+    ///
+    /// # Errors
+    /// - MUST return `Ok(None)` when another turn holds the lock.
+    /// - MUST return [`LockError::Unavailable`] when the backend fails.
+    async fn try_acquire(
+        &self,
+        thread_id: &str,
+        ttl: Duration,
+    ) -> Result<Option<Box<dyn TurnGuard>>, LockError>;
+}

@@ -237,11 +237,18 @@ fn teach_instructions(ctx: &TutorContext, action: TeachAction) -> String {
                  small example), then ask a NEW question about this part.\n{QUESTION_RULES}"
             );
         }
-        TeachAction::Hint { .. } => s.push_str(
-            "The student asked for a hint on your open question. Give one short hint that points \
-             toward the right idea without revealing the correct option, then repeat the \
-             question with its A) and B) options. No new answer marker is needed.",
-        ),
+        TeachAction::Hint { .. } => {
+            s.push_str(
+                "The student asked for a hint on your open question. Give one short hint that points \
+                 toward the right idea without revealing the correct option, then repeat the \
+                 question with its A) and B) options. No new answer marker is needed.",
+            );
+            if let Some(correct) = ctx.pending_correct {
+                s.push_str(&format!(
+                    " (For you only: the correct option is {correct:?}. Never write that letter as the answer.)"
+                ));
+            }
+        }
         TeachAction::Respond { .. } | TeachAction::Complete => s.push_str(
             "The student wrote something other than an answer. Answer briefly (2-3 sentences) \
              from this part of the lesson, then, if your last question is still open, repeat it \

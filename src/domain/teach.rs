@@ -43,6 +43,10 @@ pub struct StudyState {
     pub completed: bool,
     /// Completed turns, for prompts and reports.
     pub turns: u32,
+    /// The state before the last committed turn, so retrying that turn can undo it.
+    pub previous: Option<Box<StudyState>>,
+    /// Id of the student message the last committed turn answered.
+    pub answered_item: Option<String>,
 }
 
 /// What a student's message means in teach mode.
@@ -188,6 +192,7 @@ impl StudyState {
                 pending: question(chunk),
                 completed: false,
                 turns,
+                ..StudyState::default()
             },
             TeachAction::Reexplain { chunk } => {
                 let attempts = match plan.verdict {
@@ -204,6 +209,7 @@ impl StudyState {
                     pending: question(chunk),
                     completed: false,
                     turns,
+                    ..StudyState::default()
                 }
             }
             TeachAction::Hint { chunk } | TeachAction::Respond { chunk } => StudyState {
@@ -212,6 +218,7 @@ impl StudyState {
                 pending: question(chunk).or_else(|| self.pending.clone()),
                 completed: false,
                 turns,
+                ..StudyState::default()
             },
             // Nothing is pending once the lesson is over, so no attempts are either.
             TeachAction::Complete => StudyState {
@@ -220,6 +227,7 @@ impl StudyState {
                 pending: None,
                 completed: true,
                 turns,
+                ..StudyState::default()
             },
         }
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::teach::{TeachAction, Verdict};
+use super::teach::{Choice, TeachAction, Verdict};
 
 /// Who said a message in the model's context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +72,10 @@ pub struct TutorContext {
     pub selected_text: Option<String>,
     /// Display name, when known.
     pub student_name: Option<String>,
+    /// Correct option of the open question, so a hint can point the right way. Goes to the
+    /// model only, never to the student.
+    #[serde(default)]
+    pub pending_correct: Option<Choice>,
 }
 
 /// A complete prompt: instructions plus history plus the new message.

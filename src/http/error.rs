@@ -77,3 +77,93 @@ pub fn public_message(status: StatusCode) -> &'static str {
         _ => "the request is invalid",
     }
 }
+
+/// Error responses of the API operations; the only place statuses are chosen for domain errors.
+#[derive(ApiResponse, Debug)]
+pub enum ApiError {
+    /// The request is invalid; `code` says how (`bad_request`, `invalid_lesson_path`,
+    /// `unsupported_operation`, …).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or invalid credentials.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// No such thread, item or lesson for this caller.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Another turn of the thread is in progress (`turn_in_progress`).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Unexpected failure; details are logged under the request id, never returned.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency (database, lesson source) is unavailable; retry shortly.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+impl ApiError {
+    /// 400 with a code and message.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::BadRequest(Json(ErrorBody::new(code, message)))
+    }
+
+    /// 401 with a message.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::Unauthorized(Json(ErrorBody::new("unauthorized", message)))
+    }
+
+    /// 404 with a code and message.
+    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::NotFound(Json(ErrorBody::new(code, message)))
+    }
+
+    /// 500; the cause must have been logged by the caller.
+    pub fn internal() -> Self {
+        Self::Internal(Json(ErrorBody::new(
+            "internal_error",
+            public_message(StatusCode::INTERNAL_SERVER_ERROR),
+        )))
+    }
+
+    /// 503 with a code and message.
+    pub fn unavailable(code: &str, message: impl Into<String>) -> Self {
+        Self::Unavailable(Json(ErrorBody::new(code, message)))
+    }
+}
+
+impl From<crate::app::study::StudyError> for ApiError {
+    fn from(err: crate::app::study::StudyError) -> Self {
+        use crate::app::study::StudyError as E;
+        match err {
+            E::ThreadNotFound => {
+                Self::not_found("thread_not_found", "no such thread for this user")
+            }
+            E::ItemNotFound => Self::not_found("item_not_found", "no such item in this thread"),
+            E::LessonNotFound => {
+                Self::not_found("lesson_not_found", "no lesson exists at this path")
+            }
+            E::Invalid(message) => Self::bad_request("bad_request", message),
+            E::Unsupported(what) => Self::bad_request(
+                "unsupported_operation",
+                format!("{what} is not supported by this service"),
+            ),
+            E::TurnInProgress => Self::Conflict(Json(ErrorBody::new(
+                "turn_in_progress",
+                "another reply of this thread is still being written; wait for it to finish",
+            ))),
+            E::LessonUnavailable => Self::unavailable(
+                "lesson_unavailable",
+                "the lesson cannot be loaded right now",
+            ),
+            E::StoreUnavailable => Self::unavailable(
+                "database_unavailable",
+                public_message(StatusCode::SERVICE_UNAVAILABLE),
+            ),
+            E::Unexpected(e) => {
+                tracing::error!(error = ?e, "study operation failed");
+                Self::internal()
+            }
+        }
+    }
+}

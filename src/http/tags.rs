@@ -9,4 +9,9 @@ pub enum ApiTags {
     Meta,
     /// Liveness and readiness probes.
     Health,
+    /// The ChatKit protocol of the "Teach Me" panel.
+    #[oai(rename = "ChatKit")]
+    ChatKit,
+    /// REST mirror of the study sessions for SDK users.
+    Threads,
 }

@@ -3,10 +3,8 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
-use study_mode_api::app::readiness::Readiness;
 use study_mode_api::bootstrap::Application;
 use study_mode_api::config::Config;
-use study_mode_api::http::AppState;
 use study_mode_api::http::metrics::Metrics;
 use tokio::sync::{OnceCell, oneshot};
 
@@ -117,12 +115,7 @@ pub async fn spawn_with_config(config: Config) -> TestApp {
 pub async fn spawn_route(route: poem::Route, overrides: &[(&str, &str)]) -> SocketAddr {
     LazyLock::force(&TRACING);
     let config = test_config(pairs(overrides));
-    let state = AppState {
-        readiness: Readiness::default(),
-        metrics: Arc::new(Metrics::new()),
-        config: Arc::new(config),
-    };
-    let ep = study_mode_api::http::with_middleware(route, &state);
+    let ep = study_mode_api::http::with_middleware(route, &config, Arc::new(Metrics::new()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -1,7 +1,10 @@
 //! Black-box tests of the service over a real socket: one binary, one module per feature.
 
+mod chatkit;
+mod chatkit_client;
 mod cli;
 mod errors;
+mod fake_model;
 mod health;
 mod helpers;
 mod openapi;
@@ -9,3 +12,4 @@ mod postgres;
 mod proxy;
 mod redis;
 mod store;
+mod tutoring;

@@ -15,6 +15,7 @@ fn at(chunk_index: u32, attempts: u8, pending: Option<PendingQuestion>) -> Study
         pending,
         completed: false,
         turns: 3,
+        ..StudyState::default()
     }
 }
 
@@ -242,6 +243,7 @@ fn after_introduce_records_the_asked_question_for_that_chunk() {
             pending: pending(0, Choice::B),
             completed: false,
             turns: 1,
+            ..StudyState::default()
         }
     );
 }

@@ -16,6 +16,8 @@ fn state(chunk_index: u32, correct: Choice) -> StudyState {
         }),
         completed: false,
         turns: 7,
+        previous: Some(Box::new(StudyState::default())),
+        answered_item: Some("msg_answered".into()),
     }
 }
 

@@ -1,0 +1,334 @@
+//! Study sessions: the use cases behind `POST /chatkit` and the REST mirror.
+//!
+//! JSON operations answer at once; tutoring turns validate and load everything that can fail
+//! with a status (404, 409, 400) *before* a stream starts, then run in a task of their own that
+//! stores the answer even when the client has gone away.
+
+mod ids;
+mod lessons;
+mod turn;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+
+pub use ids::{new_item_id, new_thread_id, now};
+pub use lessons::{LessonError, Lessons};
+pub use turn::TurnEvent;
+
+use crate::domain::lesson::LessonPath;
+use crate::domain::ports::{StoreError, ThreadStore, TurnLock, TutorModel};
+use crate::domain::principal::Principal;
+use crate::domain::thread::{
+    FeedbackKind, ItemKind, Page, PageRequest, Thread, ThreadItem, UserContent,
+};
+use crate::domain::tutor::StudyMode;
+
+/// Longest message a student may send, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 8_000;
+/// Longest highlighted text accepted for ask mode, in characters.
+pub const MAX_SELECTED_CHARS: usize = 5_000;
+/// Longest display name, in characters.
+pub const MAX_USER_NAME_CHARS: usize = 100;
+/// Longest thread title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// Tunables of tutoring turns.
+#[derive(Debug, Clone)]
+pub struct StudySettings {
+    /// Upper bound of one turn, model included; the answer is stored until then.
+    pub turn_timeout: Duration,
+    /// Upper bound on generated tokens per turn.
+    pub max_output_tokens: u32,
+    /// Characters of thread history a teach prompt may carry.
+    pub history_budget_chars: usize,
+    /// Characters of the lesson that ground an ask-mode answer.
+    pub lesson_excerpt_chars: usize,
+}
+
+impl Default for StudySettings {
+    fn default() -> Self {
+        Self {
+            turn_timeout: Duration::from_secs(120),
+            max_output_tokens: 1_000,
+            history_budget_chars: 12_000,
+            lesson_excerpt_chars: 6_000,
+        }
+    }
+}
+
+/// Why a study operation failed; `http/error.rs` maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum StudyError {
+    /// The thread does not exist for this user.
+    #[error("thread not found")]
+    ThreadNotFound,
+    /// The item does not exist in this thread.
+    #[error("item not found")]
+    ItemNotFound,
+    /// The input is invalid; the message says how.
+    #[error("{0}")]
+    Invalid(String),
+    /// The operation is part of the protocol but not offered by this service.
+    #[error("{0} is not supported by this service")]
+    Unsupported(String),
+    /// Another turn of this thread is still running.
+    #[error("another turn of this thread is in progress")]
+    TurnInProgress,
+    /// The lesson does not exist.
+    #[error("lesson not found")]
+    LessonNotFound,
+    /// The lesson source failed and nothing usable is cached.
+    #[error("lesson temporarily unavailable")]
+    LessonUnavailable,
+    /// The database could not be reached in time.
+    #[error("database unavailable")]
+    StoreUnavailable,
+    /// Anything else; logged, never shown.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl StudyError {
+    fn from_store(err: StoreError, missing: StudyError) -> Self {
+        match err {
+            StoreError::NotFound => missing,
+            StoreError::Unavailable => StudyError::StoreUnavailable,
+            StoreError::Conflict => StudyError::Unexpected(anyhow::anyhow!("id conflict")),
+            StoreError::Unexpected(e) => StudyError::Unexpected(e),
+        }
+    }
+}
+
+fn thread_err(err: StoreError) -> StudyError {
+    StudyError::from_store(err, StudyError::ThreadNotFound)
+}
+
+/// A student message as received, before it becomes an item.
+#[derive(Debug, Clone)]
+pub struct MessageInput {
+    /// Content parts.
+    pub content: Vec<UserContent>,
+    /// Reply-to-selection text.
+    pub quoted_text: Option<String>,
+    /// Client options (`model` = study mode).
+    pub inference_options: crate::domain::thread::InferenceOptions,
+    /// Attachment ids (none are supported).
+    pub attachments: Vec<String>,
+}
+
+/// Per-request context of a turn, from the query string.
+#[derive(Debug, Clone, Default)]
+pub struct TurnContext {
+    /// Lesson the panel is open on.
+    pub lesson_path: Option<LessonPath>,
+    /// Text the student highlighted.
+    pub selected_text: Option<String>,
+    /// Display name.
+    pub user_name: Option<String>,
+}
+
+/// A started turn: events to stream to the client.
+pub type TurnStream = BoxStream<'static, TurnEvent>;
+
+/// The study-session use cases.
+pub struct StudyService {
+    store: Arc<dyn ThreadStore>,
+    lessons: Lessons,
+    tutor: Arc<dyn TutorModel>,
+    locks: Arc<dyn TurnLock>,
+    settings: StudySettings,
+}
+
+impl StudyService {
+    /// Builds the service over its ports.
+    pub fn new(
+        store: Arc<dyn ThreadStore>,
+        lessons: Lessons,
+        tutor: Arc<dyn TutorModel>,
+        locks: Arc<dyn TurnLock>,
+        settings: StudySettings,
+    ) -> Self {
+        Self {
+            store,
+            lessons,
+            tutor,
+            locks,
+            settings,
+        }
+    }
+
+    /// Creates an empty thread on a lesson (REST mirror); the first message starts the first turn.
+    ///
+    /// # Errors
+    /// Lesson not found or unavailable, store failures.
+    pub async fn create_thread(
+        &self,
+        who: &Principal,
+        lesson_path: &LessonPath,
+        mode: StudyMode,
+    ) -> Result<Thread, StudyError> {
+        self.lessons.load(lesson_path).await.map_err(|e| match e {
+            LessonError::NotFound => StudyError::LessonNotFound,
+            LessonError::Unavailable => StudyError::LessonUnavailable,
+        })?;
+        let thread = Thread {
+            id: new_thread_id(),
+            user_id: who.user_id.clone(),
+            organization_id: who.organization_id.clone(),
+            title: None,
+            status: crate::domain::thread::ThreadStatus::Active,
+            created_at: now(),
+            metadata: serde_json::json!({ "lesson_path": lesson_path.as_str(), "mode": mode }),
+        };
+        self.store
+            .create_thread(&thread)
+            .await
+            .map_err(thread_err)?;
+        Ok(thread)
+    }
+
+    /// A thread with the oldest page of its visible items.
+    ///
+    /// # Errors
+    /// [`StudyError::ThreadNotFound`] for a missing or foreign thread.
+    pub async fn get_thread(
+        &self,
+        who: &Principal,
+        thread_id: &str,
+        page: &PageRequest,
+    ) -> Result<(Thread, Page<ThreadItem>), StudyError> {
+        let thread = self
+            .store
+            .get_thread(&who.user_id, thread_id)
+            .await
+            .map_err(thread_err)?;
+        let items = self.list_items(who, thread_id, page).await?;
+        Ok((thread, items))
+    }
+
+    /// A page of the caller's threads.
+    ///
+    /// # Errors
+    /// [`StudyError::Invalid`] for an unknown cursor.
+    pub async fn list_threads(
+        &self,
+        who: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<Thread>, StudyError> {
+        self.store
+            .list_threads(&who.user_id, page)
+            .await
+            .map_err(|e| {
+                StudyError::from_store(
+                    e,
+                    StudyError::Invalid("`after` names no thread of yours".into()),
+                )
+            })
+    }
+
+    /// Renames a thread; the new title stays.
+    ///
+    /// # Errors
+    /// [`StudyError::ThreadNotFound`], or [`StudyError::Invalid`] for an empty or long title.
+    pub async fn rename_thread(
+        &self,
+        who: &Principal,
+        thread_id: &str,
+        title: &str,
+    ) -> Result<Thread, StudyError> {
+        let title = title.trim();
+        if title.is_empty()
+            || title.chars().count() > MAX_TITLE_CHARS
+            || title.chars().any(char::is_control)
+        {
+            return Err(StudyError::Invalid(format!(
+                "title must be 1 to {MAX_TITLE_CHARS} characters without control characters"
+            )));
+        }
+        let mut thread = self
+            .store
+            .get_thread(&who.user_id, thread_id)
+            .await
+            .map_err(thread_err)?;
+        thread.title = Some(title.to_string());
+        self.store.save_thread(&thread).await.map_err(thread_err)?;
+        Ok(thread)
+    }
+
+    /// Deletes a thread with everything in it.
+    ///
+    /// # Errors
+    /// [`StudyError::ThreadNotFound`].
+    pub async fn delete_thread(&self, who: &Principal, thread_id: &str) -> Result<(), StudyError> {
+        self.store
+            .delete_thread(&who.user_id, thread_id)
+            .await
+            .map_err(thread_err)
+    }
+
+    /// A page of visible items (hidden ones are dropped after paging, as the protocol does).
+    ///
+    /// # Errors
+    /// [`StudyError::ThreadNotFound`], or [`StudyError::Invalid`] for an unknown cursor.
+    pub async fn list_items(
+        &self,
+        who: &Principal,
+        thread_id: &str,
+        page: &PageRequest,
+    ) -> Result<Page<ThreadItem>, StudyError> {
+        // Tell a missing thread (404) apart from a bad cursor (400).
+        let mut items = match self.store.list_items(&who.user_id, thread_id, page).await {
+            Ok(items) => items,
+            Err(StoreError::NotFound) => {
+                self.store
+                    .get_thread(&who.user_id, thread_id)
+                    .await
+                    .map_err(thread_err)?;
+                return Err(StudyError::Invalid(
+                    "`after` names no item of this thread".into(),
+                ));
+            }
+            Err(e) => return Err(thread_err(e)),
+        };
+        items.data.retain(|i| i.kind.is_visible());
+        Ok(items)
+    }
+
+    /// Stores a rating of tutor messages, for quality reports.
+    ///
+    /// # Errors
+    /// [`StudyError::ItemNotFound`] when the thread or an item does not exist.
+    pub async fn feedback(
+        &self,
+        who: &Principal,
+        thread_id: &str,
+        item_ids: &[String],
+        kind: FeedbackKind,
+    ) -> Result<(), StudyError> {
+        if item_ids.is_empty() || item_ids.len() > 100 {
+            return Err(StudyError::Invalid(
+                "item_ids must list 1 to 100 items".into(),
+            ));
+        }
+        self.store
+            .get_thread(&who.user_id, thread_id)
+            .await
+            .map_err(thread_err)?;
+        self.store
+            .add_feedback(&who.user_id, thread_id, item_ids, kind)
+            .await
+            .map_err(|e| StudyError::from_store(e, StudyError::ItemNotFound))
+    }
+}
+
+/// Mode of a message: `inference_options.model`, `teach` unless it says `ask`.
+pub fn mode_of(kind: &ItemKind) -> StudyMode {
+    match kind {
+        ItemKind::UserMessage {
+            inference_options, ..
+        } => StudyMode::from_model(inference_options.model.as_deref()),
+        _ => StudyMode::Teach,
+    }
+}

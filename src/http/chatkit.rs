@@ -1,0 +1,343 @@
+//! `POST /chatkit`: the ChatKit protocol the learn-app's "Teach Me" panel speaks.
+//!
+//! JSON operations answer `application/json`; streaming operations answer
+//! `text/event-stream`. Every failure that can be known before a stream starts (malformed body,
+//! unknown type, missing thread, a turn already running) is a JSON error with a status instead.
+
+pub mod sse;
+pub mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::{IntoResponse, Request, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::{ApiResponse, OpenApi, param::Query, payload::Json, types::Type};
+use serde::de::DeserializeOwned;
+
+use super::auth;
+use super::error::ApiError;
+use super::tags::ApiTags;
+use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
+use crate::app::study::{MessageInput, StudyService, TurnContext, TurnStream};
+use crate::config::Config;
+use crate::domain::lesson::LessonPath;
+use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
+use wire::{Envelope, WireItem, WirePage, WireThread};
+
+/// Interval of `: keep-alive` comments while the model is silent.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Operations of the protocol this service does not offer.
+const UNSUPPORTED: &[&str] = &[
+    "attachments.create",
+    "attachments.delete",
+    "input.transcribe",
+    "threads.add_structured_input",
+    "threads.sync_custom_action",
+];
+
+/// The answer of `POST /chatkit`: JSON, an event stream, or a JSON error.
+pub enum ChatKitResponse {
+    /// A compact JSON document.
+    Json(Vec<u8>),
+    /// Events of a turn.
+    Stream(TurnStream),
+    /// A failure before any stream started.
+    Error(ApiError),
+}
+
+impl IntoResponse for ChatKitResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Json(body) => Response::builder()
+                .content_type("application/json")
+                .body(body),
+            Self::Stream(events) => sse::response(events, KEEP_ALIVE),
+            Self::Error(err) => err.into_response(),
+        }
+    }
+}
+
+impl ApiResponse for ChatKitResponse {
+    fn meta() -> MetaResponses {
+        let mut responses = vec![MetaResponse {
+            description: "JSON operations answer one compact JSON document; streaming operations \
+                          answer `text/event-stream` with one `data: {json}` event per protocol event.",
+            status: Some(200),
+            status_range: None,
+            content: vec![
+                MetaMediaType {
+                    content_type: "application/json",
+                    schema: serde_json::Value::schema_ref(),
+                },
+                MetaMediaType {
+                    content_type: "text/event-stream",
+                    schema: String::schema_ref(),
+                },
+            ],
+            headers: vec![],
+        }];
+        responses.extend(ApiError::meta().responses);
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        ApiError::register(registry);
+    }
+}
+
+/// The ChatKit endpoint.
+pub struct ChatKitApi {
+    /// `None` only in the instance built to print the spec.
+    study: Option<Arc<StudyService>>,
+    config: Arc<Config>,
+}
+
+impl ChatKitApi {
+    /// The endpoint over the study use cases (`None`: spec generation only).
+    pub fn new(study: Option<Arc<StudyService>>, config: Arc<Config>) -> Self {
+        Self { study, config }
+    }
+}
+
+#[OpenApi(
+    tag = "ApiTags::ChatKit",
+    response_header(
+        name = "X-Request-Id",
+        ty = "String",
+        description = "Request id, echoed or generated"
+    )
+)]
+impl ChatKitApi {
+    /// ChatKit protocol endpoint
+    ///
+    /// One endpoint for every ChatKit operation, selected by the body's `type`
+    /// (`threads.create`, `threads.add_user_message`, `threads.list`, `items.list`, …). The
+    /// study mode comes from `params.input.inference_options.model` (`teach` by default, or
+    /// `ask`).
+    #[oai(path = "/chatkit", method = "post", operation_id = "chatkit")]
+    async fn chatkit(
+        &self,
+        req: &Request,
+        /// A ChatKit request: `{"type": "...", "params": {...}}`.
+        body: Json<serde_json::Value>,
+        /// Lesson the panel is open on, e.g. `01-Part/02-Chapter/03-lesson`.
+        lesson_path: Query<Option<String>>,
+        /// Text the student highlighted (ask mode), at most 5,000 characters.
+        selected_text: Query<Option<String>>,
+        /// Display name of the student, at most 100 characters.
+        user_name: Query<Option<String>>,
+    ) -> ChatKitResponse {
+        let ctx = match turn_context(lesson_path.0, selected_text.0, user_name.0) {
+            Ok(ctx) => ctx,
+            Err(e) => return ChatKitResponse::Error(e),
+        };
+        match self.dispatch(req, body.0, ctx).await {
+            Ok(resp) => resp,
+            Err(e) => ChatKitResponse::Error(e),
+        }
+    }
+}
+
+impl ChatKitApi {
+    async fn dispatch(
+        &self,
+        req: &Request,
+        body: serde_json::Value,
+        ctx: TurnContext,
+    ) -> Result<ChatKitResponse, ApiError> {
+        let envelope: Envelope = serde_json::from_value(body)
+            .map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
+        let kind = envelope.kind.as_str();
+        if UNSUPPORTED.contains(&kind) {
+            return Err(ApiError::bad_request(
+                "unsupported_operation",
+                format!("{kind} is not supported by this service"),
+            ));
+        }
+        let params = envelope
+            .params
+            .ok_or_else(|| ApiError::bad_request("bad_request", "missing field `params`"))?;
+        let who = auth::principal(req, &self.config)?;
+        let study = self.study.as_ref().ok_or_else(|| {
+            ApiError::unavailable("service_unavailable", "study sessions are not configured")
+        })?;
+        let stream = |s: TurnStream| Ok(ChatKitResponse::Stream(s));
+        match kind {
+            "threads.create" => {
+                let p: wire::CreateParams = parse(params)?;
+                stream(study.start_thread(&who, message(p.input), ctx).await?)
+            }
+            "threads.add_user_message" => {
+                let p: wire::AddMessageParams = parse(params)?;
+                stream(
+                    study
+                        .add_message(&who, &p.thread_id, message(p.input), ctx)
+                        .await?,
+                )
+            }
+            "threads.retry_after_item" => {
+                let p: wire::RetryParams = parse(params)?;
+                stream(
+                    study
+                        .retry_after(&who, &p.thread_id, &p.item_id, ctx)
+                        .await?,
+                )
+            }
+            "threads.add_client_tool_output" => {
+                let p: wire::ThreadParams = parse(params)?;
+                stream(study.client_tool_output(&who, &p.thread_id).await?)
+            }
+            "threads.custom_action" => {
+                let p: wire::ThreadParams = parse(params)?;
+                stream(study.custom_action(&who, &p.thread_id).await?)
+            }
+            "threads.get_by_id" => {
+                let p: wire::ThreadParams = parse(params)?;
+                let page = PageRequest {
+                    limit: DEFAULT_PAGE_SIZE,
+                    after: None,
+                    order: Order::Asc,
+                };
+                let (thread, items) = study.get_thread(&who, &p.thread_id, &page).await?;
+                json(&WireThread::new(
+                    &thread,
+                    WirePage::from_page(items, |i| WireItem::from_item(&i)),
+                ))
+            }
+            "threads.list" => {
+                let p: wire::ListParams = parse(params)?;
+                let page = page_request(p.limit, p.order, p.after)?;
+                let threads = study.list_threads(&who, &page).await?;
+                json(&WirePage::from_page(threads, |t| {
+                    Some(WireThread::new(&t, WirePage::empty()))
+                }))
+            }
+            "threads.update" => {
+                let p: wire::UpdateParams = parse(params)?;
+                let thread = study.rename_thread(&who, &p.thread_id, &p.title).await?;
+                json(&WireThread::new(&thread, WirePage::empty()))
+            }
+            "threads.delete" => {
+                let p: wire::ThreadParams = parse(params)?;
+                study.delete_thread(&who, &p.thread_id).await?;
+                Ok(ChatKitResponse::Json(b"{}".to_vec()))
+            }
+            "items.list" => {
+                let p: wire::ItemsListParams = parse(params)?;
+                let page = page_request(p.limit, p.order, p.after)?;
+                let items = study.list_items(&who, &p.thread_id, &page).await?;
+                json(&WirePage::from_page(items, |i| WireItem::from_item(&i)))
+            }
+            "items.feedback" => {
+                let p: wire::FeedbackParams = parse(params)?;
+                study
+                    .feedback(&who, &p.thread_id, &p.item_ids, p.kind)
+                    .await?;
+                Ok(ChatKitResponse::Json(b"{}".to_vec()))
+            }
+            other => Err(ApiError::bad_request(
+                "bad_request",
+                format!("unknown type {other:?}"),
+            )),
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(params)
+        .map_err(|e| ApiError::bad_request("bad_request", format!("params: {e}")))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<ChatKitResponse, ApiError> {
+    serde_json::to_vec(value)
+        .map(ChatKitResponse::Json)
+        .map_err(|e| {
+            tracing::error!(error = %e, "serialising a ChatKit response failed");
+            ApiError::internal()
+        })
+}
+
+fn message(input: wire::UserMessageInput) -> MessageInput {
+    MessageInput {
+        content: input.content,
+        quoted_text: input.quoted_text,
+        inference_options: input.inference_options,
+        attachments: input.attachments,
+    }
+}
+
+/// `limit` as the protocol reads it: absent, null and 0 mean 20; "5" and 5.0 mean 5.
+fn page_request(
+    limit: Option<serde_json::Value>,
+    order: Option<Order>,
+    after: Option<String>,
+) -> Result<PageRequest, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            "bad_request",
+            format!("params.limit must be a whole number from 0 to {MAX_PAGE_SIZE}"),
+        )
+    };
+    let n = match limit {
+        None | Some(serde_json::Value::Null) => 0,
+        Some(serde_json::Value::Number(n)) => match (n.as_u64(), n.as_f64()) {
+            (Some(v), _) => v,
+            (None, Some(f)) if f.fract() == 0.0 && f >= 0.0 => f as u64,
+            _ => return Err(bad()),
+        },
+        Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().map_err(|_| bad())?,
+        Some(_) => return Err(bad()),
+    };
+    if n > u64::from(MAX_PAGE_SIZE) {
+        return Err(bad());
+    }
+    let limit = if n == 0 { DEFAULT_PAGE_SIZE } else { n as u32 };
+    Ok(PageRequest {
+        limit,
+        after,
+        order: order.unwrap_or_default(),
+    })
+}
+
+/// Query parameters of a turn, validated.
+pub(crate) fn turn_context(
+    lesson_path: Option<String>,
+    selected_text: Option<String>,
+    user_name: Option<String>,
+) -> Result<TurnContext, ApiError> {
+    let lesson_path = match lesson_path.filter(|p| !p.trim().is_empty()) {
+        Some(raw) => Some(
+            LessonPath::parse(&raw)
+                .map_err(|e| ApiError::bad_request("invalid_lesson_path", e.to_string()))?,
+        ),
+        None => None,
+    };
+    if selected_text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_SELECTED_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            format!("selected_text has at most {MAX_SELECTED_CHARS} characters"),
+        ));
+    }
+    if user_name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_USER_NAME_CHARS || n.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            format!(
+                "user_name has at most {MAX_USER_NAME_CHARS} characters and no control characters"
+            ),
+        ));
+    }
+    let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(TurnContext {
+        lesson_path,
+        selected_text: clean(selected_text),
+        user_name: clean(user_name),
+    })
+}

@@ -6,6 +6,7 @@ pub mod lessons_github;
 pub mod lessons_local;
 pub mod memory;
 pub mod redis;
+pub mod redis_lock;
 pub mod sql;
 pub mod tutor_offline;
 pub mod tutor_openai;

@@ -54,3 +54,52 @@ async fn readiness_is_degraded_but_200_while_redis_is_down_and_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn the_redis_turn_lock_admits_one_turn_per_thread_across_replicas() {
+    use study_mode_api::adapters::redis::RedisClient;
+    use study_mode_api::adapters::redis_lock::RedisTurnLock;
+    use study_mode_api::config::RedisConfig;
+    use study_mode_api::domain::ports::TurnLock;
+    let Some(url) = test_redis_url() else { return };
+    // Arrange: two "replicas" sharing one Redis, in a namespace of their own.
+    let config = RedisConfig {
+        url: url.into(),
+        password: None,
+    };
+    let ns = uuid::Uuid::new_v4().simple().to_string();
+    let a = RedisTurnLock::new(RedisClient::connect(&config).unwrap().client().clone(), &ns);
+    let b = RedisTurnLock::new(RedisClient::connect(&config).unwrap().client().clone(), &ns);
+    let ttl = std::time::Duration::from_secs(30);
+    // Act + Assert
+    let held = a.try_acquire("thr_1", ttl).await.unwrap();
+    assert!(held.is_some());
+    assert!(
+        b.try_acquire("thr_1", ttl).await.unwrap().is_none(),
+        "the other replica is refused"
+    );
+    assert!(
+        b.try_acquire("thr_2", ttl).await.unwrap().is_some(),
+        "other threads are free"
+    );
+    drop(held);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while b.try_acquire("thr_1", ttl).await.unwrap().is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "released after the turn"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A lock whose holder died expires by itself.
+    let _leaked = std::mem::ManuallyDrop::new(
+        a.try_acquire("thr_3", std::time::Duration::from_millis(200))
+            .await
+            .unwrap(),
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        b.try_acquire("thr_3", ttl).await.unwrap().is_some(),
+        "TTL frees a lock"
+    );
+}

@@ -122,3 +122,50 @@ pub fn response(events: BoxStream<'static, TurnEvent>, keep_alive: Duration) -> 
         .header("X-Accel-Buffering", "no")
         .body(Body::from_bytes_stream(body))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_silent_stream_gets_keep_alive_comments_between_events() {
+        // Arrange: one event, then a model that says nothing.
+        let events = futures::stream::iter(vec![TurnEvent::StreamOptions])
+            .chain(futures::stream::pending())
+            .boxed();
+        // Act
+        let resp = response(events, Duration::from_millis(20));
+        let mut body = resp.into_body().into_bytes_stream();
+        let first = body.next().await.unwrap().unwrap();
+        let second = body.next().await.unwrap().unwrap();
+        let third = body.next().await.unwrap().unwrap();
+        // Assert
+        assert_eq!(
+            &first[..],
+            b"data: {\"type\":\"stream_options\",\"stream_options\":{\"allow_cancel\":true}}\n\n"
+        );
+        assert_eq!(&second[..], b": keep-alive\n\n");
+        assert_eq!(&third[..], b": keep-alive\n\n");
+    }
+
+    #[test]
+    fn errors_with_a_message_are_custom_and_others_stream_errors() {
+        let custom = to_wire(TurnEvent::Error {
+            message: Some("gone".into()),
+            allow_retry: false,
+        });
+        let plain = to_wire(TurnEvent::Error {
+            message: None,
+            allow_retry: true,
+        });
+        assert_eq!(&custom[0].to_sse()[..], b"data: {\"type\":\"error\",\"code\":\"custom\",\"message\":\"gone\",\"allow_retry\":false}\n\n");
+        assert_eq!(
+            &plain[0].to_sse()[..],
+            b"data: {\"type\":\"error\",\"code\":\"stream.error\",\"allow_retry\":true}\n\n"
+        );
+    }
+}

@@ -23,23 +23,40 @@ const DELTAS: usize = 20;
 fn completions() -> Response {
     let mut body = String::new();
     for i in 0..DELTAS {
-        let text = if i + 1 == DELTAS { "B) right\n[[CORRECT:B]]".to_string() } else { format!("word{i} ") };
-        body.push_str(&format!("data: {}\n\n", json!({"choices":[{"index":0,"delta":{"content":text}}]})));
+        let text = if i + 1 == DELTAS {
+            "B) right\n[[CORRECT:B]]".to_string()
+        } else {
+            format!("word{i} ")
+        };
+        body.push_str(&format!(
+            "data: {}\n\n",
+            json!({"choices":[{"index":0,"delta":{"content":text}}]})
+        ));
     }
     body.push_str("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":20}}\n\ndata: [DONE]\n\n");
-    Response::builder().content_type("text/event-stream").body(Body::from_string(body))
+    Response::builder()
+        .content_type("text/event-stream")
+        .body(Body::from_string(body))
 }
 
 async fn start_fake_model() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake model");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind fake model");
     let addr = listener.local_addr().expect("address");
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/v1/chat/completions", post(completions))));
+    tokio::spawn(
+        poem::Server::new_with_acceptor(acceptor)
+            .run(Route::new().at("/v1/chat/completions", post(completions))),
+    );
     addr
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 struct Service {
@@ -51,7 +68,8 @@ struct Service {
 async fn start_service(database_url: Option<String>, model: SocketAddr) -> Service {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = free_port();
-    let db = database_url.unwrap_or_else(|| format!("sqlite://{}/bench.sqlite?mode=rwc", dir.path().display()));
+    let db = database_url
+        .unwrap_or_else(|| format!("sqlite://{}/bench.sqlite?mode=rwc", dir.path().display()));
     let lessons = format!("{}/examples/lessons", env!("CARGO_MANIFEST_DIR"));
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_study-mode-api"))
         .env_clear()
@@ -72,8 +90,17 @@ async fn start_service(database_url: Option<String>, model: SocketAddr) -> Servi
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if client.get(format!("{base}/health/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Service { child, base, _dir: dir };
+        if client
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Service {
+                child,
+                base,
+                _dir: dir,
+            };
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -82,9 +109,13 @@ async fn start_service(database_url: Option<String>, model: SocketAddr) -> Servi
 
 async fn fresh_postgres(admin: &str) -> String {
     use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-    let mut conn = PgConnection::connect(admin).await.expect("BENCH_DATABASE_URL reachable");
+    let mut conn = PgConnection::connect(admin)
+        .await
+        .expect("BENCH_DATABASE_URL reachable");
     let name = format!("smbench_{}", uuid::Uuid::new_v4().simple());
-    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).await.expect("create database");
+    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+        .await
+        .expect("create database");
     let mut url = url::Url::parse(admin).expect("URL");
     url.set_path(&name);
     url.to_string()
@@ -98,9 +129,21 @@ struct Stats {
 }
 
 /// One turn: returns (time to first event, whole turn) or None on any error.
-async fn turn(client: &reqwest::Client, base: &str, body: &serde_json::Value) -> Option<(u64, u64, Option<String>)> {
+async fn turn(
+    client: &reqwest::Client,
+    base: &str,
+    body: &serde_json::Value,
+) -> Option<(u64, u64, Option<String>)> {
     let started = Instant::now();
-    let resp = client.post(format!("{base}/chatkit?lesson_path=01-Foundations/02-Agents/01-what-is-an-agent")).header("x-user-id", "bench").json(body).send().await.ok()?;
+    let resp = client
+        .post(format!(
+            "{base}/chatkit?lesson_path=01-Foundations/02-Agents/01-what-is-an-agent"
+        ))
+        .header("x-user-id", "bench")
+        .json(body)
+        .send()
+        .await
+        .ok()?;
     if !resp.status().is_success() {
         return None;
     }
@@ -116,7 +159,11 @@ async fn turn(client: &reqwest::Client, base: &str, body: &serde_json::Value) ->
     }
     let total = started.elapsed().as_micros() as u64;
     let text = String::from_utf8_lossy(&text);
-    let thread_id = text.split("\"thread\":{\"id\":\"").nth(1).and_then(|s| s.split('"').next()).map(str::to_owned);
+    let thread_id = text
+        .split("\"thread\":{\"id\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .map(str::to_owned);
     Some((first?, total, thread_id))
 }
 
@@ -127,7 +174,9 @@ async fn client_loop(client: reqwest::Client, base: String, until: Instant) -> S
     while Instant::now() < until {
         let body = match &thread {
             None => json!({"type":"threads.create","params":{"input":message("\u{200B}")}}),
-            Some(id) => json!({"type":"threads.add_user_message","params":{"thread_id":id,"input":message("B")}}),
+            Some(id) => {
+                json!({"type":"threads.add_user_message","params":{"thread_id":id,"input":message("B")}})
+            }
         };
         match turn(&client, &base, &body).await {
             Some((ttfe, total, created)) => {
@@ -152,13 +201,23 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 }
 
 async fn run(base: &str, streams: usize, secs: u64) -> String {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(streams).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(streams)
+        .build()
+        .expect("client");
     // Warm-up: one turn per client outside the measured window is not needed for ids; a short
     // global warm-up lets pools and caches fill.
-    let _ = client_loop(client.clone(), base.to_string(), Instant::now() + Duration::from_millis(500)).await;
+    let _ = client_loop(
+        client.clone(),
+        base.to_string(),
+        Instant::now() + Duration::from_millis(500),
+    )
+    .await;
     let until = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
-    let tasks: Vec<_> = (0..streams).map(|_| tokio::spawn(client_loop(client.clone(), base.to_string(), until))).collect();
+    let tasks: Vec<_> = (0..streams)
+        .map(|_| tokio::spawn(client_loop(client.clone(), base.to_string(), until)))
+        .collect();
     let mut all = Stats::default();
     for t in tasks {
         let s = t.await.expect("client task");
@@ -183,15 +242,24 @@ async fn run(base: &str, streams: usize, secs: u64) -> String {
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn main() {
     study_mode_api::bootstrap::install_tls_provider();
     let dbs = arg("--db", "sqlite,postgres");
-    let streams: Vec<usize> = arg("--streams", "100,1000").split(',').filter_map(|s| s.parse().ok()).collect();
+    let streams: Vec<usize> = arg("--streams", "100,1000")
+        .split(',')
+        .filter_map(|s| s.parse().ok())
+        .collect();
     let secs: u64 = arg("--secs", "15").parse().unwrap_or(15);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let model = start_fake_model().await;
         for db in dbs.split(',') {

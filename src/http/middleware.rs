@@ -68,6 +68,8 @@ pub async fn json_errors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<
     let request_id = req.data::<RequestId>().map(|r| r.0.clone());
     let resp = match ep.call(req).await {
         Ok(resp) => resp.into_response(),
+        // A typed error response of an operation (`ApiError`): keep its body and code.
+        Err(err) if err.is_from_response() => err.into_response(),
         Err(err) => {
             let status = err.status();
             let message = if status.is_server_error() {

@@ -127,29 +127,34 @@ pub async fn spawn_route(route: poem::Route, overrides: &[(&str, &str)]) -> Sock
     addr
 }
 
-fn required_in_ci(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Some(v),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{var} must be set when CI=true: the suite must not skip real-service tests")
-        }
-        _ => {
-            eprintln!(
-                "SKIP: {var} is not set; skipping this test (set it to run against the real service)"
-            );
-            None
-        }
+/// A real service for the tests: the URL in `var`; else, with the `containers` feature and a
+/// reachable Docker engine, a container started once per test process; else a skip notice.
+/// With `CI=true` a missing service fails the test instead of skipping it.
+async fn service_url(var: &str, image: &str) -> Option<String> {
+    if let Ok(v) = std::env::var(var)
+        && !v.trim().is_empty()
+    {
+        return Some(v);
     }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{var} must be set when CI=true: the suite must not skip real-service tests");
+    }
+    #[cfg(feature = "containers")]
+    if let Some(url) = crate::containers::start(image).await {
+        return Some(url);
+    }
+    eprintln!("SKIP: {var} is not set (and no {image} container could be started); skipping this test");
+    None
 }
 
-/// `TEST_DATABASE_URL`, or a skip notice (a failure when `CI=true`).
-pub fn test_database_url() -> Option<String> {
-    required_in_ci("TEST_DATABASE_URL")
+/// `TEST_DATABASE_URL` (or a Postgres container), or a skip notice (a failure when `CI=true`).
+pub async fn test_database_url() -> Option<String> {
+    service_url("TEST_DATABASE_URL", "postgres").await
 }
 
-/// `TEST_REDIS_URL`, or a skip notice (a failure when `CI=true`).
-pub fn test_redis_url() -> Option<String> {
-    required_in_ci("TEST_REDIS_URL")
+/// `TEST_REDIS_URL` (or a Redis container), or a skip notice (a failure when `CI=true`).
+pub async fn test_redis_url() -> Option<String> {
+    service_url("TEST_REDIS_URL", "redis").await
 }
 
 static STALE_DATABASES_DROPPED: OnceCell<()> = OnceCell::const_new();

@@ -3,6 +3,8 @@
 mod chatkit;
 mod chatkit_client;
 mod cli;
+#[cfg(feature = "containers")]
+mod containers;
 mod errors;
 mod fake_model;
 mod health;
@@ -11,5 +13,6 @@ mod openapi;
 mod postgres;
 mod proxy;
 mod redis;
+mod rest;
 mod store;
 mod tutoring;

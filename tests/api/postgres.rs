@@ -10,7 +10,7 @@ use crate::proxy::TcpProxy;
 
 #[tokio::test]
 async fn readiness_is_200_on_postgres() {
-    let Some(admin) = test_database_url() else {
+    let Some(admin) = test_database_url().await else {
         return;
     };
     let url = fresh_postgres_database(&admin).await;
@@ -22,7 +22,7 @@ async fn readiness_is_200_on_postgres() {
 
 #[tokio::test]
 async fn readiness_turns_503_when_postgres_goes_away_and_recovers_without_a_restart() {
-    let Some(admin) = test_database_url() else {
+    let Some(admin) = test_database_url().await else {
         return;
     };
     // Arrange: the service reaches Postgres through a proxy the test can cut.
@@ -58,7 +58,7 @@ async fn readiness_turns_503_when_postgres_goes_away_and_recovers_without_a_rest
 
 #[tokio::test]
 async fn migrations_run_concurrently_from_several_replicas_apply_once() {
-    let Some(admin) = test_database_url() else {
+    let Some(admin) = test_database_url().await else {
         return;
     };
     let url = fresh_postgres_database(&admin).await;

@@ -5,7 +5,7 @@ use crate::proxy::TcpProxy;
 
 #[tokio::test]
 async fn readiness_is_degraded_but_200_while_redis_is_down_and_recovers() {
-    let Some(redis) = test_redis_url() else {
+    let Some(redis) = test_redis_url().await else {
         return;
     };
     // Arrange
@@ -61,7 +61,7 @@ async fn the_redis_turn_lock_admits_one_turn_per_thread_across_replicas() {
     use study_mode_api::adapters::redis_lock::RedisTurnLock;
     use study_mode_api::config::RedisConfig;
     use study_mode_api::domain::ports::TurnLock;
-    let Some(url) = test_redis_url() else { return };
+    let Some(url) = test_redis_url().await else { return };
     // Arrange: two "replicas" sharing one Redis, in a namespace of their own.
     let config = RedisConfig {
         url: url.into(),

@@ -90,7 +90,7 @@ async fn sqlite_with(extra: &[(&str, &str)]) -> Fixture {
 
 /// [`postgres`] with extra configuration variables.
 async fn postgres_with(extra: &[(&str, &str)]) -> Option<Fixture> {
-    let admin = test_database_url()?;
+    let admin = test_database_url().await?;
     let url = fresh_postgres_database(&admin).await;
     Some(Fixture::open(&url, None, extra).await)
 }

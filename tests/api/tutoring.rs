@@ -189,7 +189,7 @@ async fn a_second_turn_on_the_same_thread_gets_409_while_the_first_runs() {
 
 #[tokio::test]
 async fn the_protocol_holds_on_postgres_too() {
-    let Some(admin) = crate::helpers::test_database_url() else {
+    let Some(admin) = crate::helpers::test_database_url().await else {
         return;
     };
     let url = crate::helpers::fresh_postgres_database(&admin).await;

@@ -1,0 +1,139 @@
+//! The REST mirror calls the same use cases as `/chatkit`.
+
+use serde_json::{Value, json};
+
+use crate::chatkit_client::{LESSON, spawn_tutor_app};
+
+fn sse_data(body: &str) -> Vec<(String, Value)> {
+    body.split_terminator("\n\n")
+        .filter(|f| !f.starts_with(':'))
+        .map(|frame| {
+            let mut event = String::new();
+            let mut data = Value::Null;
+            for line in frame.lines() {
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = e.to_string();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d).expect("JSON data");
+                }
+            }
+            (event, data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_thread_can_be_studied_through_the_rest_mirror() {
+    // Arrange
+    let app = spawn_tutor_app().await;
+    let c = &app.client;
+    let as_student = |r: reqwest::RequestBuilder| r.header("x-user-id", "rest-student");
+    // Act: create
+    let created = as_student(c.post(app.url("/v1/threads")))
+        .json(&json!({"lesson_path": LESSON}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let thread: Value = created.json().await.unwrap();
+    let id = thread["id"].as_str().unwrap().to_string();
+    assert_eq!(thread["lesson_path"], LESSON);
+    // send a message: typed events
+    let resp = as_student(c.post(app.url(&format!("/v1/threads/{id}/messages"))))
+        .json(&json!({"text":"Start please"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let events = sse_data(&resp.text().await.unwrap());
+    let kinds: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"message"));
+    assert!(kinds.contains(&"delta"));
+    assert!(kinds.contains(&"done"));
+    let answer = events.iter().find(|(e, _)| e == "done").unwrap().1["item"].clone();
+    assert_eq!(answer["role"], "tutor");
+    assert!(!answer["text"].as_str().unwrap().contains("CORRECT"));
+    // list items, rename, rate, delete
+    let items: Value = as_student(c.get(app.url(&format!("/v1/threads/{id}/items?order=asc"))))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(items["data"].as_array().unwrap().len(), 2);
+    let renamed: Value = as_student(c.patch(app.url(&format!("/v1/threads/{id}"))))
+        .json(&json!({"title":"Agents"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renamed["title"], "Agents");
+    let item_id = answer["id"].as_str().unwrap();
+    let rated = as_student(c.post(app.url(&format!("/v1/threads/{id}/items/{item_id}/feedback"))))
+        .json(&json!({"kind":"positive"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rated.status(), 204);
+    let listed: Value = as_student(c.get(app.url("/v1/threads")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["title"], "Agents");
+    // Assert: isolation and deletion
+    let foreign = c
+        .get(app.url(&format!("/v1/threads/{id}")))
+        .header("x-user-id", "someone-else")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+    let deleted = as_student(c.delete(app.url(&format!("/v1/threads/{id}"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = as_student(c.get(app.url(&format!("/v1/threads/{id}"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let body: Value = gone.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "thread_not_found");
+}
+
+#[tokio::test]
+async fn rest_inputs_are_validated() {
+    let app = spawn_tutor_app().await;
+    let resp = app
+        .client
+        .post(app.url("/v1/threads"))
+        .json(&json!({"lesson_path":"../x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_lesson_path");
+    let resp = app
+        .client
+        .get(app.url("/v1/threads?limit=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = app
+        .client
+        .post(app.url("/v1/threads"))
+        .json(&json!({"nope":1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "missing lesson_path");
+}

@@ -5,6 +5,7 @@
 //! stores the answer even when the client has gone away.
 
 mod ids;
+mod input;
 mod lessons;
 mod turn;
 

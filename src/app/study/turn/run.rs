@@ -1,0 +1,291 @@
+//! Execution of one tutoring turn: prompt, model stream with the answer marker stripped, and the
+//! single-transaction commit of the answer with the new study state.
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{TurnEvent, TurnJob};
+use crate::app::study::{StudyError, StudyService, mode_of, new_item_id, now, thread_err};
+use crate::domain::marker::MarkerFilter;
+use crate::domain::ports::{StoreError, TurnCommit};
+use crate::domain::prompt::{ask_prompt, teach_prompt};
+use crate::domain::teach::{StudentInput, StudyState, TeachAction, TurnPlan, classify_input};
+use crate::domain::thread::{ItemKind, Order, PageRequest, ThreadItem, Usage};
+use crate::domain::title::{lesson_thread_title, title_from_message};
+use crate::domain::tutor::{Prompt, StudyMode, TutorChunk, TutorContext};
+
+/// Items of history loaded for a prompt (the prompt builders trim further).
+const HISTORY_ITEMS: u32 = 60;
+
+impl StudyService {
+    pub(super) async fn run(
+        &self,
+        job: &TurnJob,
+        tx: &mpsc::UnboundedSender<TurnEvent>,
+    ) -> Result<(), StudyError> {
+        // A client that went away drops the receiver; sends then fail and are ignored on purpose.
+        let send = |event: TurnEvent| {
+            let _ = tx.send(event);
+        };
+        let deadline = Instant::now() + self.settings.turn_timeout;
+        let user = &job.who.user_id;
+        let mode = mode_of(&job.user_item.kind);
+        let state = match mode {
+            StudyMode::Teach => {
+                let stored = self
+                    .store
+                    .load_study_state(user, &job.thread.id)
+                    .await
+                    .map_err(thread_err)?
+                    .unwrap_or_default();
+                // Retrying the message the last turn answered: undo that turn first.
+                if stored.answered_item.as_deref() == Some(job.user_item.id.as_str()) {
+                    stored.previous.map(|p| *p).unwrap_or_default()
+                } else {
+                    stored
+                }
+            }
+            StudyMode::Ask => StudyState::default(),
+        };
+        let history = self
+            .history(user, &job.thread.id, &job.user_item.id)
+            .await?;
+        let (prompt, plan) = self.prompt(job, mode, &state, &history);
+
+        let item_id = new_item_id();
+        let created_at = now();
+        send(TurnEvent::AssistantStarted {
+            item_id: item_id.clone(),
+            thread_id: job.thread.id.clone(),
+            created_at,
+        });
+        let mut filter = MarkerFilter::new();
+        let mut text = String::new();
+        let mut usage = None;
+        let mut failure = None;
+        match self.tutor.stream(prompt).await {
+            Err(e) => failure = Some(e.to_string()),
+            Ok(mut stream) => loop {
+                match tokio::time::timeout_at(deadline, stream.next()).await {
+                    Err(_) => failure = Some("turn deadline passed".into()),
+                    Ok(None) => failure = Some("model stream ended without completing".into()),
+                    Ok(Some(Err(e))) => failure = Some(e.to_string()),
+                    Ok(Some(Ok(TutorChunk::Delta(delta)))) => {
+                        let out = filter.push(&delta);
+                        if !out.is_empty() {
+                            text.push_str(&out);
+                            send(TurnEvent::AssistantDelta {
+                                item_id: item_id.clone(),
+                                delta: out,
+                            });
+                        }
+                        continue;
+                    }
+                    Ok(Some(Ok(TutorChunk::Done {
+                        input_tokens,
+                        output_tokens,
+                    }))) => {
+                        usage = Some(Usage {
+                            input_tokens,
+                            output_tokens,
+                        });
+                    }
+                }
+                break;
+            },
+        }
+        let tail = filter.finish();
+        if !tail.is_empty() {
+            text.push_str(&tail);
+            send(TurnEvent::AssistantDelta {
+                item_id: item_id.clone(),
+                delta: tail,
+            });
+        }
+        let text = text.trim_end().to_string();
+        let interrupted = failure.is_some();
+        let item = ThreadItem {
+            id: item_id,
+            thread_id: job.thread.id.clone(),
+            created_at,
+            kind: ItemKind::AssistantMessage {
+                text: text.clone(),
+                interrupted,
+            },
+        };
+
+        if let Some(reason) = failure {
+            tracing::warn!(thread_id = %job.thread.id, reason = %reason, kept_chars = text.len(), "model failed during the turn");
+            // Keep what the student already saw, marked interrupted; the teach state stays put.
+            if !text.trim().is_empty() {
+                let commit = TurnCommit {
+                    thread_id: job.thread.id.clone(),
+                    items: vec![item.clone()],
+                    state: None,
+                    title: None,
+                    usage,
+                };
+                self.commit(user, &commit, &send).await?;
+                send(TurnEvent::AssistantDone(item));
+            }
+            send(TurnEvent::Error {
+                message: None,
+                allow_retry: true,
+            });
+            return Ok(());
+        }
+
+        let state = plan.map(|plan| {
+            let asks = matches!(plan.action, TeachAction::Introduce { .. } | TeachAction::Teach { .. } | TeachAction::Reexplain { .. });
+            if asks && filter.choice().is_none() {
+                tracing::warn!(thread_id = %job.thread.id, "model asked no marked question; no answer will be checked");
+            }
+            let mut next = state.after(&plan, filter.choice());
+            next.previous = Some(Box::new(StudyState { previous: None, ..state.clone() }));
+            next.answered_item = Some(job.user_item.id.clone());
+            next
+        });
+        let title = match &job.thread.title {
+            Some(_) => None,
+            None if job.auto_start => Some(lesson_thread_title(&job.lesson.title)),
+            None => title_from_message(&job.user_item.kind.text()),
+        };
+        let commit = TurnCommit {
+            thread_id: job.thread.id.clone(),
+            items: vec![item.clone()],
+            state,
+            title: title.clone(),
+            usage,
+        };
+        if !self.commit(user, &commit, &send).await? {
+            return Ok(());
+        }
+        tracing::info!(thread_id = %job.thread.id, ?mode, chars = text.len(), ?usage, "tutoring turn completed");
+        send(TurnEvent::AssistantDone(item));
+        if let Some(title) = title {
+            let mut thread = job.thread.clone();
+            thread.title = Some(title);
+            send(TurnEvent::ThreadUpdated(thread));
+        }
+        Ok(())
+    }
+
+    /// Commits a turn; `Ok(false)` when the thread was deleted meanwhile (the student is told).
+    async fn commit(
+        &self,
+        user: &str,
+        commit: &TurnCommit,
+        send: &impl Fn(TurnEvent),
+    ) -> Result<bool, StudyError> {
+        match self.store.commit_turn(user, commit).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::NotFound) => {
+                send(TurnEvent::Error {
+                    message: Some("This conversation was deleted.".into()),
+                    allow_retry: false,
+                });
+                Ok(false)
+            }
+            Err(e) => Err(thread_err(e)),
+        }
+    }
+
+    async fn history(
+        &self,
+        user: &str,
+        thread_id: &str,
+        current: &str,
+    ) -> Result<Vec<ThreadItem>, StudyError> {
+        let page = PageRequest {
+            limit: HISTORY_ITEMS,
+            after: None,
+            order: Order::Desc,
+        };
+        let mut items = self
+            .store
+            .list_items(user, thread_id, &page)
+            .await
+            .map_err(thread_err)?
+            .data;
+        items.retain(|i| i.id != current && i.kind.is_visible());
+        items.reverse();
+        Ok(items)
+    }
+
+    fn prompt(
+        &self,
+        job: &TurnJob,
+        mode: StudyMode,
+        state: &StudyState,
+        history: &[ThreadItem],
+    ) -> (Prompt, Option<TurnPlan>) {
+        let lesson = &job.lesson;
+        let student_message = job.user_item.kind.text();
+        let chunk_count = u32::try_from(lesson.chunks.len()).unwrap_or(u32::MAX);
+        let mut ctx = TutorContext {
+            mode,
+            lesson_title: lesson.title.clone(),
+            chunk_titles: lesson.chunks.iter().map(|c| c.title.clone()).collect(),
+            student_message: student_message
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{200B}')
+                .to_string(),
+            student_name: job.ctx.user_name.clone(),
+            ..TutorContext::default()
+        };
+        let max_tokens = self.settings.max_output_tokens;
+        match mode {
+            StudyMode::Ask => {
+                ctx.chunk_text = lesson
+                    .excerpt(self.settings.lesson_excerpt_chars)
+                    .to_string();
+                ctx.selected_text = job.ctx.selected_text.clone();
+                (ask_prompt(&ctx, history, max_tokens), None)
+            }
+            StudyMode::Teach => {
+                let input = if job.auto_start {
+                    StudentInput::Start
+                } else {
+                    classify_input(&student_message, state.pending.is_some())
+                };
+                let plan = state.plan(input, chunk_count);
+                let chunk = action_chunk(plan.action).unwrap_or(state.chunk_index);
+                let at = usize::try_from(chunk).unwrap_or(usize::MAX);
+                ctx.chunk_index = chunk;
+                ctx.chunk_text = lesson
+                    .chunks
+                    .get(at)
+                    .map(|c| c.text.clone())
+                    .unwrap_or_default();
+                ctx.other_text = lesson
+                    .chunks
+                    .get(at + 1)
+                    .or_else(|| at.checked_sub(1).and_then(|i| lesson.chunks.get(i)))
+                    .map(|c| c.text.clone());
+                ctx.action = Some(plan.action);
+                ctx.pending_correct = state.pending.as_ref().map(|p| p.correct);
+                ctx.verdict = plan.verdict;
+                (
+                    teach_prompt(
+                        &ctx,
+                        history,
+                        self.settings.history_budget_chars,
+                        max_tokens,
+                    ),
+                    Some(plan),
+                )
+            }
+        }
+    }
+}
+
+fn action_chunk(action: TeachAction) -> Option<u32> {
+    match action {
+        TeachAction::Introduce { chunk }
+        | TeachAction::Teach { chunk }
+        | TeachAction::Reexplain { chunk }
+        | TeachAction::Hint { chunk }
+        | TeachAction::Respond { chunk } => Some(chunk),
+        TeachAction::Complete => None,
+    }
+}

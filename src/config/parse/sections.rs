@@ -1,0 +1,236 @@
+//! Parsers of the config sections (database, Redis, origins, lessons, tutor) and of the
+//! shared field shapes; each records its problems in the [`Collector`] and returns a value.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::{Collector, DEFAULT_SQLITE_URL};
+use crate::config::{DatabaseConfig, LessonsConfig, RawEnv, RedisConfig, TutorConfig};
+
+fn http_url(c: &mut Collector, var: &str, raw: &Option<String>, default: &str) -> String {
+    let value = raw
+        .clone()
+        .unwrap_or_else(|| default.into())
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    if !url::Url::parse(&value)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+    {
+        c.push(var, format!("{value:?} is not an http(s) URL"));
+    }
+    value
+}
+
+pub(super) fn lessons(c: &mut Collector, raw: &RawEnv) -> LessonsConfig {
+    let repo = raw
+        .github_repo
+        .clone()
+        .unwrap_or_else(|| "panaversity/agentfactory".into());
+    let plain = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+            && !s.contains("..")
+    };
+    if repo.split('/').count() != 2 || !plain(&repo) {
+        c.push("GITHUB_REPO", format!("{repo:?} is not owner/name"));
+    }
+    let branch = raw.github_branch.clone().unwrap_or_else(|| "main".into());
+    if !plain(&branch) {
+        c.push("GITHUB_BRANCH", format!("{branch:?} is not a branch name"));
+    }
+    let prefix = raw
+        .lessons_docs_prefix
+        .clone()
+        .unwrap_or_else(|| "apps/learn-app/docs".into());
+    let prefix = prefix.trim_matches('/').to_string();
+    if !plain(&prefix) {
+        c.push(
+            "LESSONS_DOCS_PREFIX",
+            format!("{prefix:?} is not a folder path"),
+        );
+    }
+    if let Some(dir) = &raw.lessons_dir
+        && !std::path::Path::new(dir).is_dir()
+    {
+        c.push("LESSONS_DIR", format!("{dir:?} is not a folder"));
+    }
+    LessonsConfig {
+        dir: raw.lessons_dir.clone(),
+        github_repo: repo,
+        github_branch: branch,
+        github_token: raw.github_token.clone().map(SecretString::from),
+        docs_prefix: prefix,
+        github_raw_base_url: http_url(
+            c,
+            "GITHUB_RAW_BASE_URL",
+            &raw.github_raw_base_url,
+            "https://raw.githubusercontent.com",
+        ),
+    }
+}
+
+pub(super) fn tutor(c: &mut Collector, raw: &RawEnv) -> TutorConfig {
+    let timeout = c.number(
+        "MODEL_TIMEOUT_SECS",
+        &raw.model_timeout_secs,
+        120u64,
+        (1, 900),
+    );
+    TutorConfig {
+        openai_api_key: raw.openai_api_key.clone().map(SecretString::from),
+        openai_base_url: http_url(
+            c,
+            "OPENAI_BASE_URL",
+            &raw.openai_base_url,
+            "https://api.openai.com/v1",
+        ),
+        model_teach: raw
+            .tutor_model_teach
+            .clone()
+            .unwrap_or_else(|| "gpt-4.1-mini".into()),
+        model_ask: raw
+            .tutor_model_ask
+            .clone()
+            .unwrap_or_else(|| "gpt-4.1-mini".into()),
+        timeout: Duration::from_secs(timeout),
+        max_output_tokens: c.number(
+            "MODEL_MAX_OUTPUT_TOKENS",
+            &raw.model_max_output_tokens,
+            1_000u32,
+            (16, 32_000),
+        ),
+    }
+}
+
+pub(super) fn bounded(c: &mut Collector, var: &str, raw: &Option<String>, default: &str) -> String {
+    let value = raw.clone().unwrap_or_else(|| default.into());
+    if value.len() > 200 || value.chars().any(char::is_control) {
+        c.push(
+            var,
+            "must be at most 200 characters without control characters",
+        );
+    }
+    value
+}
+
+pub(super) fn database(c: &mut Collector, raw: &RawEnv) -> DatabaseConfig {
+    let url = match (&raw.database_url, &raw.postgres_server) {
+        (Some(url), _) => url.trim().to_string(),
+        (None, Some(server)) => compose_postgres_url(c, raw, server),
+        (None, None) => DEFAULT_SQLITE_URL.to_string(),
+    };
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if !known.iter().any(|p| url.starts_with(p)) {
+        c.push(
+            "DATABASE_URL",
+            "must start with sqlite:, postgres:// or postgresql://",
+        );
+    }
+    let max = c.number(
+        "DB_MAX_CONNECTIONS",
+        &raw.db_max_connections,
+        20u32,
+        (1, 10_000),
+    );
+    let min = c.number(
+        "DB_MIN_CONNECTIONS",
+        &raw.db_min_connections,
+        2u32,
+        (0, 10_000),
+    );
+    if min > max {
+        c.push(
+            "DB_MIN_CONNECTIONS",
+            format!("{min} exceeds DB_MAX_CONNECTIONS ({max})"),
+        );
+    }
+    let acquire = c.number(
+        "DB_ACQUIRE_TIMEOUT_SECS",
+        &raw.db_acquire_timeout_secs,
+        30u64,
+        (1, 600),
+    );
+    let statement = c.number(
+        "DB_STATEMENT_TIMEOUT_MS",
+        &raw.db_statement_timeout_ms,
+        30_000u64,
+        (1, 3_600_000),
+    );
+    DatabaseConfig {
+        url: SecretString::from(url),
+        max_connections: max,
+        min_connections: min,
+        acquire_timeout: Duration::from_secs(acquire),
+        statement_timeout: Duration::from_millis(statement),
+        auto_migrate: c.boolean("AUTO_MIGRATE", &raw.auto_migrate, true),
+    }
+}
+
+fn compose_postgres_url(c: &mut Collector, raw: &RawEnv, server: &str) -> String {
+    let port = c.number("POSTGRES_PORT", &raw.postgres_port, 5432u16, (1, u16::MAX));
+    let mut url = match url::Url::parse(&format!("postgres://{}:{port}", server.trim())) {
+        Ok(url) => url,
+        Err(_) => {
+            c.push("POSTGRES_SERVER", format!("{server:?} is not a host name"));
+            return String::new();
+        }
+    };
+    let user = raw.postgres_user.as_deref().unwrap_or("postgres");
+    let db = raw.postgres_db.as_deref().unwrap_or("study_mode");
+    // set_username/set_password percent-encode, so any password is safe in the URL.
+    let _ = url.set_username(user);
+    if let Some(pw) = &raw.postgres_password {
+        let _ = url.set_password(Some(pw));
+    }
+    url.set_path(db);
+    url.to_string()
+}
+
+pub(super) fn redis(c: &mut Collector, raw: &RawEnv) -> Option<RedisConfig> {
+    let url = raw.redis_url.as_ref()?.trim().to_string();
+    if !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        || url::Url::parse(&url).is_err()
+    {
+        c.push("REDIS_URL", "must be a redis:// or rediss:// URL");
+    }
+    Some(RedisConfig {
+        url: SecretString::from(url),
+        password: raw.redis_password.clone().map(SecretString::from),
+    })
+}
+
+pub(super) fn origins(c: &mut Collector, raw: &RawEnv, prod: bool) -> Vec<String> {
+    let text = raw
+        .allowed_origins
+        .as_deref()
+        .unwrap_or("http://localhost:3000");
+    let list: Vec<String> = text
+        .split(',')
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    for origin in &list {
+        if origin == "*" {
+            if prod {
+                c.push(
+                    "ALLOWED_ORIGINS",
+                    "\"*\" is not allowed when APP_ENV=production",
+                );
+            }
+            continue;
+        }
+        let ok = url::Url::parse(origin).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/"
+        });
+        if !ok {
+            c.push(
+                "ALLOWED_ORIGINS",
+                format!("{origin:?} is not an origin like https://example.com"),
+            );
+        }
+    }
+    list
+}

@@ -1,0 +1,280 @@
+//! Wire types of the REST mirror: the poem-openapi objects, enums and responses of
+//! `/v1/threads`, with their conversions from the domain.
+
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::{ApiResponse, Enum, Object};
+
+use crate::app::study::TurnEvent;
+use crate::domain::thread::{ItemKind, Thread, ThreadItem};
+use crate::domain::tutor::StudyMode;
+
+/// Study mode of a thread or message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Default)]
+#[oai(rename_all = "lowercase")]
+pub enum Mode {
+    /// Socratic teaching, one chunk at a time, with A/B questions.
+    #[default]
+    Teach,
+    /// Brief direct answers about the lesson.
+    Ask,
+}
+
+impl From<Mode> for StudyMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Teach => StudyMode::Teach,
+            Mode::Ask => StudyMode::Ask,
+        }
+    }
+}
+
+/// Sort order of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Default)]
+#[oai(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// Oldest first.
+    Asc,
+    /// Newest first.
+    #[default]
+    Desc,
+}
+
+/// A study thread.
+#[derive(Debug, Object)]
+pub struct ThreadOut {
+    /// `thr_…` id.
+    pub id: String,
+    /// Title, once set.
+    pub title: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Lesson the thread studies.
+    pub lesson_path: Option<String>,
+}
+
+impl From<&Thread> for ThreadOut {
+    fn from(t: &Thread) -> Self {
+        Self {
+            id: t.id.clone(),
+            title: t.title.clone(),
+            created_at: t.created_at,
+            lesson_path: t
+                .metadata
+                .get("lesson_path")
+                .and_then(|p| p.as_str())
+                .map(str::to_owned),
+        }
+    }
+}
+
+/// A message of a thread.
+#[derive(Debug, Object)]
+pub struct ItemOut {
+    /// `msg_…` id.
+    pub id: String,
+    /// Thread.
+    pub thread_id: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// `user` or `tutor`.
+    pub role: String,
+    /// Text (markdown for the tutor).
+    pub text: String,
+    /// True when the model failed mid-answer and this is the partial text.
+    pub interrupted: bool,
+}
+
+impl ItemOut {
+    pub(super) fn from_item(item: &ThreadItem) -> Option<Self> {
+        if !item.kind.is_visible() {
+            return None;
+        }
+        let (role, interrupted) = match &item.kind {
+            ItemKind::UserMessage { .. } => ("user", false),
+            ItemKind::AssistantMessage { interrupted, .. } => ("tutor", *interrupted),
+            ItemKind::HiddenContext { .. } => return None,
+        };
+        Some(Self {
+            id: item.id.clone(),
+            thread_id: item.thread_id.clone(),
+            created_at: item.created_at,
+            role: role.into(),
+            text: item.kind.text(),
+            interrupted,
+        })
+    }
+}
+
+/// A page of threads.
+#[derive(Debug, Object)]
+pub struct ThreadPage {
+    /// Threads.
+    pub data: Vec<ThreadOut>,
+    /// More pages follow.
+    pub has_more: bool,
+    /// Cursor for the next page.
+    pub after: Option<String>,
+}
+
+/// A page of messages.
+#[derive(Debug, Object)]
+pub struct ItemPage {
+    /// Messages.
+    pub data: Vec<ItemOut>,
+    /// More pages follow.
+    pub has_more: bool,
+    /// Cursor for the next page.
+    pub after: Option<String>,
+}
+
+/// A new thread.
+#[derive(Debug, Object)]
+pub struct CreateThreadIn {
+    /// Lesson path, e.g. `01-Part/02-Chapter/03-lesson`.
+    pub lesson_path: String,
+    /// Default mode of the thread.
+    #[oai(default)]
+    pub mode: Mode,
+}
+
+/// A rename.
+#[derive(Debug, Object)]
+pub struct RenameIn {
+    /// New title, 1-200 characters.
+    pub title: String,
+}
+
+/// A student message.
+#[derive(Debug, Object)]
+pub struct MessageIn {
+    /// The message, at most 8,000 characters.
+    pub text: String,
+    /// Mode of this turn.
+    #[oai(default)]
+    pub mode: Mode,
+    /// Highlighted text for ask mode, at most 5,000 characters.
+    pub selected_text: Option<String>,
+    /// Display name of the student.
+    pub user_name: Option<String>,
+}
+
+/// A rating.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Rating {
+    /// Helpful.
+    Positive,
+    /// Not helpful.
+    Negative,
+}
+
+/// Feedback on a tutor message.
+#[derive(Debug, Object)]
+pub struct FeedbackIn {
+    /// The rating.
+    pub kind: Rating,
+}
+
+/// One event of a tutoring turn.
+#[derive(Debug, Object)]
+pub struct TurnEventOut {
+    /// `message` (stored student message), `delta` (tutor text), `done` (stored tutor message),
+    /// `thread` (thread changed) or `error`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// The message, for `message` and `done`.
+    pub item: Option<ItemOut>,
+    /// Text to append, for `delta`.
+    pub delta: Option<String>,
+    /// The thread, for `thread`.
+    pub thread: Option<ThreadOut>,
+    /// What went wrong, for `error`.
+    pub message: Option<String>,
+    /// Whether retrying makes sense, for `error`.
+    pub allow_retry: Option<bool>,
+}
+
+pub(super) fn event_out(event: TurnEvent) -> Option<TurnEventOut> {
+    let blank = |kind: &str| TurnEventOut {
+        kind: kind.into(),
+        item: None,
+        delta: None,
+        thread: None,
+        message: None,
+        allow_retry: None,
+    };
+    Some(match event {
+        TurnEvent::ItemDone(item) => TurnEventOut {
+            item: ItemOut::from_item(&item),
+            ..blank("message")
+        },
+        TurnEvent::AssistantDelta { delta, .. } => TurnEventOut {
+            delta: Some(delta),
+            ..blank("delta")
+        },
+        TurnEvent::AssistantDone(item) => TurnEventOut {
+            item: ItemOut::from_item(&item),
+            ..blank("done")
+        },
+        TurnEvent::ThreadUpdated(thread) | TurnEvent::ThreadCreated(thread) => TurnEventOut {
+            thread: Some(ThreadOut::from(&thread)),
+            ..blank("thread")
+        },
+        TurnEvent::Error {
+            message,
+            allow_retry,
+        } => TurnEventOut {
+            message: Some(
+                message.unwrap_or_else(|| "the tutor could not finish this answer".into()),
+            ),
+            allow_retry: Some(allow_retry),
+            ..blank("error")
+        },
+        TurnEvent::StreamOptions | TurnEvent::AssistantStarted { .. } => return None,
+    })
+}
+
+/// 200 with a thread.
+#[derive(ApiResponse)]
+pub enum ThreadResponse {
+    /// The thread.
+    #[oai(status = 200)]
+    Ok(Json<ThreadOut>),
+    /// The new thread.
+    #[oai(status = 201)]
+    Created(Json<ThreadOut>),
+}
+
+/// A page of threads.
+#[derive(ApiResponse)]
+pub enum ThreadPageResponse {
+    /// The page.
+    #[oai(status = 200)]
+    Ok(Json<ThreadPage>),
+}
+
+/// A page of messages.
+#[derive(ApiResponse)]
+pub enum ItemPageResponse {
+    /// The page.
+    #[oai(status = 200)]
+    Ok(Json<ItemPage>),
+}
+
+/// Nothing to return.
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+/// The turn's events.
+#[derive(ApiResponse)]
+pub enum TurnResponse {
+    /// Typed server-sent events (`event:` is the type), ending when the turn ends.
+    #[oai(status = 200)]
+    Events(EventStream<BoxStream<'static, TurnEventOut>>),
+}

@@ -13,14 +13,15 @@ use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
 use crate::adapters::lessons_local::LocalLessonSource;
 use crate::adapters::memory::MemoryTurnLock;
 use crate::adapters::redis::RedisClient;
+use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::readiness::{Dependency, Readiness};
-use crate::app::study::{Lessons, StudyService, StudySettings};
+use crate::app::study::{FallbackTurnLock, Lessons, StudyService, StudySettings};
 use crate::config::Config;
-use crate::domain::ports::{LessonSource, TutorModel};
+use crate::domain::ports::{LessonSource, TurnLock, TutorModel};
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
 
@@ -84,7 +85,7 @@ impl Application {
             Arc::new(SqlThreadStore::new(db.clone())),
             Lessons::new(lesson_source(&config)?),
             tutor_model(&config)?,
-            Arc::new(MemoryTurnLock::new()),
+            turn_lock(redis.as_ref()),
             StudySettings {
                 turn_timeout: config.tutor.timeout,
                 max_output_tokens: config.tutor.max_output_tokens,
@@ -148,6 +149,19 @@ impl Application {
         }
         tracing::info!("study-mode-api stopped");
         result
+    }
+}
+
+/// One turn per thread: across replicas through Redis when configured (falling back to this
+/// process while Redis fails), else within this process.
+fn turn_lock(redis: Option<&RedisClient>) -> Arc<dyn TurnLock> {
+    let local = Arc::new(MemoryTurnLock::new());
+    match redis {
+        Some(redis) => Arc::new(FallbackTurnLock::new(
+            Arc::new(RedisTurnLock::new(redis.client().clone(), "")),
+            local,
+        )),
+        None => local,
     }
 }
 

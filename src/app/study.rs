@@ -7,6 +7,7 @@
 mod ids;
 mod input;
 mod lessons;
+mod locks;
 mod turn;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use futures::stream::BoxStream;
 
 pub use ids::{new_item_id, new_thread_id, now};
 pub use lessons::{LessonError, Lessons};
+pub use locks::FallbackTurnLock;
 pub use turn::TurnEvent;
 
 use crate::domain::lesson::LessonPath;

@@ -23,7 +23,9 @@ pub async fn start(image: &str) -> Option<String> {
 async fn postgres() -> Option<String> {
     let container = GenericImage::new("postgres", "15-alpine")
         .with_exposed_port(5432.tcp())
-        .with_wait_for(WaitFor::message_on_stderr("database system is ready to accept connections"))
+        .with_wait_for(WaitFor::message_on_stderr(
+            "database system is ready to accept connections",
+        ))
         .with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust")
         .start()
         .await

@@ -143,7 +143,9 @@ async fn service_url(var: &str, image: &str) -> Option<String> {
     if let Some(url) = crate::containers::start(image).await {
         return Some(url);
     }
-    eprintln!("SKIP: {var} is not set (and no {image} container could be started); skipping this test");
+    eprintln!(
+        "SKIP: {var} is not set (and no {image} container could be started); skipping this test"
+    );
     None
 }
 

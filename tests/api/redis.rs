@@ -61,7 +61,9 @@ async fn the_redis_turn_lock_admits_one_turn_per_thread_across_replicas() {
     use study_mode_api::adapters::redis_lock::RedisTurnLock;
     use study_mode_api::config::RedisConfig;
     use study_mode_api::domain::ports::TurnLock;
-    let Some(url) = test_redis_url().await else { return };
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
     // Arrange: two "replicas" sharing one Redis, in a namespace of their own.
     let config = RedisConfig {
         url: url.into(),

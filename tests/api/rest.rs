@@ -47,7 +47,7 @@ async fn a_thread_can_be_studied_through_the_rest_mirror() {
     assert_eq!(resp.status(), 200);
     let events = sse_data(&resp.text().await.unwrap());
     let kinds: Vec<&str> = events.iter().map(|(e, _)| e.as_str()).collect();
-    assert_eq!(kinds.first(), Some(&"message"));
+    assert_eq!(kinds.first(), Some(&"user_message"));
     assert!(kinds.contains(&"delta"));
     assert!(kinds.contains(&"done"));
     let answer = events.iter().find(|(e, _)| e == "done").unwrap().1["item"].clone();

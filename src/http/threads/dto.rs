@@ -180,19 +180,24 @@ pub struct FeedbackIn {
 /// One event of a tutoring turn.
 #[derive(Debug, Object)]
 pub struct TurnEventOut {
-    /// `message` (stored student message), `delta` (tutor text), `done` (stored tutor message),
-    /// `thread` (thread changed) or `error`.
+    /// `user_message` (the stored student message), `delta` (tutor text), `done` (the stored
+    /// tutor message), `thread` (the thread changed) or `error`. Also the SSE `event:` name.
     #[oai(rename = "type")]
     pub kind: String,
-    /// The message, for `message` and `done`.
+    /// The message, for `user_message` and `done`.
+    #[oai(skip_serializing_if_is_none)]
     pub item: Option<ItemOut>,
     /// Text to append, for `delta`.
+    #[oai(skip_serializing_if_is_none)]
     pub delta: Option<String>,
     /// The thread, for `thread`.
+    #[oai(skip_serializing_if_is_none)]
     pub thread: Option<ThreadOut>,
     /// What went wrong, for `error`.
+    #[oai(skip_serializing_if_is_none)]
     pub message: Option<String>,
     /// Whether retrying makes sense, for `error`.
+    #[oai(skip_serializing_if_is_none)]
     pub allow_retry: Option<bool>,
 }
 
@@ -208,7 +213,7 @@ pub(super) fn event_out(event: TurnEvent) -> Option<TurnEventOut> {
     Some(match event {
         TurnEvent::ItemDone(item) => TurnEventOut {
             item: ItemOut::from_item(&item),
-            ..blank("message")
+            ..blank("user_message")
         },
         TurnEvent::AssistantDelta { delta, .. } => TurnEventOut {
             delta: Some(delta),

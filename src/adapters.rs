@@ -2,6 +2,7 @@
 //!
 //! Adapters never import each other; `bootstrap.rs` is the only place that knows them all.
 
+pub mod lesson_cache_memory;
 pub mod lessons_github;
 pub mod lessons_local;
 pub mod memory;

@@ -1,4 +1,5 @@
 //! Use cases: what the service does, expressed over the domain's ports only.
 
+pub mod lessons;
 pub mod readiness;
 pub mod study;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use poem::Server;
 use poem::listener::{Acceptor, TcpAcceptor};
 
+use crate::adapters::lesson_cache_memory::MemoryLessonCache;
 use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
 use crate::adapters::lessons_local::LocalLessonSource;
 use crate::adapters::memory::MemoryTurnLock;
@@ -18,8 +19,9 @@ use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
+use crate::app::lessons::{LessonMetrics, LessonService, LessonSettings};
 use crate::app::readiness::{Dependency, Readiness};
-use crate::app::study::{FallbackTurnLock, Lessons, StudyService, StudySettings};
+use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
 use crate::config::Config;
 use crate::domain::ports::{LessonSource, TurnLock, TutorModel};
 use crate::http::metrics::{Metrics, PoolSample};
@@ -81,9 +83,10 @@ impl Application {
                 probe: Arc::new(redis.clone()),
             });
         }
+        let lessons = lesson_service(&config, redis.as_ref(), &metrics)?;
         let study = Arc::new(StudyService::new(
             Arc::new(SqlThreadStore::new(db.clone())),
-            Lessons::new(lesson_source(&config)?),
+            lessons.clone(),
             tutor_model(&config)?,
             turn_lock(redis.as_ref()),
             StudySettings {
@@ -169,6 +172,30 @@ fn turn_lock(redis: Option<&RedisClient>) -> Arc<dyn TurnLock> {
 /// the aws-lc C build out). Idempotent.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Lessons through the in-process cache (and the shared tier when Redis is configured).
+fn lesson_service(
+    config: &Config,
+    _redis: Option<&RedisClient>,
+    metrics: &Metrics,
+) -> anyhow::Result<Arc<LessonService>> {
+    let lessons = &config.lessons;
+    let settings = LessonSettings {
+        fresh_for: lessons.content_ttl,
+        l1_ttl: lessons.l1_ttl,
+        ..LessonSettings::default()
+    };
+    let l1 = Arc::new(MemoryLessonCache::new(lessons.l1_capacity));
+    let service = LessonService::new(
+        lesson_source(config)?,
+        l1,
+        settings,
+        LessonMetrics::new(Some(metrics.registry())),
+    );
+    let service = Arc::new(service);
+    service.spawn_invalidation_listener();
+    Ok(service)
 }
 
 fn lesson_source(config: &Config) -> anyhow::Result<Arc<dyn LessonSource>> {

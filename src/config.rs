@@ -95,6 +95,16 @@ pub struct LessonsConfig {
     pub docs_prefix: String,
     /// Base URL of raw files (tests point it at a fake server).
     pub github_raw_base_url: String,
+    /// Entries of the in-process lesson cache.
+    pub l1_capacity: u64,
+    /// Lifetime of an in-process entry in front of Redis.
+    pub l1_ttl: Duration,
+    /// How long a fetched lesson is fresh.
+    pub content_ttl: Duration,
+    /// Shared secret of `POST /admin/invalidate-cache` (`X-Admin-Secret`); unset disables it.
+    pub admin_secret: Option<SecretString>,
+    /// Secret of GitHub push webhooks (`X-Hub-Signature-256`); unset disables them.
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// The tutor model.
@@ -182,6 +192,11 @@ pub(crate) struct RawEnv {
     pub github_token: Option<String>,
     pub lessons_docs_prefix: Option<String>,
     pub github_raw_base_url: Option<String>,
+    pub lesson_l1_capacity: Option<String>,
+    pub lesson_l1_ttl_secs: Option<String>,
+    pub content_cache_ttl: Option<String>,
+    pub admin_secret: Option<String>,
+    pub github_webhook_secret: Option<String>,
     pub openai_api_key: Option<String>,
     pub openai_base_url: Option<String>,
     pub tutor_model_teach: Option<String>,

@@ -6,7 +6,6 @@
 
 mod ids;
 mod input;
-mod lessons;
 mod locks;
 mod turn;
 
@@ -15,8 +14,8 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 
+pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
-pub use lessons::{LessonError, Lessons};
 pub use locks::FallbackTurnLock;
 pub use turn::TurnEvent;
 
@@ -138,7 +137,7 @@ pub type TurnStream = BoxStream<'static, TurnEvent>;
 /// The study-session use cases.
 pub struct StudyService {
     store: Arc<dyn ThreadStore>,
-    lessons: Lessons,
+    lessons: Arc<LessonService>,
     tutor: Arc<dyn TutorModel>,
     locks: Arc<dyn TurnLock>,
     settings: StudySettings,
@@ -148,7 +147,7 @@ impl StudyService {
     /// Builds the service over its ports.
     pub fn new(
         store: Arc<dyn ThreadStore>,
-        lessons: Lessons,
+        lessons: Arc<LessonService>,
         tutor: Arc<dyn TutorModel>,
         locks: Arc<dyn TurnLock>,
         settings: StudySettings,

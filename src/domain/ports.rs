@@ -190,27 +190,78 @@ pub enum CacheError {
     Unavailable(String),
 }
 
-/// Parsed-lesson cache with a TTL and stale-if-error retention.
+/// What a cache knows about a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheLookup {
+    /// A copy; `stale` is set when it outlived its freshness but is still retained.
+    Hit(CachedLesson),
+    /// The source recently said this lesson does not exist (a short negative entry).
+    Missing,
+    /// Nothing cached.
+    Miss,
+}
+
+/// Lesson cache with freshness and stale-if-error retention. Keys are namespaced by repository
+/// and branch and versioned by the adapter; failures of the source are never stored.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait LessonCache: Send + Sync + 'static {
-    /// Returns the entry, marked `stale` when past its TTL but still retained.
+    /// Looks a path up; an entry past `fresh_for` comes back with `stale: true` until its
+    /// retention ends.
+    ///
+    /// # Errors
+    /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached (callers
+    ///   then treat it as a miss).
+    async fn get(&self, path: &LessonPath) -> Result<CacheLookup, CacheError>;
+
+    /// Stores a good copy, fresh for `fresh_for` and retained (for stale-if-error) for `retain`.
     ///
     /// # Errors
     /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
-    async fn get(&self, path: &LessonPath) -> Result<Option<CachedLesson>, CacheError>;
+    async fn put(
+        &self,
+        lesson: &CachedLesson,
+        fresh_for: Duration,
+        retain: Duration,
+    ) -> Result<(), CacheError>;
 
-    /// Stores a good copy; never called with a failure.
+    /// Remembers for `ttl` (at most 60 s) that the source has no such lesson.
     ///
     /// # Errors
     /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
-    async fn put(&self, lesson: &CachedLesson, ttl: Duration) -> Result<(), CacheError>;
+    async fn put_missing(&self, path: &LessonPath, ttl: Duration) -> Result<(), CacheError>;
 
-    /// Removes the given paths, or every lesson when `paths` is empty; returns how many.
+    /// Removes the given paths (entries and negative entries), or every lesson when `paths` is
+    /// empty — without scanning a keyspace (bump a generation instead); returns how many paths
+    /// were purged (for "all": how many entries this tier held, or 0 when unknown).
     ///
     /// # Errors
     /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
     async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, CacheError>;
+}
+
+/// A purge announced to every replica (their in-process caches drop the paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// These lessons.
+    Paths(Vec<LessonPath>),
+    /// Every lesson.
+    All,
+}
+
+/// Fan-out of purges across replicas (Redis pub/sub).
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait InvalidationBus: Send + Sync + 'static {
+    /// Announces a purge to every replica, this one included.
+    ///
+    /// # Errors
+    /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
+    async fn publish(&self, invalidation: &Invalidation) -> Result<(), CacheError>;
+
+    /// Purges announced by any replica, for as long as the service runs; the stream resumes by
+    /// itself after a backend outage.
+    async fn subscribe(&self) -> BoxStream<'static, Invalidation>;
 }
 
 /// Why a token was refused.

@@ -66,7 +66,7 @@ struct TurnJob {
     who: Principal,
     thread: Thread,
     user_item: ThreadItem,
-    lesson: ParsedLesson,
+    lesson: Arc<ParsedLesson>,
     ctx: TurnContext,
     auto_start: bool,
     _guard: Box<dyn TurnGuard>,
@@ -255,11 +255,15 @@ impl StudyService {
         }
     }
 
-    async fn load_lesson(&self, path: &LessonPath) -> Result<ParsedLesson, StudyError> {
-        self.lessons.load(path).await.map_err(|e| match e {
-            super::LessonError::NotFound => StudyError::LessonNotFound,
-            super::LessonError::Unavailable => StudyError::LessonUnavailable,
-        })
+    async fn load_lesson(&self, path: &LessonPath) -> Result<Arc<ParsedLesson>, StudyError> {
+        self.lessons
+            .load(path)
+            .await
+            .map(|view| view.lesson)
+            .map_err(|e| match e {
+                super::LessonError::NotFound => StudyError::LessonNotFound,
+                super::LessonError::Unavailable => StudyError::LessonUnavailable,
+            })
     }
 
     async fn store_user_message(

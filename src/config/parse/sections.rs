@@ -69,6 +69,26 @@ pub(super) fn lessons(c: &mut Collector, raw: &RawEnv) -> LessonsConfig {
             &raw.github_raw_base_url,
             "https://raw.githubusercontent.com",
         ),
+        l1_capacity: c.number(
+            "LESSON_L1_CAPACITY",
+            &raw.lesson_l1_capacity,
+            1_000u64,
+            (1, 1_000_000),
+        ),
+        l1_ttl: Duration::from_secs(c.number(
+            "LESSON_L1_TTL_SECS",
+            &raw.lesson_l1_ttl_secs,
+            60u64,
+            (1, 86_400),
+        )),
+        content_ttl: Duration::from_secs(c.number(
+            "CONTENT_CACHE_TTL",
+            &raw.content_cache_ttl,
+            86_400u64,
+            (1, 30 * 86_400),
+        )),
+        admin_secret: secret(c, "ADMIN_SECRET", &raw.admin_secret),
+        webhook_secret: secret(c, "GITHUB_WEBHOOK_SECRET", &raw.github_webhook_secret),
     }
 }
 
@@ -233,4 +253,13 @@ pub(super) fn origins(c: &mut Collector, raw: &RawEnv, prod: bool) -> Vec<String
         }
     }
     list
+}
+
+/// A shared secret: at least 16 characters, so it cannot be guessed by brute force.
+fn secret(c: &mut Collector, var: &str, raw: &Option<String>) -> Option<SecretString> {
+    let value = raw.as_ref()?;
+    if value.chars().count() < 16 {
+        c.push(var, "must be at least 16 characters");
+    }
+    Some(SecretString::from(value.clone()))
 }

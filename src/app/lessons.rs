@@ -1,0 +1,364 @@
+//! Lessons through the cache: an in-process L1 in front of an optional shared L2, one upstream
+//! fetch per path at a time (single-flight here, a lock across replicas), stale-if-error, and
+//! purges fanned out to every replica's L1.
+
+mod flight;
+mod metrics;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::domain::lesson::{CachedLesson, LessonPath, ParsedLesson, parse_lesson};
+use crate::domain::ports::{
+    CacheLookup, Invalidation, InvalidationBus, LessonCache, LessonSource, LessonSourceError,
+    TurnLock,
+};
+use flight::Flights;
+pub use metrics::LessonMetrics;
+
+/// Why a lesson could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LessonError {
+    /// The source positively says it does not exist.
+    #[error("lesson not found")]
+    NotFound,
+    /// The source failed and nothing usable is cached.
+    #[error("lesson unavailable")]
+    Unavailable,
+}
+
+/// Freshness and retention rules.
+#[derive(Debug, Clone)]
+pub struct LessonSettings {
+    /// How long a fetched copy is fresh (`CONTENT_CACHE_TTL`).
+    pub fresh_for: Duration,
+    /// Lifetime of an L1 entry in front of an L2 (`LESSON_L1_TTL_SECS`); bounds how long a
+    /// replica that missed a purge announcement can serve an old copy.
+    pub l1_ttl: Duration,
+    /// How long the last good copy is kept for stale-if-error.
+    pub retain: Duration,
+    /// How long "no such lesson" is remembered.
+    pub missing_ttl: Duration,
+    /// How long a replica waits for another replica's fetch before fetching itself.
+    pub lock_wait: Duration,
+}
+
+impl Default for LessonSettings {
+    fn default() -> Self {
+        Self {
+            fresh_for: Duration::from_secs(86_400),
+            l1_ttl: Duration::from_secs(60),
+            retain: Duration::from_secs(30 * 86_400),
+            missing_ttl: Duration::from_secs(60),
+            lock_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A lesson as served, with where it came from.
+#[derive(Debug, Clone)]
+pub struct LessonView {
+    /// The parsed lesson.
+    pub lesson: Arc<ParsedLesson>,
+    /// Unix seconds when the copy was fetched from the source.
+    pub fetched_at: i64,
+    /// Whether it came from a cache (no upstream request for this call).
+    pub cached: bool,
+    /// Whether it is a copy past its freshness, served because the source failed.
+    pub stale: bool,
+}
+
+/// The lesson use cases.
+pub struct LessonService {
+    source: Arc<dyn LessonSource>,
+    l1: Arc<dyn LessonCache>,
+    l2: Option<Arc<dyn LessonCache>>,
+    bus: Option<Arc<dyn InvalidationBus>>,
+    fetch_lock: Option<Arc<dyn TurnLock>>,
+    settings: LessonSettings,
+    flights: Flights,
+    parsed: moka::sync::Cache<(String, i64), Arc<ParsedLesson>>,
+    l2_down: AtomicBool,
+    metrics: LessonMetrics,
+}
+
+/// Outcome of one upstream fetch, shared by every caller waiting on it.
+type Fetched = Result<CachedLesson, LessonError>;
+
+impl LessonService {
+    /// Lessons from `source` through `l1` (and `l2` when shared caching is configured).
+    pub fn new(
+        source: Arc<dyn LessonSource>,
+        l1: Arc<dyn LessonCache>,
+        settings: LessonSettings,
+        metrics: LessonMetrics,
+    ) -> Self {
+        Self {
+            source,
+            l1,
+            l2: None,
+            bus: None,
+            fetch_lock: None,
+            settings,
+            flights: Flights::default(),
+            parsed: moka::sync::Cache::builder()
+                .max_capacity(1_000)
+                .support_invalidation_closures()
+                .time_to_idle(Duration::from_secs(600))
+                .build(),
+            l2_down: AtomicBool::new(false),
+            metrics,
+        }
+    }
+
+    /// Adds the shared tier: L2 cache, purge fan-out and the cross-replica fetch lock.
+    pub fn with_shared(
+        mut self,
+        l2: Arc<dyn LessonCache>,
+        bus: Arc<dyn InvalidationBus>,
+        fetch_lock: Arc<dyn TurnLock>,
+    ) -> Self {
+        self.l2 = Some(l2);
+        self.bus = Some(bus);
+        self.fetch_lock = Some(fetch_lock);
+        self
+    }
+
+    /// Starts applying purges announced by other replicas to this replica's L1.
+    pub fn spawn_invalidation_listener(self: &Arc<Self>) {
+        let Some(bus) = self.bus.clone() else { return };
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            let mut purges = bus.subscribe().await;
+            while let Some(purge) = purges.next().await {
+                let paths = match purge {
+                    Invalidation::All => Vec::new(),
+                    Invalidation::Paths(paths) => paths,
+                };
+                service.purge_local(&paths).await;
+            }
+        });
+    }
+
+    /// A lesson, from the cache when possible.
+    ///
+    /// # Errors
+    /// [`LessonError::NotFound`] when the source says so; [`LessonError::Unavailable`] when it
+    /// fails and no copy is retained.
+    pub async fn load(&self, path: &LessonPath) -> Result<LessonView, LessonError> {
+        let mut stale: Option<CachedLesson> = None;
+        match self.l1.get(path).await {
+            Ok(CacheLookup::Hit(hit)) if !hit.stale => {
+                self.metrics.hit("l1");
+                return Ok(self.view(hit, true));
+            }
+            Ok(CacheLookup::Hit(old)) => stale = Some(old),
+            Ok(CacheLookup::Missing) => return Err(LessonError::NotFound),
+            Ok(CacheLookup::Miss) => {}
+            Err(e) => tracing::warn!(error = %e, "in-process lesson cache failed"),
+        }
+        if let Some(l2) = &self.l2 {
+            match self.l2_lookup(l2, path).await {
+                Some(CacheLookup::Hit(hit)) if !hit.stale => {
+                    self.metrics.hit("l2");
+                    self.fill_l1(&hit).await;
+                    return Ok(self.view(hit, true));
+                }
+                Some(CacheLookup::Hit(old)) => stale = stale.or(Some(old)),
+                Some(CacheLookup::Missing) => {
+                    let _ = self
+                        .l1
+                        .put_missing(path, self.settings.missing_ttl.min(self.settings.l1_ttl))
+                        .await;
+                    return Err(LessonError::NotFound);
+                }
+                Some(CacheLookup::Miss) | None => {}
+            }
+        }
+        self.metrics.hit("miss");
+        let fetched = self
+            .flights
+            .run(path.as_str(), || self.fetch_shared(path.clone()))
+            .await;
+        match fetched {
+            Ok(fresh) => Ok(self.view(fresh, false)),
+            Err(LessonError::Unavailable) => match stale {
+                Some(old) => {
+                    self.metrics.hit("stale");
+                    tracing::warn!(
+                        lesson = path.as_str(),
+                        fetched_at = old.fetched_at,
+                        "lesson source failed; serving the last good copy"
+                    );
+                    Ok(self.view(CachedLesson { stale: true, ..old }, true))
+                }
+                None => Err(LessonError::Unavailable),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Purges the given lessons (or all when empty) in every tier and every replica; returns
+    /// how many paths were purged (for "all", what the shared tier reports).
+    ///
+    /// # Errors
+    /// [`LessonError::Unavailable`] when the shared tier cannot be reached (the local tier is
+    /// purged anyway).
+    pub async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, LessonError> {
+        let local = self.purge_local(paths).await;
+        let (Some(l2), Some(bus)) = (&self.l2, &self.bus) else {
+            return Ok(local);
+        };
+        let shared = l2.invalidate(paths).await.map_err(|e| {
+            tracing::error!(error = %e, "purging the shared lesson cache failed");
+            LessonError::Unavailable
+        })?;
+        let announcement = if paths.is_empty() {
+            Invalidation::All
+        } else {
+            Invalidation::Paths(paths.to_vec())
+        };
+        if let Err(e) = bus.publish(&announcement).await {
+            tracing::warn!(error = %e, "announcing a lesson purge failed; other replicas catch up within LESSON_L1_TTL_SECS");
+        }
+        tracing::info!(paths = paths.len(), purged = shared, "lesson cache purged");
+        Ok(shared.max(local))
+    }
+
+    async fn purge_local(&self, paths: &[LessonPath]) -> u64 {
+        if paths.is_empty() {
+            self.parsed.invalidate_all();
+        } else {
+            for p in paths {
+                self.parsed.invalidate_entries_if_path(p.as_str());
+            }
+        }
+        self.l1.invalidate(paths).await.unwrap_or(0)
+    }
+
+    async fn l2_lookup(&self, l2: &Arc<dyn LessonCache>, path: &LessonPath) -> Option<CacheLookup> {
+        match l2.get(path).await {
+            Ok(found) => {
+                if self.l2_down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("shared lesson cache is back");
+                }
+                Some(found)
+            }
+            Err(e) => {
+                if !self.l2_down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "shared lesson cache unavailable; serving from the in-process cache and the source");
+                }
+                None
+            }
+        }
+    }
+
+    async fn fill_l1(&self, lesson: &CachedLesson) {
+        let (fresh, retain) = match self.l2 {
+            Some(_) => (self.settings.l1_ttl, self.settings.l1_ttl),
+            None => (self.settings.fresh_for, self.settings.retain),
+        };
+        if let Err(e) = self.l1.put(lesson, fresh, retain).await {
+            tracing::warn!(error = %e, "in-process lesson cache refused a copy");
+        }
+    }
+
+    /// One fetch for this replica; with a shared tier, one for all replicas: the lock holder
+    /// fetches while the others wait for the copy to appear in L2.
+    async fn fetch_shared(&self, path: LessonPath) -> Fetched {
+        let (Some(lock), Some(l2)) = (&self.fetch_lock, &self.l2) else {
+            return self.fetch(&path).await;
+        };
+        let key = format!("lesson:{}", path.as_str());
+        match lock.try_acquire(&key, self.settings.lock_wait).await {
+            Ok(Some(_guard)) => self.fetch(&path).await,
+            Ok(None) => {
+                self.metrics.lock_wait();
+                let deadline = tokio::time::Instant::now() + self.settings.lock_wait;
+                let mut pause = Duration::from_millis(20);
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                    match l2.get(&path).await {
+                        Ok(CacheLookup::Hit(hit)) if !hit.stale => {
+                            self.fill_l1(&hit).await;
+                            return Ok(hit);
+                        }
+                        Ok(CacheLookup::Missing) => return Err(LessonError::NotFound),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                self.fetch(&path).await
+            }
+            Err(_) => self.fetch(&path).await,
+        }
+    }
+
+    async fn fetch(&self, path: &LessonPath) -> Fetched {
+        let started = std::time::Instant::now();
+        let outcome = self.source.fetch(path).await;
+        self.metrics.fetched(&outcome, started.elapsed());
+        match outcome {
+            Ok(raw) => {
+                let copy = CachedLesson {
+                    lesson: raw,
+                    fetched_at: chrono::Utc::now().timestamp(),
+                    stale: false,
+                };
+                if let Some(l2) = &self.l2
+                    && let Err(e) = l2
+                        .put(&copy, self.settings.fresh_for, self.settings.retain)
+                        .await
+                {
+                    tracing::warn!(error = %e, "shared lesson cache refused a copy");
+                }
+                self.fill_l1(&copy).await;
+                Ok(copy)
+            }
+            Err(LessonSourceError::NotFound) => {
+                let ttl = self.settings.missing_ttl;
+                if let Some(l2) = &self.l2 {
+                    let _ = l2.put_missing(path, ttl).await;
+                }
+                let _ = self
+                    .l1
+                    .put_missing(path, ttl.min(self.settings.l1_ttl))
+                    .await;
+                Err(LessonError::NotFound)
+            }
+            Err(LessonSourceError::Unavailable(reason)) => {
+                // Never cached: the next request tries the source again.
+                tracing::warn!(lesson = path.as_str(), reason = %reason, "lesson source failed");
+                Err(LessonError::Unavailable)
+            }
+        }
+    }
+
+    fn view(&self, copy: CachedLesson, cached: bool) -> LessonView {
+        let key = (copy.lesson.path.as_str().to_string(), copy.fetched_at);
+        let lesson = self.parsed.get_with(key, || {
+            Arc::new(parse_lesson(&copy.lesson.path, &copy.lesson.markdown))
+        });
+        LessonView {
+            lesson,
+            fetched_at: copy.fetched_at,
+            cached,
+            stale: copy.stale,
+        }
+    }
+}
+
+trait PathEntries {
+    fn invalidate_entries_if_path(&self, path: &str);
+}
+
+impl PathEntries for moka::sync::Cache<(String, i64), Arc<ParsedLesson>> {
+    fn invalidate_entries_if_path(&self, path: &str) {
+        let path = path.to_string();
+        // Parsed copies are keyed by (path, fetched_at); drop every version of this path.
+        let _ = self.invalidate_entries_if(move |(p, _), _| *p == path);
+    }
+}

@@ -1,0 +1,91 @@
+//! Counters of the lesson cache: hits per tier, misses, stale copies served, upstream fetches
+//! with their latency, and waits on another replica's fetch.
+
+use std::time::Duration;
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+
+use crate::domain::lesson::RawLesson;
+use crate::domain::ports::LessonSourceError;
+
+/// Lesson-cache instruments.
+#[derive(Clone)]
+pub struct LessonMetrics {
+    lookups: IntCounterVec,
+    fetches: HistogramVec,
+    lock_waits: IntCounterVec,
+}
+
+impl LessonMetrics {
+    /// Registers the instruments on `registry` (unregistered ones for tests when `None`).
+    ///
+    /// # Panics
+    /// Never in practice: the definitions are static and registered once per registry.
+    pub fn new(registry: Option<&Registry>) -> Self {
+        let lookups = IntCounterVec::new(
+            Opts::new(
+                "lesson_cache_lookups_total",
+                "Lesson lookups by result: l1, l2, miss, stale",
+            ),
+            &["result"],
+        )
+        .expect("static counter definition is valid");
+        let fetches = HistogramVec::new(
+            HistogramOpts::new(
+                "lesson_upstream_fetch_seconds",
+                "Upstream lesson fetches by outcome",
+            )
+            .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            &["outcome"],
+        )
+        .expect("static histogram definition is valid");
+        let lock_waits = IntCounterVec::new(
+            Opts::new(
+                "lesson_fetch_lock_waits_total",
+                "Misses that waited for another replica's fetch",
+            ),
+            &["tier"],
+        )
+        .expect("static counter definition is valid");
+        if let Some(registry) = registry {
+            for c in [
+                Box::new(lookups.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(fetches.clone()),
+                Box::new(lock_waits.clone()),
+            ] {
+                if let Err(e) = registry.register(c) {
+                    tracing::warn!(error = %e, "lesson metrics not registered");
+                }
+            }
+        }
+        Self {
+            lookups,
+            fetches,
+            lock_waits,
+        }
+    }
+
+    pub(super) fn hit(&self, result: &str) {
+        self.lookups.with_label_values(&[result]).inc();
+    }
+
+    pub(super) fn lock_wait(&self) {
+        self.lock_waits.with_label_values(&["l2"]).inc();
+    }
+
+    pub(super) fn fetched(&self, outcome: &Result<RawLesson, LessonSourceError>, took: Duration) {
+        let label = match outcome {
+            Ok(_) => "ok",
+            Err(LessonSourceError::NotFound) => "not_found",
+            Err(LessonSourceError::Unavailable(_)) => "unavailable",
+        };
+        self.fetches
+            .with_label_values(&[label])
+            .observe(took.as_secs_f64());
+        tracing::debug!(
+            outcome = label,
+            ms = took.as_millis() as u64,
+            "upstream lesson fetch"
+        );
+    }
+}

@@ -100,6 +100,7 @@ impl Application {
             metrics,
             config: config.clone(),
             study,
+            lessons,
         };
 
         let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))

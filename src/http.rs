@@ -17,6 +17,7 @@ use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
 use crate::app::readiness::Readiness;
+use crate::app::lessons::LessonService;
 use crate::app::study::StudyService;
 use crate::config::Config;
 use metrics::Metrics;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Study-session use cases.
     pub study: Arc<StudyService>,
+    /// Lesson use cases (cache, purge).
+    pub lessons: Arc<LessonService>,
 }
 
 /// The OpenAPI operations of the service.

@@ -16,8 +16,8 @@ use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
-use crate::app::readiness::Readiness;
 use crate::app::lessons::LessonService;
+use crate::app::readiness::Readiness;
 use crate::app::study::StudyService;
 use crate::config::Config;
 use metrics::Metrics;

@@ -175,15 +175,7 @@ impl StudyService {
             LessonError::NotFound => StudyError::LessonNotFound,
             LessonError::Unavailable => StudyError::LessonUnavailable,
         })?;
-        let thread = Thread {
-            id: new_thread_id(),
-            user_id: who.user_id.clone(),
-            organization_id: who.organization_id.clone(),
-            title: None,
-            status: crate::domain::thread::ThreadStatus::Active,
-            created_at: now(),
-            metadata: serde_json::json!({ "lesson_path": lesson_path.as_str(), "mode": mode }),
-        };
+        let thread = new_thread(who, lesson_path, mode);
         self.store
             .create_thread(&thread)
             .await
@@ -322,6 +314,19 @@ impl StudyService {
             .add_feedback(&who.user_id, thread_id, item_ids, kind)
             .await
             .map_err(|e| StudyError::from_store(e, StudyError::ItemNotFound))
+    }
+}
+
+/// A new, empty thread of `who` on a lesson.
+fn new_thread(who: &Principal, lesson_path: &LessonPath, mode: StudyMode) -> Thread {
+    Thread {
+        id: new_thread_id(),
+        user_id: who.user_id.clone(),
+        organization_id: who.organization_id.clone(),
+        title: None,
+        status: crate::domain::thread::ThreadStatus::Active,
+        created_at: now(),
+        metadata: serde_json::json!({ "lesson_path": lesson_path.as_str(), "mode": mode }),
     }
 }
 

@@ -208,7 +208,7 @@ impl ChatKitApi {
             }
             "threads.list" => {
                 let p: wire::ListParams = parse(params)?;
-                let page = page_request(p.limit, p.order, p.after)?;
+                let page = page_request(p)?;
                 let threads = study.list_threads(&who, &page).await?;
                 json(&WirePage::from_page(threads, |t| {
                     Some(WireThread::new(&t, WirePage::empty()))
@@ -226,7 +226,7 @@ impl ChatKitApi {
             }
             "items.list" => {
                 let p: wire::ItemsListParams = parse(params)?;
-                let page = page_request(p.limit, p.order, p.after)?;
+                let page = page_request(p.page)?;
                 let items = study.list_items(&who, &p.thread_id, &page).await?;
                 json(&WirePage::from_page(items, |i| WireItem::from_item(&i)))
             }
@@ -269,11 +269,12 @@ fn message(input: wire::UserMessageInput) -> MessageInput {
 }
 
 /// `limit` as the protocol reads it: absent, null and 0 mean 20; "5" and 5.0 mean 5.
-fn page_request(
-    limit: Option<serde_json::Value>,
-    order: Option<Order>,
-    after: Option<String>,
-) -> Result<PageRequest, ApiError> {
+fn page_request(params: wire::ListParams) -> Result<PageRequest, ApiError> {
+    let wire::ListParams {
+        limit,
+        order,
+        after,
+    } = params;
     let bad = || {
         ApiError::bad_request(
             "bad_request",

@@ -13,13 +13,12 @@ use tokio::sync::mpsc;
 
 use super::input::{lesson_of, lesson_required, validate};
 use super::{
-    MessageInput, StudyError, StudyService, TurnContext, TurnStream, new_item_id, new_thread_id,
-    now, thread_err,
+    MessageInput, StudyError, StudyService, TurnContext, TurnStream, new_item_id, now, thread_err,
 };
 use crate::domain::lesson::{LessonPath, ParsedLesson};
 use crate::domain::ports::TurnGuard;
 use crate::domain::principal::Principal;
-use crate::domain::thread::{ItemKind, Thread, ThreadItem, ThreadStatus};
+use crate::domain::thread::{ItemKind, Thread, ThreadItem};
 use crate::domain::title::is_auto_start;
 use crate::domain::tutor::StudyMode;
 
@@ -61,6 +60,15 @@ pub enum TurnEvent {
     },
 }
 
+/// A turn about to start on a loaded thread and lesson, with its lock held.
+struct NewTurn {
+    thread: Thread,
+    created: bool,
+    lesson: Arc<ParsedLesson>,
+    ctx: TurnContext,
+    guard: Box<dyn TurnGuard>,
+}
+
 /// Everything a turn task needs, gathered before the stream starts.
 struct TurnJob {
     who: Principal,
@@ -87,38 +95,20 @@ impl StudyService {
         let path = ctx.lesson_path.clone().ok_or_else(lesson_required)?;
         let lesson = self.load_lesson(&path).await?;
         let mode = StudyMode::from_model(input.inference_options.model.as_deref());
-        let thread = Thread {
-            id: new_thread_id(),
-            user_id: who.user_id.clone(),
-            organization_id: who.organization_id.clone(),
-            title: None,
-            status: ThreadStatus::Active,
-            created_at: now(),
-            metadata: serde_json::json!({ "lesson_path": path.as_str(), "mode": mode }),
-        };
+        let thread = super::new_thread(who, &path, mode);
         self.store
             .create_thread(&thread)
             .await
             .map_err(thread_err)?;
         let guard = self.lock(&thread.id).await?;
-        let (user_item, auto_start) = self.store_user_message(who, &thread, input, &text).await?;
-        let mut prefix = vec![TurnEvent::ThreadCreated(thread.clone())];
-        if user_item.kind.is_visible() {
-            prefix.push(TurnEvent::ItemDone(user_item.clone()));
-        }
-        prefix.push(TurnEvent::StreamOptions);
-        Ok(self.spawn(
-            prefix,
-            TurnJob {
-                who: who.clone(),
-                thread,
-                user_item,
-                lesson,
-                ctx,
-                auto_start,
-                _guard: guard,
-            },
-        ))
+        let turn = NewTurn {
+            thread,
+            created: true,
+            lesson,
+            ctx,
+            guard,
+        };
+        self.message_turn(who, turn, input, &text).await
     }
 
     /// `threads.add_user_message`.
@@ -141,24 +131,50 @@ impl StudyService {
         let path = lesson_of(&thread, &ctx)?;
         let guard = self.lock(&thread.id).await?;
         let lesson = self.load_lesson(&path).await?;
-        let (user_item, auto_start) = self.store_user_message(who, &thread, input, &text).await?;
+        let turn = NewTurn {
+            thread,
+            created: false,
+            lesson,
+            ctx,
+            guard,
+        };
+        self.message_turn(who, turn, input, &text).await
+    }
+
+    /// Stores the student's message and starts the turn that answers it.
+    async fn message_turn(
+        self: &Arc<Self>,
+        who: &Principal,
+        turn: NewTurn,
+        input: MessageInput,
+        text: &str,
+    ) -> Result<TurnStream, StudyError> {
+        let NewTurn {
+            thread,
+            created,
+            lesson,
+            ctx,
+            guard,
+        } = turn;
+        let (user_item, auto_start) = self.store_user_message(who, &thread, input, text).await?;
         let mut prefix = Vec::new();
+        if created {
+            prefix.push(TurnEvent::ThreadCreated(thread.clone()));
+        }
         if user_item.kind.is_visible() {
             prefix.push(TurnEvent::ItemDone(user_item.clone()));
         }
         prefix.push(TurnEvent::StreamOptions);
-        Ok(self.spawn(
-            prefix,
-            TurnJob {
-                who: who.clone(),
-                thread,
-                user_item,
-                lesson,
-                ctx,
-                auto_start,
-                _guard: guard,
-            },
-        ))
+        let job = TurnJob {
+            who: who.clone(),
+            thread,
+            user_item,
+            lesson,
+            ctx,
+            auto_start,
+            _guard: guard,
+        };
+        Ok(self.spawn(prefix, job))
     }
 
     /// `threads.retry_after_item`: drop everything after a user message and answer it again.

@@ -86,15 +86,9 @@ pub struct ListParams {
 pub struct ItemsListParams {
     /// Thread.
     pub thread_id: String,
-    /// Page size; absent, null and 0 mean 20.
-    #[serde(default)]
-    pub limit: Option<serde_json::Value>,
-    /// Sort order (default desc).
-    #[serde(default)]
-    pub order: Option<Order>,
-    /// Exclusive cursor.
-    #[serde(default)]
-    pub after: Option<String>,
+    /// Paging, as for `threads.list`.
+    #[serde(flatten)]
+    pub page: ListParams,
 }
 
 /// `items.feedback`.

@@ -9,13 +9,16 @@
 //! `threads.add_user_message`), reading every stream to its end, for a fixed duration. Prints a
 //! markdown table. Traffic stays on 127.0.0.1.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use poem::{Body, Response, Route, handler, post};
 use serde_json::json;
+
+use common::{arg, fresh_postgres, pct, start_service};
 
 const DELTAS: usize = 20;
 
@@ -50,75 +53,6 @@ async fn start_fake_model() -> SocketAddr {
             .run(Route::new().at("/v1/chat/completions", post(completions))),
     );
     addr
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Service {
-    child: tokio::process::Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_service(database_url: Option<String>, model: SocketAddr) -> Service {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let db = database_url
-        .unwrap_or_else(|| format!("sqlite://{}/bench.sqlite?mode=rwc", dir.path().display()));
-    let lessons = format!("{}/examples/lessons", env!("CARGO_MANIFEST_DIR"));
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_study-mode-api"))
-        .env_clear()
-        .envs([
-            ("PORT", port.to_string()),
-            ("DATABASE_URL", db),
-            ("LESSONS_DIR", lessons),
-            ("OPENAI_API_KEY", "sk-bench".into()),
-            ("OPENAI_BASE_URL", format!("http://{model}/v1")),
-            ("LOG_LEVEL", "warn".into()),
-            ("DB_MAX_CONNECTIONS", "32".into()),
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the service");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/health/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Service {
-                child,
-                base,
-                _dir: dir,
-            };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the service did not become ready");
-}
-
-async fn fresh_postgres(admin: &str) -> String {
-    use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-    let mut conn = PgConnection::connect(admin)
-        .await
-        .expect("BENCH_DATABASE_URL reachable");
-    let name = format!("smbench_{}", uuid::Uuid::new_v4().simple());
-    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-        .await
-        .expect("create database");
-    let mut url = url::Url::parse(admin).expect("URL");
-    url.set_path(&name);
-    url.to_string()
 }
 
 #[derive(Default)]
@@ -192,14 +126,6 @@ async fn client_loop(client: reqwest::Client, base: String, until: Instant) -> S
     stats
 }
 
-fn pct(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1000.0
-}
-
 async fn run(base: &str, streams: usize, secs: u64) -> String {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(streams)
@@ -240,14 +166,6 @@ async fn run(base: &str, streams: usize, secs: u64) -> String {
     )
 }
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
-}
-
 fn main() {
     study_mode_api::bootstrap::install_tls_provider();
     let dbs = arg("--db", "sqlite,postgres");
@@ -270,7 +188,17 @@ fn main() {
                 }
                 _ => None,
             };
-            let mut service = start_service(url, model).await;
+            let lessons = format!("{}/examples/lessons", env!("CARGO_MANIFEST_DIR"));
+            let mut env = vec![
+                ("LESSONS_DIR", lessons),
+                ("OPENAI_API_KEY", "sk-bench".to_string()),
+                ("OPENAI_BASE_URL", format!("http://{model}/v1")),
+                ("DB_MAX_CONNECTIONS", "32".to_string()),
+            ];
+            if let Some(url) = url {
+                env.push(("DATABASE_URL", url));
+            }
+            let mut service = start_service(&env).await;
             println!("\n### {db}: {DELTAS}-delta instant fake model, {secs} s per row\n");
             println!("| concurrent streams | turns/s | TTFE p50 ms | TTFE p95 ms | TTFE p99 ms | turn p50 ms | turn p99 ms | errors |");
             println!("|---|---|---|---|---|---|---|---|");

@@ -3,10 +3,12 @@
 //! Adapters never import each other; `bootstrap.rs` is the only place that knows them all.
 
 pub mod lesson_cache_memory;
+pub mod lesson_cache_redis;
 pub mod lessons_github;
 pub mod lessons_local;
 pub mod memory;
 pub mod redis;
+pub mod redis_bus;
 pub mod redis_lock;
 pub mod sql;
 pub mod tutor_offline;

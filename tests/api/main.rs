@@ -9,6 +9,7 @@ mod errors;
 mod fake_model;
 mod health;
 mod helpers;
+mod lesson_cache;
 mod openapi;
 mod postgres;
 mod proxy;

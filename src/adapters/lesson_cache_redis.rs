@@ -1,0 +1,242 @@
+//! Outbound adapter: LessonCache on Redis (fred) — the L2 tier every replica shares.
+//!
+//! Keys live under `lesson:v1:{repo@branch}` (a hash tag, so every key of a book sits on one
+//! cluster slot and one script may touch them all): `…:gen` holds the generation, `…:g<n>:<path>`
+//! a copy and `…:g<n>:missing:<path>` a negative entry. Purging everything bumps the generation;
+//! the old generation's keys are never read again and expire by their own TTL. Every operation
+//! reads the generation and touches the entry in one script, hence one round trip.
+
+mod script;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::prelude::{Client, KeysInterface};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::lesson::{CachedLesson, LessonPath, RawLesson};
+use crate::domain::ports::{CacheError, CacheLookup, LessonCache};
+use script::Script;
+
+/// Upper bound on one cache operation (a script reload included): a slow cache is worse than
+/// none, since callers fall back to the source anyway.
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Longest a negative entry is kept, whatever the caller asks.
+const MAX_MISSING_TTL: Duration = Duration::from_secs(60);
+
+/// Replies `{1, copy}`, `{2, ''}` (negative entry) or `{0, ''}` (nothing).
+static GET: Script = Script::new(
+    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
+local copy = redis.call('GET', base .. ARGV[2])
+if copy then return {1, copy} end
+if redis.call('EXISTS', base .. 'missing:' .. ARGV[2]) == 1 then return {2, ''} end
+return {0, ''}",
+);
+
+/// A copy replaces a negative entry of the same path.
+static PUT: Script = Script::new(
+    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
+redis.call('SET', base .. ARGV[2], ARGV[3], 'PX', ARGV[4])
+redis.call('DEL', base .. 'missing:' .. ARGV[2])
+return 1",
+);
+
+/// A negative entry replaces the copy of the same path (the source says it is gone).
+static PUT_MISSING: Script = Script::new(
+    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
+redis.call('SET', base .. 'missing:' .. ARGV[2], '1', 'PX', ARGV[3])
+redis.call('DEL', base .. ARGV[2])
+return 1",
+);
+
+/// Replies how many of the paths had a copy or a negative entry.
+static INVALIDATE: Script = Script::new(
+    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
+local purged = 0
+for i = 2, #ARGV do
+  if redis.call('DEL', base .. ARGV[i], base .. 'missing:' .. ARGV[i]) > 0 then
+    purged = purged + 1
+  end
+end
+return purged",
+);
+
+/// What a copy looks like in Redis; the path is the key, so it is not repeated.
+#[derive(Debug, Serialize, Deserialize)]
+struct Stored<'a> {
+    #[serde(borrow)]
+    markdown: Cow<'a, str>,
+    fetched_at: i64,
+    /// Unix milliseconds after which the copy is stale.
+    fresh_until: i64,
+}
+
+/// The shared lesson cache of one repository and branch.
+#[derive(Clone)]
+pub struct RedisLessonCache {
+    client: Client,
+    namespace: String,
+}
+
+impl std::fmt::Debug for RedisLessonCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLessonCache")
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisLessonCache {
+    /// Lessons of `repo` at `branch`, over an already connecting client.
+    pub fn new(client: Client, repo: &str, branch: &str) -> Self {
+        Self {
+            client,
+            namespace: namespace(repo, branch),
+        }
+    }
+
+    /// The pub/sub channel for purges of this repository and branch, for the invalidation bus.
+    pub fn purge_channel(&self) -> String {
+        format!("{}:purge", self.namespace)
+    }
+
+    fn generation_key(&self) -> String {
+        format!("{}:gen", self.namespace)
+    }
+
+    /// Runs one script against the current generation, within [`OP_TIMEOUT`].
+    async fn run<R: fred::prelude::FromValue>(
+        &self,
+        op: &str,
+        script: &Script,
+        mut args: Vec<String>,
+    ) -> Result<R, CacheError> {
+        args.insert(0, self.namespace.clone());
+        bounded(
+            op,
+            script.run(&self.client, vec![self.generation_key()], args),
+        )
+        .await
+    }
+}
+
+/// `lesson:v1:{repo@branch}`; braces inside the names would break the hash tag.
+fn namespace(repo: &str, branch: &str) -> String {
+    let tag = format!("{repo}@{branch}").replace(['{', '}'], "_");
+    format!("lesson:v1:{{{tag}}}")
+}
+
+/// Milliseconds for `PX`: at least 1 (Redis refuses 0), and far from overflowing its clock.
+fn px(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .clamp(1, i64::MAX / 4)
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Encodes a copy; `fresh_until` uses this replica's clock, which is fine for freshness counted
+/// in hours between NTP-synchronised replicas.
+fn encode(lesson: &CachedLesson, fresh_for: Duration) -> Result<String, CacheError> {
+    serde_json::to_string(&Stored {
+        markdown: Cow::Borrowed(&lesson.lesson.markdown),
+        fetched_at: lesson.fetched_at,
+        fresh_until: now_ms().saturating_add(px(fresh_for)),
+    })
+    .map_err(|e| CacheError::Unavailable(format!("encode lesson: {e}")))
+}
+
+/// Decodes a copy; `None` for a value this version cannot read (it is then treated as a miss).
+fn decode(path: &LessonPath, value: &str, now_ms: i64) -> Option<CachedLesson> {
+    let stored: Stored<'_> = serde_json::from_str(value).ok()?;
+    Some(CachedLesson {
+        lesson: RawLesson {
+            path: path.clone(),
+            markdown: stored.markdown.into_owned(),
+        },
+        fetched_at: stored.fetched_at,
+        stale: now_ms >= stored.fresh_until,
+    })
+}
+
+/// Awaits a Redis call within [`OP_TIMEOUT`]; failures say which operation and what kind of
+/// error, never the address or credentials.
+async fn bounded<R>(
+    op: &str,
+    call: impl Future<Output = Result<R, fred::prelude::Error>>,
+) -> Result<R, CacheError> {
+    match tokio::time::timeout(OP_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(CacheError::Unavailable(format!(
+            "redis {op}: {:?}",
+            e.kind()
+        ))),
+        Err(_) => Err(CacheError::Unavailable(format!("redis {op}: timed out"))),
+    }
+}
+
+#[async_trait]
+impl LessonCache for RedisLessonCache {
+    async fn get(&self, path: &LessonPath) -> Result<CacheLookup, CacheError> {
+        let (kind, value): (i64, String) = self
+            .run("get", &GET, vec![path.as_str().to_string()])
+            .await?;
+        Ok(match kind {
+            1 => match decode(path, &value, now_ms()) {
+                Some(copy) => CacheLookup::Hit(copy),
+                None => {
+                    tracing::warn!(
+                        lesson = path.as_str(),
+                        "unreadable shared cache entry; treating it as a miss"
+                    );
+                    CacheLookup::Miss
+                }
+            },
+            2 => CacheLookup::Missing,
+            _ => CacheLookup::Miss,
+        })
+    }
+
+    async fn put(
+        &self,
+        lesson: &CachedLesson,
+        fresh_for: Duration,
+        retain: Duration,
+    ) -> Result<(), CacheError> {
+        let value = encode(lesson, fresh_for)?;
+        let args = vec![
+            lesson.lesson.path.as_str().to_string(),
+            value,
+            px(retain.max(fresh_for)).to_string(),
+        ];
+        self.run::<i64>("put", &PUT, args).await.map(drop)
+    }
+
+    async fn put_missing(&self, path: &LessonPath, ttl: Duration) -> Result<(), CacheError> {
+        let args = vec![
+            path.as_str().to_string(),
+            px(ttl.min(MAX_MISSING_TTL)).to_string(),
+        ];
+        self.run::<i64>("put_missing", &PUT_MISSING, args)
+            .await
+            .map(drop)
+    }
+
+    async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, CacheError> {
+        if paths.is_empty() {
+            let key = self.generation_key();
+            bounded("invalidate", self.client.incr::<i64, _>(key)).await?;
+            return Ok(0);
+        }
+        let args = paths.iter().map(|p| p.as_str().to_string()).collect();
+        let purged: i64 = self.run("invalidate", &INVALIDATE, args).await?;
+        Ok(u64::try_from(purged).unwrap_or(0))
+    }
+}

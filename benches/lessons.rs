@@ -27,23 +27,35 @@ async fn raw(Path(rest): Path<String>) -> poem::Result<String> {
     let mut text = String::from("---\ntitle: Bench lesson\n---\n\n# Bench lesson\n\n");
     for section in 0..6 {
         text.push_str(&format!("## Section {section}\n\n"));
-        text.push_str(&"Agents observe, think and act in a loop until the goal is met. ".repeat(12));
+        text.push_str(
+            &"Agents observe, think and act in a loop until the goal is met. ".repeat(12),
+        );
         text.push_str("\n\n");
     }
     Ok(text)
 }
 
 async fn start_fake_github() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake GitHub");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind fake GitHub");
     let addr = listener.local_addr().expect("address");
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/*rest", get(raw))));
+    tokio::spawn(
+        poem::Server::new_with_acceptor(acceptor).run(Route::new().at("/*rest", get(raw))),
+    );
     format!("http://{addr}")
 }
 
 fn wrk(url: &str, connections: usize, secs: u64) -> String {
     let out = std::process::Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", url])
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            url,
+        ])
         .output()
         .expect("wrk is installed (apt-get install wrk)");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -53,18 +65,35 @@ fn wrk(url: &str, connections: usize, secs: u64) -> String {
             .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
             .unwrap_or_else(|| "?".into())
     };
-    let errors = text.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors")).unwrap_or("none").trim().to_string();
-    format!("| {connections} | {} | {} | {} | {} | {errors} |", find("Requests/sec:"), find("50%"), find("99%"), find("Latency"))
+    let errors = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .unwrap_or("none")
+        .trim()
+        .to_string();
+    format!(
+        "| {connections} | {} | {} | {} | {} | {errors} |",
+        find("Requests/sec:"),
+        find("50%"),
+        find("99%"),
+        find("Latency")
+    )
 }
 
 fn main() {
     study_mode_api::bootstrap::install_tls_provider();
     let secs: u64 = arg("--secs", "10").parse().unwrap_or(10);
     let redis = arg("--redis", "");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let github = start_fake_github().await;
-        let mut env = vec![("GITHUB_RAW_BASE_URL", github), ("GITHUB_TOKEN", "bench-token".to_string())];
+        let mut env = vec![
+            ("GITHUB_RAW_BASE_URL", github),
+            ("GITHUB_TOKEN", "bench-token".to_string()),
+        ];
         if !redis.is_empty() {
             env.push(("REDIS_URL", redis.clone()));
         }
@@ -73,15 +102,31 @@ fn main() {
         let mut first = Vec::new();
         for i in 0..50 {
             let started = Instant::now();
-            let resp = client.get(format!("{}/v1/lessons?path=bench/lesson-{i}", service.base)).send().await.expect("request");
+            let resp = client
+                .get(format!("{}/v1/lessons?path=bench/lesson-{i}", service.base))
+                .send()
+                .await
+                .expect("request");
             assert!(resp.status().is_success(), "first request answers 200");
             let _ = resp.bytes().await;
             first.push(started.elapsed().as_micros() as u64);
         }
         first.sort_unstable();
-        let tier = if redis.is_empty() { "in-process cache" } else { "in-process + Redis" };
-        println!("\n### Lessons ({tier}); upstream answers after {} ms\n", UPSTREAM_DELAY.as_millis());
-        println!("First (uncached) request, 50 lessons: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms\n", pct(&first, 0.5), pct(&first, 0.99), pct(&first, 1.0));
+        let tier = if redis.is_empty() {
+            "in-process cache"
+        } else {
+            "in-process + Redis"
+        };
+        println!(
+            "\n### Lessons ({tier}); upstream answers after {} ms\n",
+            UPSTREAM_DELAY.as_millis()
+        );
+        println!(
+            "First (uncached) request, 50 lessons: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms\n",
+            pct(&first, 0.5),
+            pct(&first, 0.99),
+            pct(&first, 1.0)
+        );
         println!("| connections | requests/s | p50 | p99 | mean | errors |");
         println!("|---|---|---|---|---|---|");
         let url = format!("{}/v1/lessons?path=bench/lesson-0", service.base);

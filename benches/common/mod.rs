@@ -8,7 +8,10 @@ use std::time::Duration;
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// The service running as a child process.
@@ -25,7 +28,10 @@ pub async fn start_service(env: &[(&str, String)]) -> Service {
     let port = free_port();
     let mut vars: Vec<(String, String)> = vec![
         ("PORT".into(), port.to_string()),
-        ("DATABASE_URL".into(), format!("sqlite://{}/bench.sqlite?mode=rwc", dir.path().display())),
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{}/bench.sqlite?mode=rwc", dir.path().display()),
+        ),
         ("LOG_LEVEL".into(), "warn".into()),
     ];
     vars.extend(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
@@ -40,8 +46,17 @@ pub async fn start_service(env: &[(&str, String)]) -> Service {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..400 {
-        if client.get(format!("{base}/health/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
-            return Service { child, base, _dir: dir };
+        if client
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Service {
+                child,
+                base,
+                _dir: dir,
+            };
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -51,9 +66,13 @@ pub async fn start_service(env: &[(&str, String)]) -> Service {
 /// A fresh database next to `admin` (a Postgres URL).
 pub async fn fresh_postgres(admin: &str) -> String {
     use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-    let mut conn = PgConnection::connect(admin).await.expect("BENCH_DATABASE_URL reachable");
+    let mut conn = PgConnection::connect(admin)
+        .await
+        .expect("BENCH_DATABASE_URL reachable");
     let name = format!("smbench_{}", uuid::Uuid::new_v4().simple());
-    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).await.expect("create database");
+    conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+        .await
+        .expect("create database");
     let mut url = url::Url::parse(admin).expect("URL");
     url.set_path(&name);
     url.to_string()
@@ -62,7 +81,10 @@ pub async fn fresh_postgres(admin: &str) -> String {
 /// `--name value` from the command line, or `default`.
 pub fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// The value at percentile `p` (0..=1) of sorted microseconds, in milliseconds.

@@ -10,10 +10,12 @@ use poem::Server;
 use poem::listener::{Acceptor, TcpAcceptor};
 
 use crate::adapters::lesson_cache_memory::MemoryLessonCache;
+use crate::adapters::lesson_cache_redis::RedisLessonCache;
 use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
 use crate::adapters::lessons_local::LocalLessonSource;
 use crate::adapters::memory::MemoryTurnLock;
 use crate::adapters::redis::RedisClient;
+use crate::adapters::redis_bus::RedisInvalidationBus;
 use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::{Database, migrations};
@@ -178,7 +180,7 @@ pub fn install_tls_provider() {
 /// Lessons through the in-process cache (and the shared tier when Redis is configured).
 fn lesson_service(
     config: &Config,
-    _redis: Option<&RedisClient>,
+    redis: Option<&RedisClient>,
     metrics: &Metrics,
 ) -> anyhow::Result<Arc<LessonService>> {
     let lessons = &config.lessons;
@@ -188,12 +190,20 @@ fn lesson_service(
         ..LessonSettings::default()
     };
     let l1 = Arc::new(MemoryLessonCache::new(lessons.l1_capacity));
-    let service = LessonService::new(
+    let mut service = LessonService::new(
         lesson_source(config)?,
         l1,
         settings,
         LessonMetrics::new(Some(metrics.registry())),
     );
+    if let Some(redis) = redis {
+        let client = redis.client().clone();
+        let l2 =
+            RedisLessonCache::new(client.clone(), &lessons.github_repo, &lessons.github_branch);
+        let bus = RedisInvalidationBus::new(client.clone(), l2.purge_channel());
+        let fetch_lock = RedisTurnLock::new(client, "lesson-fetch:");
+        service = service.with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock));
+    }
     let service = Arc::new(service);
     service.spawn_invalidation_listener();
     Ok(service)

@@ -6,9 +6,11 @@ mod cli;
 #[cfg(feature = "containers")]
 mod containers;
 mod errors;
+mod fake_github;
 mod fake_model;
 mod health;
 mod helpers;
+mod lessons;
 mod openapi;
 mod postgres;
 mod proxy;

@@ -8,6 +8,7 @@ pub mod ports;
 pub mod principal;
 pub mod prompt;
 pub mod rate_limit;
+pub mod suggestions;
 pub mod teach;
 pub mod thread;
 pub mod title;

@@ -1,9 +1,11 @@
 //! Driving side of the hexagon: HTTP routes, OpenAPI operations and the middleware stack.
 
+pub mod admin;
 pub mod auth;
 pub mod chatkit;
 pub mod error;
 pub mod health;
+pub mod lessons;
 pub mod metrics;
 pub mod middleware;
 pub mod root;
@@ -43,6 +45,8 @@ pub type Apis = (
     health::HealthApi,
     chatkit::ChatKitApi,
     threads::ThreadsApi,
+    lessons::LessonsApi,
+    admin::AdminApi,
 );
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
@@ -71,7 +75,9 @@ fn apis_for_spec() -> Apis {
         root::RootApi,
         health::HealthApi::new(Readiness::default()),
         chatkit::ChatKitApi::new(None, config.clone()),
-        threads::ThreadsApi::new(None, config),
+        threads::ThreadsApi::new(None, config.clone()),
+        lessons::LessonsApi::new(None, config.clone()),
+        admin::AdminApi::new(None, config),
     )
 }
 
@@ -82,6 +88,8 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         health::HealthApi::new(state.readiness.clone()),
         chatkit::ChatKitApi::new(Some(state.study.clone()), state.config.clone()),
         threads::ThreadsApi::new(Some(state.study.clone()), state.config.clone()),
+        lessons::LessonsApi::new(Some(state.lessons.clone()), state.config.clone()),
+        admin::AdminApi::new(Some(state.lessons.clone()), state.config.clone()),
     ));
     let mut route = Route::new()
         .at("/openapi.json", api.spec_endpoint())

@@ -88,6 +88,9 @@ pub enum ApiError {
     /// Missing or invalid credentials.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
+    /// The caller may not perform this operation (`forbidden`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
     /// No such thread, item or lesson for this caller.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
@@ -111,6 +114,11 @@ impl ApiError {
     /// 401 with a message.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::Unauthorized(Json(ErrorBody::new("unauthorized", message)))
+    }
+
+    /// 403 with a message.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(Json(ErrorBody::new("forbidden", message)))
     }
 
     /// 404 with a code and message.

@@ -14,4 +14,10 @@ pub enum ApiTags {
     ChatKit,
     /// REST mirror of the study sessions for SDK users.
     Threads,
+    /// Lessons of the book as the tutor teaches them.
+    Lessons,
+    /// Operator endpoints guarded by a shared secret.
+    Admin,
+    /// Signed notifications from GitHub.
+    Webhooks,
 }

@@ -6,10 +6,12 @@ mod cli;
 #[cfg(feature = "containers")]
 mod containers;
 mod errors;
+mod fake_github;
 mod fake_model;
 mod health;
 mod helpers;
 mod lesson_cache;
+mod lessons;
 mod openapi;
 mod postgres;
 mod proxy;

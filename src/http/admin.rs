@@ -1,0 +1,254 @@
+//! Operator endpoints that purge the lesson cache: `POST /admin/invalidate-cache` (shared
+//! secret, the old service's contract) and `POST /webhooks/github` (signed push events).
+
+pub mod dto;
+pub mod push;
+pub mod raw_body;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::OpenApi;
+use poem_openapi::param::Header;
+use poem_openapi::payload::Json;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+pub use dto::*;
+use push::PushEventIn;
+use raw_body::RawJson;
+
+use super::error::ApiError;
+use super::tags::ApiTags;
+use crate::app::lessons::{LessonError, LessonService};
+use crate::config::Config;
+use crate::domain::lesson::LessonPath;
+
+/// Most lesson paths one purge request may name; a push touching more purges everything.
+pub const MAX_PURGE_PATHS: usize = 1_000;
+
+/// Longest piece of a refused path quoted back in an error message.
+const QUOTED_PATH_CHARS: usize = 100;
+
+/// The operator endpoints.
+pub struct AdminApi {
+    /// `None` only in the instance built to print the spec.
+    lessons: Option<Arc<LessonService>>,
+    config: Arc<Config>,
+}
+
+impl AdminApi {
+    /// The endpoints over the lesson use cases (`None`: spec generation only).
+    pub fn new(lessons: Option<Arc<LessonService>>, config: Arc<Config>) -> Self {
+        Self { lessons, config }
+    }
+
+    /// Purges `paths` (empty: everything) and answers the old service's shape.
+    async fn purge(&self, paths: &[LessonPath]) -> Result<PurgeOut, ApiError> {
+        let lessons = self.lessons.as_ref().ok_or_else(|| {
+            ApiError::unavailable("service_unavailable", "lessons are not configured")
+        })?;
+        let count = lessons.invalidate(paths).await.map_err(|e| match e {
+            LessonError::Unavailable | LessonError::NotFound => ApiError::unavailable(
+                "cache_unavailable",
+                "the shared lesson cache cannot be reached; retry shortly",
+            ),
+        })?;
+        Ok(PurgeOut::new(count, paths))
+    }
+}
+
+/// Whether `given` is the configured secret. Both sides are hashed first so the constant-time
+/// comparison always sees 32 bytes and the secret's length cannot leak through timing.
+pub fn secret_matches(given: Option<&str>, expected: Option<&SecretString>) -> bool {
+    let (Some(given), Some(expected)) = (given, expected) else {
+        return false;
+    };
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.expose_secret().as_bytes());
+    given[..].ct_eq(&expected[..]).into()
+}
+
+/// The lessons a purge body names: empty (or `null`, or `[]`) means everything.
+///
+/// # Errors
+/// 400 when the body is not a JSON array of strings, names more than [`MAX_PURGE_PATHS`]
+/// paths, or any path is invalid (the error names it).
+pub fn purge_paths(body: &[u8]) -> Result<Vec<LessonPath>, ApiError> {
+    if body.trim_ascii().is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw: Option<Vec<String>> = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "bad_request",
+            format!("body must be a JSON array of lesson paths, or empty to purge everything: {e}"),
+        )
+    })?;
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_PURGE_PATHS {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            format!("at most {MAX_PURGE_PATHS} paths per request; send several requests"),
+        ));
+    }
+    let mut seen = HashSet::new();
+    let mut paths = Vec::with_capacity(raw.len());
+    for (i, candidate) in raw.iter().enumerate() {
+        let path = LessonPath::parse(candidate).map_err(|e| {
+            let quoted: String = candidate.chars().take(QUOTED_PATH_CHARS).collect();
+            ApiError::bad_request("invalid_lesson_path", format!("paths[{i}] {quoted:?}: {e}"))
+        })?;
+        if seen.insert(path.clone()) {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
+}
+
+fn header<'a>(req: &'a Request, name: &str) -> &'a str {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
+#[OpenApi(response_header(
+    name = "X-Request-Id",
+    ty = "String",
+    description = "Request id, echoed or generated"
+))]
+impl AdminApi {
+    /// Purge the lesson cache
+    ///
+    /// Drops the named lessons (a bare JSON array of lesson paths, at most 1,000), or every
+    /// lesson when the body is empty or `[]`, from every cache tier of every replica, so the
+    /// next read fetches them again. Guarded by the `X-Admin-Secret` header (`ADMIN_SECRET`;
+    /// the endpoint refuses everything while it is unset).
+    #[oai(
+        path = "/admin/invalidate-cache",
+        method = "post",
+        operation_id = "invalidateLessonCache",
+        tag = "ApiTags::Admin"
+    )]
+    async fn invalidate_cache(
+        &self,
+        req: &Request,
+        /// The operator secret (`ADMIN_SECRET`).
+        #[oai(name = "X-Admin-Secret")]
+        admin_secret: Header<Option<String>>,
+        /// Lesson paths to purge; empty body or `[]` for everything.
+        body: RawJson<Vec<String>, false>,
+    ) -> Result<PurgeResponse, ApiError> {
+        let expected = self.config.lessons.admin_secret.as_ref();
+        if !secret_matches(admin_secret.0.as_deref(), expected) {
+            tracing::warn!(
+                remote = %req.remote_addr(),
+                configured = expected.is_some(),
+                presented = admin_secret.0.is_some(),
+                "cache purge refused"
+            );
+            return Err(ApiError::forbidden("missing or wrong X-Admin-Secret"));
+        }
+        let paths = purge_paths(&body.bytes)?;
+        let out = self.purge(&paths).await?;
+        tracing::info!(
+            remote = %req.remote_addr(),
+            user_agent = header(req, "user-agent"),
+            scope = if paths.is_empty() { "all" } else { "paths" },
+            requested = paths.len(),
+            purged = out.invalidated_count,
+            paths = ?out.paths,
+            "lesson cache purged by an operator"
+        );
+        Ok(PurgeResponse::Ok(Json(out)))
+    }
+
+    /// Receive a GitHub webhook
+    ///
+    /// Verifies `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with
+    /// `GITHUB_WEBHOOK_SECRET`), then, for a `push` to the book's branch, purges every lesson
+    /// whose `.md`/`.mdx` file under the docs folder was added, changed or removed. Other
+    /// events and other branches are acknowledged with 202. Configure the webhook with
+    /// content type `application/json`.
+    #[oai(
+        path = "/webhooks/github",
+        method = "post",
+        operation_id = "receiveGithubWebhook",
+        tag = "ApiTags::Webhooks"
+    )]
+    async fn github_webhook(
+        &self,
+        /// Event name; only `push` is acted on.
+        #[oai(name = "X-GitHub-Event")]
+        event: Header<Option<String>>,
+        /// `sha256=<hex>`: HMAC-SHA256 of the raw body with the webhook secret.
+        #[oai(name = "X-Hub-Signature-256")]
+        signature: Header<Option<String>>,
+        /// Delivery id, logged to match GitHub's delivery log.
+        #[oai(name = "X-GitHub-Delivery")]
+        delivery: Header<Option<String>>,
+        /// The event payload, exactly as GitHub signed it.
+        body: RawJson<PushEventIn>,
+    ) -> Result<WebhookResponse, ApiError> {
+        let delivery = delivery.0.as_deref().unwrap_or("-");
+        let Some(secret) = &self.config.lessons.webhook_secret else {
+            tracing::warn!(
+                delivery,
+                "GitHub webhook refused: GITHUB_WEBHOOK_SECRET is not set"
+            );
+            return Err(ApiError::unauthorized(
+                "missing or invalid X-Hub-Signature-256",
+            ));
+        };
+        let signature = signature.0.as_deref();
+        if !push::signature_valid(secret.expose_secret().as_bytes(), &body.bytes, signature) {
+            tracing::warn!(
+                delivery,
+                signed = signature.is_some(),
+                "GitHub webhook refused: bad signature"
+            );
+            return Err(ApiError::unauthorized(
+                "missing or invalid X-Hub-Signature-256",
+            ));
+        }
+        let kind = event.0.as_deref().unwrap_or("-");
+        if kind != "push" {
+            tracing::info!(delivery, event = kind, "GitHub webhook ignored");
+            return Ok(WebhookResponse::ignored());
+        }
+        let push: PushEventIn = serde_json::from_slice(&body.bytes).map_err(|e| {
+            ApiError::bad_request("bad_request", format!("push event is not valid JSON: {e}"))
+        })?;
+        let lessons = &self.config.lessons;
+        if !push::targets(&push, &lessons.github_repo, &lessons.github_branch) {
+            tracing::info!(delivery, git_ref = %push.git_ref, "push to another repository or branch ignored");
+            return Ok(WebhookResponse::ignored());
+        }
+        let mut paths = push::touched_lessons(&push, &lessons.docs_prefix);
+        if paths.is_empty() {
+            tracing::info!(delivery, "push touched no lesson");
+            return Ok(WebhookResponse::Purged(Json(PurgeOut::new(0, &[]))));
+        }
+        if paths.len() > MAX_PURGE_PATHS {
+            tracing::info!(
+                delivery,
+                lessons = paths.len(),
+                "push touched too many lessons to list; purging everything"
+            );
+            paths.clear();
+        }
+        let out = self.purge(&paths).await?;
+        tracing::info!(
+            delivery,
+            lessons = paths.len(),
+            purged = out.invalidated_count,
+            paths = ?out.paths,
+            "lesson cache purged by a GitHub push"
+        );
+        Ok(WebhookResponse::Purged(Json(out)))
+    }
+}

@@ -1,0 +1,170 @@
+//! `GET /v1/lessons` and `GET /chatkit/suggestions`: lessons as the tutor sees them, through
+//! the lesson cache, with HTTP validators so clients can revalidate cheaply.
+
+pub mod dto;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Header, Query};
+use poem_openapi::payload::Json;
+use sha2::{Digest, Sha256};
+
+pub use dto::*;
+
+use super::auth;
+use super::error::ApiError;
+use super::tags::ApiTags;
+use crate::app::lessons::{LessonError, LessonService, LessonView};
+use crate::config::Config;
+use crate::domain::lesson::LessonPath;
+use crate::domain::suggestions::{MAX_SUGGESTIONS, suggestions};
+
+/// `Cache-Control` of a lesson: per user (it sits behind authentication), briefly reusable.
+pub const LESSON_CACHE_CONTROL: &str = "private, max-age=60";
+
+/// The lesson endpoints.
+pub struct LessonsApi {
+    /// `None` only in the instance built to print the spec.
+    lessons: Option<Arc<LessonService>>,
+    config: Arc<Config>,
+}
+
+impl LessonsApi {
+    /// The endpoints over the lesson use cases (`None`: spec generation only).
+    pub fn new(lessons: Option<Arc<LessonService>>, config: Arc<Config>) -> Self {
+        Self { lessons, config }
+    }
+
+    fn lessons(&self) -> Result<&Arc<LessonService>, ApiError> {
+        self.lessons.as_ref().ok_or_else(|| {
+            ApiError::unavailable("service_unavailable", "lessons are not configured")
+        })
+    }
+
+    /// Validates `raw` before anything is asked of the source, then loads the lesson.
+    async fn load(&self, raw: &str) -> Result<LessonView, ApiError> {
+        let path = LessonPath::parse(raw)
+            .map_err(|e| ApiError::bad_request("invalid_lesson_path", e.to_string()))?;
+        self.lessons()?.load(&path).await.map_err(lesson_error)
+    }
+
+    fn origin(&self) -> LessonOrigin {
+        if self.config.lessons.dir.is_some() {
+            LessonOrigin::Local
+        } else {
+            LessonOrigin::Github
+        }
+    }
+}
+
+fn lesson_error(err: LessonError) -> ApiError {
+    match err {
+        LessonError::NotFound => {
+            ApiError::not_found("lesson_not_found", "no lesson exists at this path")
+        }
+        LessonError::Unavailable => ApiError::unavailable(
+            "lesson_unavailable",
+            "the lesson cannot be loaded right now; retry shortly",
+        ),
+    }
+}
+
+/// Strong `ETag` of a lesson: the first 16 bytes of SHA-256 over its path and content, so it
+/// changes whenever what the client would render changes and never between replicas.
+pub fn lesson_etag(path: &str, content: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(path.as_bytes());
+    // The separator keeps ("a", "bc") and ("ab", "c") apart.
+    hash.update([0u8]);
+    hash.update(content.as_bytes());
+    let digest = hash.finalize();
+    format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// Whether an `If-None-Match` value matches `etag`; weak comparison as RFC 9110 §13.1.2
+/// requires, so `W/"x"` matches `"x"`, and `*` matches any current representation.
+pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+#[OpenApi(response_header(
+    name = "X-Request-Id",
+    ty = "String",
+    description = "Request id, echoed or generated"
+))]
+impl LessonsApi {
+    /// Read a lesson
+    ///
+    /// The lesson as the tutor teaches it: title, cleaned markdown and teaching steps, from
+    /// the cache when possible. A copy past its freshness is served with `stale: true` when
+    /// the source fails. Send the `ETag` back in `If-None-Match` to get 304 when unchanged.
+    #[oai(
+        path = "/v1/lessons",
+        method = "get",
+        operation_id = "getLesson",
+        tag = "ApiTags::Lessons"
+    )]
+    async fn get_lesson(
+        &self,
+        req: &Request,
+        /// Lesson path, e.g. `01-Part/02-Chapter/03-lesson` (a `docs/` prefix and an `.md`
+        /// or `.mdx` extension are accepted and removed).
+        path: Query<String>,
+        /// `ETag`s of copies the client holds.
+        #[oai(name = "If-None-Match")]
+        if_none_match: Header<Option<String>>,
+    ) -> Result<LessonResponse, ApiError> {
+        auth::principal(req, &self.config)?;
+        let view = self.load(&path.0).await?;
+        let lesson = &view.lesson;
+        let etag = lesson_etag(lesson.path.as_str(), &lesson.body);
+        let cache_control = LESSON_CACHE_CONTROL.to_string();
+        if if_none_match
+            .0
+            .as_deref()
+            .is_some_and(|h| if_none_match_matches(h, &etag))
+        {
+            return Ok(LessonResponse::NotModified(etag, cache_control));
+        }
+        Ok(LessonResponse::Ok(
+            Json(LessonOut::new(&view, self.origin())),
+            etag,
+            cache_control,
+        ))
+    }
+
+    /// Starter prompts for a lesson
+    ///
+    /// Up to four prompts for the panel's empty state (teach the lesson, explain a section,
+    /// quiz on a section, summarise), derived from the lesson's teaching steps.
+    #[oai(
+        path = "/chatkit/suggestions",
+        method = "get",
+        operation_id = "getSuggestions",
+        tag = "ApiTags::ChatKit"
+    )]
+    async fn get_suggestions(
+        &self,
+        req: &Request,
+        /// Lesson the panel is open on, e.g. `01-Part/02-Chapter/03-lesson`.
+        lesson_path: Query<String>,
+    ) -> Result<SuggestionsResponse, ApiError> {
+        auth::principal(req, &self.config)?;
+        let view = self.load(&lesson_path.0).await?;
+        let lesson = &view.lesson;
+        Ok(SuggestionsResponse::Ok(Json(SuggestionsOut {
+            lesson_path: lesson.path.as_str().to_string(),
+            title: lesson.title.clone(),
+            suggestions: suggestions(lesson, MAX_SUGGESTIONS)
+                .into_iter()
+                .map(SuggestionOut::from)
+                .collect(),
+        })))
+    }
+}

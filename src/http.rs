@@ -127,12 +127,14 @@ fn cors(config: &Config) -> Cors {
             "x-request-id",
             "x-api-key",
             "x-user-id",
+            "if-none-match",
         ])
         .expose_headers([
             "x-request-id",
             "retry-after",
             "ratelimit",
             "ratelimit-policy",
+            "etag",
         ])
         .max_age(600);
     if config.allowed_origins.iter().any(|o| o == "*") {

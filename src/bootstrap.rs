@@ -85,7 +85,7 @@ impl Application {
                 probe: Arc::new(redis.clone()),
             });
         }
-        let lessons = lesson_service(&config, redis.as_ref(), &metrics)?;
+        let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
         let study = Arc::new(StudyService::new(
             Arc::new(SqlThreadStore::new(db.clone())),
             lessons.clone(),
@@ -178,7 +178,7 @@ pub fn install_tls_provider() {
 }
 
 /// Lessons through the in-process cache (and the shared tier when Redis is configured).
-fn lesson_service(
+async fn lesson_service(
     config: &Config,
     redis: Option<&RedisClient>,
     metrics: &Metrics,
@@ -205,7 +205,9 @@ fn lesson_service(
         service = service.with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock));
     }
     let service = Arc::new(service);
-    service.spawn_invalidation_listener();
+    service
+        .start_invalidation_listener(std::time::Duration::from_secs(2))
+        .await;
     Ok(service)
 }
 

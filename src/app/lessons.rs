@@ -78,6 +78,7 @@ pub struct LessonService {
     fetch_lock: Option<Arc<dyn TurnLock>>,
     settings: LessonSettings,
     flights: Flights,
+    /// Parsed lessons by (path, content hash), so cache hits do not parse again.
     parsed: moka::sync::Cache<(String, i64), Arc<ParsedLesson>>,
     l2_down: AtomicBool,
     metrics: LessonMetrics,
@@ -125,14 +126,19 @@ impl LessonService {
         self
     }
 
-    /// Starts applying purges announced by other replicas to this replica's L1.
-    pub fn spawn_invalidation_listener(self: &Arc<Self>) {
+    /// Starts applying purges announced by other replicas to this replica's L1, waiting (at most
+    /// `wait`) until the subscription is confirmed so that no purge announced after start-up is
+    /// missed.
+    pub async fn start_invalidation_listener(self: &Arc<Self>, wait: Duration) {
         let Some(bus) = self.bus.clone() else { return };
         let service = Arc::clone(self);
+        let (ready, subscribed) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             use futures::StreamExt;
             let mut purges = bus.subscribe().await;
+            let _ = ready.send(());
             while let Some(purge) = purges.next().await {
+                tracing::debug!(?purge, "purge announcement received");
                 let paths = match purge {
                     Invalidation::All => Vec::new(),
                     Invalidation::Paths(paths) => paths,
@@ -140,6 +146,9 @@ impl LessonService {
                 service.purge_local(&paths).await;
             }
         });
+        if tokio::time::timeout(wait, subscribed).await.is_err() {
+            tracing::warn!("purge subscription not confirmed yet; it starts once Redis answers");
+        }
     }
 
     /// A lesson, from the cache when possible.
@@ -338,7 +347,10 @@ impl LessonService {
     }
 
     fn view(&self, copy: CachedLesson, cached: bool) -> LessonView {
-        let key = (copy.lesson.path.as_str().to_string(), copy.fetched_at);
+        // Keyed by content, not by fetch time: two fetches within one second may differ.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&copy.lesson.markdown, &mut hasher);
+        let key = (copy.lesson.path.as_str().to_string(), std::hash::Hasher::finish(&hasher) as i64);
         let lesson = self.parsed.get_with(key, || {
             Arc::new(parse_lesson(&copy.lesson.path, &copy.lesson.markdown))
         });

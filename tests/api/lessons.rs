@@ -2,6 +2,7 @@
 //! purges (admin endpoint, GitHub webhook) are in `lessons/purge.rs`.
 
 mod purge;
+mod shared;
 
 use std::time::Duration;
 

@@ -124,6 +124,19 @@ pub struct TutorConfig {
     pub max_output_tokens: u32,
 }
 
+/// Quotas per bucket and tier, and the limiter's own limits.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// `chat` windows for free, premium and admin (empty = unlimited).
+    pub chat: [Vec<crate::domain::rate_limit::Window>; 3],
+    /// `api` windows for free, premium and admin (empty = unlimited).
+    pub api: [Vec<crate::domain::rate_limit::Window>; 3],
+    /// How long a Redis check may take before the in-process limiter decides instead.
+    pub redis_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed for anonymous traffic.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -155,6 +168,8 @@ pub struct Config {
     pub lessons: LessonsConfig,
     /// Tutor model.
     pub tutor: TutorConfig,
+    /// Rate limits.
+    pub rate_limits: RateLimitConfig,
 }
 
 /// Environment variables as strings; every field is optional and parsed in [`parse`].
@@ -203,6 +218,14 @@ pub(crate) struct RawEnv {
     pub tutor_model_ask: Option<String>,
     pub model_timeout_secs: Option<String>,
     pub model_max_output_tokens: Option<String>,
+    pub rate_limit_chat_free: Option<String>,
+    pub rate_limit_chat_premium: Option<String>,
+    pub rate_limit_chat_admin: Option<String>,
+    pub rate_limit_api_free: Option<String>,
+    pub rate_limit_api_premium: Option<String>,
+    pub rate_limit_api_admin: Option<String>,
+    pub rate_limit_redis_timeout_ms: Option<String>,
+    pub trusted_proxies: Option<String>,
 }
 
 impl Config {
@@ -317,8 +340,45 @@ impl Config {
                 "MODEL_MAX_OUTPUT_TOKENS",
                 self.tutor.max_output_tokens.to_string(),
             ),
+            ("RATE_LIMIT_CHAT_FREE", quota(&self.rate_limits.chat[0])),
+            ("RATE_LIMIT_CHAT_PREMIUM", quota(&self.rate_limits.chat[1])),
+            ("RATE_LIMIT_CHAT_ADMIN", quota(&self.rate_limits.chat[2])),
+            ("RATE_LIMIT_API_FREE", quota(&self.rate_limits.api[0])),
+            ("RATE_LIMIT_API_PREMIUM", quota(&self.rate_limits.api[1])),
+            ("RATE_LIMIT_API_ADMIN", quota(&self.rate_limits.api[2])),
+            (
+                "RATE_LIMIT_REDIS_TIMEOUT_MS",
+                self.rate_limits.redis_timeout.as_millis().to_string(),
+            ),
+            (
+                "TRUSTED_PROXIES",
+                self.rate_limits
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
         ]
     }
+}
+
+/// A quota as written in the environment (`20/minute,500/day` or `unlimited`).
+fn quota(windows: &[crate::domain::rate_limit::Window]) -> String {
+    if windows.is_empty() {
+        return "unlimited".into();
+    }
+    windows
+        .iter()
+        .map(|w| {
+            format!(
+                "{}/{}",
+                w.limit,
+                crate::domain::rate_limit::period_name(w.period)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl fmt::Display for Config {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod lessons;
 pub mod metrics;
 pub mod middleware;
+pub mod rate_limit;
 pub mod root;
 pub mod tags;
 pub mod threads;
@@ -19,6 +20,7 @@ use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
 use crate::app::lessons::LessonService;
+use crate::app::quota::QuotaService;
 use crate::app::readiness::Readiness;
 use crate::app::study::StudyService;
 use crate::config::Config;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub study: Arc<StudyService>,
     /// Lesson use cases (cache, purge).
     pub lessons: Arc<LessonService>,
+    /// Quotas.
+    pub quotas: Arc<QuotaService>,
 }
 
 /// The OpenAPI operations of the service.
@@ -47,6 +51,7 @@ pub type Apis = (
     threads::ThreadsApi,
     lessons::LessonsApi,
     admin::AdminApi,
+    rate_limit::QuotaApi,
 );
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
@@ -77,7 +82,8 @@ fn apis_for_spec() -> Apis {
         chatkit::ChatKitApi::new(None, config.clone()),
         threads::ThreadsApi::new(None, config.clone()),
         lessons::LessonsApi::new(None, config.clone()),
-        admin::AdminApi::new(None, config),
+        admin::AdminApi::new(None, config.clone()),
+        rate_limit::QuotaApi::new(config),
     )
 }
 
@@ -90,6 +96,7 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         threads::ThreadsApi::new(Some(state.study.clone()), state.config.clone()),
         lessons::LessonsApi::new(Some(state.lessons.clone()), state.config.clone()),
         admin::AdminApi::new(Some(state.lessons.clone()), state.config.clone()),
+        rate_limit::QuotaApi::new(state.config.clone()),
     ));
     let mut route = Route::new()
         .at("/openapi.json", api.spec_endpoint())
@@ -98,7 +105,8 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     if state.config.docs_enabled {
         route = route.nest("/docs", api.swagger_ui());
     }
-    with_middleware(route.nest("/", api), &state.config, state.metrics.clone())
+    let route = route.nest("/", api).data(state.quotas.clone());
+    with_middleware(route, &state.config, state.metrics.clone())
 }
 
 /// Wraps any endpoint in the service's middleware stack (outermost last): CORS, panic
@@ -110,6 +118,7 @@ pub fn with_middleware<E: Endpoint + 'static>(
 ) -> impl Endpoint + use<E> {
     let limit = config.max_body_bytes;
     route
+        .around(rate_limit::headers)
         .with(cors(config))
         .with(CatchPanic::new().with_handler(middleware::panic_response))
         .around(move |ep, req| middleware::limit_body(ep, req, limit))

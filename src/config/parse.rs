@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{AppEnv, Config, DevConfig, LogFormat, RawEnv};
-use sections::{bounded, database, lessons, origins, redis, tutor};
+use sections::{bounded, database, lessons, origins, rate_limits, redis, tutor};
 
 const DEFAULT_SQLITE_URL: &str = "sqlite://./data/study-mode.sqlite?mode=rwc";
 
@@ -194,6 +194,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     let docs_enabled = c.boolean("DOCS_ENABLED", &raw.docs_enabled, !prod);
     let lessons = lessons(&mut c, &raw);
     let tutor = tutor(&mut c, &raw);
+    let rate_limits = rate_limits(&mut c, &raw);
 
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -215,6 +216,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         docs_enabled,
         lessons,
         tutor,
+        rate_limits,
     })
 }
 

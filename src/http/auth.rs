@@ -72,3 +72,13 @@ pub fn principal(req: &Request, config: &Config) -> Result<Principal, ApiError> 
         tier: Tier::Free,
     })
 }
+
+/// The caller of `req`, after one request is counted against its quota in `bucket`.
+///
+/// # Errors
+/// 401/400 as [`principal`], 429 when the quota is exhausted.
+pub async fn caller(req: &Request, config: &Config, bucket: crate::domain::rate_limit::Bucket) -> Result<Principal, ApiError> {
+    let who = principal(req, config)?;
+    super::rate_limit::enforce(req, &who, bucket).await?;
+    Ok(who)
+}

@@ -16,6 +16,7 @@ use poem_openapi::{ApiResponse, OpenApi, param::Query, payload::Json, types::Typ
 use serde::de::DeserializeOwned;
 
 use super::auth;
+use crate::domain::rate_limit::Bucket;
 use super::error::ApiError;
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
@@ -27,6 +28,15 @@ use wire::{Envelope, WireItem, WirePage, WireThread};
 
 /// Interval of `: keep-alive` comments while the model is silent.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Operations that run the model: they count against the `chat` quota.
+const MODEL_OPERATIONS: &[&str] = &[
+    "threads.create",
+    "threads.add_user_message",
+    "threads.retry_after_item",
+    "threads.custom_action",
+    "threads.add_client_tool_output",
+];
 
 /// Operations of the protocol this service does not offer.
 const UNSUPPORTED: &[&str] = &[
@@ -160,6 +170,8 @@ impl ChatKitApi {
             .params
             .ok_or_else(|| ApiError::bad_request("bad_request", "missing field `params`"))?;
         let who = auth::principal(req, &self.config)?;
+        let bucket = if MODEL_OPERATIONS.contains(&kind) { Bucket::Chat } else { Bucket::Api };
+        super::rate_limit::enforce(req, &who, bucket).await?;
         let study = self.study.as_ref().ok_or_else(|| {
             ApiError::unavailable("service_unavailable", "study sessions are not configured")
         })?;

@@ -78,6 +78,31 @@ pub fn public_message(status: StatusCode) -> &'static str {
     }
 }
 
+/// Details of a 429.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct RateLimitedDetail {
+    /// Always `rate_limited`.
+    pub code: String,
+    /// Which quota was exceeded.
+    pub message: String,
+    /// Requests allowed in the window.
+    pub limit: u32,
+    /// The window (`second`, `minute`, `hour`, `day`).
+    pub window: String,
+    /// Milliseconds until a retry can succeed.
+    pub retry_after_ms: u64,
+    /// Id of the request.
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
+}
+
+/// The body of a 429.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct RateLimitedBody {
+    /// The error.
+    pub error: RateLimitedDetail,
+}
+
 /// Error responses of the API operations; the only place statuses are chosen for domain errors.
 #[derive(ApiResponse, Debug)]
 pub enum ApiError {
@@ -97,6 +122,9 @@ pub enum ApiError {
     /// Another turn of the thread is in progress (`turn_in_progress`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// A quota is exhausted; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<RateLimitedBody>, #[oai(header = "Retry-After")] u64),
     /// Unexpected failure; details are logged under the request id, never returned.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),

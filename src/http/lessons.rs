@@ -120,7 +120,7 @@ impl LessonsApi {
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
     ) -> Result<LessonResponse, ApiError> {
-        auth::principal(req, &self.config)?;
+        auth::caller(req, &self.config, crate::domain::rate_limit::Bucket::Api).await?;
         let view = self.load(&path.0).await?;
         let lesson = &view.lesson;
         let etag = lesson_etag(lesson.path.as_str(), &lesson.body);
@@ -155,7 +155,7 @@ impl LessonsApi {
         /// Lesson the panel is open on, e.g. `01-Part/02-Chapter/03-lesson`.
         lesson_path: Query<String>,
     ) -> Result<SuggestionsResponse, ApiError> {
-        auth::principal(req, &self.config)?;
+        auth::caller(req, &self.config, crate::domain::rate_limit::Bucket::Api).await?;
         let view = self.load(&lesson_path.0).await?;
         let lesson = &view.lesson;
         Ok(SuggestionsResponse::Ok(Json(SuggestionsOut {

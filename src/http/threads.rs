@@ -14,6 +14,7 @@ use poem_openapi::payload::{EventStream, Json};
 pub use dto::*;
 
 use super::auth;
+use crate::domain::rate_limit::Bucket;
 use super::error::ApiError;
 use super::tags::ApiTags;
 use crate::app::study::{MessageInput, StudyService, TurnContext};
@@ -98,7 +99,7 @@ impl ThreadsApi {
         req: &Request,
         body: Json<CreateThreadIn>,
     ) -> Result<ThreadResponse, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Api).await?;
         let thread = self
             .study()?
             .create_thread(&who, &lesson(&body.lesson_path)?, body.mode.into())
@@ -117,7 +118,7 @@ impl ThreadsApi {
         after: Query<Option<String>>,
         order: Query<Option<SortOrder>>,
     ) -> Result<ThreadPageResponse, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Api).await?;
         let threads = self
             .study()?
             .list_threads(&who, &page(limit.0, after.0, order.0)?)
@@ -136,7 +137,7 @@ impl ThreadsApi {
         req: &Request,
         thread_id: Path<String>,
     ) -> Result<ThreadResponse, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Api).await?;
         let first = PageRequest {
             limit: 1,
             after: None,
@@ -158,7 +159,7 @@ impl ThreadsApi {
         thread_id: Path<String>,
         body: Json<RenameIn>,
     ) -> Result<ThreadResponse, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Api).await?;
         let thread = self
             .study()?
             .rename_thread(&who, &thread_id.0, &body.title)
@@ -175,7 +176,7 @@ impl ThreadsApi {
         operation_id = "deleteThread"
     )]
     async fn delete(&self, req: &Request, thread_id: Path<String>) -> Result<NoContent, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Api).await?;
         self.study()?.delete_thread(&who, &thread_id.0).await?;
         Ok(NoContent::Done)
     }
@@ -196,7 +197,7 @@ impl ThreadsApi {
         after: Query<Option<String>>,
         order: Query<Option<SortOrder>>,
     ) -> Result<ItemPageResponse, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Api).await?;
         let items = self
             .study()?
             .list_items(&who, &thread_id.0, &page(limit.0, after.0, order.0)?)
@@ -223,7 +224,7 @@ impl ThreadsApi {
         thread_id: Path<String>,
         body: Json<MessageIn>,
     ) -> Result<TurnResponse, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Chat).await?;
         let body = body.0;
         let input = MessageInput {
             content: vec![UserContent::InputText { text: body.text }],
@@ -280,7 +281,7 @@ impl ThreadsApi {
         item_id: Path<String>,
         body: Json<FeedbackIn>,
     ) -> Result<NoContent, ApiError> {
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::caller(req, &self.config, Bucket::Api).await?;
         let kind = match body.kind {
             Rating::Positive => FeedbackKind::Positive,
             Rating::Negative => FeedbackKind::Negative,

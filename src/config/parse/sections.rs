@@ -6,7 +6,9 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::{Collector, DEFAULT_SQLITE_URL};
-use crate::config::{DatabaseConfig, LessonsConfig, RawEnv, RedisConfig, TutorConfig};
+use crate::config::{
+    DatabaseConfig, LessonsConfig, RateLimitConfig, RawEnv, RedisConfig, TutorConfig,
+};
 
 fn http_url(c: &mut Collector, var: &str, raw: &Option<String>, default: &str) -> String {
     let value = raw
@@ -262,4 +264,75 @@ fn secret(c: &mut Collector, var: &str, raw: &Option<String>) -> Option<SecretSt
         c.push(var, "must be at least 16 characters");
     }
     Some(SecretString::from(value.clone()))
+}
+
+/// Quotas: `RATE_LIMIT_{CHAT,API}_{FREE,PREMIUM,ADMIN}`, the Redis timeout, trusted proxies.
+pub(super) fn rate_limits(c: &mut Collector, raw: &RawEnv) -> RateLimitConfig {
+    let mut quota = |var: &str, value: &Option<String>, default: &str| {
+        let spec = value.as_deref().unwrap_or(default);
+        crate::domain::rate_limit::parse_windows(spec).unwrap_or_else(|problem| {
+            c.push(var, problem);
+            Vec::new()
+        })
+    };
+    let chat = [
+        quota(
+            "RATE_LIMIT_CHAT_FREE",
+            &raw.rate_limit_chat_free,
+            "20/minute,500/day",
+        ),
+        quota(
+            "RATE_LIMIT_CHAT_PREMIUM",
+            &raw.rate_limit_chat_premium,
+            "60/minute,5000/day",
+        ),
+        quota(
+            "RATE_LIMIT_CHAT_ADMIN",
+            &raw.rate_limit_chat_admin,
+            "unlimited",
+        ),
+    ];
+    let api = [
+        quota(
+            "RATE_LIMIT_API_FREE",
+            &raw.rate_limit_api_free,
+            "300/minute",
+        ),
+        quota(
+            "RATE_LIMIT_API_PREMIUM",
+            &raw.rate_limit_api_premium,
+            "1200/minute",
+        ),
+        quota(
+            "RATE_LIMIT_API_ADMIN",
+            &raw.rate_limit_api_admin,
+            "unlimited",
+        ),
+    ];
+    let timeout = c.number(
+        "RATE_LIMIT_REDIS_TIMEOUT_MS",
+        &raw.rate_limit_redis_timeout_ms,
+        50u64,
+        (1, 10_000),
+    );
+    let mut trusted_proxies = Vec::new();
+    for ip in raw
+        .trusted_proxies
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match ip.parse() {
+            Ok(ip) => trusted_proxies.push(ip),
+            Err(_) => c.push("TRUSTED_PROXIES", format!("{ip:?} is not an IP address")),
+        }
+    }
+    RateLimitConfig {
+        chat,
+        api,
+        redis_timeout: Duration::from_millis(timeout),
+        trusted_proxies,
+    }
 }

@@ -1,0 +1,163 @@
+//! Quotas on the running service: the chat bucket, headers, the status endpoint, shared
+//! limits across replicas through Redis, and the in-process floor when Redis fails.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::chatkit_client::spawn_tutor_app_on;
+use crate::helpers::{TestApp, pairs, spawn_app_with, target_of, test_redis_url, via};
+use crate::proxy::TcpProxy;
+
+/// A model-running operation that is cheap: it counts against `chat` and does no model work.
+/// On a thread that does not exist it passes the limiter and then answers 404.
+fn chat_op() -> Value {
+    json!({"type":"threads.add_client_tool_output","params":{"thread_id":"thr_none","result":null}})
+}
+
+async fn post(app: &TestApp, user: &str, body: &Value) -> reqwest::Response {
+    app.client.post(app.url("/chatkit")).header("x-user-id", user).json(body).send().await.unwrap()
+}
+
+async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = pairs(&[("LESSONS_DIR", &crate::chatkit_client::lessons_dir())]);
+    vars.extend(pairs(extra));
+    spawn_app_with(vars).await
+}
+
+fn user() -> String {
+    format!("quota-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn the_request_past_the_chat_quota_gets_429_with_retry_after() {
+    // Arrange
+    let app = spawn_with(&[("RATE_LIMIT_CHAT_FREE", "5/minute,100/day")]).await;
+    let who = user();
+    for _ in 0..5 {
+        assert_eq!(post(&app, &who, &chat_op()).await.status(), 404, "within the quota");
+    }
+    // Act
+    let resp = post(&app, &who, &chat_op()).await;
+    // Assert
+    assert_eq!(resp.status(), 429);
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(resp.headers()["ratelimit-policy"], r#""chat-minute";q=5;w=60, "chat-day";q=100;w=86400"#);
+    assert!(resp.headers()["ratelimit"].to_str().unwrap().starts_with(r#""chat-minute";r=0;t="#));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(body["error"]["limit"], 5);
+    assert_eq!(body["error"]["window"], "minute");
+    assert!(body["error"]["retry_after_ms"].as_u64().unwrap() > 0);
+    assert!(body["error"]["request_id"].is_string());
+    // Reads do not count against chat, and another student is unaffected.
+    let list = post(&app, &who, &json!({"type":"threads.list","params":{}})).await;
+    assert_eq!(list.status(), 200);
+    assert!(list.headers()["ratelimit-policy"].to_str().unwrap().starts_with("\"api-minute\""));
+    assert_eq!(post(&app, &user(), &chat_op()).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_status_endpoint_matches_what_the_next_request_sees() {
+    let app = spawn_with(&[("RATE_LIMIT_CHAT_FREE", "10/minute")]).await;
+    let who = user();
+    post(&app, &who, &chat_op()).await;
+    let status: Value = app.client.get(app.url("/v1/rate-limit")).header("x-user-id", &who).send().await.unwrap().json().await.unwrap();
+    let chat = status["buckets"].as_array().unwrap().iter().find(|b| b["bucket"] == "chat").unwrap();
+    assert_eq!(chat["windows"][0]["limit"], 10);
+    assert_eq!(chat["windows"][0]["remaining"], 9, "the status call consumed nothing: {status}");
+    let next = post(&app, &who, &chat_op()).await;
+    assert_eq!(next.headers()["x-ratelimit-remaining"], "8");
+    assert_eq!(next.headers()["x-ratelimit-limit"], "10");
+}
+
+#[tokio::test]
+async fn two_replicas_sharing_redis_admit_exactly_the_quota() {
+    let Some(redis) = test_redis_url().await else { return };
+    let a = spawn_with(&[("REDIS_URL", &redis)]).await;
+    let b = spawn_with(&[("REDIS_URL", &redis)]).await;
+    let who = user();
+    let op = chat_op();
+    let sends = (0..100).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (who, op) = (who.clone(), op.clone());
+        async move { post(app, &who, &op).await.status().as_u16() }
+    });
+    let statuses = futures::future::join_all(sends).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 20, "default chat quota 20/minute: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 80);
+    assert_eq!(post(&a, &user(), &op).await.status(), 404, "another student is unaffected");
+}
+
+#[tokio::test]
+async fn a_short_window_resets_on_time_against_redis() {
+    let Some(redis) = test_redis_url().await else { return };
+    let app = spawn_with(&[("REDIS_URL", &redis), ("RATE_LIMIT_CHAT_FREE", "2/second")]).await;
+    let who = user();
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 429);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404, "the window replenished");
+}
+
+#[tokio::test]
+async fn without_redis_the_in_process_floor_still_limits_and_redis_takes_over_again() {
+    let Some(redis) = test_redis_url().await else { return };
+    let proxy = TcpProxy::start(target_of(&redis)).await;
+    let app = spawn_with(&[("REDIS_URL", &via(&redis, proxy.addr)), ("RATE_LIMIT_CHAT_FREE", "3/minute")]).await;
+    let who = user();
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404, "counted in Redis");
+    // Redis goes away: requests are still served, and limited by the in-process floor.
+    proxy.cut();
+    let during: Vec<u16> = futures::future::join_all((0..5).map(|_| async { post(&app, &who, &chat_op()).await.status().as_u16() })).await;
+    assert_eq!(during.iter().filter(|s| **s == 404).count(), 3, "{during:?}");
+    assert_eq!(during.iter().filter(|s| **s == 429).count(), 2);
+    // Redis is back: once a check no longer falls back, its count (1 used) decides again.
+    proxy.restore();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let before = fallbacks(&app).await;
+        post(&app, &user(), &chat_op()).await;
+        if fallbacks(&app).await == before {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "Redis used again after it came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(post(&app, &who, &chat_op()).await.status().as_u16());
+    }
+    assert_eq!(statuses, [404, 404, 429], "shared count resumed (1 used before the outage)");
+}
+
+/// Checks decided in process so far (`rate_limit_fallbacks_total`).
+async fn fallbacks(app: &TestApp) -> u64 {
+    let text = app.get("/metrics").await.text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("rate_limit_fallbacks_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn health_docs_and_metrics_are_never_limited() {
+    let app = spawn_with(&[("RATE_LIMIT_API_FREE", "1/minute")]).await;
+    for path in ["/health", "/health", "/openapi.json", "/openapi.json", "/metrics", "/metrics"] {
+        let resp = app.get(path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(resp.headers().get("ratelimit").is_none());
+    }
+}
+
+#[tokio::test]
+async fn quotas_hold_on_postgres_too() {
+    let Some(admin) = crate::helpers::test_database_url().await else { return };
+    let url = crate::helpers::fresh_postgres_database(&admin).await;
+    let app = spawn_tutor_app_on(&url, &[("RATE_LIMIT_CHAT_FREE", "1/minute")]).await;
+    let who = user();
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 429);
+}

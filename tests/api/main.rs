@@ -15,6 +15,7 @@ mod lessons;
 mod openapi;
 mod postgres;
 mod proxy;
+mod rate_limiter;
 mod redis;
 mod rest;
 mod store;

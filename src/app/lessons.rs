@@ -350,7 +350,10 @@ impl LessonService {
         // Keyed by content, not by fetch time: two fetches within one second may differ.
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         std::hash::Hash::hash(&copy.lesson.markdown, &mut hasher);
-        let key = (copy.lesson.path.as_str().to_string(), std::hash::Hasher::finish(&hasher) as i64);
+        let key = (
+            copy.lesson.path.as_str().to_string(),
+            std::hash::Hasher::finish(&hasher) as i64,
+        );
         let lesson = self.parsed.get_with(key, || {
             Arc::new(parse_lesson(&copy.lesson.path, &copy.lesson.markdown))
         });

@@ -7,6 +7,8 @@ pub mod lesson_cache_redis;
 pub mod lessons_github;
 pub mod lessons_local;
 pub mod memory;
+pub mod rate_limit_memory;
+pub mod rate_limit_redis;
 pub mod redis;
 pub mod redis_bus;
 pub mod redis_lock;

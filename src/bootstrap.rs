@@ -14,6 +14,8 @@ use crate::adapters::lesson_cache_redis::RedisLessonCache;
 use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
 use crate::adapters::lessons_local::LocalLessonSource;
 use crate::adapters::memory::MemoryTurnLock;
+use crate::adapters::rate_limit_memory::MemoryRateLimiter;
+use crate::adapters::rate_limit_redis::RedisRateLimiter;
 use crate::adapters::redis::RedisClient;
 use crate::adapters::redis_bus::RedisInvalidationBus;
 use crate::adapters::redis_lock::RedisTurnLock;
@@ -22,10 +24,11 @@ use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::lessons::{LessonMetrics, LessonService, LessonSettings};
+use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
 use crate::config::Config;
-use crate::domain::ports::{LessonSource, TurnLock, TutorModel};
+use crate::domain::ports::{LessonSource, RateLimiter, TurnLock, TutorModel};
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
 
@@ -97,12 +100,14 @@ impl Application {
                 ..StudySettings::default()
             },
         ));
+        let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,
             config: config.clone(),
             study,
             lessons,
+            quotas,
         };
 
         let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
@@ -169,6 +174,29 @@ fn turn_lock(redis: Option<&RedisClient>) -> Arc<dyn TurnLock> {
         )),
         None => local,
     }
+}
+
+/// Quotas: Redis shared by every replica when configured, with the in-process limiter as the
+/// floor while Redis fails; else in process only.
+fn quota_service(
+    config: &Config,
+    redis: Option<&RedisClient>,
+    metrics: &Metrics,
+) -> Arc<QuotaService> {
+    let local: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
+    let shared = redis.map(|r| {
+        Arc::new(RedisRateLimiter::new(
+            r.client().clone(),
+            "rl:v1:",
+            config.rate_limits.redis_timeout,
+        )) as Arc<dyn RateLimiter>
+    });
+    Arc::new(QuotaService::new(
+        shared,
+        local,
+        config.rate_limits.clone(),
+        Some(metrics.registry()),
+    ))
 }
 
 /// Installs ring as the process-wide rustls provider (reqwest is built without one, which keeps

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use prometheus::{IntCounterVec, Opts, Registry};
 
 use crate::config::RateLimitConfig;
+use crate::domain::ports::RateLimiter;
 use crate::domain::principal::Tier;
 use crate::domain::rate_limit::{Bucket, Decision, Window, period_name};
-use crate::domain::ports::RateLimiter;
 
 /// The outcome of a quota check, for headers and errors.
 #[derive(Debug, Clone)]
@@ -42,16 +42,37 @@ pub struct QuotaService {
 
 impl QuotaService {
     /// Quotas over `local` alone, or `shared` (Redis) with `local` as the floor.
-    pub fn new(shared: Option<Arc<dyn RateLimiter>>, local: Arc<dyn RateLimiter>, quotas: RateLimitConfig, registry: Option<&Registry>) -> Self {
-        let rejections = IntCounterVec::new(Opts::new("rate_limit_rejections_total", "Requests refused by a quota"), &["bucket", "window"])
-            .expect("static counter definition is valid");
-        let fallbacks = IntCounterVec::new(Opts::new("rate_limit_fallbacks_total", "Checks decided in process because Redis failed"), &["bucket"])
-            .expect("static counter definition is valid");
+    pub fn new(
+        shared: Option<Arc<dyn RateLimiter>>,
+        local: Arc<dyn RateLimiter>,
+        quotas: RateLimitConfig,
+        registry: Option<&Registry>,
+    ) -> Self {
+        let rejections = IntCounterVec::new(
+            Opts::new("rate_limit_rejections_total", "Requests refused by a quota"),
+            &["bucket", "window"],
+        )
+        .expect("static counter definition is valid");
+        let fallbacks = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_fallbacks_total",
+                "Checks decided in process because Redis failed",
+            ),
+            &["bucket"],
+        )
+        .expect("static counter definition is valid");
         if let Some(registry) = registry {
             let _ = registry.register(Box::new(rejections.clone()));
             let _ = registry.register(Box::new(fallbacks.clone()));
         }
-        Self { shared, local, quotas, degraded: AtomicBool::new(false), rejections, fallbacks }
+        Self {
+            shared,
+            local,
+            quotas,
+            degraded: AtomicBool::new(false),
+            rejections,
+            fallbacks,
+        }
     }
 
     /// The windows of `bucket` for `tier` (empty = unlimited).
@@ -75,13 +96,24 @@ impl QuotaService {
         }
         let key = format!("{}:{user}", bucket.as_str());
         let decision = self.decide(&key, bucket, &windows, false).await;
-        let outcome = QuotaOutcome { bucket, windows, decision };
+        let outcome = QuotaOutcome {
+            bucket,
+            windows,
+            decision,
+        };
         if !outcome.decision.allowed
             && let Some((window, _)) = outcome.tightest()
         {
             let window = period_name(window.period);
-            self.rejections.with_label_values(&[bucket.as_str(), &window]).inc();
-            tracing::warn!(user, bucket = bucket.as_str(), window, "rate limit exceeded");
+            self.rejections
+                .with_label_values(&[bucket.as_str(), &window])
+                .inc();
+            tracing::warn!(
+                user,
+                bucket = bucket.as_str(),
+                window,
+                "rate limit exceeded"
+            );
         }
         Some(outcome)
     }
@@ -96,14 +128,22 @@ impl QuotaService {
             }
             let key = format!("{}:{user}", bucket.as_str());
             let decision = self.decide(&key, bucket, &windows, true).await;
-            all.push(QuotaOutcome { bucket, windows, decision });
+            all.push(QuotaOutcome {
+                bucket,
+                windows,
+                decision,
+            });
         }
         all
     }
 
     async fn decide(&self, key: &str, bucket: Bucket, windows: &[Window], peek: bool) -> Decision {
         if let Some(shared) = &self.shared {
-            let answer = if peek { shared.peek(key, windows).await } else { shared.check(key, windows).await };
+            let answer = if peek {
+                shared.peek(key, windows).await
+            } else {
+                shared.check(key, windows).await
+            };
             match answer {
                 Ok(decision) => {
                     if self.degraded.swap(false, Ordering::Relaxed) {
@@ -119,12 +159,21 @@ impl QuotaService {
                 }
             }
         }
-        let local = if peek { self.local.peek(key, windows).await } else { self.local.check(key, windows).await };
+        let local = if peek {
+            self.local.peek(key, windows).await
+        } else {
+            self.local.check(key, windows).await
+        };
         local.unwrap_or_else(|e| {
             // The in-process limiter does no I/O; if it ever fails, let the request through
             // rather than refuse service, and say so.
             tracing::error!(error = %e, "in-process rate limiter failed; request allowed");
-            Decision { allowed: true, windows: Vec::new(), tightest: 0, retry_after: None }
+            Decision {
+                allowed: true,
+                windows: Vec::new(),
+                tightest: 0,
+                retry_after: None,
+            }
         })
     }
 }

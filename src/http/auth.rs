@@ -77,7 +77,11 @@ pub fn principal(req: &Request, config: &Config) -> Result<Principal, ApiError> 
 ///
 /// # Errors
 /// 401/400 as [`principal`], 429 when the quota is exhausted.
-pub async fn caller(req: &Request, config: &Config, bucket: crate::domain::rate_limit::Bucket) -> Result<Principal, ApiError> {
+pub async fn caller(
+    req: &Request,
+    config: &Config,
+    bucket: crate::domain::rate_limit::Bucket,
+) -> Result<Principal, ApiError> {
     let who = principal(req, config)?;
     super::rate_limit::enforce(req, &who, bucket).await?;
     Ok(who)

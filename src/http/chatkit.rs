@@ -16,13 +16,13 @@ use poem_openapi::{ApiResponse, OpenApi, param::Query, payload::Json, types::Typ
 use serde::de::DeserializeOwned;
 
 use super::auth;
-use crate::domain::rate_limit::Bucket;
 use super::error::ApiError;
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
 use crate::app::study::{MessageInput, StudyService, TurnContext, TurnStream};
 use crate::config::Config;
 use crate::domain::lesson::LessonPath;
+use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
 use wire::{Envelope, WireItem, WirePage, WireThread};
 
@@ -170,7 +170,11 @@ impl ChatKitApi {
             .params
             .ok_or_else(|| ApiError::bad_request("bad_request", "missing field `params`"))?;
         let who = auth::principal(req, &self.config)?;
-        let bucket = if MODEL_OPERATIONS.contains(&kind) { Bucket::Chat } else { Bucket::Api };
+        let bucket = if MODEL_OPERATIONS.contains(&kind) {
+            Bucket::Chat
+        } else {
+            Bucket::Api
+        };
         super::rate_limit::enforce(req, &who, bucket).await?;
         let study = self.study.as_ref().ok_or_else(|| {
             ApiError::unavailable("service_unavailable", "study sessions are not configured")

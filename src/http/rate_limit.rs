@@ -26,8 +26,12 @@ fn ceil_secs(d: Duration) -> u64 {
 /// # Errors
 /// 429 with `Retry-After` when a window is exhausted.
 pub async fn enforce(req: &Request, who: &Principal, bucket: Bucket) -> Result<(), ApiError> {
-    let Some(quotas) = req.data::<Arc<QuotaService>>() else { return Ok(()) };
-    let Some(outcome) = quotas.check(&who.user_id, bucket, who.tier).await else { return Ok(()) };
+    let Some(quotas) = req.data::<Arc<QuotaService>>() else {
+        return Ok(());
+    };
+    let Some(outcome) = quotas.check(&who.user_id, bucket, who.tier).await else {
+        return Ok(());
+    };
     if let Some(slot) = req.data::<QuotaSlot>()
         && let Ok(mut slot) = slot.0.lock()
     {
@@ -36,13 +40,23 @@ pub async fn enforce(req: &Request, who: &Principal, bucket: Bucket) -> Result<(
     if outcome.decision.allowed {
         return Ok(());
     }
-    let retry = outcome.decision.retry_after.unwrap_or(Duration::from_secs(1));
-    let (limit, window) = outcome.tightest().map_or((0, "unknown".to_string()), |(w, _)| (w.limit, period_name(w.period)));
+    let retry = outcome
+        .decision
+        .retry_after
+        .unwrap_or(Duration::from_secs(1));
+    let (limit, window) = outcome
+        .tightest()
+        .map_or((0, "unknown".to_string()), |(w, _)| {
+            (w.limit, period_name(w.period))
+        });
     Err(ApiError::TooManyRequests(
         Json(RateLimitedBody {
             error: RateLimitedDetail {
                 code: "rate_limited".into(),
-                message: format!("{} quota exceeded: {limit} per {window}; retry later", bucket.as_str()),
+                message: format!(
+                    "{} quota exceeded: {limit} per {window}; retry later",
+                    bucket.as_str()
+                ),
                 limit,
                 window,
                 retry_after_ms: retry.as_millis() as u64,
@@ -55,7 +69,9 @@ pub async fn enforce(req: &Request, who: &Principal, bucket: Bucket) -> Result<(
 
 /// The `RateLimit-Policy` and `RateLimit` values of an outcome.
 pub fn header_values(outcome: &QuotaOutcome) -> (String, String) {
-    let name = |w: &crate::domain::rate_limit::Window| format!("{}-{}", outcome.bucket.as_str(), period_name(w.period));
+    let name = |w: &crate::domain::rate_limit::Window| {
+        format!("{}-{}", outcome.bucket.as_str(), period_name(w.period))
+    };
     let policy = outcome
         .windows
         .iter()
@@ -64,7 +80,14 @@ pub fn header_values(outcome: &QuotaOutcome) -> (String, String) {
         .join(", ");
     let current = outcome
         .tightest()
-        .map(|(w, s)| format!("\"{}\";r={};t={}", name(&w), s.remaining, ceil_secs(s.reset_after)))
+        .map(|(w, s)| {
+            format!(
+                "\"{}\";r={};t={}",
+                name(&w),
+                s.remaining,
+                ceil_secs(s.reset_after)
+            )
+        })
         .unwrap_or_default();
     (policy, current)
 }
@@ -150,7 +173,15 @@ impl QuotaApi {
     }
 }
 
-#[poem_openapi::OpenApi(prefix_path = "/v1", tag = "super::tags::ApiTags::Threads", response_header(name = "X-Request-Id", ty = "String", description = "Request id, echoed or generated"))]
+#[poem_openapi::OpenApi(
+    prefix_path = "/v1",
+    tag = "super::tags::ApiTags::Threads",
+    response_header(
+        name = "X-Request-Id",
+        ty = "String",
+        description = "Request id, echoed or generated"
+    )
+)]
 impl QuotaApi {
     /// Quota status
     ///
@@ -160,7 +191,10 @@ impl QuotaApi {
     async fn status(&self, req: &Request) -> Result<StatusResponse, ApiError> {
         let who = super::auth::principal(req, &self.config)?;
         let Some(quotas) = req.data::<Arc<QuotaService>>() else {
-            return Err(ApiError::unavailable("service_unavailable", "quotas are not configured"));
+            return Err(ApiError::unavailable(
+                "service_unavailable",
+                "quotas are not configured",
+            ));
         };
         let buckets = quotas
             .status(&who.user_id, who.tier)
@@ -182,6 +216,9 @@ impl QuotaApi {
                     .collect(),
             })
             .collect();
-        Ok(StatusResponse::Ok(Json(RateLimitStatus { tier: who.tier.as_str().into(), buckets })))
+        Ok(StatusResponse::Ok(Json(RateLimitStatus {
+            tier: who.tier.as_str().into(),
+            buckets,
+        })))
     }
 }

@@ -14,12 +14,12 @@ use poem_openapi::payload::{EventStream, Json};
 pub use dto::*;
 
 use super::auth;
-use crate::domain::rate_limit::Bucket;
 use super::error::ApiError;
 use super::tags::ApiTags;
 use crate::app::study::{MessageInput, StudyService, TurnContext};
 use crate::config::Config;
 use crate::domain::lesson::LessonPath;
+use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{
     DEFAULT_PAGE_SIZE, FeedbackKind, InferenceOptions, MAX_PAGE_SIZE, Order, Page, PageRequest,
     Thread, UserContent,

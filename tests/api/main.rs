@@ -16,6 +16,7 @@ mod openapi;
 mod postgres;
 mod proxy;
 mod quotas;
+mod rate_limiter;
 mod redis;
 mod rest;
 mod store;

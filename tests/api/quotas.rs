@@ -16,13 +16,28 @@ fn chat_op() -> Value {
 }
 
 async fn post(app: &TestApp, user: &str, body: &Value) -> reqwest::Response {
-    app.client.post(app.url("/chatkit")).header("x-user-id", user).json(body).send().await.unwrap()
+    app.client
+        .post(app.url("/chatkit"))
+        .header("x-user-id", user)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     let mut vars = pairs(&[("LESSONS_DIR", &crate::chatkit_client::lessons_dir())]);
     vars.extend(pairs(extra));
     spawn_app_with(vars).await
+}
+
+/// Waits until the replica's Redis connection is up (readiness says `ok`, not `degraded`).
+async fn redis_ready(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.get_json("/health/ready").await.1["status"] != "ok" {
+        assert!(tokio::time::Instant::now() < deadline, "Redis connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn user() -> String {
@@ -35,16 +50,32 @@ async fn the_request_past_the_chat_quota_gets_429_with_retry_after() {
     let app = spawn_with(&[("RATE_LIMIT_CHAT_FREE", "5/minute,100/day")]).await;
     let who = user();
     for _ in 0..5 {
-        assert_eq!(post(&app, &who, &chat_op()).await.status(), 404, "within the quota");
+        assert_eq!(
+            post(&app, &who, &chat_op()).await.status(),
+            404,
+            "within the quota"
+        );
     }
     // Act
     let resp = post(&app, &who, &chat_op()).await;
     // Assert
     assert_eq!(resp.status(), 429);
-    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    assert_eq!(resp.headers()["ratelimit-policy"], r#""chat-minute";q=5;w=60, "chat-day";q=100;w=86400"#);
-    assert!(resp.headers()["ratelimit"].to_str().unwrap().starts_with(r#""chat-minute";r=0;t="#));
+    assert_eq!(
+        resp.headers()["ratelimit-policy"],
+        r#""chat-minute";q=5;w=60, "chat-day";q=100;w=86400"#
+    );
+    assert!(
+        resp.headers()["ratelimit"]
+            .to_str()
+            .unwrap()
+            .starts_with(r#""chat-minute";r=0;t="#)
+    );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
     assert_eq!(body["error"]["limit"], 5);
@@ -54,7 +85,12 @@ async fn the_request_past_the_chat_quota_gets_429_with_retry_after() {
     // Reads do not count against chat, and another student is unaffected.
     let list = post(&app, &who, &json!({"type":"threads.list","params":{}})).await;
     assert_eq!(list.status(), 200);
-    assert!(list.headers()["ratelimit-policy"].to_str().unwrap().starts_with("\"api-minute\""));
+    assert!(
+        list.headers()["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("\"api-minute\"")
+    );
     assert_eq!(post(&app, &user(), &chat_op()).await.status(), 404);
 }
 
@@ -63,10 +99,27 @@ async fn the_status_endpoint_matches_what_the_next_request_sees() {
     let app = spawn_with(&[("RATE_LIMIT_CHAT_FREE", "10/minute")]).await;
     let who = user();
     post(&app, &who, &chat_op()).await;
-    let status: Value = app.client.get(app.url("/v1/rate-limit")).header("x-user-id", &who).send().await.unwrap().json().await.unwrap();
-    let chat = status["buckets"].as_array().unwrap().iter().find(|b| b["bucket"] == "chat").unwrap();
+    let status: Value = app
+        .client
+        .get(app.url("/v1/rate-limit"))
+        .header("x-user-id", &who)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let chat = status["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["bucket"] == "chat")
+        .unwrap();
     assert_eq!(chat["windows"][0]["limit"], 10);
-    assert_eq!(chat["windows"][0]["remaining"], 9, "the status call consumed nothing: {status}");
+    assert_eq!(
+        chat["windows"][0]["remaining"], 9,
+        "the status call consumed nothing: {status}"
+    );
     let next = post(&app, &who, &chat_op()).await;
     assert_eq!(next.headers()["x-ratelimit-remaining"], "8");
     assert_eq!(next.headers()["x-ratelimit-limit"], "10");
@@ -74,9 +127,22 @@ async fn the_status_endpoint_matches_what_the_next_request_sees() {
 
 #[tokio::test]
 async fn two_replicas_sharing_redis_admit_exactly_the_quota() {
-    let Some(redis) = test_redis_url().await else { return };
-    let a = spawn_with(&[("REDIS_URL", &redis)]).await;
-    let b = spawn_with(&[("REDIS_URL", &redis)]).await;
+    let Some(redis) = test_redis_url().await else {
+        return;
+    };
+    // A generous Redis timeout: this test is about sharing, not about a slow Redis.
+    let a = spawn_with(&[
+        ("REDIS_URL", &redis),
+        ("RATE_LIMIT_REDIS_TIMEOUT_MS", "3000"),
+    ])
+    .await;
+    let b = spawn_with(&[
+        ("REDIS_URL", &redis),
+        ("RATE_LIMIT_REDIS_TIMEOUT_MS", "3000"),
+    ])
+    .await;
+    redis_ready(&a).await;
+    redis_ready(&b).await;
     let who = user();
     let op = chat_op();
     let sends = (0..100).map(|i| {
@@ -85,52 +151,118 @@ async fn two_replicas_sharing_redis_admit_exactly_the_quota() {
         async move { post(app, &who, &op).await.status().as_u16() }
     });
     let statuses = futures::future::join_all(sends).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 20, "default chat quota 20/minute: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        20,
+        "default chat quota 20/minute: {statuses:?}"
+    );
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 80);
-    assert_eq!(post(&a, &user(), &op).await.status(), 404, "another student is unaffected");
+    assert_eq!(
+        post(&a, &user(), &op).await.status(),
+        404,
+        "another student is unaffected"
+    );
 }
 
 #[tokio::test]
 async fn a_short_window_resets_on_time_against_redis() {
-    let Some(redis) = test_redis_url().await else { return };
+    let Some(redis) = test_redis_url().await else {
+        return;
+    };
     let app = spawn_with(&[("REDIS_URL", &redis), ("RATE_LIMIT_CHAT_FREE", "2/second")]).await;
+    redis_ready(&app).await;
     let who = user();
     assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
     assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
     assert_eq!(post(&app, &who, &chat_op()).await.status(), 429);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404, "the window replenished");
+    assert_eq!(
+        post(&app, &who, &chat_op()).await.status(),
+        404,
+        "the window replenished"
+    );
 }
 
 #[tokio::test]
 async fn without_redis_the_in_process_floor_still_limits_and_redis_takes_over_again() {
-    let Some(redis) = test_redis_url().await else { return };
+    let Some(redis) = test_redis_url().await else {
+        return;
+    };
     let proxy = TcpProxy::start(target_of(&redis)).await;
-    let app = spawn_with(&[("REDIS_URL", &via(&redis, proxy.addr)), ("RATE_LIMIT_CHAT_FREE", "3/minute")]).await;
+    let other = spawn_with(&[
+        ("REDIS_URL", &redis),
+        ("RATE_LIMIT_CHAT_FREE", "3/minute"),
+        ("RATE_LIMIT_REDIS_TIMEOUT_MS", "1000"),
+    ])
+    .await;
+    limiter_uses_redis(&other).await;
+    let app = spawn_with(&[
+        ("REDIS_URL", &via(&redis, proxy.addr)),
+        ("RATE_LIMIT_CHAT_FREE", "3/minute"),
+    ])
+    .await;
     let who = user();
-    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404, "counted in Redis");
+    assert_eq!(
+        post(&app, &who, &chat_op()).await.status(),
+        404,
+        "counted in Redis"
+    );
     // Redis goes away: requests are still served, and limited by the in-process floor.
     proxy.cut();
-    let during: Vec<u16> = futures::future::join_all((0..5).map(|_| async { post(&app, &who, &chat_op()).await.status().as_u16() })).await;
-    assert_eq!(during.iter().filter(|s| **s == 404).count(), 3, "{during:?}");
-    assert_eq!(during.iter().filter(|s| **s == 429).count(), 2);
-    // Redis is back: once a check no longer falls back, its count (1 used) decides again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while app.get_json("/health/ready").await.1["status"] != "degraded" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the outage is noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let during: Vec<u16> = futures::future::join_all(
+        (0..5).map(|_| async { post(&app, &who, &chat_op()).await.status().as_u16() }),
+    )
+    .await;
+    // The floor admits at most the quota (a check racing the outage may also have been counted
+    // in Redis before the connection dropped, so fewer is possible), and refuses the rest.
+    let served = during.iter().filter(|s| **s == 404).count();
+    assert!((1..=3).contains(&served), "{during:?}");
+    assert_eq!(
+        served + during.iter().filter(|s| **s == 429).count(),
+        5,
+        "{during:?}"
+    );
+    // Redis is back: once a check no longer falls back, Redis decides again.
     proxy.restore();
+    limiter_uses_redis(&app).await;
+    // A fresh student, alternating between this replica and one that never lost Redis: the
+    // two share one count again.
+    let fresh = user();
+    let mut statuses = Vec::new();
+    for app in [&app, &other, &app, &other] {
+        statuses.push(post(app, &fresh, &chat_op()).await.status().as_u16());
+    }
+    assert_eq!(
+        statuses,
+        [404, 404, 404, 429],
+        "3/minute shared by both replicas"
+    );
+}
+
+/// Waits until a check of a throwaway student is decided by Redis (no new fallback).
+async fn limiter_uses_redis(app: &TestApp) {
+    redis_ready(app).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let before = fallbacks(&app).await;
-        post(&app, &user(), &chat_op()).await;
-        if fallbacks(&app).await == before {
-            break;
+        let before = fallbacks(app).await;
+        post(app, &user(), &chat_op()).await;
+        if fallbacks(app).await == before {
+            return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "Redis used again after it came back");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the limiter uses Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        statuses.push(post(&app, &who, &chat_op()).await.status().as_u16());
-    }
-    assert_eq!(statuses, [404, 404, 429], "shared count resumed (1 used before the outage)");
 }
 
 /// Checks decided in process so far (`rate_limit_fallbacks_total`).
@@ -145,7 +277,14 @@ async fn fallbacks(app: &TestApp) -> u64 {
 #[tokio::test]
 async fn health_docs_and_metrics_are_never_limited() {
     let app = spawn_with(&[("RATE_LIMIT_API_FREE", "1/minute")]).await;
-    for path in ["/health", "/health", "/openapi.json", "/openapi.json", "/metrics", "/metrics"] {
+    for path in [
+        "/health",
+        "/health",
+        "/openapi.json",
+        "/openapi.json",
+        "/metrics",
+        "/metrics",
+    ] {
         let resp = app.get(path).await;
         assert_eq!(resp.status(), 200, "{path}");
         assert!(resp.headers().get("ratelimit").is_none());
@@ -154,7 +293,9 @@ async fn health_docs_and_metrics_are_never_limited() {
 
 #[tokio::test]
 async fn quotas_hold_on_postgres_too() {
-    let Some(admin) = crate::helpers::test_database_url().await else { return };
+    let Some(admin) = crate::helpers::test_database_url().await else {
+        return;
+    };
     let url = crate::helpers::fresh_postgres_database(&admin).await;
     let app = spawn_tutor_app_on(&url, &[("RATE_LIMIT_CHAT_FREE", "1/minute")]).await;
     let who = user();

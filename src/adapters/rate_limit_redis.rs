@@ -1,0 +1,220 @@
+//! Outbound adapter: RateLimiter on Redis, so every replica counts against the same quota.
+//!
+//! One Lua script (`gcra.lua`, the arithmetic of `domain::gcra`) checks and updates every
+//! window of a bucket atomically, on the Redis server's clock so replicas with skewed clocks
+//! agree. A window's TAT lives at `<prefix>{<key>}:<limit>:<period ms>`: the hash tag keeps all
+//! windows of a key on one cluster slot, and each key expires one period after its last
+//! consumption, when it would be fully replenished anyway. Needs Redis 5 or later (a script
+//! that reads `TIME` and then writes).
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::prelude::{Client, ClientLike, Error, LuaInterface};
+use tokio::sync::OnceCell;
+
+use crate::domain::gcra;
+use crate::domain::ports::{RateLimitError, RateLimiter};
+use crate::domain::rate_limit::{Decision, Window, WindowState};
+
+const SCRIPT: &str = include_str!("rate_limit_redis/gcra.lua");
+
+/// SHA1 of [`SCRIPT`] once a Redis has loaded it (the same for every server).
+static SHA: OnceCell<String> = OnceCell::const_new();
+
+/// [`RateLimiter`] shared by every replica using the same Redis.
+#[derive(Clone)]
+pub struct RedisRateLimiter {
+    client: Client,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisRateLimiter")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Check,
+    Peek,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Check => "check",
+            Self::Peek => "peek",
+        }
+    }
+}
+
+impl RedisRateLimiter {
+    /// A limiter whose keys start with `prefix` (e.g. `ratelimit:v1:`); every call, a script
+    /// reload included, gives up after `timeout`.
+    pub fn new(client: Client, prefix: &str, timeout: Duration) -> Self {
+        Self {
+            client,
+            prefix: prefix.to_string(),
+            timeout,
+        }
+    }
+
+    /// The Redis key holding the TAT of `window` for `key`.
+    ///
+    /// Braces in `key` become `_`, since they would break the hash tag.
+    pub fn redis_key(&self, key: &str, window: &Window) -> String {
+        let tag = key.replace(['{', '}'], "_");
+        format!(
+            "{}{{{tag}}}:{}:{}",
+            self.prefix,
+            window.limit,
+            window.period.as_millis()
+        )
+    }
+
+    /// [`RateLimiter::check`] at a given time (µs since the Unix epoch) instead of the Redis
+    /// clock, so tests can compare the script with `domain::gcra` exactly.
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unavailable`] when Redis fails or is slower than the timeout.
+    pub async fn check_at(
+        &self,
+        key: &str,
+        windows: &[Window],
+        now_us: u64,
+    ) -> Result<Decision, RateLimitError> {
+        self.run(Mode::Check, key, windows, Some(now_us)).await
+    }
+
+    /// [`RateLimiter::peek`] at a given time (µs since the Unix epoch), like [`Self::check_at`].
+    ///
+    /// # Errors
+    /// [`RateLimitError::Unavailable`] when Redis fails or is slower than the timeout.
+    pub async fn peek_at(
+        &self,
+        key: &str,
+        windows: &[Window],
+        now_us: u64,
+    ) -> Result<Decision, RateLimitError> {
+        self.run(Mode::Peek, key, windows, Some(now_us)).await
+    }
+
+    async fn run(
+        &self,
+        mode: Mode,
+        key: &str,
+        windows: &[Window],
+        now_us: Option<u64>,
+    ) -> Result<Decision, RateLimitError> {
+        if windows.is_empty() {
+            return Ok(gcra::peek(0, windows, &[]));
+        }
+        let keys = windows.iter().map(|w| self.redis_key(key, w)).collect();
+        let mut args = vec![
+            mode.as_str().to_string(),
+            now_us.map(|n| n.to_string()).unwrap_or_default(),
+        ];
+        for window in windows {
+            args.push(window.limit.to_string());
+            args.push(window.period.as_micros().to_string());
+        }
+        // Fail fast instead of queueing while disconnected: a check queued during an outage would
+        // be replayed after the reconnect and consume the student's quota a second time.
+        if !self.client.is_connected() {
+            return Err(RateLimitError::Unavailable(format!(
+                "redis rate limit {}: disconnected",
+                mode.as_str()
+            )));
+        }
+        let reply = bounded(mode, self.timeout, evalsha(&self.client, keys, args)).await?;
+        decode(windows, &reply).ok_or_else(|| {
+            RateLimitError::Unavailable(format!("redis rate limit {}: bad reply", mode.as_str()))
+        })
+    }
+}
+
+/// Runs the script by its hash, loading it first when this Redis does not know it.
+async fn evalsha<C: LuaInterface + Sync>(
+    client: &C,
+    keys: Vec<String>,
+    args: Vec<String>,
+) -> Result<Vec<i64>, Error> {
+    let sha = SHA
+        .get_or_try_init(|| client.script_load::<String, _>(SCRIPT))
+        .await?
+        .clone();
+    match client.evalsha(sha, keys.clone(), args.clone()).await {
+        // A restarted or flushed Redis forgets scripts; the hash of the same body is the same.
+        Err(e) if e.details().starts_with("NOSCRIPT") => {
+            let sha: String = client.script_load(SCRIPT).await?;
+            client.evalsha(sha, keys, args).await
+        }
+        other => other,
+    }
+}
+
+/// Awaits a Redis call within `timeout`; failures name the operation and the kind of error,
+/// never the address or credentials.
+async fn bounded<R>(
+    mode: Mode,
+    timeout: Duration,
+    call: impl Future<Output = Result<R, Error>>,
+) -> Result<R, RateLimitError> {
+    let op = mode.as_str();
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(RateLimitError::Unavailable(format!(
+            "redis rate limit {op}: {:?}",
+            e.kind()
+        ))),
+        Err(_) => Err(RateLimitError::Unavailable(format!(
+            "redis rate limit {op}: timed out"
+        ))),
+    }
+}
+
+/// Turns `{allowed, retry µs, remaining₁, reset µs₁, …}` into a [`Decision`]; `None` when the
+/// reply does not have that shape.
+fn decode(windows: &[Window], reply: &[i64]) -> Option<Decision> {
+    let (&[allowed, retry], rest) = reply.split_first_chunk::<2>()?;
+    if rest.len() != 2 * windows.len() {
+        return None;
+    }
+    let micros = |n: i64| u64::try_from(n).ok().map(Duration::from_micros);
+    let states = rest
+        .chunks_exact(2)
+        .map(|pair| {
+            Some(WindowState {
+                remaining: u32::try_from(pair[0]).ok()?,
+                reset_after: micros(pair[1])?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let mut decision = gcra::assemble(windows, allowed == 1, states);
+    if !decision.allowed {
+        // The script's own figure, so a disagreement with the Rust arithmetic shows in tests.
+        decision.retry_after = Some(micros(retry)?);
+    }
+    Some(decision)
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn check(&self, key: &str, windows: &[Window]) -> Result<Decision, RateLimitError> {
+        self.run(Mode::Check, key, windows, None).await
+    }
+
+    async fn peek(&self, key: &str, windows: &[Window]) -> Result<Decision, RateLimitError> {
+        self.run(Mode::Peek, key, windows, None).await
+    }
+}

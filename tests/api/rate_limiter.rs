@@ -1,0 +1,277 @@
+//! Rate limiters against real Redis: the Lua script matches `domain::gcra`, checks are atomic
+//! under concurrency, windows reset on time, keys expire, and an outage fails fast.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use study_mode_api::adapters::rate_limit_memory::MemoryRateLimiter;
+use study_mode_api::adapters::rate_limit_redis::RedisRateLimiter;
+use study_mode_api::adapters::redis::RedisClient;
+use study_mode_api::config::RedisConfig;
+use study_mode_api::domain::gcra;
+use study_mode_api::domain::ports::{RateLimitError, RateLimiter};
+use study_mode_api::domain::rate_limit::{Decision, Window};
+
+use crate::helpers::test_redis_url;
+
+/// Generous for a loaded test machine: the first call also waits for the connection.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// For the outage tests: they must fail by this deadline, not by some later one.
+const SHORT_TIMEOUT: Duration = Duration::from_millis(300);
+
+fn window(limit: u32, period: Duration) -> Window {
+    Window { limit, period }
+}
+
+fn client(url: &str) -> fred::prelude::Client {
+    let config = RedisConfig {
+        url: url.to_string().into(),
+        password: None,
+    };
+    RedisClient::connect(&config)
+        .expect("valid URL")
+        .client()
+        .clone()
+}
+
+/// A limiter under a prefix no other test uses.
+fn redis_limiter(url: &str) -> RedisRateLimiter {
+    let prefix = format!("rltest:{}:", uuid::Uuid::new_v4().simple());
+    RedisRateLimiter::new(client(url), &prefix, TIMEOUT)
+}
+
+fn now_us() -> u64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from(since_epoch.as_micros()).unwrap()
+}
+
+/// xorshift64: reproducible request patterns without another dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+async fn admitted_concurrently(
+    limiter: Arc<dyn RateLimiter>,
+    key: &str,
+    windows: &[Window],
+) -> usize {
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (limiter, key, windows) = (limiter.clone(), key.to_string(), windows.to_vec());
+            tokio::spawn(async move { limiter.check(&key, &windows).await })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().allowed {
+            allowed += 1;
+        }
+    }
+    allowed
+}
+
+#[tokio::test]
+async fn the_lua_script_and_the_rust_arithmetic_agree_on_random_sequences() {
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
+    let limiter = redis_limiter(&url);
+    let periods = [1, 2, 5, 60].map(Duration::from_secs);
+    for seed in 1..=6u64 {
+        // Arrange: one to three windows with distinct periods, and a pinned clock.
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let count = 1 + rng.below(3) as usize;
+        let windows: Vec<Window> = periods[..count]
+            .iter()
+            .map(|&p| window(1 + rng.below(10) as u32, p))
+            .collect();
+        let key = format!("user_{seed}");
+        let (mut now, mut tats) = (now_us(), vec![0; windows.len()]);
+        for step in 0..150 {
+            now += match rng.below(4) {
+                0 => 0,
+                1 => rng.below(1_000),
+                2 => rng.below(500_000),
+                _ => rng.below(3_000_000),
+            };
+            // Act + Assert: the same decision, remaining counts and retry included.
+            if rng.below(5) == 0 {
+                let redis = limiter.peek_at(&key, &windows, now).await.unwrap();
+                assert_eq!(
+                    redis,
+                    gcra::peek(now, &windows, &tats),
+                    "seed {seed} step {step}"
+                );
+            } else {
+                let redis = limiter.check_at(&key, &windows, now).await.unwrap();
+                let (rust, next) = gcra::check(now, &windows, &tats);
+                tats = next;
+                assert_eq!(redis, rust, "seed {seed} step {step}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_the_limit_of_100_concurrent_checks_succeed_in_memory() {
+    let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000));
+    let windows = [window(20, Duration::from_secs(60))];
+    assert_eq!(
+        admitted_concurrently(limiter.clone(), "u1", &windows).await,
+        20
+    );
+    assert_eq!(admitted_concurrently(limiter, "u2", &windows).await, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_the_limit_of_100_concurrent_checks_succeed_on_redis() {
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
+    let limiter: Arc<dyn RateLimiter> = Arc::new(redis_limiter(&url));
+    let windows = [window(20, Duration::from_secs(60))];
+    assert_eq!(
+        admitted_concurrently(limiter.clone(), "u1", &windows).await,
+        20
+    );
+    // Another key of the same limiter has its own quota.
+    assert_eq!(admitted_concurrently(limiter, "u2", &windows).await, 20);
+}
+
+#[tokio::test]
+async fn a_rejection_on_redis_consumes_nothing_and_peek_consumes_nothing() {
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
+    let limiter = redis_limiter(&url);
+    let windows = [
+        window(1, Duration::from_secs(60)),
+        window(5, Duration::from_secs(3600)),
+    ];
+    for _ in 0..3 {
+        limiter.check("u1", &windows).await.unwrap();
+    }
+    for _ in 0..3 {
+        let seen = limiter.peek("u1", &windows).await.unwrap();
+        assert!(!seen.allowed);
+        assert_eq!((seen.tightest, seen.windows[1].remaining), (0, 4));
+    }
+}
+
+#[tokio::test]
+async fn a_one_second_window_resets_on_time_on_redis() {
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
+    // Arrange
+    let limiter = redis_limiter(&url);
+    let windows = [window(3, Duration::from_secs(1))];
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(limiter.check("u1", &windows).await.unwrap());
+    }
+    let rejected = limiter.check("u1", &windows).await.unwrap();
+    assert!(!rejected.allowed);
+    assert!(rejected.retry_after.unwrap() <= Duration::from_millis(334));
+
+    // Act: wait until the window says it is fully replenished.
+    let reset = last.unwrap().windows[0].reset_after;
+    assert!(reset <= Duration::from_secs(1));
+    tokio::time::sleep(reset + Duration::from_millis(50)).await;
+
+    // Assert
+    let peeked = limiter.peek("u1", &windows).await.unwrap();
+    assert_eq!(peeked.windows[0].remaining, 3);
+    for _ in 0..3 {
+        assert!(limiter.check("u1", &windows).await.unwrap().allowed);
+    }
+}
+
+#[tokio::test]
+async fn every_window_key_on_redis_expires_after_its_period() {
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
+    use fred::prelude::KeysInterface;
+    let redis = client(&url);
+    let limiter = RedisRateLimiter::new(
+        redis.clone(),
+        &format!("rltest:{}:", uuid::Uuid::new_v4().simple()),
+        TIMEOUT,
+    );
+    let windows = [
+        window(10, Duration::from_secs(60)),
+        window(100, Duration::from_secs(3600)),
+    ];
+    limiter.check("u1", &windows).await.unwrap();
+    for w in &windows {
+        let ttl: i64 = redis.pttl(limiter.redis_key("u1", w)).await.unwrap();
+        let period = i64::try_from(w.period.as_millis()).unwrap();
+        assert!(
+            ttl > 0 && ttl <= period,
+            "TTL {ttl} ms for a {period} ms window"
+        );
+    }
+}
+
+fn assert_unavailable_without_secrets(result: Result<Decision, RateLimitError>) {
+    match result {
+        Err(RateLimitError::Unavailable(msg)) => {
+            assert!(
+                !msg.contains("s3cret") && !msg.contains("127.0.0.1"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_unavailable_within_the_timeout() {
+    // A port nobody listens on any more.
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("redis://:s3cret@127.0.0.1:{port}");
+    let limiter = RedisRateLimiter::new(client(&url), "rltest:", SHORT_TIMEOUT);
+    let windows = [window(20, Duration::from_secs(60))];
+    let outcome = tokio::time::timeout(Duration::from_secs(5), limiter.check("u1", &windows))
+        .await
+        .expect("the limiter gives up by itself instead of hanging");
+    assert_unavailable_without_secrets(outcome);
+    let outcome = tokio::time::timeout(Duration::from_secs(5), limiter.peek("u1", &windows))
+        .await
+        .expect("the limiter gives up by itself instead of hanging");
+    assert_unavailable_without_secrets(outcome);
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_is_unavailable_within_the_timeout() {
+    // Accepts connections and reads nothing, like a stalled server.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = format!("redis://:s3cret@{addr}");
+    let limiter = RedisRateLimiter::new(client(&url), "rltest:", SHORT_TIMEOUT);
+    let windows = [window(20, Duration::from_secs(60))];
+    let outcome = tokio::time::timeout(Duration::from_secs(5), limiter.check("u1", &windows))
+        .await
+        .expect("the limiter gives up by itself instead of hanging");
+    assert_unavailable_without_secrets(outcome);
+}

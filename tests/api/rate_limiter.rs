@@ -36,9 +36,13 @@ fn client(url: &str) -> fred::prelude::Client {
 }
 
 /// A limiter under a prefix no other test uses.
-fn redis_limiter(url: &str) -> RedisRateLimiter {
+/// Connected first: the limiter refuses to queue checks while its client is disconnected.
+async fn redis_limiter(url: &str) -> RedisRateLimiter {
+    use fred::prelude::ClientLike;
     let prefix = format!("rltest:{}:", uuid::Uuid::new_v4().simple());
-    RedisRateLimiter::new(client(url), &prefix, TIMEOUT)
+    let client = client(url);
+    let _ = tokio::time::timeout(Duration::from_secs(5), client.wait_for_connect()).await;
+    RedisRateLimiter::new(client, &prefix, TIMEOUT)
 }
 
 fn now_us() -> u64 {
@@ -85,7 +89,7 @@ async fn the_lua_script_and_the_rust_arithmetic_agree_on_random_sequences() {
     let Some(url) = test_redis_url().await else {
         return;
     };
-    let limiter = redis_limiter(&url);
+    let limiter = redis_limiter(&url).await;
     let periods = [1, 2, 5, 60].map(Duration::from_secs);
     for seed in 1..=6u64 {
         // Arrange: one to three windows with distinct periods, and a pinned clock.
@@ -138,7 +142,7 @@ async fn exactly_the_limit_of_100_concurrent_checks_succeed_on_redis() {
     let Some(url) = test_redis_url().await else {
         return;
     };
-    let limiter: Arc<dyn RateLimiter> = Arc::new(redis_limiter(&url));
+    let limiter: Arc<dyn RateLimiter> = Arc::new(redis_limiter(&url).await);
     let windows = [window(20, Duration::from_secs(60))];
     assert_eq!(
         admitted_concurrently(limiter.clone(), "u1", &windows).await,
@@ -153,7 +157,7 @@ async fn a_rejection_on_redis_consumes_nothing_and_peek_consumes_nothing() {
     let Some(url) = test_redis_url().await else {
         return;
     };
-    let limiter = redis_limiter(&url);
+    let limiter = redis_limiter(&url).await;
     let windows = [
         window(1, Duration::from_secs(60)),
         window(5, Duration::from_secs(3600)),
@@ -174,7 +178,7 @@ async fn a_one_second_window_resets_on_time_on_redis() {
         return;
     };
     // Arrange
-    let limiter = redis_limiter(&url);
+    let limiter = redis_limiter(&url).await;
     let windows = [window(3, Duration::from_secs(1))];
     let mut last = None;
     for _ in 0..3 {
@@ -202,8 +206,9 @@ async fn every_window_key_on_redis_expires_after_its_period() {
     let Some(url) = test_redis_url().await else {
         return;
     };
-    use fred::prelude::KeysInterface;
+    use fred::prelude::{ClientLike, KeysInterface};
     let redis = client(&url);
+    let _ = tokio::time::timeout(Duration::from_secs(5), redis.wait_for_connect()).await;
     let limiter = RedisRateLimiter::new(
         redis.clone(),
         &format!("rltest:{}:", uuid::Uuid::new_v4().simple()),

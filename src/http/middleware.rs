@@ -46,9 +46,16 @@ pub async fn request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
             Ok(resp) => resp.into_response(),
             Err(err) => err.into_response(),
         };
+        let headers = resp.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&id) {
-            resp.headers_mut().insert("x-request-id", value);
+            headers.insert("x-request-id", value);
         }
+        // Security headers on every response; no server banner is ever added.
+        headers.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         let status = resp.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if quiet && status < 400 {

@@ -122,3 +122,18 @@ async fn shutdown_completes_when_idle() {
         "server stops cleanly on the signal"
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_security_headers_and_no_server_banner() {
+    let app = spawn_app().await;
+    for path in ["/health", "/no/such/route"] {
+        let resp = app.get(path).await;
+        assert_eq!(
+            resp.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(resp.headers()["referrer-policy"], "no-referrer", "{path}");
+        assert!(resp.headers().get("server").is_none(), "{path}");
+    }
+}

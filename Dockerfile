@@ -30,20 +30,25 @@ WORKDIR /build
 # do not, and mounting over target/ later would hide these prebuilt deps.
 # The registry *is* a cache mount, so a lockfile bump re-downloads only the
 # crates that changed.
+# Cargo.toml declares bench targets; their files must exist for the manifest to load, so the
+# stub build creates empty ones too.
 COPY Cargo.toml Cargo.lock ./
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     set -eux; \
-    mkdir -p src; \
+    mkdir -p src benches; \
     printf '#![forbid(unsafe_code)]\n' > src/lib.rs; \
     printf 'fn main() {}\n' > src/main.rs; \
+    printf 'fn main() {}\n' > benches/turns.rs; \
+    printf 'fn main() {}\n' > benches/lessons.rs; \
     cargo build --release --locked; \
-    rm -rf src
+    rm -rf src benches
 
 # Real sources (migrations live under src/). openapi/ is not needed to build
 # the binary; the wildcard makes this COPY a no-op instead of an error when the
 # folder is absent (git does not track empty directories).
 COPY src ./src
+COPY benches ./benches
 COPY openapi* ./openapi/
 
 # COPY preserves the build context's mtimes, which can be older than the stub

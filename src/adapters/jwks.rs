@@ -1,0 +1,417 @@
+//! Outbound adapter: TokenVerifier over the JSON Web Key Set of the SSO (jsonwebtoken + reqwest).
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use async_trait::async_trait;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
+use reqwest::Client;
+use serde::Deserialize;
+use tokio::sync::{Mutex, RwLock};
+
+use crate::domain::ports::{AuthError, TokenVerifier};
+use crate::domain::principal::{Principal, Tier};
+
+/// Largest bearer token looked at; anything bigger is refused before parsing or fetching.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Largest key set or discovery document read; a bigger answer is not a key set.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// Longest `kid` accepted.
+const MAX_KID_LEN: usize = 128;
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+const LEEWAY_SECS: u64 = 60;
+
+/// Time allowed to open the TCP (and TLS) connection to the SSO.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Time allowed for one whole request to the SSO.
+pub const TOTAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the keys come from and what a token must say.
+#[derive(Debug, Clone)]
+pub struct JwksSettings {
+    /// Key set URL; when absent it is discovered from `sso_url`.
+    pub jwks_url: Option<String>,
+    /// Base URL of the SSO (OpenID discovery, then `/api/auth/jwks`).
+    pub sso_url: Option<String>,
+    /// Required `iss`, when configured.
+    pub issuer: Option<String>,
+    /// Required `aud`, when configured.
+    pub audience: Option<String>,
+    /// Allowed signing algorithms; HMAC algorithms are ignored even when listed.
+    pub algorithms: Vec<Algorithm>,
+    /// How long a fetched key set is used before it is fetched again.
+    pub cache_ttl: Duration,
+    /// Least time between two fetches triggered by an unknown `kid` (or a failed fetch).
+    pub min_refresh: Duration,
+    /// How long fetched keys keep working while the SSO cannot be reached.
+    pub max_stale: Duration,
+}
+
+impl Default for JwksSettings {
+    fn default() -> Self {
+        Self {
+            jwks_url: None,
+            sso_url: None,
+            issuer: None,
+            audience: None,
+            algorithms: vec![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA],
+            cache_ttl: Duration::from_secs(3600),
+            min_refresh: Duration::from_secs(30),
+            max_stale: Duration::from_secs(86_400),
+        }
+    }
+}
+
+/// The last key set fetched and when fetches happened.
+#[derive(Default)]
+struct KeyCache {
+    set: Option<Arc<JwkSet>>,
+    fetched_at: Option<Instant>,
+    last_attempt: Option<Instant>,
+}
+
+/// Verifies bearer tokens against the SSO's published keys, cached in process.
+pub struct JwksVerifier {
+    client: Client,
+    settings: JwksSettings,
+    cache: RwLock<KeyCache>,
+    /// Held for the whole of a fetch so concurrent misses cause one request, not many.
+    fetch_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for JwksVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksVerifier")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Claims read from a verified token; everything optional so a missing claim is a typed error.
+#[derive(Debug, Deserialize)]
+struct Claims {
+    sub: Option<String>,
+    email: Option<String>,
+    name: Option<String>,
+    role: Option<String>,
+    tier: Option<String>,
+    tenant_id: Option<String>,
+    organization_id: Option<String>,
+    organization_ids: Option<Vec<String>>,
+}
+
+fn invalid(reason: &str) -> AuthError {
+    AuthError::Invalid(reason.to_string())
+}
+
+impl JwksVerifier {
+    /// Builds the verifier and its one shared HTTP client (3 s connect, 5 s total).
+    ///
+    /// # Errors
+    /// When neither `jwks_url` nor `sso_url` is set, a URL is not http(s), no asymmetric
+    /// algorithm is allowed, or the HTTP client cannot be built.
+    pub fn new(mut settings: JwksSettings) -> anyhow::Result<Self> {
+        for url in [&settings.jwks_url, &settings.sso_url]
+            .into_iter()
+            .flatten()
+        {
+            let parsed = url::Url::parse(url).with_context(|| format!("parse SSO URL {url}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                bail!("SSO URL {url} is not http(s)");
+            }
+        }
+        if settings.jwks_url.is_none() && settings.sso_url.is_none() {
+            bail!("JWKS verification needs a JWKS URL or an SSO URL");
+        }
+        // HMAC keys are shared secrets; a public key set can never vouch for them.
+        settings.algorithms.retain(|alg| family_of(*alg).is_some());
+        if settings.algorithms.is_empty() {
+            bail!("no asymmetric signing algorithm allowed");
+        }
+        let client = Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(TOTAL_TIMEOUT)
+            .user_agent(concat!("study-mode-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("build JWKS HTTP client")?;
+        Ok(Self {
+            client,
+            settings,
+            cache: RwLock::default(),
+            fetch_lock: Mutex::new(()),
+        })
+    }
+
+    /// The key for `kid`, refetching once (rate limited) when it is not known yet.
+    async fn key_for(&self, kid: Option<&str>) -> Result<Jwk, AuthError> {
+        let set = self.key_set(false).await?;
+        if let Some(jwk) = select(&set, kid) {
+            return Ok(jwk.clone());
+        }
+        let set = self.key_set(true).await?;
+        select(&set, kid)
+            .cloned()
+            .ok_or_else(|| invalid("unknown signing key"))
+    }
+
+    /// The cached key set, fetched when absent, expired, or (`unknown_kid`) possibly rotated.
+    async fn key_set(&self, unknown_kid: bool) -> Result<Arc<JwkSet>, AuthError> {
+        if let Some(set) = self.cached(unknown_kid).await? {
+            return Ok(set);
+        }
+        let _fetching = self.fetch_lock.lock().await;
+        // Another task may have fetched while this one waited for the lock.
+        if let Some(set) = self.cached(unknown_kid).await? {
+            return Ok(set);
+        }
+        let started = Instant::now();
+        self.cache.write().await.last_attempt = Some(started);
+        match self.fetch().await {
+            Ok(set) => {
+                let set = Arc::new(set);
+                let mut cache = self.cache.write().await;
+                cache.set = Some(set.clone());
+                cache.fetched_at = Some(started);
+                Ok(set)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "JWKS fetch failed");
+                let cache = self.cache.read().await;
+                match (&cache.set, cache.fetched_at) {
+                    (Some(set), Some(at)) if at.elapsed() <= self.settings.max_stale => {
+                        Ok(set.clone())
+                    }
+                    _ => Err(AuthError::Unavailable),
+                }
+            }
+        }
+    }
+
+    /// The cached set when no fetch is due; `Unavailable` when a fetch is due but not allowed.
+    async fn cached(&self, unknown_kid: bool) -> Result<Option<Arc<JwkSet>>, AuthError> {
+        let cache = self.cache.read().await;
+        let recently_tried = cache
+            .last_attempt
+            .is_some_and(|at| at.elapsed() < self.settings.min_refresh);
+        let (Some(set), Some(fetched_at)) = (&cache.set, cache.fetched_at) else {
+            // A failed cold fetch is not retried on every request while the SSO is down.
+            return if recently_tried {
+                Err(AuthError::Unavailable)
+            } else {
+                Ok(None)
+            };
+        };
+        let age = fetched_at.elapsed();
+        if recently_tried && age <= self.settings.max_stale {
+            return Ok(Some(set.clone()));
+        }
+        if !unknown_kid && age < self.settings.cache_ttl {
+            return Ok(Some(set.clone()));
+        }
+        Ok(None)
+    }
+
+    /// Downloads the key set from the configured or discovered URL.
+    async fn fetch(&self) -> anyhow::Result<JwkSet> {
+        let url = self.jwks_url().await?;
+        let body = self.get(&url).await?;
+        serde_json::from_slice(&body).context("parse JWKS")
+    }
+
+    /// `jwks_url`, else the discovery document's `jwks_uri`, else `{sso}/api/auth/jwks`.
+    async fn jwks_url(&self) -> anyhow::Result<String> {
+        if let Some(url) = &self.settings.jwks_url {
+            return Ok(url.clone());
+        }
+        let sso = self
+            .settings
+            .sso_url
+            .as_deref()
+            .ok_or_else(|| anyhow!("no SSO URL"))?
+            .trim_end_matches('/');
+        #[derive(Deserialize)]
+        struct Discovery {
+            jwks_uri: Option<String>,
+        }
+        let discovered = match self
+            .get(&format!("{sso}/.well-known/openid-configuration"))
+            .await
+        {
+            Ok(body) => serde_json::from_slice::<Discovery>(&body)
+                .ok()
+                .and_then(|doc| doc.jwks_uri),
+            Err(err) => {
+                tracing::debug!(error = %err, "no OpenID discovery document");
+                None
+            }
+        };
+        Ok(discovered.unwrap_or_else(|| format!("{sso}/api/auth/jwks")))
+    }
+
+    /// GETs `url`, bounded in size.
+    async fn get(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+        let mut response = self.client.get(url).send().await?.error_for_status()?;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                bail!("{url} answered more than {MAX_DOCUMENT_BYTES} bytes");
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// Validation rules for one allowed algorithm.
+    fn validation(&self, alg: Algorithm) -> Validation {
+        let mut validation = Validation::new(alg);
+        validation.algorithms = vec![alg];
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
+        validation.required_spec_claims = HashSet::from(["exp".to_string()]);
+        if let Some(issuer) = &self.settings.issuer {
+            validation.set_issuer(&[issuer]);
+        }
+        match &self.settings.audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        validation
+    }
+}
+
+#[async_trait]
+impl TokenVerifier for JwksVerifier {
+    async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid("token too large"));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
+        let alg = header.alg;
+        if family_of(alg).is_none() || !self.settings.algorithms.contains(&alg) {
+            return Err(invalid("algorithm not allowed"));
+        }
+        if let Some(kid) = &header.kid
+            && !valid_kid(kid)
+        {
+            return Err(invalid("malformed token"));
+        }
+        let jwk = self.key_for(header.kid.as_deref()).await?;
+        if !key_allows(&jwk, alg) {
+            return Err(invalid("algorithm not allowed"));
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid("unknown signing key"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation(alg))
+            .map_err(|err| invalid(reason(err.kind())))?;
+        principal(data.claims)
+    }
+}
+
+/// Key family an algorithm needs; `None` for HMAC, which is never accepted.
+fn family_of(alg: Algorithm) -> Option<&'static str> {
+    match alg {
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512 => Some("RSA"),
+        Algorithm::ES256 | Algorithm::ES384 => Some("EC"),
+        Algorithm::EdDSA => Some("OKP"),
+        // HMAC, and any algorithm a later release adds, until reviewed.
+        _ => None,
+    }
+}
+
+/// Whether `jwk` is of the family `alg` needs and, when it names an algorithm, that one.
+fn key_allows(jwk: &Jwk, alg: Algorithm) -> bool {
+    let family = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => "RSA",
+        AlgorithmParameters::EllipticCurve(_) => "EC",
+        AlgorithmParameters::OctetKeyPair(_) => "OKP",
+        _ => return false,
+    };
+    let named_ok = jwk
+        .common
+        .key_algorithm
+        .is_none_or(|named| format!("{named:?}") == format!("{alg:?}"));
+    family_of(alg) == Some(family) && named_ok
+}
+
+/// `kid` values are echoed into logs and lookups, so only a safe alphabet is accepted.
+fn valid_kid(kid: &str) -> bool {
+    !kid.is_empty()
+        && kid.len() <= MAX_KID_LEN
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The key named `kid`; without a `kid`, the only key of the set.
+fn select<'a>(set: &'a JwkSet, kid: Option<&str>) -> Option<&'a Jwk> {
+    match kid {
+        Some(kid) => set.find(kid),
+        None if set.keys.len() == 1 => set.keys.first(),
+        None => None,
+    }
+}
+
+/// Plain-words reason for a rejected token; library internals are never shown.
+fn reason(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "token expired",
+        ErrorKind::ImmatureSignature => "token not yet valid",
+        ErrorKind::InvalidIssuer => "wrong issuer",
+        ErrorKind::InvalidAudience => "wrong audience",
+        ErrorKind::InvalidSignature => "signature does not verify",
+        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => "algorithm not allowed",
+        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+        ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidKeyFormat => "unknown signing key",
+        _ => "malformed token",
+    }
+}
+
+/// Maps verified claims to the caller.
+fn principal(claims: Claims) -> Result<Principal, AuthError> {
+    let user_id = claims
+        .sub
+        .filter(|sub| !sub.is_empty())
+        .ok_or_else(|| invalid("token has no subject"))?;
+    let tier = if claims.role.as_deref() == Some("admin") {
+        Tier::Admin
+    } else {
+        match claims.tier.as_deref() {
+            Some("premium") => Tier::Premium,
+            Some("admin") => Tier::Admin,
+            _ => Tier::Free,
+        }
+    };
+    let organization_id = claims.tenant_id.or(claims.organization_id).or_else(|| {
+        claims
+            .organization_ids
+            .and_then(|ids| ids.into_iter().next())
+    });
+    Ok(Principal {
+        user_id,
+        organization_id,
+        email: claims.email,
+        name: claims.name,
+        role: claims.role,
+        tier,
+    })
+}

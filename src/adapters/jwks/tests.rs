@@ -8,6 +8,7 @@ use poem::{Request, Response, Server};
 use serde_json::{Value, json};
 
 use super::*;
+use crate::domain::principal::Tier;
 
 #[path = "test_keys.rs"]
 mod test_keys;

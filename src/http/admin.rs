@@ -22,7 +22,7 @@ pub use dto::*;
 use push::PushEventIn;
 use raw_body::RawJson;
 
-use super::error::ApiError;
+use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::lessons::{LessonError, LessonService};
 use crate::config::Config;
@@ -49,9 +49,7 @@ impl AdminApi {
 
     /// Purges `paths` (empty: everything) and answers the old service's shape.
     async fn purge(&self, paths: &[LessonPath]) -> Result<PurgeOut, ApiError> {
-        let lessons = self.lessons.as_ref().ok_or_else(|| {
-            ApiError::unavailable("service_unavailable", "lessons are not configured")
-        })?;
+        let lessons = configured(&self.lessons, "lessons")?;
         let count = lessons.invalidate(paths).await.map_err(|e| match e {
             LessonError::Unavailable | LessonError::NotFound => ApiError::unavailable(
                 "cache_unavailable",

@@ -16,7 +16,7 @@ use poem_openapi::{ApiResponse, OpenApi, param::Query, payload::Json, types::Typ
 use serde::de::DeserializeOwned;
 
 use super::auth;
-use super::error::ApiError;
+use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
 use crate::app::study::{MessageInput, StudyService, TurnContext, TurnStream};
@@ -176,9 +176,7 @@ impl ChatKitApi {
             Bucket::Api
         };
         super::rate_limit::enforce(req, &who, bucket).await?;
-        let study = self.study.as_ref().ok_or_else(|| {
-            ApiError::unavailable("service_unavailable", "study sessions are not configured")
-        })?;
+        let study = configured(&self.study, "study sessions")?;
         let stream = |s: TurnStream| Ok(ChatKitResponse::Stream(s));
         match kind {
             "threads.create" => {

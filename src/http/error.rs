@@ -168,6 +168,20 @@ impl ApiError {
     }
 }
 
+/// The use case an API needs; `None` only in the instances built to print the spec, which
+/// never serve requests — answered 503 rather than a panic all the same.
+///
+/// # Errors
+/// 503 `service_unavailable` naming `what`.
+pub fn configured<'a, T>(
+    service: &'a Option<std::sync::Arc<T>>,
+    what: &str,
+) -> Result<&'a std::sync::Arc<T>, ApiError> {
+    service.as_ref().ok_or_else(|| {
+        ApiError::unavailable("service_unavailable", format!("{what} are not configured"))
+    })
+}
+
 impl From<crate::app::study::StudyError> for ApiError {
     fn from(err: crate::app::study::StudyError) -> Self {
         use crate::app::study::StudyError as E;

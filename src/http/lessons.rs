@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 pub use dto::*;
 
 use super::auth;
-use super::error::ApiError;
+use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::lessons::{LessonError, LessonService, LessonView};
 use crate::config::Config;
@@ -40,9 +40,7 @@ impl LessonsApi {
     }
 
     fn lessons(&self) -> Result<&Arc<LessonService>, ApiError> {
-        self.lessons.as_ref().ok_or_else(|| {
-            ApiError::unavailable("service_unavailable", "lessons are not configured")
-        })
+        configured(&self.lessons, "lessons")
     }
 
     /// Validates `raw` before anything is asked of the source, then loads the lesson.

@@ -14,7 +14,7 @@ use poem_openapi::payload::{EventStream, Json};
 pub use dto::*;
 
 use super::auth;
-use super::error::ApiError;
+use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::study::{MessageInput, StudyService, TurnContext};
 use crate::config::Config;
@@ -39,9 +39,7 @@ impl ThreadsApi {
     }
 
     fn study(&self) -> Result<&Arc<StudyService>, ApiError> {
-        self.study.as_ref().ok_or_else(|| {
-            ApiError::unavailable("service_unavailable", "study sessions are not configured")
-        })
+        configured(&self.study, "study sessions")
     }
 }
 

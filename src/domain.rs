@@ -2,6 +2,7 @@
 //!
 //! Nothing in here performs I/O or imports an I/O crate; `tests/architecture.rs` enforces it.
 
+pub mod api_key;
 pub mod gcra;
 pub mod lesson;
 pub mod marker;

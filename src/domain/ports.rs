@@ -6,8 +6,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
+use super::api_key::ApiKeyRecord;
 use super::lesson::{CachedLesson, LessonPath, RawLesson};
 use super::principal::Principal;
 use super::rate_limit::{Decision, Window};
@@ -289,6 +291,33 @@ pub trait TokenVerifier: Send + Sync + 'static {
     ///   including for a token without a subject).
     /// - MUST return [`AuthError::Unavailable`] only when it cannot decide for lack of keys.
     async fn verify(&self, token: &str) -> Result<Principal, AuthError>;
+}
+
+/// Stored API keys (`sk_<id>_<secret>`); only hashes of secrets are ever stored.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + 'static {
+    /// Stores a new key.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::Conflict`] when the id exists.
+    async fn insert(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+
+    /// The key with `id`, revoked or not; `None` when there is none.
+    async fn find(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// Every key, oldest first.
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// Marks the key revoked at `at`.
+    ///
+    /// # Errors
+    /// MUST return [`StoreError::NotFound`] when no key has `id`; revoking twice keeps the
+    /// first time.
+    async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Records that the key authenticated a request at `at` (missing id: no-op).
+    async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// Failure of a [`RateLimiter`] backend. Callers fall back to an in-process limiter.

@@ -16,3 +16,4 @@ pub mod redis_lock;
 pub mod sql;
 pub mod tutor_offline;
 pub mod tutor_openai;
+pub mod userinfo;

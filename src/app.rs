@@ -1,5 +1,6 @@
 //! Use cases: what the service does, expressed over the domain's ports only.
 
+pub mod auth;
 pub mod lessons;
 pub mod quota;
 pub mod readiness;

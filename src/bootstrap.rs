@@ -9,6 +9,7 @@ use anyhow::Context;
 use poem::Server;
 use poem::listener::{Acceptor, TcpAcceptor};
 
+use crate::adapters::jwks::{JwksSettings, JwksVerifier};
 use crate::adapters::lesson_cache_memory::MemoryLessonCache;
 use crate::adapters::lesson_cache_redis::RedisLessonCache;
 use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
@@ -23,11 +24,14 @@ use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
+use crate::adapters::userinfo::{self, UserinfoVerifier};
+use crate::app::auth::Authenticator;
 use crate::app::lessons::{LessonMetrics, LessonService, LessonSettings};
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
 use crate::config::Config;
+use crate::domain::ports::{ApiKeyStore, TokenVerifier};
 use crate::domain::ports::{LessonSource, RateLimiter, TurnLock, TutorModel};
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
@@ -101,6 +105,7 @@ impl Application {
             },
         ));
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
+        let authenticator = authenticator(&config, None)?;
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,
@@ -108,6 +113,7 @@ impl Application {
             study,
             lessons,
             quotas,
+            authenticator,
         };
 
         let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
@@ -197,6 +203,54 @@ fn quota_service(
         config.rate_limits.clone(),
         Some(metrics.registry()),
     ))
+}
+
+/// The verifier chain: JWKS when an SSO or key set URL is configured, userinfo for opaque
+/// tokens when a userinfo URL is known, API keys from `keys`.
+fn authenticator(
+    config: &Config,
+    keys: Option<Arc<dyn ApiKeyStore>>,
+) -> anyhow::Result<Arc<Authenticator>> {
+    let auth = &config.auth;
+    let jwt: Option<Arc<dyn TokenVerifier>> = if auth.verifies_jwts() {
+        if config.is_production() && (auth.issuer.is_none() || auth.audience.is_none()) {
+            tracing::warn!(
+                issuer_set = auth.issuer.is_some(),
+                audience_set = auth.audience.is_some(),
+                "JWT_ISSUER and JWT_AUDIENCE should both be set in production: tokens issued \
+                 for other applications of the same SSO are accepted while they are unset"
+            );
+        }
+        Some(Arc::new(JwksVerifier::new(JwksSettings {
+            jwks_url: auth.jwks_url.clone(),
+            sso_url: auth.sso_url.clone(),
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            algorithms: auth.algorithms.clone(),
+            cache_ttl: auth.jwks_cache_ttl,
+            min_refresh: auth.jwks_min_refresh,
+            max_stale: auth.jwks_max_stale,
+        })?))
+    } else {
+        None
+    };
+    let opaque: Option<Arc<dyn TokenVerifier>> = match &auth.userinfo_url {
+        Some(url) => Some(Arc::new(UserinfoVerifier::new(
+            url.clone(),
+            userinfo::CACHE_TTL,
+        )?)),
+        None => None,
+    };
+    if jwt.is_none() && opaque.is_none() {
+        if config.is_production() {
+            tracing::warn!(
+                "no SSO configured (SSO_URL, JWKS_URL, USERINFO_URL): only API keys are accepted"
+            );
+        } else {
+            tracing::info!("no SSO configured: requests act as the development principal");
+        }
+    }
+    Ok(Arc::new(Authenticator::new(jwt, opaque, keys)))
 }
 
 /// Installs ring as the process-wide rustls provider (reqwest is built without one, which keeps

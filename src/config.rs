@@ -1,6 +1,7 @@
 //! Typed configuration read from the environment (and an optional `.env`), validated once at
 //! start-up with every problem reported together.
 
+mod describe;
 mod parse;
 
 use std::fmt;
@@ -137,6 +138,36 @@ pub struct RateLimitConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
+/// How callers prove who they are (development principal aside).
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Key set URL; when unset it is discovered from `sso_url`.
+    pub jwks_url: Option<String>,
+    /// Base URL of the SSO (OpenID discovery, `/api/auth/jwks`, userinfo).
+    pub sso_url: Option<String>,
+    /// Accepted JWT signing algorithms (never HMAC or `none`).
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Required `iss`, when set.
+    pub issuer: Option<String>,
+    /// Required `aud`, when set.
+    pub audience: Option<String>,
+    /// How long fetched keys are used before they are fetched again.
+    pub jwks_cache_ttl: Duration,
+    /// Least time between two key-set fetches caused by unknown `kid`s or failures.
+    pub jwks_min_refresh: Duration,
+    /// How long fetched keys keep working while the SSO is down.
+    pub jwks_max_stale: Duration,
+    /// Where opaque tokens are looked up (`{SSO_URL}/api/auth/oauth2/userinfo` by default).
+    pub userinfo_url: Option<String>,
+}
+
+impl AuthConfig {
+    /// Whether JWTs can be verified (a key set URL is known or discoverable).
+    pub fn verifies_jwts(&self) -> bool {
+        self.jwks_url.is_some() || self.sso_url.is_some()
+    }
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -170,6 +201,8 @@ pub struct Config {
     pub tutor: TutorConfig,
     /// Rate limits.
     pub rate_limits: RateLimitConfig,
+    /// Token verification.
+    pub auth: AuthConfig,
 }
 
 /// Environment variables as strings; every field is optional and parsed in [`parse`].
@@ -226,6 +259,15 @@ pub(crate) struct RawEnv {
     pub rate_limit_api_admin: Option<String>,
     pub rate_limit_redis_timeout_ms: Option<String>,
     pub trusted_proxies: Option<String>,
+    pub jwks_url: Option<String>,
+    pub sso_url: Option<String>,
+    pub jwt_algorithms: Option<String>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub jwks_cache_ttl_secs: Option<String>,
+    pub jwks_min_refresh_secs: Option<String>,
+    pub jwks_max_stale_secs: Option<String>,
+    pub userinfo_url: Option<String>,
 }
 
 impl Config {
@@ -256,129 +298,6 @@ impl Config {
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
     }
-
-    /// The effective configuration as `NAME=value` lines, secrets redacted.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let redact = |s: &Option<SecretString>| match s {
-            Some(_) => "***".to_string(),
-            None => "(unset)".to_string(),
-        };
-        vec![
-            ("APP_ENV", format!("{:?}", self.app_env).to_lowercase()),
-            ("HOST", self.host.clone()),
-            ("PORT", self.port.to_string()),
-            ("DATABASE_URL", self.database.redacted_url()),
-            (
-                "DB_MAX_CONNECTIONS",
-                self.database.max_connections.to_string(),
-            ),
-            (
-                "DB_MIN_CONNECTIONS",
-                self.database.min_connections.to_string(),
-            ),
-            (
-                "DB_ACQUIRE_TIMEOUT_SECS",
-                self.database.acquire_timeout.as_secs().to_string(),
-            ),
-            (
-                "DB_STATEMENT_TIMEOUT_MS",
-                self.database.statement_timeout.as_millis().to_string(),
-            ),
-            ("AUTO_MIGRATE", self.database.auto_migrate.to_string()),
-            (
-                "REDIS_URL",
-                self.redis
-                    .as_ref()
-                    .map_or("(unset: in-process adapters)".into(), |r| {
-                        parse::redact_url(r.url.expose_secret())
-                    }),
-            ),
-            (
-                "REDIS_PASSWORD",
-                redact(&self.redis.as_ref().and_then(|r| r.password.clone())),
-            ),
-            ("ALLOWED_ORIGINS", self.allowed_origins.join(",")),
-            ("LOG_LEVEL", self.log_level.clone()),
-            (
-                "LOG_FORMAT",
-                format!("{:?}", self.log_format).to_lowercase(),
-            ),
-            ("DEV_MODE", self.dev.enabled.to_string()),
-            ("DEV_USER_ID", self.dev.user_id.clone()),
-            ("DEV_USER_EMAIL", self.dev.email.clone()),
-            ("DEV_USER_NAME", self.dev.name.clone()),
-            ("MAX_BODY_BYTES", self.max_body_bytes.to_string()),
-            (
-                "SHUTDOWN_GRACE_SECS",
-                self.shutdown_grace.as_secs().to_string(),
-            ),
-            ("DOCS_ENABLED", self.docs_enabled.to_string()),
-            (
-                "LESSONS_DIR",
-                self.lessons
-                    .dir
-                    .clone()
-                    .unwrap_or_else(|| "(unset: GitHub)".into()),
-            ),
-            ("GITHUB_REPO", self.lessons.github_repo.clone()),
-            ("GITHUB_BRANCH", self.lessons.github_branch.clone()),
-            ("GITHUB_TOKEN", redact(&self.lessons.github_token)),
-            ("LESSONS_DOCS_PREFIX", self.lessons.docs_prefix.clone()),
-            (
-                "GITHUB_RAW_BASE_URL",
-                self.lessons.github_raw_base_url.clone(),
-            ),
-            ("OPENAI_API_KEY", redact(&self.tutor.openai_api_key)),
-            ("OPENAI_BASE_URL", self.tutor.openai_base_url.clone()),
-            ("TUTOR_MODEL_TEACH", self.tutor.model_teach.clone()),
-            ("TUTOR_MODEL_ASK", self.tutor.model_ask.clone()),
-            (
-                "MODEL_TIMEOUT_SECS",
-                self.tutor.timeout.as_secs().to_string(),
-            ),
-            (
-                "MODEL_MAX_OUTPUT_TOKENS",
-                self.tutor.max_output_tokens.to_string(),
-            ),
-            ("RATE_LIMIT_CHAT_FREE", quota(&self.rate_limits.chat[0])),
-            ("RATE_LIMIT_CHAT_PREMIUM", quota(&self.rate_limits.chat[1])),
-            ("RATE_LIMIT_CHAT_ADMIN", quota(&self.rate_limits.chat[2])),
-            ("RATE_LIMIT_API_FREE", quota(&self.rate_limits.api[0])),
-            ("RATE_LIMIT_API_PREMIUM", quota(&self.rate_limits.api[1])),
-            ("RATE_LIMIT_API_ADMIN", quota(&self.rate_limits.api[2])),
-            (
-                "RATE_LIMIT_REDIS_TIMEOUT_MS",
-                self.rate_limits.redis_timeout.as_millis().to_string(),
-            ),
-            (
-                "TRUSTED_PROXIES",
-                self.rate_limits
-                    .trusted_proxies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-        ]
-    }
-}
-
-/// A quota as written in the environment (`20/minute,500/day` or `unlimited`).
-fn quota(windows: &[crate::domain::rate_limit::Window]) -> String {
-    if windows.is_empty() {
-        return "unlimited".into();
-    }
-    windows
-        .iter()
-        .map(|w| {
-            format!(
-                "{}/{}",
-                w.limit,
-                crate::domain::rate_limit::period_name(w.period)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 impl fmt::Display for Config {

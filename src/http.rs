@@ -19,6 +19,7 @@ use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, Route, get};
 use poem_openapi::OpenApiService;
 
+use crate::app::auth::Authenticator;
 use crate::app::lessons::LessonService;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::Readiness;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub lessons: Arc<LessonService>,
     /// Quotas.
     pub quotas: Arc<QuotaService>,
+    /// Authentication.
+    pub authenticator: Arc<Authenticator>,
 }
 
 /// The OpenAPI operations of the service.
@@ -63,14 +66,39 @@ pub fn api_service(apis: Apis) -> OpenApiService<Apis, ()> {
         .license(poem_openapi::LicenseObject::new("MIT"))
 }
 
+/// The spec of `service` with its security schemes, as `(json, yaml)`.
+fn documents(service: &OpenApiService<Apis, ()>) -> (String, String) {
+    let generated = service.spec();
+    match auth::spec::with_security(&generated) {
+        Ok(doc) => (
+            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| generated.clone()),
+            serde_yaml::to_string(&doc).unwrap_or_else(|_| service.spec_yaml()),
+        ),
+        // Unreachable in practice: poem-openapi always emits JSON.
+        Err(_) => (generated, service.spec_yaml()),
+    }
+}
+
 /// The spec as committed in `openapi/openapi.yaml`.
 pub fn spec_yaml() -> String {
-    api_service(apis_for_spec()).spec_yaml()
+    documents(&api_service(apis_for_spec())).1
 }
 
 /// The spec as JSON.
 pub fn spec_json() -> String {
-    api_service(apis_for_spec()).spec()
+    documents(&api_service(apis_for_spec())).0
+}
+
+fn serve_document(body: String, content_type: &'static str) -> impl Endpoint + 'static {
+    let body = bytes::Bytes::from(body);
+    poem::endpoint::make(move |_| {
+        let body = body.clone();
+        async move {
+            poem::Response::builder()
+                .content_type(content_type)
+                .body(body)
+        }
+    })
 }
 
 fn apis_for_spec() -> Apis {
@@ -79,11 +107,11 @@ fn apis_for_spec() -> Apis {
     (
         root::RootApi,
         health::HealthApi::new(Readiness::default()),
-        chatkit::ChatKitApi::new(None, config.clone()),
-        threads::ThreadsApi::new(None, config.clone()),
+        chatkit::ChatKitApi::new(None),
+        threads::ThreadsApi::new(None),
         lessons::LessonsApi::new(None, config.clone()),
         admin::AdminApi::new(None, config.clone()),
-        rate_limit::QuotaApi::new(config),
+        rate_limit::QuotaApi::new(),
     )
 }
 
@@ -92,20 +120,32 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     let api = api_service((
         root::RootApi,
         health::HealthApi::new(state.readiness.clone()),
-        chatkit::ChatKitApi::new(Some(state.study.clone()), state.config.clone()),
-        threads::ThreadsApi::new(Some(state.study.clone()), state.config.clone()),
+        chatkit::ChatKitApi::new(Some(state.study.clone())),
+        threads::ThreadsApi::new(Some(state.study.clone())),
         lessons::LessonsApi::new(Some(state.lessons.clone()), state.config.clone()),
         admin::AdminApi::new(Some(state.lessons.clone()), state.config.clone()),
-        rate_limit::QuotaApi::new(state.config.clone()),
+        rate_limit::QuotaApi::new(),
     ));
+    // Rendered once at start-up, not per request.
+    let (json, yaml) = documents(&api);
     let mut route = Route::new()
-        .at("/openapi.json", api.spec_endpoint())
-        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .at(
+            "/openapi.json",
+            get(serve_document(json, "application/json")),
+        )
+        .at(
+            "/openapi.yaml",
+            get(serve_document(yaml, "application/x-yaml")),
+        )
         .at("/metrics", get(metrics::scrape).data(state.metrics.clone()));
     if state.config.docs_enabled {
         route = route.nest("/docs", api.swagger_ui());
     }
-    let route = route.nest("/", api).data(state.quotas.clone());
+    let auth = auth::AuthState {
+        authenticator: state.authenticator.clone(),
+        config: state.config.clone(),
+    };
+    let route = auth::protect(route.nest("/", api).data(state.quotas.clone()), auth);
     with_middleware(route, &state.config, state.metrics.clone())
 }
 
@@ -129,6 +169,7 @@ pub fn with_middleware<E: Endpoint + 'static>(
 
 fn cors(config: &Config) -> Cors {
     let cors = Cors::new()
+        .allow_credentials(true)
         .allow_methods(["GET", "POST", "PATCH", "DELETE", "OPTIONS"])
         .allow_headers([
             "authorization",
@@ -136,6 +177,8 @@ fn cors(config: &Config) -> Cors {
             "x-request-id",
             "x-api-key",
             "x-user-id",
+            "x-organization-id",
+            "x-admin-secret",
             "if-none-match",
         ])
         .expose_headers([
@@ -143,6 +186,10 @@ fn cors(config: &Config) -> Cors {
             "retry-after",
             "ratelimit",
             "ratelimit-policy",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+            "www-authenticate",
             "etag",
         ])
         .max_age(600);

@@ -17,11 +17,11 @@ use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
 use crate::domain::ports::{AuthError, TokenVerifier};
+use crate::domain::principal::IdentityClaims;
 use crate::domain::principal::Principal;
-use rules::{Claims, family_of, key_allows, principal, reason, select, valid_kid};
+use rules::{family_of, key_allows, principal, reason, select, valid_kid};
 
-/// Largest bearer token looked at; anything bigger is refused before parsing or fetching.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+pub use crate::domain::principal::MAX_TOKEN_BYTES;
 
 /// Largest key set or discovery document read; a bigger answer is not a key set.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -302,7 +302,7 @@ impl TokenVerifier for JwksVerifier {
             return Err(invalid("algorithm not allowed"));
         }
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid("unknown signing key"))?;
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation(alg))
+        let data = jsonwebtoken::decode::<IdentityClaims>(token, &key, &self.validation(alg))
             .map_err(|err| invalid(reason(err.kind())))?;
         principal(data.claims)
     }

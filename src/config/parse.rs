@@ -1,5 +1,6 @@
 //! Parsing and cross-field validation of [`RawEnv`] into [`Config`].
 
+mod auth;
 mod sections;
 
 use std::fmt;
@@ -195,6 +196,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     let lessons = lessons(&mut c, &raw);
     let tutor = tutor(&mut c, &raw);
     let rate_limits = rate_limits(&mut c, &raw);
+    let auth = auth::auth(&mut c, &raw);
 
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -217,6 +219,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         lessons,
         tutor,
         rate_limits,
+        auth,
     })
 }
 

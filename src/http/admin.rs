@@ -124,8 +124,8 @@ impl AdminApi {
     ///
     /// Drops the named lessons (a bare JSON array of lesson paths, at most 1,000), or every
     /// lesson when the body is empty or `[]`, from every cache tier of every replica, so the
-    /// next read fetches them again. Guarded by the `X-Admin-Secret` header (`ADMIN_SECRET`;
-    /// the endpoint refuses everything while it is unset).
+    /// next read fetches them again. Needs an API key with the `lessons:purge` (or `admin`)
+    /// scope, or the operator secret in `X-Admin-Secret` (`ADMIN_SECRET`; refused while unset).
     #[oai(
         path = "/admin/invalidate-cache",
         method = "post",
@@ -135,25 +135,16 @@ impl AdminApi {
     async fn invalidate_cache(
         &self,
         req: &Request,
-        /// The operator secret (`ADMIN_SECRET`).
-        #[oai(name = "X-Admin-Secret")]
-        admin_secret: Header<Option<String>>,
         /// Lesson paths to purge; empty body or `[]` for everything.
         body: RawJson<Vec<String>, false>,
     ) -> Result<PurgeResponse, ApiError> {
-        let expected = self.config.lessons.admin_secret.as_ref();
-        if !secret_matches(admin_secret.0.as_deref(), expected) {
-            tracing::warn!(
-                remote = %req.remote_addr(),
-                configured = expected.is_some(),
-                presented = admin_secret.0.is_some(),
-                "cache purge refused"
-            );
-            return Err(ApiError::forbidden("missing or wrong X-Admin-Secret"));
-        }
+        // The guard admitted an operator: an API key with `lessons:purge`/`admin`, or the
+        // operator secret.
+        let operator = super::auth::principal(req)?;
         let paths = purge_paths(&body.bytes)?;
         let out = self.purge(&paths).await?;
         tracing::info!(
+            operator = %operator.user_id,
             remote = %req.remote_addr(),
             user_agent = header(req, "user-agent"),
             scope = if paths.is_empty() { "all" } else { "paths" },

@@ -1,88 +1,206 @@
-//! Who is calling: the one place a request becomes a [`Principal`].
+//! Who is calling: the guard in front of every protected route, and what handlers read.
 //!
-//! Until token verification lands, only the development principal exists (development profile
-//! with `DEV_MODE=true`): `X-User-ID`, else `?user_id=`, else `DEV_USER_ID`.
+//! [`requirement`] is the one table of which paths need what: `/chatkit*` and `/v1/*` a
+//! principal, `/admin/*` an operator (API key with the route's scope, or `X-Admin-Secret`),
+//! everything else is public. The guard authenticates before any handler runs and stores the
+//! [`Caller`] in the request; handlers read it with [`principal`] / [`caller`].
 
-use poem::Request;
+mod credentials;
+mod refusal;
+pub mod spec;
+
+use std::sync::Arc;
+
+use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::ApiError;
+use crate::app::auth::{Authenticator, Caller, Credential};
 use crate::config::Config;
-use crate::domain::principal::{Principal, Tier};
+use crate::domain::principal::Principal;
+use credentials::{dev_principal, presented};
+pub use refusal::Refusal;
 
-/// Longest accepted user or organisation id.
-const MAX_ID_LEN: usize = 200;
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:@|".contains(&b))
+/// What a path needs before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Anyone (health, spec, docs, metrics, signed webhooks, unknown paths).
+    Public,
+    /// A verified principal.
+    User,
+    /// An operator: an API key granting this scope (or `admin`), or the operator secret.
+    Operator(&'static str),
 }
 
-fn query_param(req: &Request, name: &str) -> Option<String> {
-    let query = req.uri().query()?;
-    url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+/// The requirement of `path`.
+pub fn requirement(path: &str) -> Requirement {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/chatkit") || under("/v1") {
+        Requirement::User
+    } else if path == "/admin/invalidate-cache" {
+        Requirement::Operator("lessons:purge")
+    } else if under("/admin") {
+        Requirement::Operator(crate::domain::api_key::ADMIN_SCOPE)
+    } else {
+        Requirement::Public
+    }
 }
 
-/// The caller of `req`.
+/// What the guard needs: the authentication use case and the configuration.
+#[derive(Clone)]
+pub struct AuthState {
+    /// Verifier chain.
+    pub authenticator: Arc<Authenticator>,
+    /// Validated configuration (development principal, operator secret).
+    pub config: Arc<Config>,
+}
+
+/// `ep` behind the guard.
+pub fn protect<E: Endpoint + 'static>(ep: E, state: AuthState) -> impl Endpoint + 'static {
+    use poem::EndpointExt;
+    ep.around(move |ep, req| guard(ep, req, state.clone()))
+}
+
+/// Middleware: authenticates requests to protected paths, answers 401/403/503 itself.
 ///
 /// # Errors
-/// 401 when no identity can be established, 400 for a malformed id.
-pub fn principal(req: &Request, config: &Config) -> Result<Principal, ApiError> {
-    if !config.dev.enabled {
-        return Err(ApiError::unauthorized(
-            "authentication required: send Authorization: Bearer <token>",
-        ));
-    }
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .map(str::to_owned)
+/// Only errors of the inner endpoint.
+pub async fn guard<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    state: AuthState,
+) -> poem::Result<Response> {
+    let outcome = match requirement(req.uri().path()) {
+        Requirement::Public => return ep.call(req).await.map(IntoResponse::into_response),
+        Requirement::User => user(&req, &state).await,
+        Requirement::Operator(scope) => operator(&req, &state, scope).await,
     };
-    let chosen = header("x-user-id").or_else(|| query_param(req, "user_id"));
-    let user_id = chosen.clone().unwrap_or_else(|| config.dev.user_id.clone());
-    if !valid_id(&user_id) {
-        return Err(ApiError::bad_request(
-            "invalid_user_id",
-            "user id must be 1-200 characters of [A-Za-z0-9-_.:@|]",
-        ));
-    }
-    let organization_id = match header("x-organization-id") {
-        Some(org) if valid_id(&org) => Some(org),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_organization_id",
-                "organization id is malformed",
-            ));
+    match outcome {
+        Ok(caller) => {
+            tracing::debug!(user_id = %caller.principal.user_id, via = ?caller.via, "authenticated");
+            req.extensions_mut().insert(caller);
+            ep.call(req).await.map(IntoResponse::into_response)
         }
-        None => None,
+        Err(refusal) => {
+            refusal.log(&req);
+            Ok(refusal.into_response())
+        }
+    }
+}
+
+/// A principal for a `/chatkit` or `/v1` request.
+async fn user(req: &Request, state: &AuthState) -> Result<Caller, Refusal> {
+    let credential = presented(req)?;
+    let dev = state.config.dev.enabled;
+    match credential {
+        None if dev => dev_principal(req, &state.config),
+        None => Err(Refusal::missing()),
+        // Development without an SSO: a token the service cannot check is ignored, as the
+        // old service did, so a front end that always sends one keeps working locally.
+        Some(Credential::Bearer(token))
+            if dev
+                && !state
+                    .authenticator
+                    .can_verify(Credential::Bearer(token).kind()) =>
+        {
+            dev_principal(req, &state.config)
+        }
+        Some(credential) => state
+            .authenticator
+            .authenticate(credential)
+            .await
+            .map_err(|e| Refusal::from_auth(e, credential.value())),
+    }
+}
+
+/// An operator for an `/admin` request.
+async fn operator(
+    req: &Request,
+    state: &AuthState,
+    scope: &'static str,
+) -> Result<Caller, Refusal> {
+    let secret = req
+        .headers()
+        .get("x-admin-secret")
+        .and_then(|v| v.to_str().ok());
+    if let Some(secret) = secret {
+        let expected = state.config.lessons.admin_secret.as_ref();
+        return if super::admin::secret_matches(Some(secret), expected) {
+            Ok(Caller::operator())
+        } else {
+            Err(Refusal::forbidden("wrong X-Admin-Secret", Some(secret)))
+        };
+    }
+    let Some(credential) = presented(req)? else {
+        return Err(Refusal::missing());
     };
-    let is_default = chosen.is_none();
-    Ok(Principal {
-        user_id,
-        organization_id,
-        email: is_default.then(|| config.dev.email.clone()),
-        name: is_default.then(|| config.dev.name.clone()),
-        role: None,
-        tier: Tier::Free,
-    })
+    let caller = state
+        .authenticator
+        .authenticate(credential)
+        .await
+        .map_err(|e| Refusal::from_auth(e, credential.value()))?;
+    if caller.allows(scope) {
+        Ok(caller)
+    } else {
+        Err(Refusal::forbidden(
+            &format!("this endpoint needs an API key with the {scope:?} or \"admin\" scope"),
+            Some(credential.value()),
+        ))
+    }
+}
+
+/// The caller the guard admitted.
+///
+/// # Errors
+/// 401 when the request did not pass the guard (a route missing from [`requirement`]).
+pub fn principal(req: &Request) -> Result<Principal, ApiError> {
+    req.extensions()
+        .get::<Caller>()
+        .map(|caller| caller.principal.clone())
+        .ok_or_else(|| {
+            tracing::error!(path = %req.uri().path(), "protected handler reached without the guard");
+            ApiError::unauthorized("authentication required")
+        })
 }
 
 /// The caller of `req`, after one request is counted against its quota in `bucket`.
 ///
 /// # Errors
-/// 401/400 as [`principal`], 429 when the quota is exhausted.
+/// 401 as [`principal`], 429 when the quota is exhausted.
 pub async fn caller(
     req: &Request,
-    config: &Config,
     bucket: crate::domain::rate_limit::Bucket,
 ) -> Result<Principal, ApiError> {
-    let who = principal(req, config)?;
+    let who = principal(req)?;
     super::rate_limit::enforce(req, &who, bucket).await?;
     Ok(who)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_has_the_requirement_of_its_family() {
+        assert_eq!(requirement("/chatkit"), Requirement::User);
+        assert_eq!(requirement("/v1/threads/x"), Requirement::User);
+        assert_eq!(requirement("/v1"), Requirement::User);
+        assert_eq!(
+            requirement("/admin/invalidate-cache"),
+            Requirement::Operator("lessons:purge")
+        );
+        assert_eq!(requirement("/admin/other"), Requirement::Operator("admin"));
+        for public in [
+            "/",
+            "/health",
+            "/health/ready",
+            "/openapi.json",
+            "/docs",
+            "/metrics",
+            "/webhooks/github",
+            "/v1x",
+            "/chatkitty",
+        ] {
+            assert_eq!(requirement(public), Requirement::Public, "{public}");
+        }
+    }
 }

@@ -20,7 +20,6 @@ use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
 use crate::app::study::{MessageInput, StudyService, TurnContext, TurnStream};
-use crate::config::Config;
 use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
@@ -101,13 +100,12 @@ impl ApiResponse for ChatKitResponse {
 pub struct ChatKitApi {
     /// `None` only in the instance built to print the spec.
     study: Option<Arc<StudyService>>,
-    config: Arc<Config>,
 }
 
 impl ChatKitApi {
     /// The endpoint over the study use cases (`None`: spec generation only).
-    pub fn new(study: Option<Arc<StudyService>>, config: Arc<Config>) -> Self {
-        Self { study, config }
+    pub fn new(study: Option<Arc<StudyService>>) -> Self {
+        Self { study }
     }
 }
 
@@ -169,7 +167,7 @@ impl ChatKitApi {
         let params = envelope
             .params
             .ok_or_else(|| ApiError::bad_request("bad_request", "missing field `params`"))?;
-        let who = auth::principal(req, &self.config)?;
+        let who = auth::principal(req)?;
         let bucket = if MODEL_OPERATIONS.contains(&kind) {
             Bucket::Chat
         } else {

@@ -144,6 +144,11 @@ impl ApiError {
         Self::Unauthorized(Json(ErrorBody::new("unauthorized", message)))
     }
 
+    /// 401 `invalid_token`: a credential was presented and refused for `reason`.
+    pub fn invalid_token(reason: impl Into<String>) -> Self {
+        Self::Unauthorized(Json(ErrorBody::new("invalid_token", reason)))
+    }
+
     /// 403 with a message.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::Forbidden(Json(ErrorBody::new("forbidden", message)))

@@ -118,7 +118,7 @@ impl LessonsApi {
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
     ) -> Result<LessonResponse, ApiError> {
-        auth::caller(req, &self.config, crate::domain::rate_limit::Bucket::Api).await?;
+        auth::caller(req, crate::domain::rate_limit::Bucket::Api).await?;
         let view = self.load(&path.0).await?;
         let lesson = &view.lesson;
         let etag = lesson_etag(lesson.path.as_str(), &lesson.body);
@@ -153,7 +153,7 @@ impl LessonsApi {
         /// Lesson the panel is open on, e.g. `01-Part/02-Chapter/03-lesson`.
         lesson_path: Query<String>,
     ) -> Result<SuggestionsResponse, ApiError> {
-        auth::caller(req, &self.config, crate::domain::rate_limit::Bucket::Api).await?;
+        auth::caller(req, crate::domain::rate_limit::Bucket::Api).await?;
         let view = self.load(&lesson_path.0).await?;
         let lesson = &view.lesson;
         Ok(SuggestionsResponse::Ok(Json(SuggestionsOut {

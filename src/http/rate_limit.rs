@@ -162,14 +162,13 @@ pub enum StatusResponse {
 }
 
 /// The quota status endpoint.
-pub struct QuotaApi {
-    config: Arc<crate::config::Config>,
-}
+#[derive(Debug, Default)]
+pub struct QuotaApi;
 
 impl QuotaApi {
     /// The endpoint.
-    pub fn new(config: Arc<crate::config::Config>) -> Self {
-        Self { config }
+    pub fn new() -> Self {
+        Self
     }
 }
 
@@ -189,7 +188,7 @@ impl QuotaApi {
     /// anything.
     #[oai(path = "/rate-limit", method = "get", operation_id = "getRateLimit")]
     async fn status(&self, req: &Request) -> Result<StatusResponse, ApiError> {
-        let who = super::auth::principal(req, &self.config)?;
+        let who = super::auth::principal(req)?;
         let Some(quotas) = req.data::<Arc<QuotaService>>() else {
             return Err(ApiError::unavailable(
                 "service_unavailable",

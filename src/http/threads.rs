@@ -17,7 +17,6 @@ use super::auth;
 use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::study::{MessageInput, StudyService, TurnContext};
-use crate::config::Config;
 use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{
@@ -29,13 +28,12 @@ use crate::domain::thread::{
 pub struct ThreadsApi {
     /// `None` only in the instance built to print the spec.
     study: Option<Arc<StudyService>>,
-    config: Arc<Config>,
 }
 
 impl ThreadsApi {
     /// The mirror over the study use cases.
-    pub fn new(study: Option<Arc<StudyService>>, config: Arc<Config>) -> Self {
-        Self { study, config }
+    pub fn new(study: Option<Arc<StudyService>>) -> Self {
+        Self { study }
     }
 
     fn study(&self) -> Result<&Arc<StudyService>, ApiError> {
@@ -97,7 +95,7 @@ impl ThreadsApi {
         req: &Request,
         body: Json<CreateThreadIn>,
     ) -> Result<ThreadResponse, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Api).await?;
+        let who = auth::caller(req, Bucket::Api).await?;
         let thread = self
             .study()?
             .create_thread(&who, &lesson(&body.lesson_path)?, body.mode.into())
@@ -116,7 +114,7 @@ impl ThreadsApi {
         after: Query<Option<String>>,
         order: Query<Option<SortOrder>>,
     ) -> Result<ThreadPageResponse, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Api).await?;
+        let who = auth::caller(req, Bucket::Api).await?;
         let threads = self
             .study()?
             .list_threads(&who, &page(limit.0, after.0, order.0)?)
@@ -135,7 +133,7 @@ impl ThreadsApi {
         req: &Request,
         thread_id: Path<String>,
     ) -> Result<ThreadResponse, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Api).await?;
+        let who = auth::caller(req, Bucket::Api).await?;
         let first = PageRequest {
             limit: 1,
             after: None,
@@ -157,7 +155,7 @@ impl ThreadsApi {
         thread_id: Path<String>,
         body: Json<RenameIn>,
     ) -> Result<ThreadResponse, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Api).await?;
+        let who = auth::caller(req, Bucket::Api).await?;
         let thread = self
             .study()?
             .rename_thread(&who, &thread_id.0, &body.title)
@@ -174,7 +172,7 @@ impl ThreadsApi {
         operation_id = "deleteThread"
     )]
     async fn delete(&self, req: &Request, thread_id: Path<String>) -> Result<NoContent, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Api).await?;
+        let who = auth::caller(req, Bucket::Api).await?;
         self.study()?.delete_thread(&who, &thread_id.0).await?;
         Ok(NoContent::Done)
     }
@@ -195,7 +193,7 @@ impl ThreadsApi {
         after: Query<Option<String>>,
         order: Query<Option<SortOrder>>,
     ) -> Result<ItemPageResponse, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Api).await?;
+        let who = auth::caller(req, Bucket::Api).await?;
         let items = self
             .study()?
             .list_items(&who, &thread_id.0, &page(limit.0, after.0, order.0)?)
@@ -222,7 +220,7 @@ impl ThreadsApi {
         thread_id: Path<String>,
         body: Json<MessageIn>,
     ) -> Result<TurnResponse, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Chat).await?;
+        let who = auth::caller(req, Bucket::Chat).await?;
         let body = body.0;
         let input = MessageInput {
             content: vec![UserContent::InputText { text: body.text }],
@@ -279,7 +277,7 @@ impl ThreadsApi {
         item_id: Path<String>,
         body: Json<FeedbackIn>,
     ) -> Result<NoContent, ApiError> {
-        let who = auth::caller(req, &self.config, Bucket::Api).await?;
+        let who = auth::caller(req, Bucket::Api).await?;
         let kind = match body.kind {
             Rating::Positive => FeedbackKind::Positive,
             Rating::Negative => FeedbackKind::Negative,

@@ -3,24 +3,10 @@
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, errors::ErrorKind};
-use serde::Deserialize;
 
 use super::{MAX_KID_LEN, invalid};
 use crate::domain::ports::AuthError;
-use crate::domain::principal::{Principal, Tier};
-
-/// Claims read from a verified token; everything optional so a missing claim is a typed error.
-#[derive(Debug, Deserialize)]
-pub(super) struct Claims {
-    sub: Option<String>,
-    email: Option<String>,
-    name: Option<String>,
-    role: Option<String>,
-    tier: Option<String>,
-    tenant_id: Option<String>,
-    organization_id: Option<String>,
-    organization_ids: Option<Vec<String>>,
-}
+use crate::domain::principal::{IdentityClaims, Principal};
 
 /// Key family an algorithm needs; `None` for HMAC, which is never accepted.
 pub(super) fn family_of(alg: Algorithm) -> Option<&'static str> {
@@ -90,31 +76,6 @@ pub(super) fn reason(kind: &ErrorKind) -> &'static str {
 }
 
 /// Maps verified claims to the caller.
-pub(super) fn principal(claims: Claims) -> Result<Principal, AuthError> {
-    let user_id = claims
-        .sub
-        .filter(|sub| !sub.is_empty())
-        .ok_or_else(|| invalid("token has no subject"))?;
-    let tier = if claims.role.as_deref() == Some("admin") {
-        Tier::Admin
-    } else {
-        match claims.tier.as_deref() {
-            Some("premium") => Tier::Premium,
-            Some("admin") => Tier::Admin,
-            _ => Tier::Free,
-        }
-    };
-    let organization_id = claims.tenant_id.or(claims.organization_id).or_else(|| {
-        claims
-            .organization_ids
-            .and_then(|ids| ids.into_iter().next())
-    });
-    Ok(Principal {
-        user_id,
-        organization_id,
-        email: claims.email,
-        name: claims.name,
-        role: claims.role,
-        tier,
-    })
+pub(super) fn principal(claims: IdentityClaims) -> Result<Principal, AuthError> {
+    claims.into_principal().map_err(invalid)
 }

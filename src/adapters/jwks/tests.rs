@@ -345,7 +345,7 @@ async fn fallback_path_is_used_without_a_discovery_document() {
     );
 }
 
-fn bare_claims(extra: Value) -> Claims {
+fn bare_claims(extra: Value) -> IdentityClaims {
     let mut value = json!({ "sub": "u" });
     if let (Some(target), Some(extra)) = (value.as_object_mut(), extra.as_object()) {
         target.extend(extra.clone());

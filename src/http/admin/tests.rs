@@ -94,8 +94,12 @@ fn client(vars: &[(&str, &str)]) -> BoxEndpoint<'static> {
         LessonSettings::default(),
         LessonMetrics::new(None),
     ));
-    OpenApiService::new(AdminApi::new(Some(lessons), config), "test", "1")
-        .into_endpoint()
+    let api = OpenApiService::new(AdminApi::new(Some(lessons), config.clone()), "test", "1");
+    let auth = crate::http::auth::AuthState {
+        authenticator: Arc::new(crate::app::auth::Authenticator::none()),
+        config,
+    };
+    crate::http::auth::protect(api.into_endpoint(), auth)
         .map_to_response()
         .boxed()
 }
@@ -122,7 +126,7 @@ async fn post(
 }
 
 #[tokio::test]
-async fn invalidate_cache_is_forbidden_without_the_right_secret() {
+async fn invalidate_cache_needs_the_right_secret() {
     let configured = client(&[("ADMIN_SECRET", ADMIN)]);
     let unconfigured = client(&[]);
 
@@ -142,7 +146,9 @@ async fn invalidate_cache_is_forbidden_without_the_right_secret() {
     )
     .await;
 
-    for (status, body) in [none, wrong, disabled] {
+    assert_eq!(none.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.1["error"]["code"], "unauthorized");
+    for (status, body) in [wrong, disabled] {
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(body["error"]["code"], "forbidden");
     }

@@ -54,8 +54,20 @@ struct Client(BoxEndpoint<'static>);
 impl Client {
     fn new(source: MockLessonSource) -> Self {
         let config = Arc::new(Config::from_vars(Vec::new()).expect("default configuration"));
-        let api = OpenApiService::new(LessonsApi::new(Some(service(source)), config), "test", "1");
-        Self(api.into_endpoint().map_to_response().boxed())
+        let api = OpenApiService::new(
+            LessonsApi::new(Some(service(source)), config.clone()),
+            "test",
+            "1",
+        );
+        let auth = crate::http::auth::AuthState {
+            authenticator: Arc::new(crate::app::auth::Authenticator::none()),
+            config,
+        };
+        Self(
+            crate::http::auth::protect(api.into_endpoint(), auth)
+                .map_to_response()
+                .boxed(),
+        )
     }
 
     async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> Response {

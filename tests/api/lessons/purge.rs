@@ -67,8 +67,8 @@ async fn admin_purge_is_forbidden_without_the_right_secret() {
     let (none, none_body) = app.purge(None, "").await;
     let (wrong, _) = app.purge(Some("admin-secret-wrong-000"), "").await;
 
-    assert_eq!(none, 403);
-    assert_eq!(none_body["error"]["code"], "forbidden");
+    assert_eq!(none, 401);
+    assert_eq!(none_body["error"]["code"], "unauthorized");
     assert_eq!(wrong, 403);
 }
 

@@ -1,0 +1,160 @@
+//! The effective configuration as `NAME=value` pairs, secrets redacted (`check-config`).
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Config, parse};
+
+fn or_unset(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "(unset)".into())
+}
+
+impl Config {
+    /// The effective configuration as `NAME=value` lines, secrets redacted.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let redact = |s: &Option<SecretString>| match s {
+            Some(_) => "***".to_string(),
+            None => "(unset)".to_string(),
+        };
+        vec![
+            ("APP_ENV", format!("{:?}", self.app_env).to_lowercase()),
+            ("HOST", self.host.clone()),
+            ("PORT", self.port.to_string()),
+            ("DATABASE_URL", self.database.redacted_url()),
+            (
+                "DB_MAX_CONNECTIONS",
+                self.database.max_connections.to_string(),
+            ),
+            (
+                "DB_MIN_CONNECTIONS",
+                self.database.min_connections.to_string(),
+            ),
+            (
+                "DB_ACQUIRE_TIMEOUT_SECS",
+                self.database.acquire_timeout.as_secs().to_string(),
+            ),
+            (
+                "DB_STATEMENT_TIMEOUT_MS",
+                self.database.statement_timeout.as_millis().to_string(),
+            ),
+            ("AUTO_MIGRATE", self.database.auto_migrate.to_string()),
+            (
+                "REDIS_URL",
+                self.redis
+                    .as_ref()
+                    .map_or("(unset: in-process adapters)".into(), |r| {
+                        parse::redact_url(r.url.expose_secret())
+                    }),
+            ),
+            (
+                "REDIS_PASSWORD",
+                redact(&self.redis.as_ref().and_then(|r| r.password.clone())),
+            ),
+            ("ALLOWED_ORIGINS", self.allowed_origins.join(",")),
+            ("LOG_LEVEL", self.log_level.clone()),
+            (
+                "LOG_FORMAT",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+            ("DEV_MODE", self.dev.enabled.to_string()),
+            ("DEV_USER_ID", self.dev.user_id.clone()),
+            ("DEV_USER_EMAIL", self.dev.email.clone()),
+            ("DEV_USER_NAME", self.dev.name.clone()),
+            ("MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            (
+                "SHUTDOWN_GRACE_SECS",
+                self.shutdown_grace.as_secs().to_string(),
+            ),
+            ("DOCS_ENABLED", self.docs_enabled.to_string()),
+            (
+                "LESSONS_DIR",
+                self.lessons
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| "(unset: GitHub)".into()),
+            ),
+            ("GITHUB_REPO", self.lessons.github_repo.clone()),
+            ("GITHUB_BRANCH", self.lessons.github_branch.clone()),
+            ("GITHUB_TOKEN", redact(&self.lessons.github_token)),
+            ("LESSONS_DOCS_PREFIX", self.lessons.docs_prefix.clone()),
+            (
+                "GITHUB_RAW_BASE_URL",
+                self.lessons.github_raw_base_url.clone(),
+            ),
+            ("OPENAI_API_KEY", redact(&self.tutor.openai_api_key)),
+            ("OPENAI_BASE_URL", self.tutor.openai_base_url.clone()),
+            ("TUTOR_MODEL_TEACH", self.tutor.model_teach.clone()),
+            ("TUTOR_MODEL_ASK", self.tutor.model_ask.clone()),
+            (
+                "MODEL_TIMEOUT_SECS",
+                self.tutor.timeout.as_secs().to_string(),
+            ),
+            (
+                "MODEL_MAX_OUTPUT_TOKENS",
+                self.tutor.max_output_tokens.to_string(),
+            ),
+            ("RATE_LIMIT_CHAT_FREE", quota(&self.rate_limits.chat[0])),
+            ("RATE_LIMIT_CHAT_PREMIUM", quota(&self.rate_limits.chat[1])),
+            ("RATE_LIMIT_CHAT_ADMIN", quota(&self.rate_limits.chat[2])),
+            ("RATE_LIMIT_API_FREE", quota(&self.rate_limits.api[0])),
+            ("RATE_LIMIT_API_PREMIUM", quota(&self.rate_limits.api[1])),
+            ("RATE_LIMIT_API_ADMIN", quota(&self.rate_limits.api[2])),
+            (
+                "RATE_LIMIT_REDIS_TIMEOUT_MS",
+                self.rate_limits.redis_timeout.as_millis().to_string(),
+            ),
+            (
+                "TRUSTED_PROXIES",
+                self.rate_limits
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("JWKS_URL", or_unset(&self.auth.jwks_url)),
+            ("SSO_URL", or_unset(&self.auth.sso_url)),
+            (
+                "JWT_ALGORITHMS",
+                self.auth
+                    .algorithms
+                    .iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            ("JWT_ISSUER", or_unset(&self.auth.issuer)),
+            ("JWT_AUDIENCE", or_unset(&self.auth.audience)),
+            (
+                "JWKS_CACHE_TTL_SECS",
+                self.auth.jwks_cache_ttl.as_secs().to_string(),
+            ),
+            (
+                "JWKS_MIN_REFRESH_SECS",
+                self.auth.jwks_min_refresh.as_secs().to_string(),
+            ),
+            (
+                "JWKS_MAX_STALE_SECS",
+                self.auth.jwks_max_stale.as_secs().to_string(),
+            ),
+            ("USERINFO_URL", or_unset(&self.auth.userinfo_url)),
+        ]
+    }
+}
+
+/// A quota as written in the environment (`20/minute,500/day` or `unlimited`).
+fn quota(windows: &[crate::domain::rate_limit::Window]) -> String {
+    if windows.is_empty() {
+        return "unlimited".into();
+    }
+    windows
+        .iter()
+        .map(|w| {
+            format!(
+                "{}/{}",
+                w.limit,
+                crate::domain::rate_limit::period_name(w.period)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -35,12 +35,16 @@ pub fn ask_message(text: &str) -> Value {
 }
 
 impl TestApp {
-    /// POSTs a ChatKit request as `user` with the lesson query.
+    /// POSTs a ChatKit request as `user` with the lesson query. `user` is a development user
+    /// id, or a JWT (anything with two dots), which is sent as a bearer token instead.
     pub async fn chatkit_as(&self, user: &str, body: Value, query: &str) -> reqwest::Response {
-        self.client
-            .post(self.url(&format!("/chatkit{query}")))
-            .header("x-user-id", user)
-            .json(&body)
+        let req = self.client.post(self.url(&format!("/chatkit{query}")));
+        let req = if user.matches('.').count() == 2 {
+            req.bearer_auth(user)
+        } else {
+            req.header("x-user-id", user)
+        };
+        req.json(&body)
             .send()
             .await
             .expect("request reaches the service")

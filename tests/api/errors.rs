@@ -150,16 +150,30 @@ async fn cors_preflight_allows_only_configured_origins() {
     let app = spawn_app().await;
     let preflight = |origin: &'static str| {
         app.client
-            .request(reqwest::Method::OPTIONS, app.url("/health"))
+            .request(reqwest::Method::OPTIONS, app.url("/chatkit"))
             .header("origin", origin)
-            .header("access-control-request-method", "GET")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
             .send()
     };
     let allowed = preflight("http://localhost:3000").await.unwrap();
+    let headers = allowed.headers();
     assert_eq!(
-        allowed.headers()["access-control-allow-origin"],
+        headers["access-control-allow-origin"],
         "http://localhost:3000"
     );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    assert_eq!(headers["access-control-max-age"], "600");
+    let methods = headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_uppercase();
+    for method in ["GET", "POST", "PATCH", "DELETE", "OPTIONS"] {
+        assert!(methods.contains(method), "{methods}");
+    }
     let denied = preflight("https://evil.example").await.unwrap();
     assert!(
         denied

@@ -1,5 +1,6 @@
 //! Black-box tests of the service over a real socket: one binary, one module per feature.
 
+mod auth;
 mod chatkit;
 mod chatkit_client;
 mod cli;
@@ -8,6 +9,7 @@ mod containers;
 mod errors;
 mod fake_github;
 mod fake_model;
+mod fake_sso;
 mod health;
 mod helpers;
 mod lesson_cache;

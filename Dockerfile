@@ -42,6 +42,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     printf 'fn main() {}\n' > benches/turns.rs; \
     printf 'fn main() {}\n' > benches/lessons.rs; \
     printf 'fn main() {}\n' > benches/limiter.rs; \
+    printf 'fn main() {}\n' > benches/auth.rs; \
     cargo build --release --locked; \
     rm -rf src benches
 

@@ -123,6 +123,24 @@ async fn requests_without_credentials_are_refused_in_production() {
         (status, body["error"]["message"].as_str()),
         (401, Some("Authorization must use the Bearer scheme"))
     );
+    for (method, path) in [
+        (reqwest::Method::POST, "/chatkit"),
+        (reqwest::Method::GET, "/chatkit/suggestions?lesson_path=a/b"),
+        (reqwest::Method::GET, "/v1/lessons?path=a/b"),
+        (reqwest::Method::GET, "/v1/rate-limit"),
+        (reqwest::Method::POST, "/v1/threads"),
+        (reqwest::Method::DELETE, "/v1/threads/thr_x"),
+        (reqwest::Method::POST, "/admin/invalidate-cache"),
+    ] {
+        let resp = app
+            .client
+            .request(method.clone(), app.url(path))
+            .header("x-user-id", "mallory")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{method} {path}");
+    }
     // Public routes stay public.
     assert_eq!(app.get("/health").await.status(), 200);
     assert_eq!(app.get("/openapi.json").await.status(), 200);

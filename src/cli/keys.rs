@@ -135,11 +135,7 @@ impl Action {
     /// Checks the arguments before any configuration or database is touched.
     fn parse(cmd: KeysCommand) -> Result<Self, KeysError> {
         Ok(match cmd {
-            KeysCommand::Create {
-                name,
-                scopes,
-                tier,
-            } => Action::Create {
+            KeysCommand::Create { name, scopes, tier } => Action::Create {
                 name: parse_name(&name)?,
                 scopes: parse_scopes(&scopes).map_err(KeysError::Invalid)?,
                 tier: tier.into(),

@@ -38,7 +38,10 @@ fn random_strings_have_the_length_and_alphabet_asked_for() {
     assert!(id.bytes().all(|b| ID_ALPHABET.contains(&b)), "{id}");
     let secret = random_string(SECRET_ALPHABET, SECRET_LEN);
     assert_eq!(secret.len(), SECRET_LEN);
-    assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric()), "{secret}");
+    assert!(
+        secret.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{secret}"
+    );
     assert_ne!(secret, random_string(SECRET_ALPHABET, SECRET_LEN));
 }
 
@@ -129,7 +132,10 @@ async fn revoking_an_unknown_key_fails_and_a_revoked_key_keeps_its_first_time() 
     store.expect_revoke().never();
 
     let unknown = execute(&store, Action::Revoke { id: "nope".into() }, now()).await;
-    assert!(matches!(unknown, Err(KeysError::UnknownKey(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(KeysError::UnknownKey(_))),
+        "{unknown:?}"
+    );
     assert_eq!(
         unknown.unwrap_err().exit_code(),
         ExitCode::FAILURE,
@@ -138,7 +144,10 @@ async fn revoking_an_unknown_key_fails_and_a_revoked_key_keeps_its_first_time() 
     let again = execute(&store, Action::Revoke { id: "old".into() }, now())
         .await
         .unwrap();
-    assert!(again.contains("already revoked at 2023-11-14T22:13:20Z"), "{again}");
+    assert!(
+        again.contains("already revoked at 2023-11-14T22:13:20Z"),
+        "{again}"
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,6 @@
-//! Command line: `serve` (default), `migrate`, `openapi`, `check-config`, `healthcheck`.
+//! Command line: `serve` (default), `migrate`, `keys`, `openapi`, `check-config`, `healthcheck`.
+
+mod keys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +12,8 @@ use crate::adapters::sql::{Database, migrations};
 use crate::bootstrap::{Application, shutdown_signal};
 use crate::config::Config;
 use crate::{http, telemetry};
+
+pub use self::keys::{KeysCommand, TierArg};
 
 /// Exit status for an invalid configuration.
 const EXIT_CONFIG: u8 = 2;
@@ -30,6 +34,15 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage API keys (`create`, `list`, `revoke`) in the database of `DATABASE_URL`.
+    ///
+    /// Each subcommand applies pending migrations first. A created key is printed once; only a
+    /// hash of its secret is stored.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print the OpenAPI document generated from the code.
     Openapi {
         /// Output format.
@@ -64,6 +77,7 @@ pub async fn run() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
+        Command::Keys { command } => keys::run(command).await,
         Command::Openapi { format, output } => openapi(format, output),
         Command::CheckConfig => check_config(),
         Command::Healthcheck { url } => healthcheck(url).await,

@@ -4,6 +4,7 @@
 //! [`StoreError`]. The pool is built with sqlx directly so that every knob (warm-up, test before
 //! use, statement timeout, WAL) is set explicitly, then handed to SeaORM.
 
+pub mod api_keys;
 pub mod migrations;
 pub mod thread_store;
 

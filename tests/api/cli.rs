@@ -2,6 +2,8 @@
 
 use std::process::Output;
 
+use study_mode_api::domain::api_key::{hash_secret, parse_key};
+
 use crate::helpers::spawn_app;
 
 async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -111,19 +113,141 @@ async fn migrate_applies_migrations_once_and_is_idempotent() {
     let url = format!("sqlite://{}/m.sqlite?mode=rwc", dir.path().display());
     let first = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    assert!(String::from_utf8_lossy(&first.stdout).contains("migrations applied: 1"));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("migrations applied: 2"));
     let second = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     assert!(String::from_utf8_lossy(&second.stdout).contains("migrations applied: 0"));
 }
 
 #[tokio::test]
 async fn every_subcommand_has_help() {
-    for sub in ["serve", "migrate", "openapi", "check-config", "healthcheck"] {
-        let out = run(&[sub, "--help"], &[]).await;
-        assert_eq!(out.status.code(), Some(0), "{sub} --help");
+    for sub in [
+        &["serve"][..],
+        &["migrate"],
+        &["keys"],
+        &["keys", "create"],
+        &["keys", "list"],
+        &["keys", "revoke"],
+        &["openapi"],
+        &["check-config"],
+        &["healthcheck"],
+    ] {
+        let args: Vec<&str> = sub.iter().copied().chain(["--help"]).collect();
+        let out = run(&args, &[]).await;
+        assert_eq!(out.status.code(), Some(0), "{sub:?} --help");
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("Usage"),
-            "{sub} --help"
+            "{sub:?} --help"
         );
     }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn keys_create_prints_a_key_once_then_list_and_revoke_manage_it() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/keys.sqlite?mode=rwc", dir.path().display());
+    let env = [("DATABASE_URL", url.as_str())];
+
+    // Act
+    let created = run(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "ci",
+            "--scopes",
+            "admin,lessons:purge",
+            "--tier",
+            "premium",
+        ],
+        &env,
+    )
+    .await;
+
+    // Assert
+    assert_eq!(created.status.code(), Some(0), "{}", stderr(&created));
+    let text = stdout(&created);
+    let keys: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| parse_key(l).is_some())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(keys.len(), 1, "one key, printed once: {text}");
+    let key = parse_key(&keys[0]).unwrap();
+    assert_eq!(key.id.len(), 12);
+    assert_eq!(key.secret.len(), 40);
+    assert!(text.contains("cannot be shown again"), "{text}");
+    assert!(
+        !stderr(&created).contains(key.secret),
+        "logs never hold the secret"
+    );
+
+    let listed = run(&["keys", "list"], &env).await;
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let table = stdout(&listed);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with(key.id))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.contains("ci") && row.contains("admin,lessons:purge") && row.contains("premium"));
+    assert!(row.trim_end().ends_with('-'), "not revoked yet: {row}");
+    assert!(!table.contains(key.secret), "{table}");
+    assert!(!table.contains(&hash_secret(key.secret)), "{table}");
+
+    let revoked = run(&["keys", "revoke", key.id], &env).await;
+    assert_eq!(revoked.status.code(), Some(0), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains(&format!("Revoked API key {}", key.id)));
+    let table = stdout(&run(&["keys", "list"], &env).await);
+    let row = table.lines().find(|l| l.starts_with(key.id)).unwrap();
+    assert!(
+        !row.trim_end().ends_with('-'),
+        "revocation time shown: {row}"
+    );
+    let again = run(&["keys", "revoke", key.id], &env).await;
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    assert!(stdout(&again).contains("already revoked"));
+
+    let unknown = run(&["keys", "revoke", "nosuchkey"], &env).await;
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("no API key has id \"nosuchkey\""),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[tokio::test]
+async fn keys_create_refuses_unknown_scopes_and_tiers_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/keys.sqlite?mode=rwc", dir.path().display());
+    let env = [("DATABASE_URL", url.as_str())];
+
+    let scope = run(
+        &["keys", "create", "--name", "ci", "--scopes", "admin,root"],
+        &env,
+    )
+    .await;
+    assert_eq!(scope.status.code(), Some(2));
+    assert!(
+        stderr(&scope).contains("unknown scope \"root\""),
+        "{}",
+        stderr(&scope)
+    );
+    let tier = run(
+        &[
+            "keys", "create", "--name", "ci", "--scopes", "admin", "--tier", "gold",
+        ],
+        &env,
+    )
+    .await;
+    assert_eq!(tier.status.code(), Some(2));
+    assert!(stderr(&tier).contains("gold"), "{}", stderr(&tier));
+
+    let listed = run(&["keys", "list"], &env).await;
+    assert_eq!(stdout(&listed), "No API keys.\n", "{}", stderr(&listed));
 }

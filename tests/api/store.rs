@@ -1,7 +1,8 @@
-//! Contract of the `ThreadStore` port, run against the SQL adapter on SQLite (always) and on
-//! Postgres (when `TEST_DATABASE_URL` is set), each test on a fresh, migrated database.
+//! Contracts of the `ThreadStore` and `ApiKeyStore` ports, run against the SQL adapters on
+//! SQLite (always) and on Postgres (when `TEST_DATABASE_URL` is set), each test on a fresh,
+//! migrated database.
 //!
-//! Port contracts take a `&dyn ThreadStore`; the few SQL contracts that must look at rows the
+//! Port contracts take a `&dyn ThreadStore` (or `&dyn ApiKeyStore`); the few SQL contracts that must look at rows the
 //! port does not return (organisation, usage, ratings, cascades) take the whole [`Fixture`].
 
 use chrono::{DateTime, Utc};
@@ -132,6 +133,7 @@ macro_rules! sql_contract {
 }
 
 // Declared after the macros, which are then in scope in them.
+mod api_keys;
 mod items;
 mod threads;
 mod turns;

@@ -1,6 +1,7 @@
 //! Schema migrations (sea-orm-migration), safe to run from several replicas at once.
 
 mod m20261122_000001_threads;
+mod m20261122_000002_api_keys;
 
 use sea_orm::sqlx::Executor as _;
 use sea_orm_migration::prelude::*;
@@ -13,7 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_threads::Migration)]
+        vec![
+            Box::new(m20261122_000001_threads::Migration),
+            Box::new(m20261122_000002_api_keys::Migration),
+        ]
     }
 }
 

@@ -82,8 +82,8 @@ fn main() {
     runtime.block_on(async {
         let rsa = EncodingKey::from_rsa_pem(test_keys::TEST_ONLY_RSA_1_PRIVATE_PEM.as_bytes())
             .expect("rsa");
-        let ec = EncodingKey::from_ec_pem(test_keys::TEST_ONLY_EC_1_PRIVATE_PEM.as_bytes())
-            .expect("ec");
+        let ec =
+            EncodingKey::from_ec_pem(test_keys::TEST_ONLY_EC_1_PRIVATE_PEM.as_bytes()).expect("ec");
         let base = fake_sso(vec![
             jwk(&rsa, Algorithm::RS256, "rsa-1"),
             jwk(&ec, Algorithm::ES256, "ec-1"),
@@ -102,8 +102,18 @@ fn main() {
         println!("| path | verifications | p50 µs | p99 µs | max µs | errors |");
         println!("|---|---|---|---|---|---|");
         for (name, alg, kid, key) in [
-            ("JWKS verifier, RS256 (2048-bit)", Algorithm::RS256, "rsa-1", &rsa),
-            ("JWKS verifier, ES256 (P-256)", Algorithm::ES256, "ec-1", &ec),
+            (
+                "JWKS verifier, RS256 (2048-bit)",
+                Algorithm::RS256,
+                "rsa-1",
+                &rsa,
+            ),
+            (
+                "JWKS verifier, ES256 (P-256)",
+                Algorithm::ES256,
+                "ec-1",
+                &ec,
+            ),
         ] {
             let signed = tokens(alg, kid, key, calls);
             verifier.verify(&signed[0]).await.expect("warm-up verifies");

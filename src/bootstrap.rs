@@ -20,6 +20,7 @@ use crate::adapters::rate_limit_redis::RedisRateLimiter;
 use crate::adapters::redis::RedisClient;
 use crate::adapters::redis_bus::RedisInvalidationBus;
 use crate::adapters::redis_lock::RedisTurnLock;
+use crate::adapters::sql::api_keys::SqlApiKeyStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
@@ -105,7 +106,8 @@ impl Application {
             },
         ));
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
-        let authenticator = authenticator(&config, None)?;
+        let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
+        let authenticator = authenticator(&config, Some(keys))?;
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,

@@ -1,7 +1,7 @@
 //! API keys for service-to-service calls and operators: `sk_<id>_<secret>`.
 //!
-//! The id is public (it names the key in lists, logs and `keys revoke`); the secret is 256
-//! random bits shown once at creation. Only a SHA-256 of the secret is stored: the secret is
+//! The id is public (it names the key in lists, logs and `keys revoke`); the secret is 40
+//! random alphanumerics (about 238 bits) shown once at creation. Only a SHA-256 of the secret is stored: the secret is
 //! random and long, so a slow password hash would add latency without adding safety.
 
 use chrono::{DateTime, Utc};
@@ -18,12 +18,22 @@ pub const MAX_KEY_LEN: usize = 200;
 
 /// Scopes a key may carry.
 pub const KNOWN_SCOPES: &[(&str, &str)] = &[
-    ("admin", "every operator endpoint under /admin"),
+    (
+        "admin",
+        "everything: every operator endpoint under /admin, and /chatkit and /v1/*",
+    ),
+    (
+        "api",
+        "/chatkit and /v1/* as the key's own principal (apikey:<id>)",
+    ),
     ("lessons:purge", "POST /admin/invalidate-cache only"),
 ];
 
-/// The scope that opens every operator endpoint.
+/// The scope that opens every endpoint.
 pub const ADMIN_SCOPE: &str = "admin";
+
+/// The scope that opens the student-facing endpoints (`/chatkit`, `/v1/*`).
+pub const API_SCOPE: &str = "api";
 
 /// A stored key: everything but the secret itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

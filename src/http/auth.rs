@@ -14,8 +14,9 @@ use std::sync::Arc;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::ApiError;
-use crate::app::auth::{Authenticator, Caller, Credential};
+use crate::app::auth::{Authenticator, Caller, Credential, Via};
 use crate::config::Config;
+use crate::domain::api_key::API_SCOPE;
 use crate::domain::principal::Principal;
 use credentials::{dev_principal, presented};
 pub use refusal::Refusal;
@@ -104,11 +105,21 @@ async fn user(req: &Request, state: &AuthState) -> Result<Caller, Refusal> {
         {
             dev_principal(req, &state.config)
         }
-        Some(credential) => state
-            .authenticator
-            .authenticate(credential)
-            .await
-            .map_err(|e| Refusal::from_auth(e, credential.value())),
+        Some(credential) => {
+            let caller = state
+                .authenticator
+                .authenticate(credential)
+                .await
+                .map_err(|e| Refusal::from_auth(e, credential.value()))?;
+            // A key made for operators (e.g. the purge workflow) cannot chat.
+            if matches!(caller.via, Via::ApiKey { .. }) && !caller.allows(API_SCOPE) {
+                return Err(Refusal::forbidden(
+                    "this API key lacks the \"api\" scope needed here",
+                    Some(credential.value()),
+                ));
+            }
+            Ok(caller)
+        }
     }
 }
 

@@ -92,8 +92,8 @@ pub fn parse_key(raw: &str) -> Option<PresentedKey<'_>> {
     let rest = raw.strip_prefix(KEY_PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
     let id_ok = valid_id(id);
-    let secret_ok = (32..=128).contains(&secret.len())
-        && secret.bytes().all(|b| b.is_ascii_alphanumeric());
+    let secret_ok =
+        (32..=128).contains(&secret.len()) && secret.bytes().all(|b| b.is_ascii_alphanumeric());
     (id_ok && secret_ok).then_some(PresentedKey { id, secret })
 }
 

@@ -191,11 +191,14 @@ fn quota_service(
     redis: Option<&RedisClient>,
     metrics: &Metrics,
 ) -> Arc<QuotaService> {
-    let local: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
+    // At most 8 million stored timestamps (about 64 MB): thousands of students at their full
+    // default quotas, far more at ordinary use.
+    let local: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(8_000_000));
     let shared = redis.map(|r| {
         Arc::new(RedisRateLimiter::new(
             r.client().clone(),
-            "rl:v1:",
+            // v2: sliding-log lists; v1 keys held GCRA numbers, which list commands refuse.
+            "rl:v2:",
             config.rate_limits.redis_timeout,
         )) as Arc<dyn RateLimiter>
     });

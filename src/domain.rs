@@ -3,13 +3,13 @@
 //! Nothing in here performs I/O or imports an I/O crate; `tests/architecture.rs` enforces it.
 
 pub mod api_key;
-pub mod gcra;
 pub mod lesson;
 pub mod marker;
 pub mod ports;
 pub mod principal;
 pub mod prompt;
 pub mod rate_limit;
+pub mod sliding_log;
 pub mod suggestions;
 pub mod teach;
 pub mod thread;

@@ -1,11 +1,12 @@
 //! Outbound adapter: RateLimiter on Redis, so every replica counts against the same quota.
 //!
-//! One Lua script (`gcra.lua`, the arithmetic of `domain::gcra`) checks and updates every
-//! window of a bucket atomically, on the Redis server's clock so replicas with skewed clocks
-//! agree. A window's TAT lives at `<prefix>{<key>}:<limit>:<period ms>`: the hash tag keeps all
-//! windows of a key on one cluster slot, and each key expires one period after its last
-//! consumption, when it would be fully replenished anyway. Needs Redis 5 or later (a script
-//! that reads `TIME` and then writes).
+//! One Lua script (`sliding_log.lua`, the rules of `domain::sliding_log`) checks and updates
+//! every window of a bucket atomically, on the Redis server's clock so replicas with skewed
+//! clocks agree. A window's log is a LIST of admitted request times (µs, newest first, at most
+//! `limit` of them) at `<prefix>{<key>}:<limit>:<period ms>`: the hash tag keeps all windows of a
+//! key on one cluster slot, and each list expires one period after its last consumption, when
+//! every entry has left the window anyway. Needs Redis 5 or later (a script that reads `TIME`
+//! and then writes).
 
 #[cfg(test)]
 mod tests;
@@ -17,11 +18,11 @@ use async_trait::async_trait;
 use fred::prelude::{Client, ClientLike, Error, LuaInterface};
 use tokio::sync::OnceCell;
 
-use crate::domain::gcra;
 use crate::domain::ports::{RateLimitError, RateLimiter};
 use crate::domain::rate_limit::{Decision, Window, WindowState};
+use crate::domain::sliding_log::{self, Log};
 
-const SCRIPT: &str = include_str!("rate_limit_redis/gcra.lua");
+const SCRIPT: &str = include_str!("rate_limit_redis/sliding_log.lua");
 
 /// SHA1 of [`SCRIPT`] once a Redis has loaded it (the same for every server).
 static SHA: OnceCell<String> = OnceCell::const_new();
@@ -69,7 +70,7 @@ impl RedisRateLimiter {
         }
     }
 
-    /// The Redis key holding the TAT of `window` for `key`.
+    /// The Redis key (a LIST) holding the log of `window` for `key`.
     ///
     /// Braces in `key` become `_`, since they would break the hash tag.
     pub fn redis_key(&self, key: &str, window: &Window) -> String {
@@ -83,7 +84,7 @@ impl RedisRateLimiter {
     }
 
     /// [`RateLimiter::check`] at a given time (µs since the Unix epoch) instead of the Redis
-    /// clock, so tests can compare the script with `domain::gcra` exactly.
+    /// clock, so tests can compare the script with `domain::sliding_log` exactly.
     ///
     /// # Errors
     /// [`RateLimitError::Unavailable`] when Redis fails or is slower than the timeout.
@@ -117,7 +118,7 @@ impl RedisRateLimiter {
         now_us: Option<u64>,
     ) -> Result<Decision, RateLimitError> {
         if windows.is_empty() {
-            return Ok(gcra::peek(0, windows, &[]));
+            return Ok(sliding_log::peek::<Log>(0, windows, &[]));
         }
         let keys = windows.iter().map(|w| self.redis_key(key, w)).collect();
         let mut args = vec![
@@ -183,29 +184,29 @@ async fn bounded<R>(
     }
 }
 
-/// Turns `{allowed, retry µs, remaining₁, reset µs₁, …}` into a [`Decision`]; `None` when the
+/// Turns `{allowed, remaining₁, reset µs₁, retry µs₁, …}` into a [`Decision`]; `None` when the
 /// reply does not have that shape.
 fn decode(windows: &[Window], reply: &[i64]) -> Option<Decision> {
-    let (&[allowed, retry], rest) = reply.split_first_chunk::<2>()?;
-    if rest.len() != 2 * windows.len() {
+    let (&allowed, rest) = reply.split_first()?;
+    if rest.len() != 3 * windows.len() {
         return None;
     }
     let micros = |n: i64| u64::try_from(n).ok().map(Duration::from_micros);
-    let states = rest
-        .chunks_exact(2)
-        .map(|pair| {
-            Some(WindowState {
-                remaining: u32::try_from(pair[0]).ok()?,
-                reset_after: micros(pair[1])?,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let mut decision = gcra::assemble(windows, allowed == 1, states);
-    if !decision.allowed {
-        // The script's own figure, so a disagreement with the Rust arithmetic shows in tests.
-        decision.retry_after = Some(micros(retry)?);
+    let mut states = Vec::with_capacity(windows.len());
+    let mut retries = Vec::with_capacity(windows.len());
+    for triple in rest.chunks_exact(3) {
+        states.push(WindowState {
+            remaining: u32::try_from(triple[0]).ok()?,
+            reset_after: micros(triple[1])?,
+        });
+        retries.push(micros(triple[2])?);
     }
-    Some(decision)
+    Some(sliding_log::assemble(
+        windows,
+        allowed == 1,
+        states,
+        &retries,
+    ))
 }
 
 #[async_trait]

@@ -1,4 +1,4 @@
-//! Quota windows and the decision a rate limiter returns (GCRA arithmetic lives in `gcra`).
+//! Quota windows and the decision a rate limiter returns (the counting lives in `sliding_log`).
 
 use std::time::Duration;
 

@@ -39,15 +39,19 @@ async fn a_key_admits_its_burst_then_rejects() {
     let windows = [window(5, Duration::from_secs(60))];
     assert_eq!(admitted(&limiter, "u1", &windows, 20).await, 5);
     let rejected = limiter.check("u1", &windows).await.expect("never fails");
-    assert_eq!(rejected.retry_after, Some(Duration::from_secs(12)));
+    assert_eq!(rejected.retry_after, Some(Duration::from_secs(60)));
 }
 
 #[tokio::test]
-async fn time_on_the_clock_replenishes_a_key() {
+async fn requests_leave_the_window_exactly_one_period_after_they_were_admitted() {
     let (limiter, now) = on_fake_clock();
     let windows = [window(5, Duration::from_secs(60))];
-    admitted(&limiter, "u1", &windows, 5).await;
-    now.fetch_add(24_000_000, Ordering::SeqCst);
+    admitted(&limiter, "u1", &windows, 2).await;
+    now.fetch_add(10_000_000, Ordering::SeqCst);
+    admitted(&limiter, "u1", &windows, 3).await;
+    now.fetch_add(49_999_999, Ordering::SeqCst);
+    assert_eq!(admitted(&limiter, "u1", &windows, 5).await, 0);
+    now.fetch_add(1, Ordering::SeqCst);
     assert_eq!(admitted(&limiter, "u1", &windows, 5).await, 2);
 }
 
@@ -114,15 +118,34 @@ async fn a_key_idle_for_its_longest_window_is_dropped() {
 }
 
 #[tokio::test]
-async fn the_map_never_holds_more_than_max_keys() {
-    let limiter = MemoryRateLimiter::new(10);
-    let windows = [window(1, Duration::from_secs(60))];
+async fn the_map_never_holds_more_timestamps_than_its_capacity() {
+    let limiter = MemoryRateLimiter::new(100);
+    let windows = [window(3, Duration::from_secs(60))];
     for i in 0..500 {
-        limiter
-            .check(&format!("u{i}"), &windows)
-            .await
-            .expect("never fails");
+        for _ in 0..3 {
+            limiter
+                .check(&format!("u{i}"), &windows)
+                .await
+                .expect("never fails");
+        }
     }
     limiter.buckets.run_pending_tasks();
-    assert!(limiter.buckets.entry_count() <= 10);
+    assert!(limiter.buckets.weighted_size() <= 100);
+    assert!(
+        limiter.buckets.entry_count() <= 20,
+        "a key of 3 timestamps weighs 5"
+    );
+}
+
+#[tokio::test]
+async fn a_key_weighs_the_timestamps_it_holds() {
+    let (limiter, _) = on_fake_clock();
+    let windows = [window(100, Duration::from_secs(60))];
+    admitted(&limiter, "u1", &windows, 1).await;
+    limiter.buckets.run_pending_tasks();
+    let light = limiter.buckets.weighted_size();
+    admitted(&limiter, "u1", &windows, 99).await;
+    limiter.buckets.run_pending_tasks();
+    let heavy = limiter.buckets.weighted_size();
+    assert!(light < 10 && heavy > 100, "{light} then {heavy}");
 }

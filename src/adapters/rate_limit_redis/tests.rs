@@ -21,8 +21,8 @@ fn limiter(prefix: &str) -> RedisRateLimiter {
 
 #[test]
 fn keys_are_hash_tagged_per_user_and_name_their_window() {
-    let key = limiter("rl:v1:").redis_key("user_1", &window(20, 60));
-    assert_eq!(key, "rl:v1:{user_1}:20:60000");
+    let key = limiter("rl:v2:").redis_key("user_1", &window(20, 60));
+    assert_eq!(key, "rl:v2:{user_1}:20:60000");
 }
 
 #[test]
@@ -34,33 +34,47 @@ fn braces_in_a_user_key_cannot_break_the_hash_tag() {
 #[test]
 fn an_allowed_reply_decodes_into_per_window_states() {
     let windows = [window(20, 60), window(3, 1)];
-    let decision = decode(&windows, &[1, 0, 19, 3_000_000, 2, 333_333]).expect("well formed");
+    let decision = decode(&windows, &[1, 19, 60_000_000, 0, 2, 1_000_000, 0]).expect("well formed");
     assert!(decision.allowed);
     assert_eq!(
         decision.windows[1],
         WindowState {
             remaining: 2,
-            reset_after: Duration::from_micros(333_333),
+            reset_after: Duration::from_secs(1),
         }
     );
     assert_eq!((decision.tightest, decision.retry_after), (1, None));
 }
 
 #[test]
-fn a_rejected_reply_keeps_the_scripts_retry_after() {
-    let windows = [window(20, 60), window(3, 1)];
-    let decision = decode(&windows, &[0, 250, 19, 0, 0, 1_000_000]).expect("well formed");
+fn a_rejected_reply_takes_the_longest_wait_of_the_rejecting_windows() {
+    let windows = [window(20, 60), window(3, 1), window(5, 3_600)];
+    let reply = [
+        0,
+        19,
+        59_000_000,
+        0,
+        0,
+        1_000_000,
+        250,
+        0,
+        3_000_000_000,
+        90_000_000,
+    ];
+    let decision = decode(&windows, &reply).expect("well formed");
     assert!(!decision.allowed);
-    assert_eq!(decision.tightest, 1);
-    assert_eq!(decision.retry_after, Some(Duration::from_micros(250)));
+    assert_eq!(decision.tightest, 2);
+    assert_eq!(decision.retry_after, Some(Duration::from_secs(90)));
 }
 
 #[test]
 fn a_reply_of_the_wrong_shape_is_refused() {
     let windows = [window(20, 60)];
-    assert!(decode(&windows, &[1, 0, 19]).is_none());
+    assert!(decode(&windows, &[1, 19, 0]).is_none());
     assert!(decode(&windows, &[1]).is_none());
-    assert!(decode(&windows, &[1, 0, -1, 5]).is_none());
+    assert!(decode(&windows, &[]).is_none());
+    assert!(decode(&windows, &[1, -1, 5, 0]).is_none());
+    assert!(decode(&windows, &[0, 0, 5, -3]).is_none());
 }
 
 #[tokio::test]

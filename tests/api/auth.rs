@@ -1,5 +1,6 @@
 //! Identity end to end: tokens from a fake SSO, opaque tokens, API keys, user isolation.
 
+mod api_keys;
 mod isolation;
 mod tokens;
 

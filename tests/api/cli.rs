@@ -6,7 +6,7 @@ use study_mode_api::domain::api_key::{hash_secret, parse_key};
 
 use crate::helpers::spawn_app;
 
-async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     tokio::process::Command::new(env!("CARGO_BIN_EXE_study-mode-api"))
         .args(args)

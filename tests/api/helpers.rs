@@ -163,6 +163,20 @@ static STALE_DATABASES_DROPPED: OnceCell<()> = OnceCell::const_new();
 
 /// Creates a fresh database `smtest_<uuid>` next to the one `admin_url` names and returns its
 /// URL. Databases left by earlier runs are dropped once per test process.
+/// Whether the test database `name` (`smtest_<UUIDv7>`, whose first 48 bits are its creation
+/// time in ms) was made over two hours ago, or does not carry a plausible time.
+fn abandoned(name: &str) -> bool {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let made_ms = name
+        .strip_prefix("smtest_")
+        .and_then(|hex| hex.get(..12))
+        .and_then(|ms| i64::from_str_radix(ms, 16).ok());
+    match made_ms {
+        Some(made) if made <= now_ms => now_ms - made > 2 * 3_600 * 1_000,
+        _ => true,
+    }
+}
+
 pub async fn fresh_postgres_database(admin_url: &str) -> String {
     use sea_orm::sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
     let mut conn = PgConnection::connect(admin_url)
@@ -179,6 +193,11 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
                 .expect("list test databases");
             for row in rows {
                 let name: String = row.get(0);
+                // Databases of test runs still going (other checkouts on this machine) are
+                // left alone: only those made over two hours ago are leftovers.
+                if !abandoned(&name) {
+                    continue;
+                }
                 let _ = c
                     .execute(AssertSqlSafe(format!(
                         r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
@@ -187,7 +206,7 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
             }
         })
         .await;
-    let name = format!("smtest_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("smtest_{}", uuid::Uuid::now_v7().simple());
     conn.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
         .await
         .expect("create test database");

@@ -317,10 +317,47 @@ async fn sso_down_with_warm_keys_still_verifies() {
     let token = sign(Algorithm::RS256, "rsa-1", &rsa_1(), &claims());
     verifier.verify(&token).await.expect("warm");
     state.lock().expect("fake lock").down = true;
+    // A different token, so the stale keys are used rather than the remembered verification.
+    let mut other = claims();
+    other["sub"] = json!("user-2");
+    let other = sign(Algorithm::RS256, "rsa-1", &rsa_1(), &other);
     assert_eq!(
-        verifier.verify(&token).await.expect("stale").user_id,
+        verifier.verify(&other).await.expect("stale").user_id,
+        "user-2"
+    );
+}
+
+#[tokio::test]
+async fn a_verified_token_is_remembered_until_it_expires() {
+    let (verifier, state) = setup().await;
+    let token = sign(Algorithm::RS256, "rsa-1", &rsa_1(), &claims());
+    verifier.verify(&token).await.expect("verified");
+    // Even with the SSO gone and no keys fetchable, the same token verifies from memory.
+    state.lock().expect("fake lock").down = true;
+    verifier.cache.write().await.set = None;
+    assert_eq!(
+        verifier.verify(&token).await.expect("remembered").user_id,
         "user-1"
     );
+    // A remembered token past exp + leeway is checked again, and refused.
+    let fingerprint: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let (principal, _) = verifier.verified.get(&fingerprint).expect("remembered");
+    verifier
+        .verified
+        .insert(fingerprint, (principal, now() - 61));
+    assert!(verifier.verify(&token).await.is_err());
+}
+
+#[tokio::test]
+async fn withdrawing_a_key_forgets_the_tokens_it_signed() {
+    let (verifier, state) = setup().await;
+    let token = sign(Algorithm::RS256, "rsa-1", &rsa_1(), &claims());
+    verifier.verify(&token).await.expect("verified");
+    state.lock().expect("fake lock").keys = vec![jwk(&ec_1(), Algorithm::ES256, "ec-1")];
+    // An unknown kid makes the verifier refetch; the new set lacks rsa-1.
+    let unknown = sign(Algorithm::RS256, "rsa-9", &rsa_2(), &claims());
+    assert_eq!(rejection(&verifier, &unknown).await, "unknown signing key");
+    assert_eq!(rejection(&verifier, &token).await, "unknown signing key");
 }
 
 #[tokio::test]

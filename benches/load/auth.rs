@@ -5,7 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 
 use crate::cli::AuthMode;
@@ -57,7 +58,37 @@ impl Identities {
                     .map_err(|e| HarnessError::Jwt(format!("bench key: {e}")))?,
             ),
         };
-        Ok(Self { mode, key })
+        let identities = Self { mode, key };
+        if mode == AuthMode::Jwt {
+            identities.self_check()?;
+        }
+        Ok(identities)
+    }
+
+    /// Verifies a bench token against the embedded JWKS, so a key file regenerated without
+    /// the other fails here rather than as 401s under load.
+    fn self_check(&self) -> Result<(), HarnessError> {
+        let headers = self.headers("self-check")?;
+        let token = headers
+            .first()
+            .and_then(|(_, v)| v.strip_prefix("Bearer "))
+            .ok_or_else(|| HarnessError::Jwt("no bearer token built".into()))?;
+        let set: JwkSet = serde_json::from_str(JWKS_JSON)
+            .map_err(|e| HarnessError::Jwt(format!("bench JWKS: {e}")))?;
+        let jwk = set
+            .find(KID)
+            .ok_or_else(|| HarnessError::Jwt(format!("bench JWKS has no kid {KID}")))?;
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|e| HarnessError::Jwt(format!("bench JWKS key: {e}")))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation).map_err(|e| {
+            HarnessError::Jwt(format!(
+                "bench token does not verify with the bench JWKS: {e}"
+            ))
+        })?;
+        Ok(())
     }
 
     /// The headers that make a request come from `user`.

@@ -166,12 +166,17 @@ fn top(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn draw(path: &Path, spec: &Spec) -> Result<(), String> {
-    let xs = spec.right.points.iter().map(|p| p.0);
-    let (x_min, x_max) = xs.fold((f64::MAX, 0.0_f64), |(lo, hi), x| (lo.min(x), hi.max(x)));
-    if x_max <= 0.0 {
+    // Steps are drawn evenly spaced (connection counts usually grow by a factor) and labelled
+    // with their real values.
+    let loads: Vec<f64> = spec.right.points.iter().map(|p| p.0).collect();
+    if loads.is_empty() {
         return Err("no steps".into());
     }
-    let x_range = (x_min / 1.5)..(x_max * 1.5);
+    let at = |load: f64| loads.iter().position(|l| *l == load).unwrap_or(0) as f64;
+    let place = |points: &[(f64, f64)]| -> Vec<(f64, f64)> {
+        points.iter().map(|(x, y)| (at(*x), *y)).collect()
+    };
+    let x_range = -0.5..(loads.len() as f64 - 0.5);
     let left_max = top(spec.left.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
     let right_max = top(spec.right.points.iter().map(|p| p.1));
     let e = |e: &dyn std::fmt::Display| e.to_string();
@@ -183,53 +188,59 @@ fn draw(path: &Path, spec: &Spec) -> Result<(), String> {
         .x_label_area_size(48)
         .y_label_area_size(72)
         .right_y_label_area_size(80)
-        .build_cartesian_2d(x_range.clone().log_scale(), 0.0..left_max)
+        .build_cartesian_2d(x_range.clone(), 0.0..left_max)
         .map_err(|x| e(&x))?
-        .set_secondary_coord(x_range.log_scale(), 0.0..right_max);
+        .set_secondary_coord(x_range, 0.0..right_max);
+    let label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 0.01 && i >= 0.0 {
+            loads
+                .get(i as usize)
+                .map_or(String::new(), |l| format!("{l:.0}"))
+        } else {
+            String::new()
+        }
+    };
     chart
         .configure_mesh()
         .x_desc(spec.x_desc)
         .y_desc(spec.left_desc)
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_labels(loads.len() * 2 + 1)
+        .x_label_formatter(&label)
+        .light_line_style(WHITE)
         .draw()
         .map_err(|x| e(&x))?;
     chart
         .configure_secondary_axes()
         .y_desc(spec.right_desc)
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(|x| e(&x))?;
     for series in &spec.left {
         let color = series.color;
+        let points = place(&series.points);
         chart
-            .draw_series(LineSeries::new(
-                series.points.clone(),
-                color.stroke_width(2),
-            ))
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
             .map_err(|x| e(&x))?
             .label(series.label)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
         chart
-            .draw_series(
-                series
-                    .points
-                    .iter()
-                    .map(|p| Circle::new(*p, 4, color.filled())),
-            )
+            .draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))
             .map_err(|x| e(&x))?;
     }
     let right = &spec.right;
     let color = right.color;
+    let points = place(&right.points);
     chart
-        .draw_secondary_series(LineSeries::new(right.points.clone(), color.stroke_width(3)))
+        .draw_secondary_series(LineSeries::new(points.clone(), color.stroke_width(3)))
         .map_err(|x| e(&x))?
         .label(format!("{} (right axis)", right.label))
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3)));
     chart
         .draw_secondary_series(
-            right
-                .points
+            points
                 .iter()
                 .map(|p| TriangleMarker::new(*p, 6, color.filled())),
         )

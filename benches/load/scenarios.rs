@@ -292,7 +292,17 @@ impl<'a> Runner<'a> {
                 setup::seed_threads(&service.target, &identities, self.cli.threads_per_user)
                     .await?;
             let request = setup::threads_list();
-            setup::expect_ok(&service.target, &request, &identities[0], self.cli.auth).await?;
+            let page =
+                setup::expect_ok(&service.target, &request, &identities[0], self.cli.auth).await?;
+            // A full first page with more behind it proves the seeding reached this user.
+            if self.cli.threads_per_user > 20
+                && !String::from_utf8_lossy(&page).contains("\"has_more\":true")
+            {
+                return Err(HarnessError::setup(
+                    "threads.list",
+                    "the seeded user's first page has no more threads behind it",
+                ));
+            }
             let steps = self
                 .connection_steps(&service, &request, &identities)
                 .await?;

@@ -1,6 +1,7 @@
 //! Loop mode: every connection sends its request back to back over one keep-alive connection
-//! (reconnecting when the service closes it) until the window ends. Requests that start during
-//! the warm-up are not counted; the window's throughput is completed requests / window.
+//! (reconnecting when the service closes it) until the window ends. Requests (and errors) are
+//! counted when they complete inside the measured window, as `wrk` does; those still in flight
+//! when it closes are dropped. Throughput = completed requests / window.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -99,6 +100,7 @@ async fn connection(job: Arc<Job>, local: usize, prepared: Prepared, shared: Sha
             }
             () = tokio::time::sleep_until(clock.end) => break,
         };
+        let counted = Instant::now() >= clock.window_start;
         match outcome {
             Ok(sample) if counted => with(&shared, |r| {
                 r.completed += 1;

@@ -56,7 +56,7 @@ pub fn turn() -> RequestSpec {
     }
 }
 
-/// Sends `request` once as `identity` and fails unless it answers 2xx.
+/// Sends `request` once as `identity`; returns the body, or fails unless it answers 2xx.
 ///
 /// # Errors
 /// The status and body, with a hint when a JWT was refused.
@@ -65,12 +65,12 @@ pub async fn expect_ok(
     request: &RequestSpec,
     identity: &[(String, String)],
     auth: AuthMode,
-) -> Result<(), HarnessError> {
+) -> Result<Vec<u8>, HarnessError> {
     let (status, body) = fetch(target.addr, request, &target.host, identity, SETUP_TIMEOUT)
         .await
         .map_err(|e| HarnessError::setup(&request.path, e))?;
     if (200..300).contains(&status) {
-        return Ok(());
+        return Ok(body);
     }
     let mut detail = format!(
         "status {status}: {}",

@@ -25,7 +25,7 @@ pub struct Header {
     pub machine: String,
     /// Backend label (embedded, Postgres + Redis, or the `--url`).
     pub backend: String,
-    /// Soft file-descriptor limit of the service (inherited from the harness).
+    /// Soft file-descriptor limit of the harness after raising it (children inherit it).
     pub fd_limit: Option<u64>,
 }
 
@@ -201,21 +201,29 @@ fn request_table(out: &mut String, run: &ScenarioRun, baseline: Option<&Scenario
     }
 }
 
-fn streams_table(out: &mut String, run: &ScenarioRun, fd_limit: Option<u64>) {
+fn streams_table(out: &mut String, run: &ScenarioRun) {
     let _ = writeln!(
         out,
-        "| streams | opened | held to the end | % of fd capacity | errors | open p50 ms | open p99 ms | ramp s | RSS before MiB | peak RSS MiB | RSS per stream KB | CPU s | events received |"
+        "| streams | opened | held to the end | errors | service fds (peak) / limit | % of fd capacity held | open p50 ms | open p99 ms | ramp s | RSS before MiB | peak RSS MiB | RSS per stream KB | CPU s | events received |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for step in &run.steps {
         let r = &step.result;
         // Each stream holds two sockets in the service: the client's and the model's.
-        let capacity = fd_limit.map_or("–".into(), |l| {
+        let capacity = step.fd_limit.map_or("–".into(), |l| {
             format!("{:.0}%", (r.held * 2) as f64 / l as f64 * 100.0)
         });
+        let fds = format!(
+            "{} / {}",
+            step.peak_fds.map_or("–".into(), |n| thousands(n as f64)),
+            step.fd_limit.map_or("–".into(), |n| thousands(n as f64))
+        );
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {capacity} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {fds} | {capacity} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
             step.load,
             r.opened,
             r.held,
@@ -272,7 +280,7 @@ pub fn render(
         }
         out.push('\n');
         match run.scenario {
-            Scenario::D => streams_table(&mut out, run, header.fd_limit),
+            Scenario::D => streams_table(&mut out, run),
             _ => request_table(&mut out, run, baseline),
         }
         let letter = run.scenario.letter();
@@ -303,6 +311,12 @@ pub fn write_section(file: &Path, key: &str, body: &str) -> Result<(), HarnessEr
             &text[e + END.len()..],
         ),
         _ => (text.as_str(), "\n", "\n"),
+    };
+    // A section without sub-sections holds only placeholder text: start it afresh.
+    let section = if section.contains("<!-- load:") {
+        section
+    } else {
+        "\n"
     };
     let sub_begin = format!("<!-- load:{key}:begin -->");
     let sub_end = format!("<!-- load:{key}:end -->");

@@ -2,8 +2,11 @@
 //! `--url` target), set-up through the API, then one measured step per connection count (per
 //! stream count for d), with the service's peak RSS and CPU read from /proc around each step.
 
+mod measure;
 mod setup;
+mod streams;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::auth::{self, Identities};
@@ -12,10 +15,7 @@ use crate::error::HarnessError;
 use crate::fake_model::{self, FakeModel, Script};
 use crate::generator::{Job, JobResult, Mode, RequestSpec};
 use crate::service::{self, ChildServer, Database, Target};
-use crate::worker;
-
-/// Streams of scenario d handled by one generator process by default.
-const STREAMS_PER_WORKER: usize = 4000;
+use measure::measure;
 
 /// One measured step.
 #[derive(Debug, Clone)]
@@ -32,6 +32,10 @@ pub struct Step {
     pub cpu_secs: Option<f64>,
     /// Milliseconds from spawn to ready of the service started for this step (d only).
     pub ready_ms: Option<u64>,
+    /// Soft file-descriptor limit of the service process, from /proc/PID/limits.
+    pub fd_limit: Option<u64>,
+    /// Most file descriptors the service held at once (sampled each second; d only).
+    pub peak_fds: Option<usize>,
 }
 
 /// Everything one scenario measured.
@@ -150,7 +154,7 @@ impl<'a> Runner<'a> {
                 self.loop_mode(),
             );
             let warmup = Duration::from_secs(self.cli.warmup_secs);
-            let step = measure(service.pid, job, self.cli.workers, warmup, connections).await?;
+            let step = measure(service.pid, job, self.cli.workers, warmup, false).await?;
             eprintln!(
                 "load:   {connections} connections: {} ok in {} s, {} errors",
                 step.result.completed,
@@ -344,104 +348,11 @@ impl<'a> Runner<'a> {
                     "fake model: {} tokens, {} ms apart (0 = one write); {} completions served",
                     script.tokens,
                     script.interval.as_millis(),
-                    model.requests.load(std::sync::atomic::Ordering::Relaxed)
+                    model.requests.load(Ordering::Relaxed)
                 ),
                 "each turn is `threads.create` with a user message on the sample lesson, read to the last event; TTFE = time to the first SSE event".into(),
             ],
             steps: outcome?,
         })
     }
-
-    async fn open_streams(&self) -> Result<ScenarioRun, HarnessError> {
-        let cli = self.cli;
-        let interval = Duration::from_millis(cli.hold_token_interval_ms);
-        let budget_secs = cli.ramp_secs + cli.hold_secs + 60;
-        let tokens = usize::try_from(budget_secs * 1000 / cli.hold_token_interval_ms + 2)
-            .unwrap_or(usize::MAX);
-        let timeout_env = vec![(
-            "MODEL_TIMEOUT_SECS".to_string(),
-            (budget_secs + 60).to_string(),
-        )];
-        let mut steps = Vec::new();
-        let mut ready = None;
-        for &streams in &cli.streams {
-            let (_model, service) = self
-                .start(Script { tokens, interval }, &timeout_env)
-                .await?;
-            let workers = if cli.workers > 0 {
-                cli.workers
-            } else {
-                streams.div_ceil(STREAMS_PER_WORKER).max(2)
-            };
-            let outcome = async {
-                let identities = self.identities.for_users("holder", streams.min(1000))?;
-                let mode = Mode::Hold {
-                    ramp_ms: cli.ramp_secs * 1000,
-                    hold_ms: cli.hold_secs * 1000,
-                    open_concurrency: cli.open_concurrency,
-                };
-                let job = self.job(&service.target, setup::turn(), identities, streams, mode);
-                eprintln!("load:   opening {streams} streams over {workers} generator processes");
-                measure(service.pid, job, workers, Duration::ZERO, streams).await
-            }
-            .await;
-            let ready_ms = service.child.as_ref().map(|c| c.ready_ms);
-            ready = ready.or(ready_ms);
-            service.stop().await;
-            let mut step = outcome?;
-            step.ready_ms = ready_ms;
-            eprintln!(
-                "load:   {streams} streams: {} opened, {} held to the end, {} errors",
-                step.result.opened,
-                step.result.held,
-                step.result.error_count()
-            );
-            steps.push(step);
-        }
-        Ok(ScenarioRun {
-            scenario: Scenario::D,
-            ready_ms: ready,
-            notes: vec![format!(
-                "fake model: first token at once, then one every {} ms; streams opened at most {} at a time, held {} s after the last opened; generator split over processes of at most {STREAMS_PER_WORKER} streams, client sockets spread over {} source addresses",
-                cli.hold_token_interval_ms, cli.open_concurrency, cli.hold_secs, cli.source_ips
-            )],
-            steps,
-        })
-    }
-}
-
-/// Runs `job` while reading the service's RSS and CPU around the measured window.
-async fn measure(
-    pid: Option<u32>,
-    job: Job,
-    workers: usize,
-    warmup: Duration,
-    load: usize,
-) -> Result<Step, HarnessError> {
-    let window_start = async {
-        tokio::time::sleep(warmup).await;
-        let before = pid.and_then(|p| service::status_kb(p, "VmRSS:"));
-        if let Some(p) = pid
-            && !service::reset_peak(p)
-        {
-            eprintln!("load: cannot reset the peak RSS of pid {p}; peak covers the process' life");
-        }
-        (before, pid.and_then(service::cpu_secs))
-    };
-    let (result, (rss_before_kb, cpu_start)) =
-        tokio::join!(worker::run_distributed(job, workers), window_start);
-    let result = result?;
-    let rss_peak_kb = pid.and_then(|p| service::status_kb(p, "VmHWM:"));
-    let cpu_secs = match (cpu_start, pid.and_then(service::cpu_secs)) {
-        (Some(a), Some(b)) => Some(b - a),
-        _ => None,
-    };
-    Ok(Step {
-        load,
-        result,
-        rss_before_kb,
-        rss_peak_kb,
-        cpu_secs,
-        ready_ms: None,
-    })
 }

@@ -247,6 +247,18 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
     Some((utime + stime) / ticks)
 }
 
+/// Open file descriptors of a process (entries of /proc/PID/fd).
+pub fn open_fds(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+/// Soft `Max open files` of a process, from /proc/PID/limits.
+pub fn fd_limit(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// Resets the peak RSS (`VmHWM`) of a process so the next step reads its own peak.
 pub fn reset_peak(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use poem::web::Data;
+use poem::http::uri::Scheme;
+use poem::listener::{Acceptor, TcpAcceptor};
+use poem::web::{Data, LocalAddr, RemoteAddr};
 use poem::{Body, EndpointExt, Response, Route, get, handler, post};
 
 use crate::auth;
@@ -101,6 +103,25 @@ fn jwks() -> Response {
         .body(auth::JWKS_JSON)
 }
 
+/// Accepts like poem's TCP acceptor but turns Nagle's algorithm off on every connection, so
+/// the fake's small SSE writes are not held back waiting for the service's delayed ACKs: the
+/// model must add no latency of its own.
+struct NoDelay(TcpAcceptor);
+
+impl Acceptor for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, LocalAddr, RemoteAddr, Scheme)> {
+        let accepted = self.0.accept().await?;
+        accepted.0.set_nodelay(true)?;
+        Ok(accepted)
+    }
+}
+
 /// Starts the fake model on `127.0.0.1:port` (0 = a free port).
 ///
 /// # Errors
@@ -128,7 +149,7 @@ pub async fn start(script: Script, port: u16) -> Result<FakeModel, HarnessError>
         .await
         .map_err(|e| HarnessError::child("fake model", format!("bind port {port}: {e}")))?;
     let addr = listener.local_addr()?;
-    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener)?;
+    let acceptor = NoDelay(poem::listener::TcpAcceptor::from_tokio(listener)?);
     let app = Route::new()
         .at("/v1/chat/completions", post(completions))
         .at("/jwks.json", get(jwks))

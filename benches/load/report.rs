@@ -129,6 +129,9 @@ fn cpu(step: &Step) -> (String, String) {
 
 fn of_baseline(value: f64, base: Option<f64>, percent: bool) -> String {
     match base {
+        Some(b) if b > 0.0 && percent && value / b < 0.1 => {
+            format!("{:.2}%", value / b * 100.0)
+        }
         Some(b) if b > 0.0 && percent => format!("{:.0}%", value / b * 100.0),
         Some(b) if b > 0.0 => format!("{:.1}×", value / b),
         _ => "–".into(),

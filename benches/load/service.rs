@@ -25,8 +25,8 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses `http://IP:PORT`; only loopback addresses are accepted (load never leaves the
-    /// machine).
+    /// Parses `http://IP:PORT`; only IPv4 loopback addresses are accepted (load never leaves
+    /// the machine).
     ///
     /// # Errors
     /// A URL that is not plain HTTP to a loopback IP and port.
@@ -36,11 +36,11 @@ impl Target {
         let addr = parsed
             .socket_addrs(|| Some(80))
             .ok()
-            .and_then(|a| a.into_iter().find(|a| a.ip().is_loopback()))
+            .and_then(|a| a.into_iter().find(|a| a.is_ipv4() && a.ip().is_loopback()))
             .filter(|_| parsed.scheme() == "http")
             .ok_or_else(|| {
                 HarnessError::Options(format!(
-                    "--url {url:?} must be http:// to a loopback address"
+                    "--url {url:?} must be http:// to an IPv4 loopback address"
                 ))
             })?;
         Ok(Self {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::HarnessError;
-use crate::generator::{self, Job, JobResult};
+use crate::generator::{self, Job, JobResult, Mode};
 
 /// Worker side: runs the job from stdin and prints its result.
 ///
@@ -49,6 +49,13 @@ pub async fn run_distributed(job: Job, workers: usize) -> Result<JobResult, Harn
     for w in 0..workers {
         let count = base + usize::from(w < extra);
         let mut part = job.clone();
+        // The opening concurrency is a total: each worker gets its share.
+        if let Mode::Hold {
+            open_concurrency, ..
+        } = &mut part.mode
+        {
+            *open_concurrency = open_concurrency.div_ceil(workers);
+        }
         part.first_index = job.first_index + first;
         part.connections = count;
         part.identities = (first..first + count)

@@ -212,7 +212,14 @@ pub fn parse_scenarios(list: &str) -> Result<Vec<Scenario>, String> {
 impl Cli {
     /// The command that reproduces this run, for the report.
     pub fn command_line(raw: &[String]) -> String {
-        let args: Vec<&str> = raw.iter().skip(1).map(String::as_str).collect();
+        let quote = |a: &String| {
+            if a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            } else {
+                a.clone()
+            }
+        };
+        let args: Vec<String> = raw.iter().skip(1).map(quote).collect();
         if args.is_empty() {
             "cargo bench --bench load".into()
         } else {

@@ -36,13 +36,14 @@ COPY Cargo.toml Cargo.lock ./
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     set -eux; \
-    mkdir -p src benches; \
+    mkdir -p src benches/load; \
     printf '#![forbid(unsafe_code)]\n' > src/lib.rs; \
     printf 'fn main() {}\n' > src/main.rs; \
     printf 'fn main() {}\n' > benches/turns.rs; \
     printf 'fn main() {}\n' > benches/lessons.rs; \
     printf 'fn main() {}\n' > benches/limiter.rs; \
     printf 'fn main() {}\n' > benches/auth.rs; \
+    printf 'fn main() {}\n' > benches/load/main.rs; \
     cargo build --release --locked; \
     rm -rf src benches
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use poem::Server;
-use poem::listener::{Acceptor, TcpAcceptor};
 
 use crate::adapters::jwks::{JwksSettings, JwksVerifier};
 use crate::adapters::lesson_cache_memory::MemoryLessonCache;
@@ -34,12 +33,13 @@ use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
 use crate::config::Config;
 use crate::domain::ports::{ApiKeyStore, TokenVerifier};
 use crate::domain::ports::{LessonSource, RateLimiter, TurnLock, TutorModel};
+use crate::http::listener::NoDelayAcceptor;
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
 
 /// A built service, bound to its port and ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: NoDelayAcceptor,
     addr: SocketAddr,
     state: AppState,
     db: Database,
@@ -118,14 +118,11 @@ impl Application {
             authenticator,
         };
 
-        let listener = tokio::net::TcpListener::bind((config.host.as_str(), config.port))
+        let acceptor = NoDelayAcceptor::bind(&config.host, config.port, config.reuse_port)
             .await
             .with_context(|| format!("bind {}:{}", config.host, config.port))?;
-        let acceptor = TcpAcceptor::from_tokio(listener).context("wrap the listener")?;
-        let addr = *acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr())
+        let addr = acceptor
+            .socket_addr()
             .context("listener has a socket address")?;
         Ok(Self {
             acceptor,

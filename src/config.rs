@@ -177,6 +177,8 @@ pub struct Config {
     pub host: String,
     /// Bind port (0 picks a free one, used by tests).
     pub port: u16,
+    /// Set `SO_REUSEPORT`, so several processes on one machine share the port.
+    pub reuse_port: bool,
     /// Database.
     pub database: DatabaseConfig,
     /// Redis, when configured.
@@ -211,6 +213,7 @@ pub(crate) struct RawEnv {
     pub app_env: Option<String>,
     pub host: Option<String>,
     pub port: Option<String>,
+    pub reuse_port: Option<String>,
     pub database_url: Option<String>,
     pub postgres_server: Option<String>,
     pub postgres_port: Option<String>,

@@ -6,6 +6,7 @@ pub mod chatkit;
 pub mod error;
 pub mod health;
 pub mod lessons;
+pub mod listener;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;

@@ -19,6 +19,7 @@ impl Config {
             ("APP_ENV", format!("{:?}", self.app_env).to_lowercase()),
             ("HOST", self.host.clone()),
             ("PORT", self.port.to_string()),
+            ("REUSE_PORT", self.reuse_port.to_string()),
             ("DATABASE_URL", self.database.redacted_url()),
             (
                 "DB_MAX_CONNECTIONS",

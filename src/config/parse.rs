@@ -130,6 +130,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         c.push("HOST", format!("{host:?} is not an IP address"));
     }
     let port = c.number("PORT", &raw.port, 8000u16, (0, u16::MAX));
+    let reuse_port = c.boolean("REUSE_PORT", &raw.reuse_port, false);
 
     let database = database(&mut c, &raw);
     let redis = redis(&mut c, &raw);
@@ -207,6 +208,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         app_env,
         host,
         port,
+        reuse_port,
         database,
         redis,
         allowed_origins,

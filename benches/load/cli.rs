@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
-/// Authentication used until the service verifies JWTs; change this one line (or pass
-/// `--auth jwt`) once the JWKS wiring has landed.
-pub const DEFAULT_AUTH: AuthMode = AuthMode::Dev;
+/// Authentication of the generated requests: RS256 bearer tokens, as real clients send.
+pub const DEFAULT_AUTH: AuthMode = AuthMode::Jwt;
 
 /// Load harness of issue 7: starts the service, a fake model and its own load generator, runs
 /// scenarios a–e and reports throughput, latency percentiles, errors, RSS and CPU.

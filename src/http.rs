@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod chatkit;
+pub mod client;
 pub mod error;
 pub mod health;
 pub mod lessons;

@@ -143,9 +143,10 @@ impl AdminApi {
         let operator = super::auth::principal(req)?;
         let paths = purge_paths(&body.bytes)?;
         let out = self.purge(&paths).await?;
+        let client = super::client::client_ip(req, &self.config.rate_limits.trusted_proxies);
         tracing::info!(
             operator = %operator.user_id,
-            remote = %req.remote_addr(),
+            client = ?client,
             user_agent = header(req, "user-agent"),
             scope = if paths.is_empty() { "all" } else { "paths" },
             requested = paths.len(),

@@ -82,7 +82,7 @@ pub async fn guard<E: Endpoint>(
             ep.call(req).await.map(IntoResponse::into_response)
         }
         Err(refusal) => {
-            refusal.log(&req);
+            refusal.log(&req, &state.config.rate_limits.trusted_proxies);
             Ok(refusal.into_response())
         }
     }

@@ -80,7 +80,7 @@ pub async fn expect_ok(
             .collect::<String>()
     );
     if status == 401 && auth == AuthMode::Jwt {
-        detail.push_str(" (the service refused the bench JWT: does this build verify tokens from JWKS_URL with JWT_ISSUER/JWT_AUDIENCE? until then use --auth dev)");
+        detail.push_str(" (the service refused the bench JWT: check JWKS_URL, JWT_ISSUER and JWT_AUDIENCE in benches/load/service.rs; --auth dev avoids tokens)");
     }
     Err(HarnessError::setup(&request.path, detail))
 }

@@ -105,16 +105,19 @@ impl Refusal {
         }
     }
 
-    /// Logs the refusal as a security event (never the credential itself).
-    pub fn log(&self, req: &Request) {
+    /// Logs the refusal as a security event (never the credential itself); the client is the
+    /// peer, or the forwarded address when the peer is a trusted proxy.
+    pub fn log(&self, req: &Request, trusted_proxies: &[std::net::IpAddr]) {
         let (event, reason, fingerprint) = self.parts();
+        let client = crate::http::client::client_ip(req, trusted_proxies)
+            .map_or_else(|| req.remote_addr().to_string(), |ip| ip.to_string());
         let request_id = req.data::<RequestId>().map_or("-", |id| id.0.as_str());
         tracing::warn!(
             target: "security",
             event,
             reason,
             token_fingerprint = fingerprint.unwrap_or("-"),
-            client = %req.remote_addr(),
+            client,
             request_id,
             method = %req.method(),
             path = %req.uri().path(),

@@ -119,7 +119,11 @@ pub async fn start_service(env: &[(String, String)]) -> Result<ChildServer, Harn
     ];
     vars.extend(env.iter().cloned());
     let started = Instant::now();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_study-mode-api"))
+    // LOAD_SERVICE_BIN swaps in another build of the service, e.g. the profiling one
+    // (`cargo build --profile profiling` → target/profiling/study-mode-api) to run under perf.
+    let binary = std::env::var("LOAD_SERVICE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_study-mode-api").to_string());
+    let child = tokio::process::Command::new(binary)
         .env_clear()
         .envs(vars)
         .current_dir(dir.path())

@@ -83,7 +83,7 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains("http_requests_in_flight"));
     assert!(
-        text.contains(r#"db_pool_connections{state="max"} 20"#),
+        text.contains(r#"db_pool_connections{state="max"} 1"#),
         "{text}"
     );
     assert!(text.contains(r#"db_pool_connections{state="waiting"}"#));

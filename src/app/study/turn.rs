@@ -77,6 +77,9 @@ struct TurnJob {
     lesson: Arc<ParsedLesson>,
     ctx: TurnContext,
     auto_start: bool,
+    /// The thread was created by this request: it has no state and no history yet, so the
+    /// turn skips reading them.
+    fresh: bool,
     _guard: Box<dyn TurnGuard>,
 }
 
@@ -172,6 +175,7 @@ impl StudyService {
             lesson,
             ctx,
             auto_start,
+            fresh: created,
             _guard: guard,
         };
         Ok(self.spawn(prefix, job))
@@ -218,6 +222,7 @@ impl StudyService {
             lesson,
             ctx,
             auto_start,
+            fresh: false,
             _guard: guard,
         };
         Ok(self.spawn(vec![TurnEvent::StreamOptions], job))

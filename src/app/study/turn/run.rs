@@ -32,6 +32,7 @@ impl StudyService {
         let user = &job.who.user_id;
         let mode = mode_of(&job.user_item.kind);
         let state = match mode {
+            StudyMode::Teach if job.fresh => StudyState::default(),
             StudyMode::Teach => {
                 let stored = self
                     .store
@@ -48,9 +49,12 @@ impl StudyService {
             }
             StudyMode::Ask => StudyState::default(),
         };
-        let history = self
-            .history(user, &job.thread.id, &job.user_item.id)
-            .await?;
+        let history = if job.fresh {
+            Vec::new()
+        } else {
+            self.history(user, &job.thread.id, &job.user_item.id)
+                .await?
+        };
         let (prompt, plan) = self.prompt(job, mode, &state, &history);
 
         let item_id = new_item_id();

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use sea_orm::sqlx::Connection;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -32,6 +33,13 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 const MAX_LIFETIME: Duration = Duration::from_secs(1800);
 /// SQLite waits this long for a write lock before failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection idle at least this long is pinged before it is handed out.
+///
+/// sqlx already pings every connection when it goes back to the pool, so a connection idle for
+/// less than this was alive a moment ago; pinging it again would add a round trip (and a wake-up
+/// of the database backend) to every query under load. Connections that sat idle longer are the
+/// ones a database restart or a dropped TCP session leaves dead, and those are still checked.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Which engine a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,8 +219,17 @@ fn pool_options<DB: sea_orm::sqlx::Database>(
         .idle_timeout(IDLE_TIMEOUT)
         .max_lifetime(MAX_LIFETIME)
         // A connection killed while idle (database restart) is detected and replaced, which is
-        // what lets the service recover by itself when the database comes back.
-        .test_before_acquire(true)
+        // what lets the service recover by itself when the database comes back. Only connections
+        // idle for a while are pinged: see PING_IF_IDLE_FOR.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 #[async_trait]

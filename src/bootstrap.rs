@@ -334,6 +334,8 @@ fn tutor_model(config: &Config) -> anyhow::Result<Arc<dyn TutorModel>> {
         timeout: tutor.timeout,
         max_output_tokens: tutor.max_output_tokens,
         max_retries: 3,
+        http_version: tutor.http_version,
+        streams_per_connection: tutor.streams_per_connection,
     })?;
     Ok(Arc::new(model))
 }

@@ -123,6 +123,32 @@ pub struct TutorConfig {
     pub timeout: Duration,
     /// Upper bound on generated tokens per turn.
     pub max_output_tokens: u32,
+    /// HTTP version spoken to the provider (`MODEL_HTTP_VERSION`).
+    pub http_version: ModelHttpVersion,
+    /// Streams one model connection carries at once (`MODEL_STREAMS_PER_CONNECTION`).
+    pub streams_per_connection: usize,
+}
+
+/// HTTP version of the connections to the model provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelHttpVersion {
+    /// HTTPS negotiates HTTP/2 or HTTP/1.1 (ALPN); plain http speaks HTTP/1.1.
+    Auto,
+    /// HTTP/1.1 only: one connection per open stream.
+    Http1,
+    /// HTTP/2 only, also over plain http (prior knowledge): streams share connections.
+    Http2,
+}
+
+impl ModelHttpVersion {
+    /// The value as written in `MODEL_HTTP_VERSION`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Http1 => "http1",
+            Self::Http2 => "http2",
+        }
+    }
 }
 
 /// Quotas per bucket and tier, and the limiter's own limits.
@@ -254,6 +280,8 @@ pub(crate) struct RawEnv {
     pub tutor_model_ask: Option<String>,
     pub model_timeout_secs: Option<String>,
     pub model_max_output_tokens: Option<String>,
+    pub model_http_version: Option<String>,
+    pub model_streams_per_connection: Option<String>,
     pub rate_limit_chat_free: Option<String>,
     pub rate_limit_chat_premium: Option<String>,
     pub rate_limit_chat_admin: Option<String>,

@@ -10,6 +10,7 @@ pub mod lessons;
 pub mod listener;
 pub mod metrics;
 pub mod middleware;
+pub mod prebuilt;
 pub mod rate_limit;
 pub mod root;
 pub mod tags;

@@ -20,6 +20,10 @@ use crate::error::HarnessError;
 /// The last delta carries the answer marker, so the service's marker filter is exercised.
 const LAST_TOKEN: &str = "B) right\n[[CORRECT:B]]";
 
+/// Streams the fake model lets one HTTP/2 connection carry (the service's
+/// `MODEL_STREAMS_PER_CONNECTION` may not exceed it).
+const MAX_STREAMS_PER_CONNECTION: u32 = 10_000;
+
 const TAIL: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":20}}\n\ndata: [DONE]\n\n";
 
 /// What the fake model streams.
@@ -155,7 +159,11 @@ pub async fn start(script: Script, port: u16) -> Result<FakeModel, HarnessError>
         .at("/jwks.json", get(jwks))
         .data(state);
     let task = tokio::spawn(async move {
-        if let Err(e) = poem::Server::new_with_acceptor(acceptor).run(app).await {
+        // HTTP/1.1, or HTTP/2 with prior knowledge (MODEL_HTTP_VERSION=http2) carrying as many
+        // streams per connection as the service's MODEL_STREAMS_PER_CONNECTION asks for.
+        let server = poem::Server::new_with_acceptor(acceptor)
+            .http2_max_concurrent_streams(MAX_STREAMS_PER_CONNECTION);
+        if let Err(e) = server.run(app).await {
             eprintln!("load: the fake model stopped: {e}");
         }
     });

@@ -5,6 +5,7 @@
 //! Retries happen only before the first token: once text has reached the student, replaying the
 //! request could produce a different answer that no longer matches what was shown.
 
+pub mod pool;
 mod wire;
 
 #[cfg(test)]
@@ -19,11 +20,11 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
+use crate::config::ModelHttpVersion;
 use crate::domain::ports::{TutorError, TutorModel, TutorStream};
+use pool::ClientPool;
 use crate::domain::tutor::{Prompt, StudyMode};
 
-/// Fail fast when the provider is unreachable, leaving the rest of the turn's budget to retries.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// First retry delay; doubled on every further attempt.
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 /// Longest computed backoff between two attempts.
@@ -50,12 +51,16 @@ pub struct OpenAiSettings {
     pub max_output_tokens: u32,
     /// Extra attempts after the first one, on connection errors, 429 and 5xx.
     pub max_retries: u32,
+    /// HTTP version spoken to the provider.
+    pub http_version: ModelHttpVersion,
+    /// Streams one HTTP client (one HTTP/2 connection) carries at once.
+    pub streams_per_connection: usize,
 }
 
 /// [`TutorModel`] that streams from `POST {base_url}/chat/completions`.
 #[derive(Debug)]
 pub struct OpenAiTutor {
-    client: reqwest::Client,
+    clients: ClientPool,
     endpoint: url::Url,
     settings: OpenAiSettings,
 }
@@ -82,15 +87,9 @@ impl OpenAiTutor {
     pub fn new(settings: OpenAiSettings) -> anyhow::Result<Self> {
         ensure_crypto_provider();
         let endpoint = endpoint_url(&settings.base_url)?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            // An API endpoint has no business redirecting; following one could carry the key
-            // to a host nobody configured.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("build the tutor model HTTP client")?;
+        let clients = ClientPool::new(settings.http_version, settings.streams_per_connection)?;
         Ok(Self {
-            client,
+            clients,
             endpoint,
             settings,
         })
@@ -142,8 +141,11 @@ impl OpenAiTutor {
 
     /// One request: sends it, checks the status, and waits for the first chunk of the answer.
     async fn attempt(&self, body: Vec<u8>, deadline: Instant) -> Result<TutorStream, AttemptError> {
-        let mut request = self
-            .client
+        let lease = self.clients.lease().map_err(|e| {
+            AttemptError::Fatal(TutorError::Unavailable(format!("no model connection: {e:#}")))
+        })?;
+        let mut request = lease
+            .client()
             .post(self.endpoint.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "text/event-stream")
@@ -175,8 +177,13 @@ impl OpenAiTutor {
         }
         let mut chunks = wire::decode(response.bytes_stream(), deadline).boxed();
         match chunks.next().await {
+            // The lease travels with the stream: its slot is freed when the answer ends.
             Some(Ok(first)) => Ok(futures::stream::once(async move { Ok(first) })
                 .chain(chunks)
+                .map(move |chunk| {
+                    let _held = &lease;
+                    chunk
+                })
                 .boxed()),
             Some(Err(TutorError::Timeout)) => Err(AttemptError::Fatal(TutorError::Timeout)),
             Some(Err(TutorError::Unavailable(reason))) => Err(AttemptError::Retry {

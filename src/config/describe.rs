@@ -93,6 +93,14 @@ impl Config {
                 "MODEL_MAX_OUTPUT_TOKENS",
                 self.tutor.max_output_tokens.to_string(),
             ),
+            (
+                "MODEL_HTTP_VERSION",
+                self.tutor.http_version.as_str().to_string(),
+            ),
+            (
+                "MODEL_STREAMS_PER_CONNECTION",
+                self.tutor.streams_per_connection.to_string(),
+            ),
             ("RATE_LIMIT_CHAT_FREE", quota(&self.rate_limits.chat[0])),
             ("RATE_LIMIT_CHAT_PREMIUM", quota(&self.rate_limits.chat[1])),
             ("RATE_LIMIT_CHAT_ADMIN", quota(&self.rate_limits.chat[2])),

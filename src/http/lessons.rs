@@ -6,7 +6,9 @@ pub mod dto;
 mod tests;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use poem::Request;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Query};
@@ -17,26 +19,86 @@ pub use dto::*;
 
 use super::auth;
 use super::error::{ApiError, configured};
+use super::prebuilt::PrebuiltJson;
 use super::tags::ApiTags;
 use crate::app::lessons::{LessonError, LessonService, LessonView};
 use crate::config::Config;
-use crate::domain::lesson::LessonPath;
+use crate::domain::lesson::{LessonPath, ParsedLesson};
 use crate::domain::suggestions::{MAX_SUGGESTIONS, suggestions};
 
 /// `Cache-Control` of a lesson: per user (it sits behind authentication), briefly reusable.
 pub const LESSON_CACHE_CONTROL: &str = "private, max-age=60";
+
+/// Serialised lessons kept (by path) for this many seconds after their last read.
+const RENDERED_IDLE: Duration = Duration::from_secs(600);
+/// Serialised lessons kept at most (the lesson cache's default capacity).
+const RENDERED_CAPACITY: u64 = 1_000;
+
+/// The `ETag` and JSON body of one loaded copy of a lesson, made on its first read so cache
+/// hits send bytes instead of cloning and serialising ~5 KB of text per request.
+struct Rendered {
+    /// The copy these bytes describe; held so the pointer compared in [`Rendered::describes`]
+    /// cannot be reused by another lesson.
+    lesson: Arc<ParsedLesson>,
+    fetched_at: i64,
+    cached: bool,
+    stale: bool,
+    etag: String,
+    body: Bytes,
+}
+
+impl Rendered {
+    fn new(view: &LessonView, source: LessonOrigin) -> Self {
+        let lesson = &view.lesson;
+        Self {
+            lesson: Arc::clone(lesson),
+            fetched_at: view.fetched_at,
+            cached: view.cached,
+            stale: view.stale,
+            etag: lesson_etag(lesson.path.as_str(), &lesson.body),
+            body: PrebuiltJson::serialise(&LessonOut::new(view, source)),
+        }
+    }
+
+    /// Whether this is exactly what `view` would render to.
+    fn describes(&self, view: &LessonView) -> bool {
+        Arc::ptr_eq(&self.lesson, &view.lesson)
+            && self.fetched_at == view.fetched_at
+            && self.cached == view.cached
+            && self.stale == view.stale
+    }
+}
 
 /// The lesson endpoints.
 pub struct LessonsApi {
     /// `None` only in the instance built to print the spec.
     lessons: Option<Arc<LessonService>>,
     config: Arc<Config>,
+    rendered: moka::sync::Cache<String, Arc<Rendered>>,
 }
 
 impl LessonsApi {
     /// The endpoints over the lesson use cases (`None`: spec generation only).
     pub fn new(lessons: Option<Arc<LessonService>>, config: Arc<Config>) -> Self {
-        Self { lessons, config }
+        Self {
+            lessons,
+            config,
+            rendered: moka::sync::Cache::builder()
+                .max_capacity(RENDERED_CAPACITY)
+                .time_to_idle(RENDERED_IDLE)
+                .build(),
+        }
+    }
+
+    /// The `ETag` and body of `view`, made once per loaded copy.
+    fn render(&self, view: &LessonView) -> Arc<Rendered> {
+        let key = view.lesson.path.as_str();
+        if let Some(done) = self.rendered.get(key).filter(|r| r.describes(view)) {
+            return done;
+        }
+        let fresh = Arc::new(Rendered::new(view, self.origin()));
+        self.rendered.insert(key.to_string(), Arc::clone(&fresh));
+        fresh
     }
 
     fn lessons(&self) -> Result<&Arc<LessonService>, ApiError> {
@@ -120,8 +182,8 @@ impl LessonsApi {
     ) -> Result<LessonResponse, ApiError> {
         auth::caller(req, crate::domain::rate_limit::Bucket::Api).await?;
         let view = self.load(&path.0).await?;
-        let lesson = &view.lesson;
-        let etag = lesson_etag(lesson.path.as_str(), &lesson.body);
+        let rendered = self.render(&view);
+        let etag = rendered.etag.clone();
         let cache_control = LESSON_CACHE_CONTROL.to_string();
         if if_none_match
             .0
@@ -131,7 +193,7 @@ impl LessonsApi {
             return Ok(LessonResponse::NotModified(etag, cache_control));
         }
         Ok(LessonResponse::Ok(
-            Json(LessonOut::new(&view, self.origin())),
+            PrebuiltJson::new(rendered.body.clone()),
             etag,
             cache_control,
         ))

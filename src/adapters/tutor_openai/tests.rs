@@ -21,6 +21,8 @@ fn settings(base_url: &str) -> OpenAiSettings {
         timeout: Duration::from_secs(20),
         max_output_tokens: 800,
         max_retries: 2,
+        http_version: crate::config::ModelHttpVersion::Auto,
+        streams_per_connection: 100,
     }
 }
 

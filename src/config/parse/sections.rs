@@ -7,7 +7,8 @@ use secrecy::SecretString;
 
 use super::{Collector, DEFAULT_SQLITE_URL};
 use crate::config::{
-    DatabaseConfig, LessonsConfig, RateLimitConfig, RawEnv, RedisConfig, TutorConfig,
+    DatabaseConfig, LessonsConfig, ModelHttpVersion, RateLimitConfig, RawEnv, RedisConfig,
+    TutorConfig,
 };
 
 fn http_url(c: &mut Collector, var: &str, raw: &Option<String>, default: &str) -> String {
@@ -101,6 +102,18 @@ pub(super) fn tutor(c: &mut Collector, raw: &RawEnv) -> TutorConfig {
         120u64,
         (1, 900),
     );
+    let http_version = match raw.model_http_version.as_deref().map(str::trim) {
+        None | Some("auto") => ModelHttpVersion::Auto,
+        Some("http1") => ModelHttpVersion::Http1,
+        Some("http2") => ModelHttpVersion::Http2,
+        Some(other) => {
+            c.push(
+                "MODEL_HTTP_VERSION",
+                format!("{other:?} is not one of auto, http1, http2"),
+            );
+            ModelHttpVersion::Auto
+        }
+    };
     TutorConfig {
         openai_api_key: raw.openai_api_key.clone().map(SecretString::from),
         openai_base_url: http_url(
@@ -123,6 +136,13 @@ pub(super) fn tutor(c: &mut Collector, raw: &RawEnv) -> TutorConfig {
             &raw.model_max_output_tokens,
             1_000u32,
             (16, 32_000),
+        ),
+        http_version,
+        streams_per_connection: c.number(
+            "MODEL_STREAMS_PER_CONNECTION",
+            &raw.model_streams_per_connection,
+            100usize,
+            (1, 10_000),
         ),
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object};
 
+use super::super::prebuilt::PrebuiltJson;
 use crate::app::lessons::LessonView;
 use crate::domain::suggestions::Suggestion;
 
@@ -108,7 +109,7 @@ pub enum LessonResponse {
     /// The lesson, with a strong `ETag` of its path and content.
     #[oai(status = 200)]
     Ok(
-        Json<LessonOut>,
+        PrebuiltJson<LessonOut>,
         /// Strong validator of the lesson's path and content.
         #[oai(header = "ETag")]
         String,

@@ -177,7 +177,10 @@ impl JwksVerifier {
 
     /// The cached key set, fetched when absent, expired, or (`unknown_kid`) possibly rotated.
     async fn key_set(&self, unknown_kid: bool) -> Result<Arc<JwkSet>, AuthError> {
-        if let Some(set) = self.cached(unknown_kid).await? {
+        // Outside the lock, `Unavailable` may only mean that another task's cold fetch is in
+        // flight (its attempt is already recorded): wait for that fetch below instead of
+        // refusing. Under the lock no fetch is in flight, so the answer there is final.
+        if let Ok(Some(set)) = self.cached(unknown_kid).await {
             return Ok(set);
         }
         let _fetching = self.fetch_lock.lock().await;

@@ -23,6 +23,8 @@ struct Fake {
     keys: Vec<Jwk>,
     down: bool,
     jwks_hits: usize,
+    /// Pause before every answer.
+    delay: Duration,
 }
 
 type Shared = Arc<StdMutex<Fake>>;
@@ -43,6 +45,7 @@ async fn fake_sso(keys: Vec<Jwk>) -> (String, Shared) {
     let jwks_uri = format!("{base}/keys");
     let endpoint = poem::endpoint::make(move |req: Request| {
         let mut fake = seen.lock().expect("fake lock");
+        let delay = fake.delay;
         let response = if fake.down {
             Response::builder()
                 .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
@@ -64,7 +67,10 @@ async fn fake_sso(keys: Vec<Jwk>) -> (String, Shared) {
                     .finish(),
             }
         };
-        async move { response }
+        async move {
+            tokio::time::sleep(delay).await;
+            response
+        }
     });
     tokio::spawn(Server::new_with_acceptor(acceptor).run(endpoint));
     (base, state)
@@ -358,6 +364,33 @@ async fn withdrawing_a_key_forgets_the_tokens_it_signed() {
     let unknown = sign(Algorithm::RS256, "rsa-9", &rsa_2(), &claims());
     assert_eq!(rejection(&verifier, &unknown).await, "unknown signing key");
     assert_eq!(rejection(&verifier, &token).await, "unknown signing key");
+}
+
+#[tokio::test]
+async fn requests_arriving_during_the_first_key_fetch_wait_for_it() {
+    crate::bootstrap::install_tls_provider();
+    let (base, state) = fake_sso(vec![jwk(&rsa_1(), Algorithm::RS256, "rsa-1")]).await;
+    state.lock().expect("fake lock").delay = Duration::from_millis(200);
+    // The default refresh spacing: a failed cold fetch is not retried for 30 s, which must
+    // not turn away the requests queued behind a fetch that is still running.
+    let verifier = Arc::new(
+        JwksVerifier::new(JwksSettings {
+            min_refresh: Duration::from_secs(30),
+            ..settings(&base)
+        })
+        .expect("verifier"),
+    );
+    let calls = (0..20).map(|i| {
+        let verifier = verifier.clone();
+        let mut claims = claims();
+        claims["sub"] = json!(format!("user-{i}"));
+        let token = sign(Algorithm::RS256, "rsa-1", &rsa_1(), &claims);
+        tokio::spawn(async move { verifier.verify(&token).await })
+    });
+    for outcome in futures::future::join_all(calls).await {
+        outcome.expect("task").expect("verified after the one fetch");
+    }
+    assert_eq!(hits(&state), 1, "one fetch served every waiting request");
 }
 
 #[tokio::test]

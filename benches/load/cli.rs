@@ -43,9 +43,10 @@ pub struct Cli {
     /// the fake model with `--model-port`.
     #[arg(long)]
     pub url: Option<String>,
-    /// Process id of the `--url` service, to read its RSS and CPU.
-    #[arg(long)]
-    pub pid: Option<u32>,
+    /// Process id(s) of the `--url` service, to read its RSS and CPU (comma-separated for a
+    /// deployment of several processes: figures are summed).
+    #[arg(long, value_delimiter = ',')]
+    pub pid: Vec<u32>,
     /// How requests authenticate: dev (`X-User-ID`, development principal) or jwt (RS256
     /// bearer tokens verified against the JWKS the harness serves).
     #[arg(long, value_enum, default_value_t = DEFAULT_AUTH)]
@@ -87,6 +88,11 @@ pub struct Cli {
     /// Port of the fake model (and of the JWKS it serves); 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub model_port: u16,
+    /// Service processes started per service, sharing one port through `SO_REUSEPORT`
+    /// (`REUSE_PORT=true`) and, with `--backend postgres`, one database and Redis; RSS, CPU
+    /// and file descriptors are summed over them.
+    #[arg(long, default_value_t = 1)]
+    pub service_processes: usize,
     /// Extra `KEY=VALUE` environment for the started service (repeatable).
     #[arg(long = "service-env")]
     pub service_env: Vec<String>,
@@ -208,7 +214,39 @@ pub fn parse_scenarios(list: &str) -> Result<Vec<Scenario>, String> {
     Ok(chosen)
 }
 
+/// `MODEL_HTTP_VERSION` the harness gives the service unless `--service-env` says otherwise:
+/// the fake model speaks HTTP/2 with prior knowledge, as a provider reached over HTTPS
+/// negotiates it, so model streams share connections.
+pub const DEFAULT_MODEL_HTTP_VERSION: &str = "http2";
+
 impl Cli {
+    /// The `MODEL_HTTP_VERSION` the started service runs with.
+    pub fn model_http_version(&self) -> &str {
+        self.service_env
+            .iter()
+            .rev()
+            .find_map(|pair| pair.strip_prefix("MODEL_HTTP_VERSION="))
+            .unwrap_or(DEFAULT_MODEL_HTTP_VERSION)
+    }
+
+    /// Sockets one open stream costs the service: the client's, plus the model's over
+    /// HTTP/1.1 or a share of one HTTP/2 connection (100 streams each by default).
+    pub fn sockets_per_stream(&self) -> f64 {
+        let per_connection = self
+            .service_env
+            .iter()
+            .rev()
+            .find_map(|pair| pair.strip_prefix("MODEL_STREAMS_PER_CONNECTION="))
+            .and_then(|n| n.parse::<f64>().ok())
+            .filter(|n| *n >= 1.0)
+            .unwrap_or(100.0);
+        if self.model_http_version() == "http2" {
+            1.0 + 1.0 / per_connection
+        } else {
+            2.0
+        }
+    }
+
     /// The command that reproduces this run, for the report.
     pub fn command_line(raw: &[String]) -> String {
         let quote = |a: &String| {
@@ -243,6 +281,19 @@ impl Cli {
         }
         if self.open_concurrency == 0 || self.users == 0 {
             problems.push("--open-concurrency and --users must be > 0".into());
+        }
+        if self.service_processes == 0 {
+            problems.push("--service-processes must be > 0".into());
+        }
+        if self.service_processes > 1 && self.url.is_some() {
+            problems.push(
+                "--service-processes applies to started services, not to --url (give every process id with --pid)".into(),
+            );
+        } else if self.service_processes > 1 && self.backend == Backend::Embedded {
+            problems.push(format!(
+                "--service-processes {} cannot share the embedded backend (one SQLite file, in-process cache and limiter per process): use --backend postgres, whose database and Redis make the processes one deployment",
+                self.service_processes
+            ));
         }
         for pair in &self.service_env {
             if !pair.contains('=') {

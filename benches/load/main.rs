@@ -85,11 +85,21 @@ async fn run(cli: &Cli, raw: &[String]) -> Result<(), HarnessError> {
         }
     };
     let runs = scenarios::Runner::new(cli)?.run(&scenarios).await?;
-    let (key, backend) = match (&cli.url, cli.backend) {
+    let (mut key, mut backend) = match (&cli.url, cli.backend) {
         (Some(url), _) => ("url".to_string(), format!("target {url}")),
         (None, Backend::Embedded) => ("embedded".to_string(), cli.backend.to_string()),
         (None, Backend::Postgres) => ("postgres".to_string(), cli.backend.to_string()),
     };
+    // A deployment of several processes gets its own report sub-section and charts.
+    let processes = if cli.url.is_some() {
+        1
+    } else {
+        cli.service_processes
+    };
+    if processes > 1 {
+        key = format!("{key}-x{processes}");
+        backend = format!("{backend}, {processes} service processes on one port (SO_REUSEPORT)");
+    }
     let header = report::Header {
         command: Cli::command_line(raw),
         commit: report::commit(),
@@ -97,6 +107,9 @@ async fn run(cli: &Cli, raw: &[String]) -> Result<(), HarnessError> {
         machine: report::machine(),
         backend,
         fd_limit: if cli.url.is_some() { None } else { fd_limit },
+        service_processes: processes,
+        sockets_per_stream: cli.sockets_per_stream(),
+        model_http_version: cli.model_http_version().to_string(),
     };
     // Relative paths are taken from the repository root, wherever the bench was started.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -27,6 +27,13 @@ pub struct Header {
     pub backend: String,
     /// Soft file-descriptor limit of the harness after raising it (children inherit it).
     pub fd_limit: Option<u64>,
+    /// Service processes sharing the port (`--service-processes`).
+    pub service_processes: usize,
+    /// Sockets one open stream costs the service: 2 over HTTP/1.1 to the model (client and
+    /// model), about 1 when model streams share HTTP/2 connections.
+    pub sockets_per_stream: f64,
+    /// `MODEL_HTTP_VERSION` of the started service.
+    pub model_http_version: String,
 }
 
 /// nproc, CPU model, RAM and kernel of this machine.
@@ -204,7 +211,7 @@ fn request_table(out: &mut String, run: &ScenarioRun, baseline: Option<&Scenario
     }
 }
 
-fn streams_table(out: &mut String, run: &ScenarioRun) {
+fn streams_table(out: &mut String, run: &ScenarioRun, sockets_per_stream: f64) {
     let _ = writeln!(
         out,
         "| streams | opened | held to the end | errors | service fds (peak) / limit | % of fd capacity held | open p50 ms | open p99 ms | ramp s | RSS before MiB | peak RSS MiB | RSS per stream KB | CPU s | events received |"
@@ -215,9 +222,12 @@ fn streams_table(out: &mut String, run: &ScenarioRun) {
     );
     for step in &run.steps {
         let r = &step.result;
-        // Each stream holds two sockets in the service: the client's and the model's.
+        // What the limit allows: limit ÷ the sockets one stream holds in the service.
         let capacity = step.fd_limit.map_or("–".into(), |l| {
-            format!("{:.0}%", (r.held * 2) as f64 / l as f64 * 100.0)
+            format!(
+                "{:.0}%",
+                r.held as f64 * sockets_per_stream / l as f64 * 100.0
+            )
         });
         let fds = format!(
             "{} / {}",
@@ -263,10 +273,27 @@ pub fn render(
         out,
         "- Generator: the bench's own (hyper HTTP/1.1 keep-alive connections, no `wrk`), on the same cores as the service; figures are for the measured window after the warm-up. \"% of e\" and \"× e\" compare with the bare poem baseline (e) at the same number of connections in this run."
     );
-    if let Some(limit) = header.fd_limit {
+    let _ = writeln!(
+        out,
+        "- Model connections: `MODEL_HTTP_VERSION={}` to the fake model (one open stream costs the service {:.2} sockets)",
+        header.model_http_version, header.sockets_per_stream
+    );
+    if header.service_processes > 1 {
         let _ = writeln!(
             out,
-            "- File-descriptor limit of the service process: {limit}"
+            "- Service: {} processes sharing one port through `SO_REUSEPORT` (`REUSE_PORT=true`), one database and Redis; RSS, CPU and file descriptors (used and limit) are sums over the processes, peak RSS the sum of each one's peak",
+            header.service_processes
+        );
+    }
+    if let Some(limit) = header.fd_limit {
+        let each = if header.service_processes > 1 {
+            " (each)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "- File-descriptor limit of the service process{each}: {limit}"
         );
     }
     let baseline = runs.iter().find(|r| r.scenario == Scenario::E);
@@ -283,7 +310,7 @@ pub fn render(
         }
         out.push('\n');
         match run.scenario {
-            Scenario::D => streams_table(&mut out, run),
+            Scenario::D => streams_table(&mut out, run, header.sockets_per_stream),
             _ => request_table(&mut out, run, baseline),
         }
         let letter = run.scenario.letter();

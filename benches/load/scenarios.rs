@@ -1,6 +1,7 @@
 //! Runs the chosen scenarios: for each one a fresh fake model and a fresh service (or the
 //! `--url` target), set-up through the API, then one measured step per connection count (per
-//! stream count for d), with the service's peak RSS and CPU read from /proc around each step.
+//! stream count for d), with the service's peak RSS and CPU read from /proc around each step
+//! (summed over its processes with `--service-processes N`).
 
 mod measure;
 mod setup;
@@ -10,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::auth::{self, Identities};
-use crate::cli::{Backend, Cli, Scenario};
+use crate::cli::{self, Backend, Cli, Scenario};
 use crate::error::HarnessError;
 use crate::fake_model::{self, FakeModel, Script};
 use crate::generator::{Job, JobResult, Mode, RequestSpec};
@@ -52,17 +53,24 @@ pub struct ScenarioRun {
     pub steps: Vec<Step>,
 }
 
-/// The service a scenario talks to.
+/// The service a scenario talks to: one process, or several sharing its port.
 struct Service {
     target: Target,
-    pid: Option<u32>,
-    child: Option<ChildServer>,
+    /// Processes whose RSS, CPU and fds are read (summed).
+    pids: Vec<u32>,
+    /// Started processes, the first one being the one that migrated the fresh database.
+    children: Vec<ChildServer>,
     database: Option<Database>,
 }
 
 impl Service {
+    /// Spawn-to-ready of the first started process (fresh database, migrations applied).
+    fn ready_ms(&self) -> Option<u64> {
+        self.children.first().map(|c| c.ready_ms)
+    }
+
     async fn stop(self) {
-        if let Some(child) = self.child {
+        for child in self.children {
             child.stop().await;
         }
         if let Some(db) = self.database {
@@ -154,7 +162,7 @@ impl<'a> Runner<'a> {
                 self.loop_mode(),
             );
             let warmup = Duration::from_secs(self.cli.warmup_secs);
-            let step = measure(service.pid, job, self.cli.workers, warmup, false).await?;
+            let step = measure(&service.pids, job, self.cli.workers, warmup, false).await?;
             eprintln!(
                 "load:   {connections} connections: {} ok in {} s, {} errors",
                 step.result.completed,
@@ -181,8 +189,8 @@ impl<'a> Runner<'a> {
             );
             let service = Service {
                 target: Target::from_url(url)?,
-                pid: self.cli.pid,
-                child: None,
+                pids: self.cli.pid.clone(),
+                children: Vec::new(),
                 database: None,
             };
             return Ok((model, service));
@@ -198,6 +206,10 @@ impl<'a> Runner<'a> {
             ),
             ("OPENAI_API_KEY".into(), "sk-load-bench".into()),
             ("OPENAI_BASE_URL".into(), model.base_url()),
+            (
+                "MODEL_HTTP_VERSION".into(),
+                cli::DEFAULT_MODEL_HTTP_VERSION.into(),
+            ),
             // Rate limiting stays on, with quotas too large to reject anything.
             ("RATE_LIMIT_API_FREE".into(), "1000000/second".into()),
             ("RATE_LIMIT_CHAT_FREE".into(), "1000000/second".into()),
@@ -212,8 +224,8 @@ impl<'a> Runner<'a> {
             pair.split_once('=')
                 .map(|(k, v)| (k.to_string(), v.to_string()))
         }));
-        let child = match service::start_service(&env).await {
-            Ok(child) => child,
+        let children = match service::start_services(&env, self.cli.service_processes).await {
+            Ok(children) => children,
             Err(e) => {
                 if let Some(db) = database {
                     db.drop_db().await;
@@ -222,9 +234,9 @@ impl<'a> Runner<'a> {
             }
         };
         let service = Service {
-            target: child.target.clone(),
-            pid: Some(child.pid),
-            child: Some(child),
+            target: children[0].target.clone(),
+            pids: children.iter().map(|c| c.pid).collect(),
+            children,
             database,
         };
         Ok((model, service))
@@ -241,8 +253,8 @@ impl<'a> Runner<'a> {
         let hello = service::start_hello().await?;
         let service = Service {
             target: hello.target.clone(),
-            pid: Some(hello.pid),
-            child: Some(hello),
+            pids: vec![hello.pid],
+            children: vec![hello],
             database: None,
         };
         let request = setup::get("/hello");
@@ -266,7 +278,7 @@ impl<'a> Runner<'a> {
             self.connection_steps(&service, &request, &identities).await
         }
         .await;
-        let ready_ms = service.child.as_ref().map(|c| c.ready_ms);
+        let ready_ms = service.ready_ms();
         service.stop().await;
         Ok(ScenarioRun {
             scenario: Scenario::A,
@@ -313,7 +325,7 @@ impl<'a> Runner<'a> {
             Ok::<_, HarnessError>((seeded, steps))
         }
         .await;
-        let ready_ms = service.child.as_ref().map(|c| c.ready_ms);
+        let ready_ms = service.ready_ms();
         service.stop().await;
         let (seeded, steps) = outcome?;
         Ok(ScenarioRun {
@@ -338,7 +350,7 @@ impl<'a> Runner<'a> {
             self.connection_steps(&service, &request, &identities).await
         }
         .await;
-        let ready_ms = service.child.as_ref().map(|c| c.ready_ms);
+        let ready_ms = service.ready_ms();
         service.stop().await;
         Ok(ScenarioRun {
             scenario: Scenario::C,

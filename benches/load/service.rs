@@ -1,6 +1,8 @@
 //! Child processes under test: the release service binary (embedded defaults or Postgres +
-//! Redis) and the bare poem "hello" baseline; their RSS and CPU from /proc; the fd limit; fresh
-//! Postgres databases.
+//! Redis; one process, or several sharing a port through `SO_REUSEPORT`) and the bare poem
+//! "hello" baseline; fresh Postgres databases. What /proc tells about them is in [`procfs`].
+
+mod procfs;
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -11,6 +13,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::error::HarnessError;
 use crate::generator::RequestSpec;
 use crate::generator::conn::fetch;
+
+pub use procfs::{
+    cpu_secs, fd_limit, listens_on, open_fds, raise_fd_limit, reset_peak, status_kb, sum,
+};
 
 /// How long a started child may take to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -76,76 +82,71 @@ impl ChildServer {
     }
 }
 
-/// Raises the soft file-descriptor limit to the hard one; children started afterwards inherit
-/// it. Returns the new soft limit.
+/// Starts `count` copies of the release service binary with `env` on top of PORT (one port for
+/// all), a SQLite file in a temporary folder (unless `env` sets `DATABASE_URL`; only sensible
+/// with one process) and `LOG_LEVEL=warn`, and waits for each to be ready before starting the
+/// next. With `count > 1` every copy gets `REUSE_PORT=true` and the kernel spreads connections
+/// over them; a copy counts as ready once it listens on the port itself (the service binds
+/// only after its start-up work) and the port answers its readiness path.
 ///
 /// # Errors
-/// When the limit cannot be read or set.
-#[allow(unsafe_code)]
-pub fn raise_fd_limit() -> std::io::Result<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read or write the struct we pass by valid pointer.
-    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut limit) };
-    if got != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    limit.rlim_cur = limit.rlim_max;
-    // SAFETY: as above.
-    let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const limit) };
-    if set != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(limit.rlim_cur)
-}
-
-/// Starts the release service binary with `env` on top of PORT, a SQLite file in a temporary
-/// folder (unless `env` sets `DATABASE_URL`) and `LOG_LEVEL=warn`, and waits for readiness.
-///
-/// # Errors
-/// When the binary cannot start, exits, or is not ready within 30 s.
-pub async fn start_service(env: &[(String, String)]) -> Result<ChildServer, HarnessError> {
-    let dir = tempfile::tempdir()?;
+/// When a copy cannot start, exits, or is not ready within 30 s.
+pub async fn start_services(
+    env: &[(String, String)],
+    count: usize,
+) -> Result<Vec<ChildServer>, HarnessError> {
     let port = free_port()?;
-    let mut vars: Vec<(String, String)> = vec![
-        ("PORT".into(), port.to_string()),
-        (
-            "DATABASE_URL".into(),
-            format!("sqlite://{}/load.sqlite?mode=rwc", dir.path().display()),
-        ),
-        ("LOG_LEVEL".into(), "warn".into()),
-    ];
-    vars.extend(env.iter().cloned());
-    let started = Instant::now();
-    // LOAD_SERVICE_BIN swaps in another build of the service, e.g. the profiling one
-    // (`cargo build --profile profiling` → target/profiling/study-mode-api) to run under perf.
-    let binary = std::env::var("LOAD_SERVICE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_study-mode-api").to_string());
-    let child = tokio::process::Command::new(binary)
-        .env_clear()
-        .envs(vars)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| HarnessError::child("service", format!("cannot start: {e}")))?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut server = ChildServer {
-        pid: child.id().unwrap_or_default(),
-        child,
-        target: Target::local(addr),
-        ready_ms: 0,
-        _dir: Some(dir),
-    };
-    wait_ready(&mut server, "/health/ready", started).await?;
-    eprintln!(
-        "load: service pid {} ready on {addr} after {} ms",
-        server.pid, server.ready_ms
-    );
-    Ok(server)
+    let mut shared: Vec<(String, String)> = vec![("PORT".into(), port.to_string())];
+    if count > 1 {
+        shared.push(("REUSE_PORT".into(), "true".into()));
+    }
+    let count = count.max(1);
+    let mut servers = Vec::with_capacity(count);
+    for index in 0..count {
+        let dir = tempfile::tempdir()?;
+        let mut vars = shared.clone();
+        vars.extend([
+            (
+                "DATABASE_URL".into(),
+                format!("sqlite://{}/load.sqlite?mode=rwc", dir.path().display()),
+            ),
+            ("LOG_LEVEL".into(), "warn".into()),
+        ]);
+        vars.extend(env.iter().cloned());
+        let started = Instant::now();
+        // LOAD_SERVICE_BIN swaps in another build of the service, e.g. the profiling one
+        // (`cargo build --profile profiling` → target/profiling/study-mode-api) to run under
+        // perf.
+        let binary = std::env::var("LOAD_SERVICE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_study-mode-api").to_string());
+        let child = tokio::process::Command::new(binary)
+            .env_clear()
+            .envs(vars)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| HarnessError::child("service", format!("cannot start: {e}")))?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut server = ChildServer {
+            pid: child.id().unwrap_or_default(),
+            child,
+            target: Target::local(addr),
+            ready_ms: 0,
+            _dir: Some(dir),
+        };
+        let own_port = (count > 1).then_some(port);
+        wait_ready(&mut server, "/health/ready", started, own_port).await?;
+        eprintln!(
+            "load: service {}/{count} pid {} ready on {addr} after {} ms",
+            index + 1,
+            server.pid,
+            server.ready_ms
+        );
+        servers.push(server);
+    }
+    Ok(servers)
 }
 
 /// Starts this bench binary as the bare poem "hello" server (`--hello-server`).
@@ -183,14 +184,17 @@ pub async fn start_hello() -> Result<ChildServer, HarnessError> {
         ready_ms: 0,
         _dir: None,
     };
-    wait_ready(&mut server, "/hello", started).await?;
+    wait_ready(&mut server, "/hello", started, None).await?;
     Ok(server)
 }
 
+/// Polls `path` until it answers 200; with `own_port`, only once the child itself listens on
+/// that port (siblings sharing it through `SO_REUSEPORT` may answer first).
 async fn wait_ready(
     server: &mut ChildServer,
     path: &str,
     started: Instant,
+    own_port: Option<u16>,
 ) -> Result<(), HarnessError> {
     let spec = RequestSpec {
         method: "GET".into(),
@@ -206,6 +210,10 @@ async fn wait_ready(
             ));
         }
         let target = &server.target;
+        if own_port.is_some_and(|port| !listens_on(server.pid, port)) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
         if let Ok((200, _)) = fetch(
             target.addr,
             &spec,
@@ -227,45 +235,6 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
-}
-
-/// A `kB` field (`VmRSS`, `VmHWM`) of /proc/PID/status.
-pub fn status_kb(pid: u32, field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = text.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// User plus system CPU seconds of a process (/proc/PID/stat fields 14 and 15).
-#[allow(unsafe_code)]
-pub fn cpu_secs(pid: u32) -> Option<f64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces; the numeric fields follow its closing parenthesis.
-    let rest = &text[text.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    // SAFETY: sysconf only reads a system constant.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let ticks = if ticks > 0 { ticks as f64 } else { 100.0 };
-    Some((utime + stime) / ticks)
-}
-
-/// Open file descriptors of a process (entries of /proc/PID/fd).
-pub fn open_fds(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
-}
-
-/// Soft `Max open files` of a process, from /proc/PID/limits.
-pub fn fd_limit(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
-}
-
-/// Resets the peak RSS (`VmHWM`) of a process so the next step reads its own peak.
-pub fn reset_peak(pid: u32) -> bool {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// A fresh Postgres database created next to an admin URL; dropped with [`Database::drop_db`].

@@ -22,8 +22,8 @@ use tokio::time::Instant;
 
 use crate::config::ModelHttpVersion;
 use crate::domain::ports::{TutorError, TutorModel, TutorStream};
-use pool::ClientPool;
 use crate::domain::tutor::{Prompt, StudyMode};
+use pool::ClientPool;
 
 /// First retry delay; doubled on every further attempt.
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
@@ -142,7 +142,9 @@ impl OpenAiTutor {
     /// One request: sends it, checks the status, and waits for the first chunk of the answer.
     async fn attempt(&self, body: Vec<u8>, deadline: Instant) -> Result<TutorStream, AttemptError> {
         let lease = self.clients.lease().map_err(|e| {
-            AttemptError::Fatal(TutorError::Unavailable(format!("no model connection: {e:#}")))
+            AttemptError::Fatal(TutorError::Unavailable(format!(
+                "no model connection: {e:#}"
+            )))
         })?;
         let mut request = lease
             .client()

@@ -1,5 +1,5 @@
 //! One measured step: the generator's job, and the service's RSS, CPU and open descriptors
-//! read from /proc around it.
+//! read from /proc around it, summed over its processes (`--service-processes`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,9 +12,10 @@ use crate::service;
 use crate::worker;
 
 /// Runs `job` while reading the service's RSS and CPU around the measured window (and, with
-/// `sample_fds`, its open file descriptors once a second).
+/// `sample_fds`, its open file descriptors once a second), each summed over `pids` (none when
+/// there is no pid to read).
 pub async fn measure(
-    pid: Option<u32>,
+    pids: &[u32],
     job: Job,
     workers: usize,
     warmup: Duration,
@@ -23,20 +24,23 @@ pub async fn measure(
     let load = job.connections;
     let window_start = async {
         tokio::time::sleep(warmup).await;
-        let before = pid.and_then(|p| service::status_kb(p, "VmRSS:"));
-        if let Some(p) = pid
-            && !service::reset_peak(p)
-        {
-            eprintln!("load: cannot reset the peak RSS of pid {p}; peak covers the process' life");
+        let before = service::sum(pids, |p| service::status_kb(p, "VmRSS:"));
+        for &p in pids {
+            if !service::reset_peak(p) {
+                eprintln!(
+                    "load: cannot reset the peak RSS of pid {p}; peak covers the process' life"
+                );
+            }
         }
-        (before, pid.and_then(service::cpu_secs))
+        (before, service::sum(pids, service::cpu_secs))
     };
     let peak = Arc::new(AtomicUsize::new(0));
-    let sampler = pid.filter(|_| sample_fds).map(|p| {
+    let sampler = (sample_fds && !pids.is_empty()).then(|| {
         let peak = peak.clone();
+        let pids = pids.to_vec();
         tokio::spawn(async move {
             loop {
-                if let Some(n) = service::open_fds(p) {
+                if let Some(n) = service::sum(&pids, service::open_fds) {
                     peak.fetch_max(n, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -50,8 +54,9 @@ pub async fn measure(
         peak.load(Ordering::Relaxed)
     });
     let result = result?;
-    let rss_peak_kb = pid.and_then(|p| service::status_kb(p, "VmHWM:"));
-    let cpu_secs = match (cpu_start, pid.and_then(service::cpu_secs)) {
+    // Sum of each process' own peak: at most the peak of the sum, which /proc does not keep.
+    let rss_peak_kb = service::sum(pids, |p| service::status_kb(p, "VmHWM:"));
+    let cpu_secs = match (cpu_start, service::sum(pids, service::cpu_secs)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
     };
@@ -62,7 +67,7 @@ pub async fn measure(
         rss_peak_kb,
         cpu_secs,
         ready_ms: None,
-        fd_limit: pid.and_then(service::fd_limit),
+        fd_limit: service::sum(pids, service::fd_limit),
         peak_fds,
     })
 }

@@ -44,10 +44,10 @@ impl Runner<'_> {
                 };
                 let job = self.job(&service.target, setup::turn(), identities, streams, mode);
                 eprintln!("load:   opening {streams} streams over {workers} generator processes");
-                measure(service.pid, job, workers, Duration::ZERO, true).await
+                measure(&service.pids, job, workers, Duration::ZERO, true).await
             }
             .await;
-            let ready_ms = service.child.as_ref().map(|c| c.ready_ms);
+            let ready_ms = service.ready_ms();
             ready = ready.or(ready_ms);
             service.stop().await;
             let mut step = outcome?;
@@ -60,13 +60,20 @@ impl Runner<'_> {
             );
             steps.push(step);
         }
+        let mut notes = vec![format!(
+            "fake model: first token at once, then one every {} ms; streams opened at most {} at a time, held {} s after the last opened; generator split over processes of at most {STREAMS_PER_WORKER} streams, client sockets spread over {} source addresses",
+            cli.hold_token_interval_ms, cli.open_concurrency, cli.hold_secs, cli.source_ips
+        )];
+        if cli.url.is_none() && cli.service_processes > 1 {
+            notes.push(format!(
+                "{} service processes per step, started one after another on one port; service fds and their limit are sums over them (capacity = {} × the per-process limit)",
+                cli.service_processes, cli.service_processes
+            ));
+        }
         Ok(ScenarioRun {
             scenario: Scenario::D,
             ready_ms: ready,
-            notes: vec![format!(
-                "fake model: first token at once, then one every {} ms; streams opened at most {} at a time, held {} s after the last opened; generator split over processes of at most {STREAMS_PER_WORKER} streams, client sockets spread over {} source addresses",
-                cli.hold_token_interval_ms, cli.open_concurrency, cli.hold_secs, cli.source_ips
-            )],
+            notes,
             steps,
         })
     }

@@ -388,7 +388,9 @@ async fn requests_arriving_during_the_first_key_fetch_wait_for_it() {
         tokio::spawn(async move { verifier.verify(&token).await })
     });
     for outcome in futures::future::join_all(calls).await {
-        outcome.expect("task").expect("verified after the one fetch");
+        outcome
+            .expect("task")
+            .expect("verified after the one fetch");
     }
     assert_eq!(hits(&state), 1, "one fetch served every waiting request");
 }

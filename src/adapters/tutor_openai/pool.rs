@@ -120,9 +120,7 @@ fn build_client(version: ModelHttpVersion) -> anyhow::Result<reqwest::Client> {
         // Also over plain http (h2c with prior knowledge), e.g. a local gateway.
         ModelHttpVersion::Http2 => builder.http2_prior_knowledge(),
     };
-    builder
-        .build()
-        .context("build the tutor model HTTP client")
+    builder.build().context("build the tutor model HTTP client")
 }
 
 #[cfg(test)]
@@ -139,7 +137,11 @@ mod tests {
         assert_eq!(pool.clients(), 2, "the third stream needs another client");
         drop(a);
         let d = pool.lease().expect("lease");
-        assert_eq!(pool.clients(), 2, "the freed slot of the first client is reused");
+        assert_eq!(
+            pool.clients(),
+            2,
+            "the freed slot of the first client is reused"
+        );
         drop((b, c, d));
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use futures::channel::mpsc;
 
 use super::input::{lesson_of, lesson_required, validate};
 use super::{
@@ -315,20 +315,20 @@ impl StudyService {
     }
 
     fn spawn(self: &Arc<Self>, prefix: Vec<TurnEvent>, job: TurnJob) -> TurnStream {
-        let (tx, rx) = mpsc::unbounded_channel();
+        // futures' channel allocates one node per queued event; tokio's preallocates a block of
+        // 32 slots (~6 KB for this enum) per channel, which every open stream would carry.
+        let (tx, rx) = mpsc::unbounded();
         let service = Arc::clone(self);
         tokio::spawn(async move {
             let thread_id = job.thread.id.clone();
             if let Err(e) = service.run(&job, &tx).await {
                 tracing::error!(thread_id, error = ?e, "tutoring turn failed");
-                let _ = tx.send(TurnEvent::Error {
+                let _ = tx.unbounded_send(TurnEvent::Error {
                     message: None,
                     allow_retry: true,
                 });
             }
         });
-        let rest =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) });
-        futures::stream::iter(prefix).chain(rest).boxed()
+        futures::stream::iter(prefix).chain(rx).boxed()
     }
 }

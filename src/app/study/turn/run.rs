@@ -2,7 +2,7 @@
 //! single-transaction commit of the answer with the new study state.
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use futures::channel::mpsc;
 use tokio::time::Instant;
 
 use super::{TurnEvent, TurnJob};
@@ -26,7 +26,7 @@ impl StudyService {
     ) -> Result<(), StudyError> {
         // A client that went away drops the receiver; sends then fail and are ignored on purpose.
         let send = |event: TurnEvent| {
-            let _ = tx.send(event);
+            let _ = tx.unbounded_send(event);
         };
         let deadline = Instant::now() + self.settings.turn_timeout;
         let user = &job.who.user_id;

@@ -289,3 +289,27 @@ fn new_rejects_a_base_url_that_is_not_http() {
     assert!(OpenAiTutor::new(settings("ftp://example.org/v1")).is_err());
     assert!(OpenAiTutor::new(settings("not a url")).is_err());
 }
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_streams_and_opens_a_connection_per_full_client() {
+    let fake = start(|_| ok_answer()).await;
+    let tutor = OpenAiTutor::new(OpenAiSettings {
+        http_version: crate::config::ModelHttpVersion::Http2,
+        streams_per_connection: 2,
+        ..settings(&fake.base_url)
+    })
+    .expect("tutor");
+    // Three streams held open at once: two share the first client, the third needs another.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tutor.stream(prompt(StudyMode::Teach)).await.expect("open"));
+    }
+    assert_eq!(tutor.clients.clients(), 2);
+    for stream in held {
+        let chunks: Vec<_> = stream.collect().await;
+        assert!(
+            matches!(chunks.last(), Some(Ok(TutorChunk::Done { .. }))),
+            "{chunks:?}"
+        );
+    }
+}

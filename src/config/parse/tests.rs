@@ -61,6 +61,21 @@ fn every_problem_is_listed_at_once() {
 }
 
 #[test]
+fn model_http_version_is_one_of_three_words_and_streams_per_connection_is_bounded() {
+    let c = cfg(&[("MODEL_HTTP_VERSION", "http2")]).unwrap();
+    assert_eq!(c.tutor.http_version, crate::config::ModelHttpVersion::Http2);
+    assert_eq!(c.tutor.streams_per_connection, 100);
+    let err = cfg(&[
+        ("MODEL_HTTP_VERSION", "h3"),
+        ("MODEL_STREAMS_PER_CONNECTION", "0"),
+    ])
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("MODEL_HTTP_VERSION"), "{text}");
+    assert!(text.contains("MODEL_STREAMS_PER_CONNECTION"), "{text}");
+}
+
+#[test]
 fn postgres_url_is_composed_from_parts_with_an_encoded_password() {
     let c = cfg(&[
         ("POSTGRES_SERVER", "db"),

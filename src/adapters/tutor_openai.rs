@@ -85,9 +85,12 @@ impl OpenAiTutor {
     /// # Errors
     /// When `base_url` is not an absolute `http`/`https` URL or the client cannot be built.
     pub fn new(settings: OpenAiSettings) -> anyhow::Result<Self> {
-        ensure_crypto_provider();
         let endpoint = endpoint_url(&settings.base_url)?;
-        let clients = ClientPool::new(settings.http_version, settings.streams_per_connection)?;
+        let clients = ClientPool::new(
+            settings.http_version,
+            settings.streams_per_connection,
+            endpoint.scheme() == "https",
+        )?;
         Ok(Self {
             clients,
             endpoint,
@@ -233,13 +236,6 @@ fn endpoint_url(base_url: &str) -> anyhow::Result<url::Url> {
         "tutor model base URL must use http or https"
     );
     Ok(url)
-}
-
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race against another installer is fine: a provider is installed either way.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }
 
 fn send_failure(error: &reqwest::Error) -> AttemptError {

@@ -4,7 +4,7 @@
 //! would wait for a slot. This pool keeps several HTTP clients, each carrying at most
 //! `streams_per_client` streams at once, and opens another client when all are full — so an
 //! HTTP/2 provider sees one connection per that many streams (two sockets per turn become
-//! about one), and an HTTP/1.1 provider sees one connection per stream as before.
+//! about one). Over HTTP/1.1 one client serves every stream, one connection each, as before.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -53,16 +53,35 @@ impl Drop for Lease {
 impl ClientPool {
     /// A pool whose first client is built at once, so a bad setting fails at start-up.
     ///
+    /// `https` says whether the provider is reached over TLS: only then can `Auto` negotiate
+    /// HTTP/2. Over HTTP/1.1 a connection carries one stream and one client opens as many
+    /// connections as it needs, so the cap applies only where streams may share a connection
+    /// (each extra client would carry its own TLS set-up and pool for nothing).
+    ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(version: ModelHttpVersion, streams_per_client: usize) -> anyhow::Result<Self> {
+    pub fn new(
+        version: ModelHttpVersion,
+        streams_per_client: usize,
+        https: bool,
+    ) -> anyhow::Result<Self> {
+        ensure_crypto_provider();
+        let multiplexed = match version {
+            ModelHttpVersion::Http1 => false,
+            ModelHttpVersion::Http2 => true,
+            ModelHttpVersion::Auto => https,
+        };
         let first = Arc::new(Slot {
             client: build_client(version)?,
             streams: AtomicUsize::new(0),
         });
         Ok(Self {
             version,
-            streams_per_client: streams_per_client.max(1),
+            streams_per_client: if multiplexed {
+                streams_per_client.max(1)
+            } else {
+                usize::MAX
+            },
             clients: Mutex::new(vec![first]),
         })
     }
@@ -106,6 +125,15 @@ impl ClientPool {
     }
 }
 
+/// Installs the `ring` rustls provider as the process default when none is installed yet:
+/// no client can be built without one.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race against another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 fn build_client(version: ModelHttpVersion) -> anyhow::Result<reqwest::Client> {
     let builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -129,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_full_client_makes_the_pool_open_another_and_a_freed_slot_is_reused() {
-        let pool = ClientPool::new(ModelHttpVersion::Auto, 2).expect("pool");
+        let pool = ClientPool::new(ModelHttpVersion::Http2, 2, false).expect("pool");
         let a = pool.lease().expect("lease");
         let b = pool.lease().expect("lease");
         assert_eq!(pool.clients(), 1, "two streams fit the first client");
@@ -146,13 +174,30 @@ mod tests {
     }
 
     #[test]
+    fn streams_that_cannot_share_a_connection_all_use_one_client() {
+        for (version, https) in [
+            (ModelHttpVersion::Http1, true),
+            (ModelHttpVersion::Auto, false),
+        ] {
+            let pool = ClientPool::new(version, 2, https).expect("pool");
+            let leases: Vec<_> = (0..5).map(|_| pool.lease().expect("lease")).collect();
+            assert_eq!(pool.clients(), 1, "{version:?}, https {https}");
+            drop(leases);
+        }
+        let pool = ClientPool::new(ModelHttpVersion::Auto, 2, true).expect("pool");
+        let leases: Vec<_> = (0..3).map(|_| pool.lease().expect("lease")).collect();
+        assert_eq!(pool.clients(), 2, "HTTPS may negotiate HTTP/2: capped");
+        drop(leases);
+    }
+
+    #[test]
     fn every_version_builds_a_client() {
         for version in [
             ModelHttpVersion::Auto,
             ModelHttpVersion::Http1,
             ModelHttpVersion::Http2,
         ] {
-            assert!(ClientPool::new(version, 100).is_ok(), "{version:?}");
+            assert!(ClientPool::new(version, 100, true).is_ok(), "{version:?}");
         }
     }
 }

@@ -29,10 +29,9 @@ use crate::domain::suggestions::{MAX_SUGGESTIONS, suggestions};
 /// `Cache-Control` of a lesson: per user (it sits behind authentication), briefly reusable.
 pub const LESSON_CACHE_CONTROL: &str = "private, max-age=60";
 
-/// Serialised lessons kept (by path) for this many seconds after their last read.
+/// Serialised lessons kept (by path) for this many seconds after their last read; at most as
+/// many as the in-process lesson cache holds (`LESSON_L1_CAPACITY`).
 const RENDERED_IDLE: Duration = Duration::from_secs(600);
-/// Serialised lessons kept at most (the lesson cache's default capacity).
-const RENDERED_CAPACITY: u64 = 1_000;
 
 /// The `ETag` and JSON body of one loaded copy of a lesson, made on its first read so cache
 /// hits send bytes instead of cloning and serialising ~5 KB of text per request.
@@ -80,13 +79,14 @@ pub struct LessonsApi {
 impl LessonsApi {
     /// The endpoints over the lesson use cases (`None`: spec generation only).
     pub fn new(lessons: Option<Arc<LessonService>>, config: Arc<Config>) -> Self {
+        let rendered = moka::sync::Cache::builder()
+            .max_capacity(config.lessons.l1_capacity)
+            .time_to_idle(RENDERED_IDLE)
+            .build();
         Self {
             lessons,
             config,
-            rendered: moka::sync::Cache::builder()
-                .max_capacity(RENDERED_CAPACITY)
-                .time_to_idle(RENDERED_IDLE)
-                .build(),
+            rendered,
         }
     }
 

@@ -220,12 +220,18 @@ pub fn parse_scenarios(list: &str) -> Result<Vec<Scenario>, String> {
 pub const DEFAULT_MODEL_HTTP_VERSION: &str = "http2";
 
 impl Cli {
+    /// The value `--service-env` gives `key` (the last one wins, as in the started service).
+    fn service_env_value(&self, key: &str) -> Option<&str> {
+        self.service_env.iter().rev().find_map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| *k == key)
+                .map(|(_, v)| v)
+        })
+    }
+
     /// The `MODEL_HTTP_VERSION` the started service runs with.
     pub fn model_http_version(&self) -> &str {
-        self.service_env
-            .iter()
-            .rev()
-            .find_map(|pair| pair.strip_prefix("MODEL_HTTP_VERSION="))
+        self.service_env_value("MODEL_HTTP_VERSION")
             .unwrap_or(DEFAULT_MODEL_HTTP_VERSION)
     }
 
@@ -233,10 +239,7 @@ impl Cli {
     /// HTTP/1.1 or a share of one HTTP/2 connection (100 streams each by default).
     pub fn sockets_per_stream(&self) -> f64 {
         let per_connection = self
-            .service_env
-            .iter()
-            .rev()
-            .find_map(|pair| pair.strip_prefix("MODEL_STREAMS_PER_CONNECTION="))
+            .service_env_value("MODEL_STREAMS_PER_CONNECTION")
             .and_then(|n| n.parse::<f64>().ok())
             .filter(|n| *n >= 1.0)
             .unwrap_or(100.0);

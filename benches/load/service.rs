@@ -101,6 +101,10 @@ pub async fn start_services(
         shared.push(("REUSE_PORT".into(), "true".into()));
     }
     let count = count.max(1);
+    // LOAD_SERVICE_BIN swaps in another build of the service, e.g. the profiling one
+    // (`cargo build --profile profiling` → target/profiling/study-mode-api) to run under perf.
+    let binary = std::env::var("LOAD_SERVICE_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_study-mode-api").to_string());
     let mut servers = Vec::with_capacity(count);
     for index in 0..count {
         let dir = tempfile::tempdir()?;
@@ -114,12 +118,7 @@ pub async fn start_services(
         ]);
         vars.extend(env.iter().cloned());
         let started = Instant::now();
-        // LOAD_SERVICE_BIN swaps in another build of the service, e.g. the profiling one
-        // (`cargo build --profile profiling` → target/profiling/study-mode-api) to run under
-        // perf.
-        let binary = std::env::var("LOAD_SERVICE_BIN")
-            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_study-mode-api").to_string());
-        let child = tokio::process::Command::new(binary)
+        let child = tokio::process::Command::new(&binary)
             .env_clear()
             .envs(vars)
             .current_dir(dir.path())

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use poem::Server;
 
 use crate::adapters::jwks::{JwksSettings, JwksVerifier};
 use crate::adapters::lesson_cache_memory::MemoryLessonCache;
@@ -155,10 +154,11 @@ impl Application {
             redis = self.redis.is_some(),
             "study-mode-api listening"
         );
+        let edge = self.state.config.http.clone();
+        let connections = self.state.metrics.connections();
         let app = http::app(self.state);
-        let result = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(app, shutdown, Some(grace))
-            .await;
+        let result =
+            http::server::serve(self.acceptor, app, edge, connections, shutdown, grace).await;
         self.db.close().await;
         if let Some(redis) = &self.redis {
             redis.close().await;

@@ -164,6 +164,25 @@ pub struct RateLimitConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
+/// Limits of the connection edge: how long a client may take, how many it may hold open.
+#[derive(Debug, Clone)]
+pub struct HttpEdgeConfig {
+    /// A request head must arrive within this time of its first byte (of the accept, for a
+    /// connection's first request).
+    pub header_read_timeout: Duration,
+    /// A request body must arrive within this time of its head.
+    pub body_read_timeout: Duration,
+    /// A connection with no request in flight and no traffic for this long is closed, and so
+    /// is one whose peer accepts none of the response for this long.
+    pub idle_timeout: Duration,
+    /// Streams one HTTP/2 connection may have open at once.
+    pub http2_max_concurrent_streams: u32,
+    /// Open connections beyond which new ones get a 503 and are closed; `None` = unlimited.
+    pub max_connections: Option<usize>,
+    /// `Strict-Transport-Security: max-age=…` on every response; `None` = header off.
+    pub hsts_max_age: Option<u64>,
+}
+
 /// How callers prove who they are (development principal aside).
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -221,6 +240,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Connection timeouts and caps.
+    pub http: HttpEdgeConfig,
     /// Serve the interactive API docs at `/docs`.
     pub docs_enabled: bool,
     /// Lesson source.
@@ -262,6 +283,12 @@ pub(crate) struct RawEnv {
     pub dev_user_name: Option<String>,
     pub max_body_bytes: Option<String>,
     pub shutdown_grace_secs: Option<String>,
+    pub http_header_read_timeout_secs: Option<String>,
+    pub http_body_read_timeout_secs: Option<String>,
+    pub http_idle_timeout_secs: Option<String>,
+    pub http2_max_concurrent_streams: Option<String>,
+    pub max_connections: Option<String>,
+    pub hsts_max_age_secs: Option<String>,
     pub docs_enabled: Option<String>,
     pub lessons_dir: Option<String>,
     pub github_repo: Option<String>,

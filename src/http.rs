@@ -5,6 +5,7 @@ pub mod auth;
 pub mod chatkit;
 pub mod client;
 pub mod error;
+pub mod headers;
 pub mod health;
 pub mod lessons;
 pub mod listener;
@@ -13,6 +14,7 @@ pub mod middleware;
 pub mod prebuilt;
 pub mod rate_limit;
 pub mod root;
+pub mod server;
 pub mod tags;
 pub mod threads;
 
@@ -153,20 +155,24 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
 }
 
 /// Wraps any endpoint in the service's middleware stack (outermost last): CORS, panic
-/// catching, body limit, JSON errors, metrics, request id and access log.
+/// catching, body limit, JSON errors, metrics, caching and HSTS headers, request id and access
+/// log.
 pub fn with_middleware<E: Endpoint + 'static>(
     route: E,
     config: &Config,
     metrics: Arc<Metrics>,
 ) -> impl Endpoint + use<E> {
     let limit = config.max_body_bytes;
+    let body_timeout = config.http.body_read_timeout;
+    let policy = Arc::new(headers::HeaderPolicy::new(config.http.hsts_max_age));
     route
         .around(rate_limit::headers)
         .with(cors(config))
         .with(CatchPanic::new().with_handler(middleware::panic_response))
-        .around(move |ep, req| middleware::limit_body(ep, req, limit))
+        .around(move |ep, req| middleware::limit_body(ep, req, limit, body_timeout))
         .around(middleware::json_errors)
         .around(move |ep, req| metrics::track(ep, req, metrics.clone()))
+        .around(move |ep, req| headers::response_headers(ep, req, policy.clone()))
         .around(middleware::request_id)
 }
 

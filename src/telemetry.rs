@@ -1,5 +1,9 @@
 //! Logging: `tracing` with a filter from `LOG_LEVEL` and pretty or JSON lines.
+//!
+//! Every line names its target: security events use the target `security` (refused
+//! credentials, …) so that operators can route them with a filter such as `security=warn`.
 
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -20,19 +24,84 @@ fn install<W>(level: &str, format: LogFormat, writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    let _ = tracing::subscriber::set_global_default(subscriber(level, format, writer));
+}
+
+/// The subscriber [`init`] installs, writing to `writer`.
+pub fn subscriber<W>(level: &str, format: LogFormat, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     // Driver crates are chatty at info; keep them at warn unless asked for explicitly.
     let directives = format!("sqlx=warn,sea_orm=warn,sea_orm_migration=warn,fred=warn,{level}");
     let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
+        .with_target(true)
         .with_writer(writer);
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
+    match format {
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .finish(),
+        ),
+        LogFormat::Pretty => Box::new(builder.finish()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged(format: LogFormat) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let sub = subscriber("info", format, move || writer.clone());
+        tracing::subscriber::with_default(sub, || {
+            tracing::warn!(target: "security", reason = "bad signature", "request refused");
+        });
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn security_events_name_their_target_in_json_lines() {
+        let line = logged(LogFormat::Json);
+        let value: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(value["target"], "security");
+        assert_eq!(value["reason"], "bad signature");
+    }
+
+    #[test]
+    fn security_events_name_their_target_in_pretty_lines() {
+        // Drop the colour codes around the target before looking for it.
+        let mut plain = String::new();
+        let mut in_escape = false;
+        for ch in logged(LogFormat::Pretty).chars() {
+            match (in_escape, ch) {
+                (false, '\u{1b}') => in_escape = true,
+                (true, 'm') => in_escape = false,
+                (false, c) => plain.push(c),
+                (true, _) => {}
+            }
+        }
+        assert!(plain.contains("security: request refused"), "{plain}");
+    }
 }

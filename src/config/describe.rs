@@ -65,6 +65,34 @@ impl Config {
                 "SHUTDOWN_GRACE_SECS",
                 self.shutdown_grace.as_secs().to_string(),
             ),
+            (
+                "HTTP_HEADER_READ_TIMEOUT_SECS",
+                self.http.header_read_timeout.as_secs().to_string(),
+            ),
+            (
+                "HTTP_BODY_READ_TIMEOUT_SECS",
+                self.http.body_read_timeout.as_secs().to_string(),
+            ),
+            (
+                "HTTP_IDLE_TIMEOUT_SECS",
+                self.http.idle_timeout.as_secs().to_string(),
+            ),
+            (
+                "HTTP2_MAX_CONCURRENT_STREAMS",
+                self.http.http2_max_concurrent_streams.to_string(),
+            ),
+            (
+                "MAX_CONNECTIONS",
+                self.http
+                    .max_connections
+                    .map_or("(unset: unlimited)".into(), |n| n.to_string()),
+            ),
+            (
+                "HSTS_MAX_AGE_SECS",
+                self.http
+                    .hsts_max_age
+                    .map_or("(unset: no header)".into(), |n| n.to_string()),
+            ),
             ("DOCS_ENABLED", self.docs_enabled.to_string()),
             (
                 "LESSONS_DIR",

@@ -1,6 +1,7 @@
 //! Parsing and cross-field validation of [`RawEnv`] into [`Config`].
 
 mod auth;
+mod edge;
 mod sections;
 
 use std::fmt;
@@ -193,6 +194,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         30u64,
         (0, 600),
     );
+    let http = edge::edge(&mut c, &raw);
     let docs_enabled = c.boolean("DOCS_ENABLED", &raw.docs_enabled, !prod);
     let lessons = lessons(&mut c, &raw);
     let tutor = tutor(&mut c, &raw);
@@ -217,6 +219,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         dev,
         max_body_bytes,
         shutdown_grace: Duration::from_secs(grace),
+        http,
         docs_enabled,
         lessons,
         tutor,

@@ -168,7 +168,10 @@ pub fn principal(req: &Request) -> Result<Principal, ApiError> {
         .get::<Caller>()
         .map(|caller| caller.principal.clone())
         .ok_or_else(|| {
-            tracing::error!(path = %req.uri().path(), "protected handler reached without the guard");
+            tracing::error!(
+                path = super::middleware::log_path(req.uri().path()),
+                "protected handler reached without the guard"
+            );
             ApiError::unauthorized("authentication required")
         })
 }

@@ -71,6 +71,7 @@ pub fn public_message(status: StatusCode) -> &'static str {
     match status.as_u16() {
         404 => "no route matches this path",
         405 => "this path does not accept this method",
+        408 => "the request body did not arrive in time",
         413 => "request body exceeds the size limit",
         503 => "a dependency is unavailable; retry shortly",
         s if s >= 500 => "internal error; quote the request id when reporting it",

@@ -8,9 +8,11 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Endpoint, IntoResponse, Request, Response, handler};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
+
+use super::server::ConnectionMetrics;
 
 /// Pool facts sampled at scrape time.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,6 +37,7 @@ pub struct Metrics {
     in_flight: IntGauge,
     pool: IntGaugeVec,
     pool_probe: RwLock<Option<PoolProbe>>,
+    connections: ConnectionMetrics,
 }
 
 impl Metrics {
@@ -73,11 +76,28 @@ impl Metrics {
             &["state"],
         )
         .expect("static gauge definition is valid");
+        let connections = ConnectionMetrics {
+            open: IntGauge::new("http_connections_open", "Client connections open")
+                .expect("static gauge definition is valid"),
+            refused: IntCounter::new(
+                "http_connections_refused_total",
+                "Connections answered 503 and closed because MAX_CONNECTIONS were open",
+            )
+            .expect("static counter definition is valid"),
+            timed_out: IntCounter::new(
+                "http_connections_timed_out_total",
+                "Connections cut for an unfinished request head or a peer that stopped reading",
+            )
+            .expect("static counter definition is valid"),
+        };
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(in_flight.clone()),
             Box::new(pool.clone()),
+            Box::new(connections.open.clone()),
+            Box::new(connections.refused.clone()),
+            Box::new(connections.timed_out.clone()),
         ] {
             registry
                 .register(c)
@@ -90,7 +110,13 @@ impl Metrics {
             in_flight,
             pool,
             pool_probe: RwLock::new(None),
+            connections,
         }
+    }
+
+    /// The instruments of the server loop.
+    pub fn connections(&self) -> ConnectionMetrics {
+        self.connections.clone()
     }
 
     /// The registry, for instruments of other features.
@@ -148,6 +174,24 @@ fn route_label(path: &str, resp: &Response) -> &'static str {
     }
 }
 
+/// The method as a label and log field: one of a fixed set, so invented methods (any token is a
+/// valid method) can neither grow the label set nor put client text in the logs.
+pub fn method_label(method: &poem::http::Method) -> &'static str {
+    use poem::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 /// Keeps `http_requests_in_flight` right even when a client disconnects mid-request and the
 /// request future is dropped.
 struct InFlight(IntGauge);
@@ -172,7 +216,7 @@ pub async fn track<E: Endpoint>(
     metrics: Arc<Metrics>,
 ) -> poem::Result<Response> {
     let path = req.uri().path().to_string();
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let in_flight = InFlight::enter(&metrics.in_flight);
     let started = Instant::now();
     let resp = match ep.call(req).await {
@@ -182,7 +226,7 @@ pub async fn track<E: Endpoint>(
     drop(in_flight);
     let route = route_label(&path, &resp);
     let status = resp.status().as_u16().to_string();
-    let labels = [route, method.as_str(), status.as_str()];
+    let labels = [route, method, status.as_str()];
     metrics.requests.with_label_values(&labels).inc();
     metrics
         .latency

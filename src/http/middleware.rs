@@ -16,6 +16,22 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Longest client-supplied request id that is echoed instead of replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
+/// Longest request path written to a log line; longer ones are cut (paths are client text).
+const MAX_LOGGED_PATH: usize = 256;
+
+/// The request path as a log field: at most [`MAX_LOGGED_PATH`] bytes, cut on a character
+/// boundary (a URI path is ASCII, but cutting safely costs nothing).
+pub fn log_path(path: &str) -> &str {
+    if path.len() <= MAX_LOGGED_PATH {
+        return path;
+    }
+    let mut end = MAX_LOGGED_PATH;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
+}
+
 /// The id of the current request, stored in the request's data.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -38,7 +54,12 @@ pub async fn request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
         .filter(|v| acceptable_request_id(v))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.set_data(RequestId(id.clone()));
-    let span = tracing::info_span!("http", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!(
+        "http",
+        request_id = %id,
+        method = super::metrics::method_label(req.method()),
+        path = log_path(req.uri().path()),
+    );
     let quiet = matches!(req.uri().path(), "/health" | "/health/ready" | "/metrics");
     async move {
         let started = Instant::now();
@@ -82,7 +103,7 @@ pub async fn json_errors<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<
             let message = if status.is_server_error() {
                 tracing::error!(error = %err, "request failed");
                 public_message(status).to_string()
-            } else if matches!(status.as_u16(), 404 | 405 | 413) {
+            } else if matches!(status.as_u16(), 404 | 405 | 408 | 413) {
                 public_message(status).to_string()
             } else {
                 err.to_string()
@@ -150,38 +171,40 @@ fn json_error(status: StatusCode, mut body: ErrorBody, request_id: Option<String
         .body(serde_json::to_vec(&body).unwrap_or_default())
 }
 
-/// Refuses bodies over `limit` bytes with 413, whether or not a `Content-Length` was sent.
+/// Reads every request body before any handler sees it, refusing more than `limit` bytes with
+/// 413 and a body that has not arrived within `timeout` with 408.
+///
+/// The limit is enforced on the bytes themselves, not on what the headers claim: an HTTP/2
+/// request carries neither `Content-Length` nor `Transfer-Encoding`, and a declared length is
+/// only checked first to refuse early. Every route takes small JSON (or nothing), so holding at
+/// most `limit` bytes per request is the cheapest safe shape.
 pub async fn limit_body<E: Endpoint>(
     ep: Arc<E>,
     mut req: Request,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> poem::Result<Response> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > limit as u64 => {
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    let read = tokio::time::timeout(timeout, req.take_body().into_bytes_limit(limit)).await;
+    match read {
+        Ok(Ok(bytes)) => req.set_body(bytes),
+        Ok(Err(ReadBodyError::PayloadTooLarge)) => {
             return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
         }
-        Some(_) => {}
-        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
-            // Chunked bodies carry no length: read at most `limit` bytes up front.
-            match req.take_body().into_bytes_limit(limit).await {
-                Ok(bytes) => req.set_body(bytes),
-                Err(ReadBodyError::PayloadTooLarge) => {
-                    return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
-                }
-                Err(e) => {
-                    return Err(poem::Error::from_string(
-                        e.to_string(),
-                        StatusCode::BAD_REQUEST,
-                    ));
-                }
-            }
+        Ok(Err(e)) => {
+            return Err(poem::Error::from_string(
+                e.to_string(),
+                StatusCode::BAD_REQUEST,
+            ));
         }
-        None => {}
+        Err(_) => return Err(poem::Error::from_status(StatusCode::REQUEST_TIMEOUT)),
     }
     ep.call(req).await.map(IntoResponse::into_response)
 }

@@ -6,6 +6,7 @@ mod chatkit_client;
 mod cli;
 #[cfg(feature = "containers")]
 mod containers;
+mod edge;
 mod errors;
 mod fake_github;
 mod fake_model;

@@ -119,8 +119,8 @@ impl Refusal {
             token_fingerprint = fingerprint.unwrap_or("-"),
             client,
             request_id,
-            method = %req.method(),
-            path = %req.uri().path(),
+            method = crate::http::metrics::method_label(req.method()),
+            path = crate::http::middleware::log_path(req.uri().path()),
             "request refused: {reason}"
         );
     }

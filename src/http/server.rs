@@ -49,7 +49,7 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: application/json; charset=utf-8\r\n\
 retry-after: 1\r\n\
 connection: close\r\n\
-content-length: 104\r\n\
+content-length: 99\r\n\
 \r\n\
 {\"error\":{\"code\":\"too_many_connections\",\"message\":\"The server is at its connection limit; retry.\"}}";
 
@@ -324,5 +324,25 @@ fn next_check(activity: &Activity, edge: &HttpEdgeConfig, now: Instant) -> Insta
         now + Duration::from_secs(1)
     } else {
         at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::REFUSAL;
+
+    #[test]
+    fn the_refusal_declares_the_length_of_its_json_body() {
+        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let declared: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(declared, body.len());
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["error"]["code"], "too_many_connections");
     }
 }

@@ -22,6 +22,7 @@ use crate::domain::principal::IdentityClaims;
 use crate::domain::principal::Principal;
 use rules::{
     check_audience, check_issuer, family_of, key_allows, principal, reason, select, valid_kid,
+    verifies_signatures,
 };
 
 pub use crate::domain::principal::MAX_TOKEN_BYTES;
@@ -209,12 +210,15 @@ impl JwksVerifier {
                 let set = Arc::new(set);
                 let mut cache = self.cache.write().await;
                 if let Some(old) = &cache.set
-                    && old.keys.iter().any(|k| {
-                        set.find(k.common.key_id.as_deref().unwrap_or_default())
-                            .is_none()
+                    && old.keys.iter().filter(|k| verifies_signatures(k)).any(|k| {
+                        k.common
+                            .key_id
+                            .as_deref()
+                            .is_none_or(|kid| select(&set, Some(kid)).is_none())
                     })
                 {
-                    // A key was withdrawn: tokens it signed must be checked again.
+                    // A signing key was withdrawn (or republished for another use): tokens it
+                    // signed must be checked again.
                     self.verified.invalidate_all();
                 }
                 cache.set = Some(set.clone());

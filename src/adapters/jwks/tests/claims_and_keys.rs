@@ -120,3 +120,17 @@ async fn an_https_only_verifier_refuses_plain_http_urls() {
     assert!(relaxed.get(&format!("{base}/keys")).await.is_ok());
     assert_eq!(hits(&state), 1);
 }
+
+#[tokio::test]
+async fn republishing_a_key_for_encryption_forgets_the_tokens_it_signed() {
+    let (verifier, state) = setup().await;
+    let token = sign(Algorithm::RS256, "rsa-1", &rsa_1(), &claims());
+    verifier.verify(&token).await.expect("verified");
+    let mut enc = jwk(&rsa_1(), Algorithm::RS256, "rsa-1");
+    enc.common.public_key_use = Some(PublicKeyUse::Encryption);
+    state.lock().expect("fake lock").keys = vec![enc];
+    // An unknown kid makes the verifier refetch; rsa-1 is no longer a signing key.
+    let unknown = sign(Algorithm::RS256, "rsa-9", &rsa_2(), &claims());
+    assert_eq!(rejection(&verifier, &unknown).await, "unknown signing key");
+    assert_eq!(rejection(&verifier, &token).await, "unknown signing key");
+}

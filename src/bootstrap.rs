@@ -215,14 +215,22 @@ fn authenticator(
 ) -> anyhow::Result<Arc<Authenticator>> {
     let auth = &config.auth;
     let jwt: Option<Arc<dyn TokenVerifier>> = if auth.verifies_jwts() {
-        if config.is_production() && (auth.issuer.is_none() || auth.audience.is_none()) {
+        // Production cannot get here with one unset unless ALLOW_UNCHECKED_JWT_CLAIMS says so.
+        if auth.issuer.is_none() || auth.audience.is_none() {
             tracing::warn!(
                 issuer_set = auth.issuer.is_some(),
                 audience_set = auth.audience.is_some(),
-                "JWT_ISSUER and JWT_AUDIENCE should both be set in production: tokens issued \
-                 for other applications of the same SSO are accepted while they are unset"
+                unchecked = ?auth.unchecked_claims,
+                "JWT_ISSUER or JWT_AUDIENCE is unset: tokens the SSO issues for other \
+                 applications are accepted here"
             );
         }
+        // The key set is fetched from JWKS_URL when set, else from the SSO.
+        let source = if auth.jwks_url.is_some() {
+            "JWKS_URL"
+        } else {
+            "SSO_URL"
+        };
         Some(Arc::new(JwksVerifier::new(JwksSettings {
             jwks_url: auth.jwks_url.clone(),
             sso_url: auth.sso_url.clone(),
@@ -232,6 +240,7 @@ fn authenticator(
             cache_ttl: auth.jwks_cache_ttl,
             min_refresh: auth.jwks_min_refresh,
             max_stale: auth.jwks_max_stale,
+            https_only: !config.plaintext_allowed(source),
         })?))
     } else {
         None
@@ -243,14 +252,22 @@ fn authenticator(
         )?)),
         None => None,
     };
-    if jwt.is_none() && opaque.is_none() {
-        if config.is_production() {
-            tracing::warn!(
-                "no SSO configured (SSO_URL, JWKS_URL, USERINFO_URL): only API keys are accepted"
-            );
-        } else {
-            tracing::info!("no SSO configured: requests act as the development principal");
-        }
+    if jwt.is_none() && opaque.is_none() && !config.dev.enabled {
+        tracing::warn!(
+            "no SSO configured (SSO_URL, JWKS_URL, USERINFO_URL): only API keys are accepted"
+        );
+    }
+    if config.dev.enabled && config.dev.explicit {
+        tracing::warn!(
+            host = %config.host,
+            "DEV_MODE=true: requests without credentials act as the user named by X-User-ID \
+             (or ?user_id=); anyone who can reach this address can act as any user"
+        );
+    } else if config.dev.enabled {
+        tracing::info!(
+            "development principal on (loopback bind, no SSO): requests without credentials act \
+             as X-User-ID, ?user_id= or DEV_USER_ID"
+        );
     }
     Ok(Arc::new(Authenticator::new(jwt, opaque, keys)))
 }

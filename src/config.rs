@@ -71,8 +71,11 @@ pub struct RedisConfig {
 /// The development principal used when no token is presented (development profile only).
 #[derive(Debug, Clone)]
 pub struct DevConfig {
-    /// Whether the development principal is active.
+    /// Whether the development principal is active: `DEV_MODE` when set, else only on a loopback
+    /// bind with no SSO configured (so a reachable or SSO-backed service never trusts headers).
     pub enabled: bool,
+    /// `DEV_MODE=true` was set explicitly (logged as a warning at start).
+    pub explicit: bool,
     /// Default user id.
     pub user_id: String,
     /// Default e-mail.
@@ -204,12 +207,21 @@ pub struct AuthConfig {
     pub jwks_max_stale: Duration,
     /// Where opaque tokens are looked up (`{SSO_URL}/api/auth/oauth2/userinfo` by default).
     pub userinfo_url: Option<String>,
+    /// Claims (`iss`, `aud`) an operator chose to leave unchecked in production
+    /// (`ALLOW_UNCHECKED_JWT_CLAIMS`); without it an unset `JWT_ISSUER`/`JWT_AUDIENCE` stops
+    /// the start.
+    pub unchecked_claims: Vec<String>,
 }
 
 impl AuthConfig {
     /// Whether JWTs can be verified (a key set URL is known or discoverable).
     pub fn verifies_jwts(&self) -> bool {
         self.jwks_url.is_some() || self.sso_url.is_some()
+    }
+
+    /// Whether any token verifier (JWTs or opaque tokens) is configured.
+    pub fn verifies_tokens(&self) -> bool {
+        self.verifies_jwts() || self.userinfo_url.is_some()
     }
 }
 
@@ -252,6 +264,9 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Token verification.
     pub auth: AuthConfig,
+    /// Upstream URL variables allowed to use plain `http://` in production
+    /// (`ALLOW_INSECURE_UPSTREAMS`, e.g. `OPENAI_BASE_URL` for a model on the same host).
+    pub insecure_upstreams: Vec<String>,
 }
 
 /// Environment variables as strings; every field is optional and parsed in [`parse`].
@@ -326,6 +341,8 @@ pub(crate) struct RawEnv {
     pub jwks_min_refresh_secs: Option<String>,
     pub jwks_max_stale_secs: Option<String>,
     pub userinfo_url: Option<String>,
+    pub allow_unchecked_jwt_claims: Option<String>,
+    pub allow_insecure_upstreams: Option<String>,
 }
 
 impl Config {
@@ -355,6 +372,12 @@ impl Config {
     /// Whether this is the production profile.
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
+    }
+
+    /// Whether the upstream configured by `var` (e.g. `"JWKS_URL"`) may be reached over plain
+    /// http: always in development, in production only when `ALLOW_INSECURE_UPSTREAMS` names it.
+    pub fn plaintext_allowed(&self, var: &str) -> bool {
+        !self.is_production() || self.insecure_upstreams.iter().any(|v| v == var)
     }
 }
 

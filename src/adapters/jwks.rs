@@ -20,7 +20,10 @@ use tokio::sync::{Mutex, RwLock};
 use crate::domain::ports::{AuthError, TokenVerifier};
 use crate::domain::principal::IdentityClaims;
 use crate::domain::principal::Principal;
-use rules::{family_of, key_allows, principal, reason, select, valid_kid};
+use rules::{
+    check_audience, check_issuer, family_of, key_allows, principal, reason, select, valid_kid,
+    verifies_signatures,
+};
 
 pub use crate::domain::principal::MAX_TOKEN_BYTES;
 
@@ -64,6 +67,8 @@ pub struct JwksSettings {
     pub min_refresh: Duration,
     /// How long fetched keys keep working while the SSO cannot be reached.
     pub max_stale: Duration,
+    /// Refuse plain http for every fetch: configured URLs, discovered `jwks_uri`s and redirects.
+    pub https_only: bool,
 }
 
 impl Default for JwksSettings {
@@ -77,6 +82,7 @@ impl Default for JwksSettings {
             cache_ttl: Duration::from_secs(3600),
             min_refresh: Duration::from_secs(30),
             max_stale: Duration::from_secs(86_400),
+            https_only: false,
         }
     }
 }
@@ -105,6 +111,11 @@ pub struct JwksVerifier {
 #[derive(Deserialize)]
 struct Verified {
     exp: i64,
+    /// Read as raw JSON so that a number or a list is refused, not coerced or skipped.
+    #[serde(default)]
+    iss: Option<serde_json::Value>,
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
     #[serde(flatten)]
     identity: IdentityClaims,
 }
@@ -136,6 +147,9 @@ impl JwksVerifier {
             if !matches!(parsed.scheme(), "http" | "https") {
                 bail!("SSO URL {url} is not http(s)");
             }
+            if settings.https_only && parsed.scheme() != "https" {
+                bail!("SSO URL {url} is not https");
+            }
         }
         if settings.jwks_url.is_none() && settings.sso_url.is_none() {
             bail!("JWKS verification needs a JWKS URL or an SSO URL");
@@ -148,6 +162,7 @@ impl JwksVerifier {
         let client = Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TOTAL_TIMEOUT)
+            .https_only(settings.https_only)
             .user_agent(concat!("study-mode-api/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("build JWKS HTTP client")?;
@@ -195,12 +210,15 @@ impl JwksVerifier {
                 let set = Arc::new(set);
                 let mut cache = self.cache.write().await;
                 if let Some(old) = &cache.set
-                    && old.keys.iter().any(|k| {
-                        set.find(k.common.key_id.as_deref().unwrap_or_default())
-                            .is_none()
+                    && old.keys.iter().filter(|k| verifies_signatures(k)).any(|k| {
+                        k.common
+                            .key_id
+                            .as_deref()
+                            .is_none_or(|kid| select(&set, Some(kid)).is_none())
                     })
                 {
-                    // A key was withdrawn: tokens it signed must be checked again.
+                    // A signing key was withdrawn (or republished for another use): tokens it
+                    // signed must be checked again.
                     self.verified.invalidate_all();
                 }
                 cache.set = Some(set.clone());
@@ -301,8 +319,14 @@ impl JwksVerifier {
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.required_spec_claims = HashSet::from(["exp".to_string()]);
+        // A configured claim is required: the library otherwise skips one that is absent or
+        // not a string. `verify` checks both again, strictly, after the signature.
         if let Some(issuer) = &self.settings.issuer {
             validation.set_issuer(&[issuer]);
+            validation.required_spec_claims.insert("iss".into());
+        }
+        if self.settings.audience.is_some() {
+            validation.required_spec_claims.insert("aud".into());
         }
         match &self.settings.audience {
             Some(audience) => validation.set_audience(&[audience]),
@@ -346,6 +370,8 @@ impl TokenVerifier for JwksVerifier {
         let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid("unknown signing key"))?;
         let data = jsonwebtoken::decode::<Verified>(token, &key, &self.validation(alg))
             .map_err(|err| invalid(reason(err.kind())))?;
+        check_issuer(data.claims.iss.as_ref(), self.settings.issuer.as_deref())?;
+        check_audience(data.claims.aud.as_ref(), self.settings.audience.as_deref())?;
         let exp = data.claims.exp;
         let principal = principal(data.claims.identity)?;
         self.verified.insert(fingerprint, (principal.clone(), exp));

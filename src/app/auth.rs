@@ -155,15 +155,6 @@ impl Authenticator {
         Self::new(None, None, None)
     }
 
-    /// Whether a verifier for `kind` is configured.
-    pub fn can_verify(&self, kind: CredentialKind) -> bool {
-        match kind {
-            CredentialKind::ApiKey => self.keys.is_some(),
-            CredentialKind::Jwt => self.jwt.is_some(),
-            CredentialKind::Opaque => self.opaque.is_some(),
-        }
-    }
-
     /// The caller `credential` proves.
     ///
     /// # Errors

@@ -8,6 +8,14 @@ fn or_unset(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "(unset)".into())
 }
 
+fn none_if_empty(list: &[String]) -> String {
+    if list.is_empty() {
+        "(none)".into()
+    } else {
+        list.join(",")
+    }
+}
+
 impl Config {
     /// The effective configuration as `NAME=value` lines, secrets redacted.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
@@ -56,7 +64,14 @@ impl Config {
                 "LOG_FORMAT",
                 format!("{:?}", self.log_format).to_lowercase(),
             ),
-            ("DEV_MODE", self.dev.enabled.to_string()),
+            (
+                "DEV_MODE",
+                match (self.dev.enabled, self.dev.explicit) {
+                    (true, true) => "true (set explicitly)".into(),
+                    (true, false) => "true (loopback bind, no SSO)".into(),
+                    (false, _) => "false".into(),
+                },
+            ),
             ("DEV_USER_ID", self.dev.user_id.clone()),
             ("DEV_USER_EMAIL", self.dev.email.clone()),
             ("DEV_USER_NAME", self.dev.name.clone()),
@@ -174,6 +189,14 @@ impl Config {
                 self.auth.jwks_max_stale.as_secs().to_string(),
             ),
             ("USERINFO_URL", or_unset(&self.auth.userinfo_url)),
+            (
+                "ALLOW_UNCHECKED_JWT_CLAIMS",
+                none_if_empty(&self.auth.unchecked_claims),
+            ),
+            (
+                "ALLOW_INSECURE_UPSTREAMS",
+                none_if_empty(&self.insecure_upstreams),
+            ),
         ]
     }
 }

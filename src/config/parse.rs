@@ -3,13 +3,14 @@
 mod auth;
 mod edge;
 mod sections;
+mod transport;
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{AppEnv, Config, DevConfig, LogFormat, RawEnv};
-use sections::{bounded, database, lessons, origins, rate_limits, redis, tutor};
+use super::{AppEnv, Config, LogFormat, RawEnv};
+use sections::{database, lessons, origins, rate_limits, redis, tutor};
 
 const DEFAULT_SQLITE_URL: &str = "sqlite://./data/study-mode.sqlite?mode=rwc";
 
@@ -163,25 +164,6 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         }
     };
 
-    let dev_mode = c.boolean("DEV_MODE", &raw.dev_mode, !prod);
-    if prod && dev_mode {
-        c.push(
-            "DEV_MODE",
-            "must be false when APP_ENV=production (it trusts X-User-ID headers)",
-        );
-    }
-    let dev = DevConfig {
-        enabled: dev_mode,
-        user_id: bounded(&mut c, "DEV_USER_ID", &raw.dev_user_id, "dev-user"),
-        email: bounded(
-            &mut c,
-            "DEV_USER_EMAIL",
-            &raw.dev_user_email,
-            "dev@localhost",
-        ),
-        name: bounded(&mut c, "DEV_USER_NAME", &raw.dev_user_name, "Dev Student"),
-    };
-
     let max_body_bytes = c.number(
         "MAX_BODY_BYTES",
         &raw.max_body_bytes,
@@ -199,7 +181,10 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     let lessons = lessons(&mut c, &raw);
     let tutor = tutor(&mut c, &raw);
     let rate_limits = rate_limits(&mut c, &raw);
-    let auth = auth::auth(&mut c, &raw);
+    let auth = auth::auth(&mut c, &raw, prod);
+    let dev = auth::dev(&mut c, &raw, prod, &host, &auth);
+    let insecure_upstreams =
+        transport::insecure_upstreams(&mut c, &raw, prod, &lessons, &tutor, &auth);
 
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -225,6 +210,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         tutor,
         rate_limits,
         auth,
+        insecure_upstreams,
     })
 }
 

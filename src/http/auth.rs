@@ -14,7 +14,7 @@ use std::sync::Arc;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::ApiError;
-use crate::app::auth::{Authenticator, Caller, Credential, Via};
+use crate::app::auth::{Authenticator, Caller, Via};
 use crate::config::Config;
 use crate::domain::api_key::API_SCOPE;
 use crate::domain::principal::Principal;
@@ -95,16 +95,9 @@ async fn user(req: &Request, state: &AuthState) -> Result<Caller, Refusal> {
     match credential {
         None if dev => dev_principal(req, &state.config),
         None => Err(Refusal::missing()),
-        // Development without an SSO: a token the service cannot check is ignored, as the
-        // old service did, so a front end that always sends one keeps working locally.
-        Some(Credential::Bearer(token))
-            if dev
-                && !state
-                    .authenticator
-                    .can_verify(Credential::Bearer(token).kind()) =>
-        {
-            dev_principal(req, &state.config)
-        }
+        // A presented credential is always verified, in every profile: one that fails (or that
+        // nothing here can check) is a 401, never a silent fall-back to the development
+        // principal, which would let a forged or stale token act as X-User-ID.
         Some(credential) => {
             let caller = state
                 .authenticator

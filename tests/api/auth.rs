@@ -1,7 +1,9 @@
 //! Identity end to end: tokens from a fake SSO, opaque tokens, API keys, user isolation.
 
 mod api_keys;
+mod hardening;
 mod isolation;
+mod startup;
 mod tokens;
 
 use serde_json::Value;
@@ -10,12 +12,14 @@ use crate::chatkit_client::lessons_dir;
 use crate::fake_sso::FakeSso;
 use crate::helpers::{TestApp, pairs, spawn_with_config, test_config};
 
-/// A production-profile service verifying tokens from `sso`, plus `extra` variables.
+/// A production-profile service verifying tokens from `sso`, plus `extra` variables. The fake
+/// SSO speaks plain http on 127.0.0.1, which production refuses unless told otherwise.
 pub async fn spawn_verifying(sso: &FakeSso, extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary folder");
     let mut vars = pairs(&[
         ("APP_ENV", "production"),
         ("ALLOWED_ORIGINS", "https://book.example"),
+        ("ALLOW_INSECURE_UPSTREAMS", "SSO_URL"),
         ("LESSONS_DIR", &lessons_dir()),
         (
             "DATABASE_URL",

@@ -1,8 +1,9 @@
 //! Pure rules of the JWKS verifier: which algorithms a key allows, `kid` hygiene, key selection,
 //! plain-words reasons for rejections, and claims → Principal.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyOperations, PublicKeyUse};
 use jsonwebtoken::{Algorithm, errors::ErrorKind};
+use serde_json::Value;
 
 use super::{MAX_KID_LEN, invalid};
 use crate::domain::ports::AuthError;
@@ -48,12 +49,66 @@ pub(super) fn valid_kid(kid: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// The key named `kid`; without a `kid`, the only key of the set.
+/// Whether the key set publishes `jwk` for checking signatures: `use` must be `sig` and
+/// `key_ops` must contain `verify`, when present. An encryption key is not a signing key, even
+/// when its numbers would make a signature verify.
+pub(super) fn verifies_signatures(jwk: &Jwk) -> bool {
+    let use_ok = jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_none_or(|u| *u == PublicKeyUse::Signature);
+    let ops_ok = jwk
+        .common
+        .key_operations
+        .as_ref()
+        .is_none_or(|ops| ops.contains(&KeyOperations::Verify));
+    use_ok && ops_ok
+}
+
+/// The signing key named `kid`; without a `kid`, the only signing key of the set. Keys for
+/// other uses are ignored, as if absent.
 pub(super) fn select<'a>(set: &'a JwkSet, kid: Option<&str>) -> Option<&'a Jwk> {
+    let mut signing = set.keys.iter().filter(|k| verifies_signatures(k));
     match kid {
-        Some(kid) => set.find(kid),
-        None if set.keys.len() == 1 => set.keys.first(),
-        None => None,
+        Some(kid) => signing.find(|k| k.common.key_id.as_deref() == Some(kid)),
+        None => match (signing.next(), signing.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        },
+    }
+}
+
+/// `iss` must be the configured issuer, as a string: absent, a number or a list is refused.
+pub(super) fn check_issuer(iss: Option<&Value>, expected: Option<&str>) -> Result<(), AuthError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    match iss {
+        None => Err(invalid("token has no issuer")),
+        Some(Value::String(iss)) if iss == expected => Ok(()),
+        Some(_) => Err(invalid("wrong issuer")),
+    }
+}
+
+/// `aud` must be the configured audience, or a list of strings containing it; absent, a number,
+/// or a list holding anything but strings is refused.
+pub(super) fn check_audience(aud: Option<&Value>, expected: Option<&str>) -> Result<(), AuthError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let accepted = match aud {
+        None => return Err(invalid("token has no audience")),
+        Some(Value::String(aud)) => aud == expected,
+        Some(Value::Array(list)) => {
+            list.iter().all(Value::is_string) && list.iter().any(|a| a == expected)
+        }
+        Some(_) => false,
+    };
+    if accepted {
+        Ok(())
+    } else {
+        Err(invalid("wrong audience"))
     }
 }
 

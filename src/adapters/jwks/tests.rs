@@ -14,6 +14,8 @@ use crate::domain::principal::Tier;
 mod test_keys;
 use test_keys::*;
 
+mod claims_and_keys;
+
 const ISSUER: &str = "https://sso.test";
 const AUDIENCE: &str = "study-mode";
 

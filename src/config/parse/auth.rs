@@ -1,11 +1,16 @@
-//! The identity section: JWKS, SSO, accepted algorithms, issuer/audience, userinfo.
+//! The identity section: JWKS, SSO, accepted algorithms, issuer/audience, userinfo, and the
+//! development principal (which depends on whether any of them is configured).
 
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
 use super::Collector;
-use crate::config::{AuthConfig, RawEnv};
+use super::sections::bounded;
+use crate::config::{AuthConfig, DevConfig, RawEnv};
+
+/// Claims `ALLOW_UNCHECKED_JWT_CLAIMS` may name, with the variable that would check each.
+const CHECKABLE_CLAIMS: &[(&str, &str)] = &[("iss", "JWT_ISSUER"), ("aud", "JWT_AUDIENCE")];
 
 /// Algorithms accepted when `JWT_ALGORITHMS` is unset.
 const DEFAULT_ALGORITHMS: &str = "RS256,ES256,EdDSA";
@@ -73,8 +78,40 @@ fn claim(c: &mut Collector, var: &str, raw: &Option<String>) -> Option<String> {
     Some(value)
 }
 
-/// `JWKS_URL`, `SSO_URL`, `JWT_*`, `JWKS_*`, `USERINFO_URL`.
-pub(super) fn auth(c: &mut Collector, raw: &RawEnv) -> AuthConfig {
+/// `ALLOW_UNCHECKED_JWT_CLAIMS`: claims named there may stay unconfigured in production. The
+/// value must name each claim (`iss`, `aud`), so no generic `true` can switch the checks off.
+fn unchecked_claims(
+    c: &mut Collector,
+    raw: &RawEnv,
+    issuer: Option<&String>,
+    audience: Option<&String>,
+) -> Vec<String> {
+    let mut named = Vec::new();
+    let spec = raw.allow_unchecked_jwt_claims.as_deref().unwrap_or("");
+    for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((claim, var)) = CHECKABLE_CLAIMS.iter().find(|(claim, _)| *claim == name) else {
+            c.push(
+                "ALLOW_UNCHECKED_JWT_CLAIMS",
+                format!("{name:?} is not one of iss, aud"),
+            );
+            continue;
+        };
+        let configured = if *claim == "iss" { issuer } else { audience };
+        if configured.is_some() {
+            c.push(
+                "ALLOW_UNCHECKED_JWT_CLAIMS",
+                format!("names {claim}, but {var} is set: remove one of the two"),
+            );
+        }
+        if !named.iter().any(|n| n == claim) {
+            named.push((*claim).to_string());
+        }
+    }
+    named
+}
+
+/// `JWKS_URL`, `SSO_URL`, `JWT_*`, `JWKS_*`, `USERINFO_URL`, `ALLOW_UNCHECKED_JWT_CLAIMS`.
+pub(super) fn auth(c: &mut Collector, raw: &RawEnv, prod: bool) -> AuthConfig {
     let jwks_url = optional_url(c, "JWKS_URL", &raw.jwks_url);
     let sso_url = optional_url(c, "SSO_URL", &raw.sso_url);
     let userinfo_url = optional_url(c, "USERINFO_URL", &raw.userinfo_url).or_else(|| {
@@ -85,15 +122,73 @@ pub(super) fn auth(c: &mut Collector, raw: &RawEnv) -> AuthConfig {
     let secs = |c: &mut Collector, var: &str, value: &Option<String>, default: u64| {
         Duration::from_secs(c.number(var, value, default, (0, 30 * 86_400)))
     };
+    let issuer = claim(c, "JWT_ISSUER", &raw.jwt_issuer);
+    let audience = claim(c, "JWT_AUDIENCE", &raw.jwt_audience);
+    let unchecked_claims = unchecked_claims(c, raw, issuer.as_ref(), audience.as_ref());
+    if prod && (jwks_url.is_some() || sso_url.is_some()) {
+        // Without them any token the SSO signs, for any of its applications, is accepted here.
+        for (claim, var) in CHECKABLE_CLAIMS {
+            let configured = if *claim == "iss" { &issuer } else { &audience };
+            if configured.is_none() && !unchecked_claims.iter().any(|n| n == claim) {
+                c.push(
+                    var,
+                    format!(
+                        "must be set when APP_ENV=production and JWTs are accepted (SSO_URL or \
+                         JWKS_URL): tokens the SSO issues for other applications would be \
+                         accepted; ALLOW_UNCHECKED_JWT_CLAIMS={claim} accepts that risk"
+                    ),
+                );
+            }
+        }
+    }
     AuthConfig {
         jwks_url,
         sso_url,
         algorithms: algorithms(c, &raw.jwt_algorithms),
-        issuer: claim(c, "JWT_ISSUER", &raw.jwt_issuer),
-        audience: claim(c, "JWT_AUDIENCE", &raw.jwt_audience),
+        issuer,
+        audience,
         jwks_cache_ttl: secs(c, "JWKS_CACHE_TTL_SECS", &raw.jwks_cache_ttl_secs, 3_600),
         jwks_min_refresh: secs(c, "JWKS_MIN_REFRESH_SECS", &raw.jwks_min_refresh_secs, 30),
         jwks_max_stale: secs(c, "JWKS_MAX_STALE_SECS", &raw.jwks_max_stale_secs, 86_400),
         userinfo_url,
+        unchecked_claims,
+    }
+}
+
+/// Whether `host` only accepts connections from this machine.
+fn loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `DEV_MODE` and `DEV_USER_*`. Unset `DEV_MODE` turns the development principal on only in
+/// development, on a loopback bind, with no token verifier: a service others can reach, or one
+/// with a real SSO, must never take `X-User-ID` at its word unless told so explicitly.
+pub(super) fn dev(
+    c: &mut Collector,
+    raw: &RawEnv,
+    prod: bool,
+    host: &str,
+    auth: &AuthConfig,
+) -> DevConfig {
+    let chosen = raw
+        .dev_mode
+        .as_ref()
+        .map(|_| c.boolean("DEV_MODE", &raw.dev_mode, false));
+    let enabled = chosen.unwrap_or(!prod && loopback(host) && !auth.verifies_tokens());
+    if prod && enabled {
+        c.push(
+            "DEV_MODE",
+            "must be false when APP_ENV=production (it trusts X-User-ID headers)",
+        );
+    }
+    DevConfig {
+        enabled,
+        explicit: chosen == Some(true),
+        user_id: bounded(c, "DEV_USER_ID", &raw.dev_user_id, "dev-user"),
+        email: bounded(c, "DEV_USER_EMAIL", &raw.dev_user_email, "dev@localhost"),
+        name: bounded(c, "DEV_USER_NAME", &raw.dev_user_name, "Dev Student"),
     }
 }

@@ -249,6 +249,15 @@ pub(super) fn redis(c: &mut Collector, raw: &RawEnv) -> Option<RedisConfig> {
 }
 
 pub(super) fn origins(c: &mut Collector, raw: &RawEnv, prod: bool) -> Vec<String> {
+    if prod && raw.allowed_origins.is_none() {
+        // The default names a local front end; production must say which sites may call it.
+        c.push(
+            "ALLOWED_ORIGINS",
+            "must be set when APP_ENV=production: the https origins of the front ends (the \
+             default http://localhost:3000 is for development)",
+        );
+        return Vec::new();
+    }
     let text = raw
         .allowed_origins
         .as_deref()
@@ -275,6 +284,13 @@ pub(super) fn origins(c: &mut Collector, raw: &RawEnv, prod: bool) -> Vec<String
             c.push(
                 "ALLOWED_ORIGINS",
                 format!("{origin:?} is not an origin like https://example.com"),
+            );
+        } else if prod && !origin.to_ascii_lowercase().starts_with("https://") {
+            // A page served over http can be rewritten in transit and then call the API with
+            // the student's token, so production only trusts https pages.
+            c.push(
+                "ALLOWED_ORIGINS",
+                format!("{origin:?} is not https, refused when APP_ENV=production"),
             );
         }
     }

@@ -1,6 +1,8 @@
 use super::*;
 use secrecy::ExposeSecret;
 
+mod security;
+
 fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
     Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
 }
@@ -25,7 +27,11 @@ fn defaults_are_the_embedded_development_profile() {
 
 #[test]
 fn production_profile_changes_host_logs_and_dev_mode_defaults() {
-    let c = cfg(&[("APP_ENV", "production")]).unwrap();
+    let c = cfg(&[
+        ("APP_ENV", "production"),
+        ("ALLOWED_ORIGINS", "https://book.example"),
+    ])
+    .unwrap();
     assert_eq!(c.host, "0.0.0.0");
     assert_eq!(c.log_format, LogFormat::Json);
     assert!(!c.dev.enabled);

@@ -60,7 +60,8 @@ fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// The development principal (`DEV_MODE=true`, development profile only): `X-User-ID`, else
+/// The development principal (development profile only, on a loopback bind without an SSO or
+/// with an explicit `DEV_MODE=true`; only for requests presenting no credential): `X-User-ID`, else
 /// `?user_id=`, else `DEV_USER_ID`; `X-Organization-ID` is honoured only here.
 ///
 /// # Errors

@@ -1,0 +1,68 @@
+//! Production refuses plaintext upstreams: every URL the service sends tokens, prompts or
+//! requests for lessons to must be https, unless `ALLOW_INSECURE_UPSTREAMS` names its variable.
+
+use super::Collector;
+use crate::config::{AuthConfig, LessonsConfig, RawEnv, TutorConfig};
+
+/// The upstream URL variables; `ALLOW_INSECURE_UPSTREAMS` may name only these.
+pub(super) const UPSTREAMS: &[&str] = &[
+    "JWKS_URL",
+    "SSO_URL",
+    "USERINFO_URL",
+    "OPENAI_BASE_URL",
+    "GITHUB_RAW_BASE_URL",
+];
+
+/// `ALLOW_INSECURE_UPSTREAMS`, and (in production) a problem for every `http://` upstream it
+/// does not name. Loopback addresses get no exemption: a sidecar on 127.0.0.1 is a deliberate
+/// choice the operator states, not something inferred from the address.
+pub(super) fn insecure_upstreams(
+    c: &mut Collector,
+    raw: &RawEnv,
+    prod: bool,
+    lessons: &LessonsConfig,
+    tutor: &TutorConfig,
+    auth: &AuthConfig,
+) -> Vec<String> {
+    let mut allowed: Vec<String> = Vec::new();
+    let spec = raw.allow_insecure_upstreams.as_deref().unwrap_or("");
+    for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !UPSTREAMS.contains(&name) {
+            c.push(
+                "ALLOW_INSECURE_UPSTREAMS",
+                format!("{name:?} is not one of {}", UPSTREAMS.join(", ")),
+            );
+        } else if !allowed.iter().any(|a| a == name) {
+            allowed.push(name.to_string());
+        }
+    }
+    if !prod {
+        return allowed;
+    }
+    // USERINFO_URL derived from SSO_URL is the SSO's own URL: SSO_URL's choice covers it.
+    let userinfo = raw.userinfo_url.as_ref().and(auth.userinfo_url.as_ref());
+    let urls = [
+        ("JWKS_URL", auth.jwks_url.as_ref()),
+        ("SSO_URL", auth.sso_url.as_ref()),
+        ("USERINFO_URL", userinfo),
+        ("OPENAI_BASE_URL", Some(&tutor.openai_base_url)),
+        ("GITHUB_RAW_BASE_URL", Some(&lessons.github_raw_base_url)),
+    ];
+    for (var, url) in urls {
+        let Some(url) = url else { continue };
+        let plaintext = url
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"));
+        if plaintext && !allowed.iter().any(|a| a == var) {
+            c.push(
+                var,
+                format!(
+                    "{url:?} is plain http, refused when APP_ENV=production (tokens, prompts and \
+                     answers would cross the network readable and alterable); use https, or \
+                     ALLOW_INSECURE_UPSTREAMS={var} to accept that"
+                ),
+            );
+        }
+    }
+    allowed
+}

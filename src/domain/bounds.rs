@@ -13,6 +13,8 @@ pub const MAX_TAG_ID_CHARS: usize = 256;
 pub const MAX_TAG_GROUP_CHARS: usize = 100;
 /// Largest `data` of an `input_tag`, serialised as JSON, in bytes.
 pub const MAX_TAG_DATA_BYTES: usize = 4 * 1024;
+/// Largest `metadata` of a ChatKit request, serialised as JSON, in bytes.
+pub const MAX_METADATA_BYTES: usize = 4 * 1024;
 /// Longest `inference_options.model` and `tool_choice.id`, in characters.
 pub const MAX_OPTION_CHARS: usize = 64;
 /// Largest user message as stored (every part, tag data, quoted text and options, serialised as

@@ -20,7 +20,7 @@ use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
 use crate::app::study::{MessageInput, PendingTurn, StudyService, TurnContext, TurnStream};
-use crate::domain::bounds::{check_label, check_text};
+use crate::domain::bounds::{MAX_METADATA_BYTES, check_json, check_label, check_text};
 use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
@@ -155,6 +155,9 @@ impl ChatKitApi {
         let kind = envelope.kind.as_str();
         if kind.chars().nth(MAX_TYPE_CHARS).is_some() {
             return Err(ApiError::bad_request("bad_request", "unknown type"));
+        }
+        if let Some(metadata) = &envelope.metadata {
+            check_json("metadata", metadata, MAX_METADATA_BYTES)?;
         }
         if UNSUPPORTED.contains(&kind) {
             return Err(ApiError::bad_request(

@@ -93,7 +93,7 @@ async fn a_message_within_every_field_bound_but_too_large_as_a_whole_is_refused(
 }
 
 #[tokio::test]
-async fn oversized_tag_fields_model_names_and_quoted_text_are_refused_by_name() {
+async fn oversized_tag_fields_model_names_quoted_text_and_metadata_are_refused_by_name() {
     let app = spawn_with(&[]).await;
     let long = "m".repeat(1_000);
     let tag = |id: &str, group: &str| json!({"type":"input_tag","id":id,"text":"x","data":{},"group":group,"interactive":false});
@@ -124,6 +124,12 @@ async fn oversized_tag_fields_model_names_and_quoted_text_are_refused_by_name() 
             "{field}: {err}"
         );
     }
+    let metadata = json!({"type":"threads.list","params":{},"metadata":{"blob": long.repeat(10)}});
+    assert_eq!(
+        refusal(&app, "student-a", metadata, "").await,
+        (400, "field_too_long".into()),
+        "request metadata is bounded too, though never stored"
+    );
     assert_eq!(thread_count(&app, "student-a").await, 0);
 }
 

@@ -194,6 +194,8 @@ fn main() {
                 ("OPENAI_API_KEY", "sk-bench".to_string()),
                 ("OPENAI_BASE_URL", format!("http://{model}/v1")),
                 ("DB_MAX_CONNECTIONS", "32".to_string()),
+                // Each client runs every turn on one thread: no cap may end it early.
+                ("MAX_ITEMS_PER_THREAD", "1000000".to_string()),
             ];
             if let Some(url) = url {
                 env.push(("DATABASE_URL", url));

@@ -101,6 +101,8 @@ impl Application {
             StudySettings {
                 turn_timeout: config.tutor.timeout,
                 max_output_tokens: config.tutor.max_output_tokens,
+                max_threads_per_user: config.storage_limits.max_threads_per_user,
+                max_items_per_thread: config.storage_limits.max_items_per_thread,
                 ..StudySettings::default()
             },
         ));

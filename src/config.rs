@@ -154,6 +154,15 @@ impl ModelHttpVersion {
     }
 }
 
+/// Caps on what one user may keep stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageLimitsConfig {
+    /// Threads one user may keep (`MAX_THREADS_PER_USER`).
+    pub max_threads_per_user: u64,
+    /// Items one thread may hold, hidden ones included (`MAX_ITEMS_PER_THREAD`).
+    pub max_items_per_thread: u64,
+}
+
 /// Quotas per bucket and tier, and the limiter's own limits.
 #[derive(Debug, Clone)]
 pub struct RateLimitConfig {
@@ -262,6 +271,8 @@ pub struct Config {
     pub tutor: TutorConfig,
     /// Rate limits.
     pub rate_limits: RateLimitConfig,
+    /// Storage caps per user and per thread.
+    pub storage_limits: StorageLimitsConfig,
     /// Token verification.
     pub auth: AuthConfig,
     /// Upstream URL variables allowed to use plain `http://` in production
@@ -331,6 +342,8 @@ pub(crate) struct RawEnv {
     pub rate_limit_api_premium: Option<String>,
     pub rate_limit_api_admin: Option<String>,
     pub rate_limit_redis_timeout_ms: Option<String>,
+    pub max_threads_per_user: Option<String>,
+    pub max_items_per_thread: Option<String>,
     pub trusted_proxies: Option<String>,
     pub jwks_url: Option<String>,
     pub sso_url: Option<String>,

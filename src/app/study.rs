@@ -6,6 +6,7 @@
 
 mod ids;
 mod input;
+mod limits;
 mod locks;
 mod turn;
 
@@ -17,8 +18,9 @@ use futures::stream::BoxStream;
 pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
 pub use locks::FallbackTurnLock;
-pub use turn::TurnEvent;
+pub use turn::{PendingTurn, TurnEvent};
 
+use crate::domain::bounds::{BoundError, check_label};
 use crate::domain::lesson::LessonPath;
 use crate::domain::ports::{StoreError, ThreadStore, TurnLock, TutorModel};
 use crate::domain::principal::Principal;
@@ -47,6 +49,10 @@ pub struct StudySettings {
     pub history_budget_chars: usize,
     /// Characters of the lesson that ground an ask-mode answer.
     pub lesson_excerpt_chars: usize,
+    /// Threads one user may keep (`MAX_THREADS_PER_USER`).
+    pub max_threads_per_user: u64,
+    /// Items one thread may hold, hidden ones included (`MAX_ITEMS_PER_THREAD`).
+    pub max_items_per_thread: u64,
 }
 
 impl Default for StudySettings {
@@ -56,6 +62,8 @@ impl Default for StudySettings {
             max_output_tokens: 1_000,
             history_budget_chars: 12_000,
             lesson_excerpt_chars: 6_000,
+            max_threads_per_user: 1_000,
+            max_items_per_thread: 1_000,
         }
     }
 }
@@ -75,6 +83,21 @@ pub enum StudyError {
     /// The operation is part of the protocol but not offered by this service.
     #[error("{0} is not supported by this service")]
     Unsupported(String),
+    /// A client value is out of bounds (malformed id, text too long, JSON too large).
+    #[error(transparent)]
+    Bound(#[from] BoundError),
+    /// The user has as many threads as allowed; deleting one makes room.
+    #[error("at most {limit} threads per user")]
+    ThreadLimitReached {
+        /// The limit.
+        limit: u64,
+    },
+    /// The thread holds as many items as allowed; a new thread makes room.
+    #[error("at most {limit} items per thread")]
+    ThreadFull {
+        /// The limit.
+        limit: u64,
+    },
     /// Another turn of this thread is still running.
     #[error("another turn of this thread is in progress")]
     TurnInProgress,
@@ -164,7 +187,7 @@ impl StudyService {
     /// Creates an empty thread on a lesson (REST mirror); the first message starts the first turn.
     ///
     /// # Errors
-    /// Lesson not found or unavailable, store failures.
+    /// Lesson not found or unavailable, [`StudyError::ThreadLimitReached`], store failures.
     pub async fn create_thread(
         &self,
         who: &Principal,
@@ -175,11 +198,9 @@ impl StudyService {
             LessonError::NotFound => StudyError::LessonNotFound,
             LessonError::Unavailable => StudyError::LessonUnavailable,
         })?;
+        self.ensure_thread_room(&who.user_id).await?;
         let thread = new_thread(who, lesson_path, mode);
-        self.store
-            .create_thread(&thread)
-            .await
-            .map_err(thread_err)?;
+        self.insert_thread(&thread).await?;
         Ok(thread)
     }
 
@@ -193,6 +214,7 @@ impl StudyService {
         thread_id: &str,
         page: &PageRequest,
     ) -> Result<(Thread, Page<ThreadItem>), StudyError> {
+        input::id("thread_id", thread_id)?;
         let thread = self
             .store
             .get_thread(&who.user_id, thread_id)
@@ -211,6 +233,9 @@ impl StudyService {
         who: &Principal,
         page: &PageRequest,
     ) -> Result<Page<Thread>, StudyError> {
+        if let Some(after) = &page.after {
+            input::id("after", after)?;
+        }
         self.store
             .list_threads(&who.user_id, page)
             .await
@@ -232,11 +257,10 @@ impl StudyService {
         thread_id: &str,
         title: &str,
     ) -> Result<Thread, StudyError> {
+        input::id("thread_id", thread_id)?;
         let title = title.trim();
-        if title.is_empty()
-            || title.chars().count() > MAX_TITLE_CHARS
-            || title.chars().any(char::is_control)
-        {
+        check_label("title", title, MAX_TITLE_CHARS)?;
+        if title.is_empty() {
             return Err(StudyError::Invalid(format!(
                 "title must be 1 to {MAX_TITLE_CHARS} characters without control characters"
             )));
@@ -256,6 +280,7 @@ impl StudyService {
     /// # Errors
     /// [`StudyError::ThreadNotFound`].
     pub async fn delete_thread(&self, who: &Principal, thread_id: &str) -> Result<(), StudyError> {
+        input::id("thread_id", thread_id)?;
         self.store
             .delete_thread(&who.user_id, thread_id)
             .await
@@ -272,6 +297,10 @@ impl StudyService {
         thread_id: &str,
         page: &PageRequest,
     ) -> Result<Page<ThreadItem>, StudyError> {
+        input::id("thread_id", thread_id)?;
+        if let Some(after) = &page.after {
+            input::id("after", after)?;
+        }
         // Tell a missing thread (404) apart from a bad cursor (400).
         let mut items = match self.store.list_items(&who.user_id, thread_id, page).await {
             Ok(items) => items,
@@ -301,10 +330,14 @@ impl StudyService {
         item_ids: &[String],
         kind: FeedbackKind,
     ) -> Result<(), StudyError> {
+        input::id("thread_id", thread_id)?;
         if item_ids.is_empty() || item_ids.len() > 100 {
             return Err(StudyError::Invalid(
                 "item_ids must list 1 to 100 items".into(),
             ));
+        }
+        for (n, item_id) in item_ids.iter().enumerate() {
+            input::id(&format!("item_ids[{n}]"), item_id)?;
         }
         self.store
             .get_thread(&who.user_id, thread_id)

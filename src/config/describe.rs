@@ -163,6 +163,14 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(","),
             ),
+            (
+                "MAX_THREADS_PER_USER",
+                self.storage_limits.max_threads_per_user.to_string(),
+            ),
+            (
+                "MAX_ITEMS_PER_THREAD",
+                self.storage_limits.max_items_per_thread.to_string(),
+            ),
             ("JWKS_URL", or_unset(&self.auth.jwks_url)),
             ("SSO_URL", or_unset(&self.auth.sso_url)),
             (

@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{AppEnv, Config, LogFormat, RawEnv};
+use super::{AppEnv, Config, LogFormat, RawEnv, StorageLimitsConfig};
 use sections::{database, lessons, origins, rate_limits, redis, tutor};
 
 const DEFAULT_SQLITE_URL: &str = "sqlite://./data/study-mode.sqlite?mode=rwc";
@@ -181,6 +181,21 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     let lessons = lessons(&mut c, &raw);
     let tutor = tutor(&mut c, &raw);
     let rate_limits = rate_limits(&mut c, &raw);
+    let storage_limits = StorageLimitsConfig {
+        max_threads_per_user: c.number(
+            "MAX_THREADS_PER_USER",
+            &raw.max_threads_per_user,
+            1_000u64,
+            (1, 1_000_000),
+        ),
+        // A turn stores two items (the message and the answer), so fewer would refuse every turn.
+        max_items_per_thread: c.number(
+            "MAX_ITEMS_PER_THREAD",
+            &raw.max_items_per_thread,
+            1_000u64,
+            (2, 1_000_000),
+        ),
+    };
     let auth = auth::auth(&mut c, &raw, prod);
     let dev = auth::dev(&mut c, &raw, prod, &host, &auth);
     let insecure_upstreams =
@@ -209,6 +224,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         lessons,
         tutor,
         rate_limits,
+        storage_limits,
         auth,
         insecure_upstreams,
     })

@@ -79,6 +79,20 @@ pub trait ThreadStore: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<Thread>, StoreError>;
 
+    /// Counts the threads of `user_id` (what the per-user cap is checked against). Must be
+    /// cheap: an indexed count over at most the cap's worth of rows.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Unavailable`] when no connection could be had in time.
+    async fn count_threads(&self, user_id: &str) -> Result<u64, StoreError>;
+
+    /// Counts the items of a thread of `user_id`, hidden ones included (what the per-thread cap
+    /// is checked against); 0 for a thread this user does not have.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Unavailable`] when no connection could be had in time.
+    async fn count_items(&self, user_id: &str, thread_id: &str) -> Result<u64, StoreError>;
+
     /// Updates title, status and metadata of an existing thread of `thread.user_id`.
     ///
     /// # Errors

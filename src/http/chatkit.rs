@@ -19,7 +19,8 @@ use super::auth;
 use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
-use crate::app::study::{MessageInput, StudyService, TurnContext, TurnStream};
+use crate::app::study::{MessageInput, PendingTurn, StudyService, TurnContext, TurnStream};
+use crate::domain::bounds::{MAX_METADATA_BYTES, check_json, check_label, check_text};
 use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
@@ -28,14 +29,8 @@ use wire::{Envelope, WireItem, WirePage, WireThread};
 /// Interval of `: keep-alive` comments while the model is silent.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Operations that run the model: they count against the `chat` quota.
-const MODEL_OPERATIONS: &[&str] = &[
-    "threads.create",
-    "threads.add_user_message",
-    "threads.retry_after_item",
-    "threads.custom_action",
-    "threads.add_client_tool_output",
-];
+/// Longest operation name echoed in an error; the longest real one has 30 characters.
+const MAX_TYPE_CHARS: usize = 64;
 
 /// Operations of the protocol this service does not offer.
 const UNSUPPORTED: &[&str] = &[
@@ -158,6 +153,12 @@ impl ChatKitApi {
         let envelope: Envelope = serde_json::from_value(body)
             .map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
         let kind = envelope.kind.as_str();
+        if kind.chars().nth(MAX_TYPE_CHARS).is_some() {
+            return Err(ApiError::bad_request("bad_request", "unknown type"));
+        }
+        if let Some(metadata) = &envelope.metadata {
+            check_json("metadata", metadata, MAX_METADATA_BYTES)?;
+        }
         if UNSUPPORTED.contains(&kind) {
             return Err(ApiError::bad_request(
                 "unsupported_operation",
@@ -168,34 +169,30 @@ impl ChatKitApi {
             .params
             .ok_or_else(|| ApiError::bad_request("bad_request", "missing field `params`"))?;
         let who = auth::principal(req)?;
-        let bucket = if MODEL_OPERATIONS.contains(&kind) {
-            Bucket::Chat
-        } else {
-            Bucket::Api
-        };
-        super::rate_limit::enforce(req, &who, bucket).await?;
+        // Every request is parsed and checked on the `api` quota; `chat` is charged only for a
+        // turn that passed every check and is about to start (see `start`).
+        super::rate_limit::enforce(req, &who, Bucket::Api).await?;
         let study = configured(&self.study, "study sessions")?;
         let stream = |s: TurnStream| Ok(ChatKitResponse::Stream(s));
         match kind {
             "threads.create" => {
                 let p: wire::CreateParams = parse(params)?;
-                stream(study.start_thread(&who, message(p.input), ctx).await?)
+                let turn = study.start_thread(&who, message(p.input), ctx).await?;
+                stream(start(req, &who, turn).await?)
             }
             "threads.add_user_message" => {
                 let p: wire::AddMessageParams = parse(params)?;
-                stream(
-                    study
-                        .add_message(&who, &p.thread_id, message(p.input), ctx)
-                        .await?,
-                )
+                let turn = study
+                    .add_message(&who, &p.thread_id, message(p.input), ctx)
+                    .await?;
+                stream(start(req, &who, turn).await?)
             }
             "threads.retry_after_item" => {
                 let p: wire::RetryParams = parse(params)?;
-                stream(
-                    study
-                        .retry_after(&who, &p.thread_id, &p.item_id, ctx)
-                        .await?,
-                )
+                let turn = study
+                    .retry_after(&who, &p.thread_id, &p.item_id, ctx)
+                    .await?;
+                stream(start(req, &who, turn).await?)
             }
             "threads.add_client_tool_output" => {
                 let p: wire::ThreadParams = parse(params)?;
@@ -255,6 +252,21 @@ impl ChatKitApi {
             )),
         }
     }
+}
+
+/// Charges a checked turn to the `chat` quota, then stores and starts it. A 429 here comes
+/// before any event and before anything of the turn is stored; the pending turn is dropped,
+/// which releases its thread.
+///
+/// # Errors
+/// 429 `rate_limited`, or what starting the turn fails with.
+pub(crate) async fn start(
+    req: &Request,
+    who: &crate::domain::principal::Principal,
+    turn: PendingTurn,
+) -> Result<TurnStream, ApiError> {
+    super::rate_limit::enforce(req, who, Bucket::Chat).await?;
+    Ok(turn.begin().await?)
 }
 
 fn parse<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, ApiError> {
@@ -327,25 +339,11 @@ pub(crate) fn turn_context(
         ),
         None => None,
     };
-    if selected_text
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > MAX_SELECTED_CHARS)
-    {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            format!("selected_text has at most {MAX_SELECTED_CHARS} characters"),
-        ));
+    if let Some(text) = &selected_text {
+        check_text("selected_text", text, MAX_SELECTED_CHARS)?;
     }
-    if user_name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_USER_NAME_CHARS || n.chars().any(char::is_control))
-    {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            format!(
-                "user_name has at most {MAX_USER_NAME_CHARS} characters and no control characters"
-            ),
-        ));
+    if let Some(name) = &user_name {
+        check_label("user_name", name, MAX_USER_NAME_CHARS)?;
     }
     let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     Ok(TurnContext {

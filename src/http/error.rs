@@ -108,7 +108,8 @@ pub struct RateLimitedBody {
 #[derive(ApiResponse, Debug)]
 pub enum ApiError {
     /// The request is invalid; `code` says how (`bad_request`, `invalid_lesson_path`,
-    /// `unsupported_operation`, …).
+    /// `unsupported_operation`, `invalid_id`, `field_too_long`, `invalid_text`,
+    /// `message_too_large`, …).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
     /// Missing or invalid credentials.
@@ -120,7 +121,9 @@ pub enum ApiError {
     /// No such thread, item or lesson for this caller.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// Another turn of the thread is in progress (`turn_in_progress`).
+    /// The thread or the account is in a state that refuses this: another turn of the thread is
+    /// in progress (`turn_in_progress`), the thread holds its maximum of items (`thread_full`),
+    /// or the user has the maximum of threads (`thread_limit_reached`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
     /// A quota is exhausted; retry after `Retry-After` seconds.
@@ -188,6 +191,12 @@ pub fn configured<'a, T>(
     })
 }
 
+impl From<crate::domain::bounds::BoundError> for ApiError {
+    fn from(bound: crate::domain::bounds::BoundError) -> Self {
+        Self::bad_request(bound.code(), bound.to_string())
+    }
+}
+
 impl From<crate::app::study::StudyError> for ApiError {
     fn from(err: crate::app::study::StudyError) -> Self {
         use crate::app::study::StudyError as E;
@@ -200,6 +209,15 @@ impl From<crate::app::study::StudyError> for ApiError {
                 Self::not_found("lesson_not_found", "no lesson exists at this path")
             }
             E::Invalid(message) => Self::bad_request("bad_request", message),
+            E::Bound(bound) => bound.into(),
+            E::ThreadLimitReached { limit } => Self::Conflict(Json(ErrorBody::new(
+                "thread_limit_reached",
+                format!("you have the maximum of {limit} threads; delete one to start another"),
+            ))),
+            E::ThreadFull { limit } => Self::Conflict(Json(ErrorBody::new(
+                "thread_full",
+                format!("this thread holds the maximum of {limit} messages; start a new thread"),
+            ))),
             E::Unsupported(what) => Self::bad_request(
                 "unsupported_operation",
                 format!("{what} is not supported by this service"),

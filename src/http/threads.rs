@@ -220,7 +220,8 @@ impl ThreadsApi {
         thread_id: Path<String>,
         body: Json<MessageIn>,
     ) -> Result<TurnResponse, ApiError> {
-        let who = auth::caller(req, Bucket::Chat).await?;
+        // Checked on `api` like every request; `chat` is charged once the turn is ready to start.
+        let who = auth::caller(req, Bucket::Api).await?;
         let body = body.0;
         let input = MessageInput {
             content: vec![UserContent::InputText { text: body.text }],
@@ -243,10 +244,11 @@ impl ThreadsApi {
             lesson_path: None,
             ..ctx
         };
-        let events = self
+        let turn = self
             .study()?
             .add_message(&who, &thread_id.0, input, ctx)
             .await?;
+        let events = super::chatkit::start(req, &who, turn).await?;
         let events = events.filter_map(|e| async move { event_out(e) }).boxed();
         Ok(TurnResponse::Events(
             EventStream::new(events)

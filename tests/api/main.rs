@@ -15,6 +15,7 @@ mod health;
 mod helpers;
 mod lesson_cache;
 mod lessons;
+mod limits;
 mod openapi;
 mod postgres;
 mod proxy;

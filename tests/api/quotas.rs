@@ -5,19 +5,20 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::chatkit_client::spawn_tutor_app_on;
+use crate::chatkit_client::{LESSON, message, spawn_tutor_app_on};
 use crate::helpers::{TestApp, pairs, spawn_app_with, target_of, test_redis_url, via};
 use crate::proxy::TcpProxy;
 
-/// A model-running operation that is cheap: it counts against `chat` and does no model work.
-/// On a thread that does not exist it passes the limiter and then answers 404.
+/// A valid turn: it counts against `chat` (the offline tutor answers it, with no network).
+/// Admitted, it answers 200 and a stream, which these tests do not read.
 fn chat_op() -> Value {
-    json!({"type":"threads.add_client_tool_output","params":{"thread_id":"thr_none","result":null}})
+    json!({"type":"threads.create","params":{"input": message("What is an agent?")}})
 }
 
+/// POSTs a ChatKit request as `user`, on the sample lesson.
 async fn post(app: &TestApp, user: &str, body: &Value) -> reqwest::Response {
     app.client
-        .post(app.url("/chatkit"))
+        .post(app.url(&format!("/chatkit?lesson_path={LESSON}")))
         .header("x-user-id", user)
         .json(body)
         .send()
@@ -52,7 +53,7 @@ async fn the_request_past_the_chat_quota_gets_429_with_retry_after() {
     for _ in 0..5 {
         assert_eq!(
             post(&app, &who, &chat_op()).await.status(),
-            404,
+            200,
             "within the quota"
         );
     }
@@ -92,7 +93,7 @@ async fn the_request_past_the_chat_quota_gets_429_with_retry_after() {
             .unwrap()
             .starts_with("\"api-minute\"")
     );
-    assert_eq!(post(&app, &user(), &chat_op()).await.status(), 404);
+    assert_eq!(post(&app, &user(), &chat_op()).await.status(), 200);
 }
 
 #[tokio::test]
@@ -153,14 +154,14 @@ async fn two_replicas_sharing_redis_admit_exactly_the_quota() {
     });
     let statuses = futures::future::join_all(sends).await;
     assert_eq!(
-        statuses.iter().filter(|s| **s == 404).count(),
+        statuses.iter().filter(|s| **s == 200).count(),
         20,
         "default chat quota 20/minute: {statuses:?}"
     );
     assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 80);
     assert_eq!(
         post(&a, &user(), &op).await.status(),
-        404,
+        200,
         "another student is unaffected"
     );
 }
@@ -173,13 +174,13 @@ async fn a_short_window_resets_on_time_against_redis() {
     let app = spawn_with(&[("REDIS_URL", &redis), ("RATE_LIMIT_CHAT_FREE", "2/second")]).await;
     redis_ready(&app).await;
     let who = user();
-    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
-    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 200);
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 200);
     assert_eq!(post(&app, &who, &chat_op()).await.status(), 429);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     assert_eq!(
         post(&app, &who, &chat_op()).await.status(),
-        404,
+        200,
         "the window replenished"
     );
 }
@@ -205,7 +206,7 @@ async fn without_redis_the_in_process_floor_still_limits_and_redis_takes_over_ag
     let who = user();
     assert_eq!(
         post(&app, &who, &chat_op()).await.status(),
-        404,
+        200,
         "counted in Redis"
     );
     // Redis goes away: requests are still served, and limited by the in-process floor.
@@ -224,7 +225,7 @@ async fn without_redis_the_in_process_floor_still_limits_and_redis_takes_over_ag
     .await;
     // The floor admits at most the quota (a check racing the outage may also have been counted
     // in Redis before the connection dropped, so fewer is possible), and refuses the rest.
-    let served = during.iter().filter(|s| **s == 404).count();
+    let served = during.iter().filter(|s| **s == 200).count();
     assert!((1..=3).contains(&served), "{during:?}");
     assert_eq!(
         served + during.iter().filter(|s| **s == 429).count(),
@@ -243,7 +244,7 @@ async fn without_redis_the_in_process_floor_still_limits_and_redis_takes_over_ag
     }
     assert_eq!(
         statuses,
-        [404, 404, 404, 429],
+        [200, 200, 200, 429],
         "3/minute shared by both replicas"
     );
 }
@@ -300,6 +301,82 @@ async fn quotas_hold_on_postgres_too() {
     let url = crate::helpers::fresh_postgres_database(&admin).await;
     let app = spawn_tutor_app_on(&url, &[("RATE_LIMIT_CHAT_FREE", "1/minute")]).await;
     let who = user();
-    assert_eq!(post(&app, &who, &chat_op()).await.status(), 404);
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 200);
     assert_eq!(post(&app, &who, &chat_op()).await.status(), 429);
+}
+
+#[tokio::test]
+async fn requests_that_never_reach_the_model_do_not_spend_the_chat_quota() {
+    // Arrange: 3 turns a minute; a thread to send bad input to.
+    let app = spawn_with(&[("RATE_LIMIT_CHAT_FREE", "3/minute")]).await;
+    let who = user();
+    let (thread_id, _) = app.start_thread(&who, "Hello").await;
+    let missing = json!({"type":"threads.add_user_message","params":{"thread_id":"thr_missing","input": message("hi")}});
+    let empty = json!({"type":"threads.add_user_message","params":{"thread_id": thread_id,"input": message("   ")}});
+    let retry_missing = json!({"type":"threads.retry_after_item","params":{"thread_id": thread_id,"item_id":"msg_missing"}});
+    // Act: ten requests that fail before a turn, and their retries.
+    for _ in 0..4 {
+        assert_eq!(post(&app, &who, &missing).await.status(), 404);
+        assert_eq!(post(&app, &who, &empty).await.status(), 400);
+        assert_eq!(post(&app, &who, &retry_missing).await.status(), 404);
+    }
+    // Assert: the chat quota is whole but for the first turn, and the next turns run.
+    let bad = post(&app, &who, &missing).await;
+    assert!(
+        bad.headers()["ratelimit-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("\"api-minute\""),
+        "a refused request reports the api bucket it spent"
+    );
+    let events = app.send(&who, &thread_id, "Go on").await;
+    assert!(events.iter().any(|e| e["type"] == "thread.item.done"));
+    let turn = post(&app, &who, &chat_op()).await;
+    assert_eq!(turn.status(), 200);
+    assert_eq!(turn.headers()["x-ratelimit-limit"], "3");
+    assert_eq!(turn.headers()["x-ratelimit-remaining"], "0");
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 429);
+}
+
+#[tokio::test]
+async fn a_turn_refused_by_the_chat_quota_stores_nothing() {
+    let app = spawn_with(&[("RATE_LIMIT_CHAT_FREE", "1/minute")]).await;
+    let who = user();
+    let (thread_id, _) = app.start_thread(&who, "Hello").await;
+    let add = json!({"type":"threads.add_user_message","params":{"thread_id": thread_id,"input": message("Go on")}});
+    let refused = post(&app, &who, &add).await;
+    assert_eq!(refused.status(), 429);
+    assert!(
+        refused.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "no stream started"
+    );
+    assert_eq!(post(&app, &who, &chat_op()).await.status(), 429);
+    let (_, items) = app
+        .chatkit_json(
+            &who,
+            json!({"type":"items.list","params":{"thread_id": thread_id}}),
+        )
+        .await;
+    assert_eq!(
+        items["data"].as_array().unwrap().len(),
+        2,
+        "only the first turn: {items}"
+    );
+    let (_, threads) = app
+        .chatkit_json(&who, json!({"type":"threads.list","params":{}}))
+        .await;
+    assert_eq!(threads["data"].as_array().unwrap().len(), 1, "{threads}");
+    // The refused turn released its thread: nothing is left "in progress".
+    let rest = app
+        .client
+        .post(app.url(&format!("/v1/threads/{thread_id}/messages")))
+        .header("x-user-id", &who)
+        .json(&json!({"text":"Go on"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 429, "still the quota, not turn_in_progress");
 }

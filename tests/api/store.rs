@@ -134,6 +134,7 @@ macro_rules! sql_contract {
 
 // Declared after the macros, which are then in scope in them.
 mod api_keys;
+mod counts;
 mod items;
 mod threads;
 mod turns;

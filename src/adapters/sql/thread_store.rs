@@ -17,7 +17,7 @@ mod tests;
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Expr, Func, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
@@ -122,6 +122,35 @@ impl ThreadStore for SqlThreadStore {
             .map(convert::thread_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(keyset::into_page(rows, page.limit, |t| &t.id))
+    }
+
+    async fn count_threads(&self, user_id: &str) -> Result<u64, StoreError> {
+        let _op = self.db.operation();
+        // Walks `ix_threads_user_created` alone; the cap keeps the range short.
+        let n = thread::Entity::find()
+            .select_only()
+            .expr_as(Func::count(Expr::col(thread::Column::Id)), "n")
+            .filter(thread::Column::UserId.eq(user_id))
+            .into_tuple::<i64>()
+            .one(self.db.connection())
+            .await
+            .map_err(ops::store_err("count threads"))?;
+        Ok(n.map_or(0, |n| n.unsigned_abs()))
+    }
+
+    async fn count_items(&self, user_id: &str, thread_id: &str) -> Result<u64, StoreError> {
+        let _op = self.db.operation();
+        // Walks `ix_thread_items_thread_created`; the cap keeps the range short.
+        let n = item::Entity::find()
+            .select_only()
+            .expr_as(Func::count(Expr::col(item::Column::Id)), "n")
+            .filter(item::Column::ThreadId.eq(thread_id))
+            .filter(item::Column::UserId.eq(user_id))
+            .into_tuple::<i64>()
+            .one(self.db.connection())
+            .await
+            .map_err(ops::store_err("count items"))?;
+        Ok(n.map_or(0, |n| n.unsigned_abs()))
     }
 
     async fn save_thread(&self, t: &Thread) -> Result<(), StoreError> {

@@ -3,7 +3,11 @@
 //! with the new study state in one transaction — even when the client has gone away.
 //! This file starts turns; the turn itself runs in [`run`].
 
+mod pending;
 mod run;
+
+pub use pending::PendingTurn;
+use pending::Start;
 
 use std::sync::Arc;
 
@@ -11,7 +15,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::channel::mpsc;
 
-use super::input::{lesson_of, lesson_required, validate};
+use super::input::{id, lesson_of, lesson_required, validate};
 use super::{
     MessageInput, StudyError, StudyService, TurnContext, TurnStream, new_item_id, now, thread_err,
 };
@@ -87,44 +91,45 @@ impl StudyService {
     /// `threads.create`: a new thread whose first message starts a turn.
     ///
     /// # Errors
-    /// Invalid input, lesson problems, store failures — all before any event.
+    /// Invalid input, lesson problems, the thread cap, store failures — all before anything is
+    /// stored.
     pub async fn start_thread(
         self: &Arc<Self>,
         who: &Principal,
         input: MessageInput,
         ctx: TurnContext,
-    ) -> Result<TurnStream, StudyError> {
+    ) -> Result<PendingTurn, StudyError> {
         let text = validate(&input)?;
         let path = ctx.lesson_path.clone().ok_or_else(lesson_required)?;
         let lesson = self.load_lesson(&path).await?;
+        self.ensure_thread_room(&who.user_id).await?;
         let mode = StudyMode::from_model(input.inference_options.model.as_deref());
         let thread = super::new_thread(who, &path, mode);
-        self.store
-            .create_thread(&thread)
-            .await
-            .map_err(thread_err)?;
-        let guard = self.lock(&thread.id).await?;
-        let turn = NewTurn {
-            thread,
-            created: true,
-            lesson,
-            ctx,
-            guard,
-        };
-        self.message_turn(who, turn, input, &text).await
+        Ok(self.pending(
+            who,
+            Start::Create {
+                thread,
+                lesson,
+                ctx,
+                input,
+                text,
+            },
+        ))
     }
 
     /// `threads.add_user_message`.
     ///
     /// # Errors
-    /// 404 thread, 409 turn in progress, invalid input, lesson problems — before any event.
+    /// 404 thread, 409 turn in progress or thread full, invalid input, lesson problems —
+    /// before anything is stored.
     pub async fn add_message(
         self: &Arc<Self>,
         who: &Principal,
         thread_id: &str,
         input: MessageInput,
         ctx: TurnContext,
-    ) -> Result<TurnStream, StudyError> {
+    ) -> Result<PendingTurn, StudyError> {
+        id("thread_id", thread_id)?;
         let text = validate(&input)?;
         let thread = self
             .store
@@ -133,6 +138,7 @@ impl StudyService {
             .map_err(thread_err)?;
         let path = lesson_of(&thread, &ctx)?;
         let guard = self.lock(&thread.id).await?;
+        self.ensure_item_room(&who.user_id, &thread.id).await?;
         let lesson = self.load_lesson(&path).await?;
         let turn = NewTurn {
             thread,
@@ -141,7 +147,15 @@ impl StudyService {
             ctx,
             guard,
         };
-        self.message_turn(who, turn, input, &text).await
+        Ok(self.pending(who, Start::Message { turn, input, text }))
+    }
+
+    fn pending(self: &Arc<Self>, who: &Principal, start: Start) -> PendingTurn {
+        PendingTurn {
+            service: Arc::clone(self),
+            who: who.clone(),
+            start,
+        }
     }
 
     /// Stores the student's message and starts the turn that answers it.
@@ -184,14 +198,17 @@ impl StudyService {
     /// `threads.retry_after_item`: drop everything after a user message and answer it again.
     ///
     /// # Errors
-    /// 404 thread or item, 400 when the item is not a user message, 409 turn in progress.
+    /// 404 thread or item, 400 when the item is not a user message, 409 turn in progress —
+    /// before anything is deleted.
     pub async fn retry_after(
         self: &Arc<Self>,
         who: &Principal,
         thread_id: &str,
         item_id: &str,
         ctx: TurnContext,
-    ) -> Result<TurnStream, StudyError> {
+    ) -> Result<PendingTurn, StudyError> {
+        id("thread_id", thread_id)?;
+        id("item_id", item_id)?;
         let thread = self
             .store
             .get_thread(&who.user_id, thread_id)
@@ -211,10 +228,6 @@ impl StudyService {
         let path = lesson_of(&thread, &ctx)?;
         let guard = self.lock(&thread.id).await?;
         let lesson = self.load_lesson(&path).await?;
-        self.store
-            .delete_items_after(&who.user_id, thread_id, item_id)
-            .await
-            .map_err(|e| StudyError::from_store(e, StudyError::ItemNotFound))?;
         let job = TurnJob {
             who: who.clone(),
             thread,
@@ -225,7 +238,8 @@ impl StudyService {
             fresh: false,
             _guard: guard,
         };
-        Ok(self.spawn(vec![TurnEvent::StreamOptions], job))
+        let item_id = item_id.to_string();
+        Ok(self.pending(who, Start::Retry { job, item_id }))
     }
 
     /// `threads.add_client_tool_output`: accepted; no client tools exist, so the turn ends.
@@ -237,6 +251,7 @@ impl StudyService {
         who: &Principal,
         thread_id: &str,
     ) -> Result<TurnStream, StudyError> {
+        id("thread_id", thread_id)?;
         self.store
             .get_thread(&who.user_id, thread_id)
             .await
@@ -253,6 +268,7 @@ impl StudyService {
         who: &Principal,
         thread_id: &str,
     ) -> Result<TurnStream, StudyError> {
+        id("thread_id", thread_id)?;
         self.store
             .get_thread(&who.user_id, thread_id)
             .await

@@ -82,6 +82,22 @@ fn model_http_version_is_one_of_three_words_and_streams_per_connection_is_bounde
 }
 
 #[test]
+fn storage_limits_default_to_a_thousand_and_refuse_values_that_would_refuse_every_turn() {
+    let c = cfg(&[]).unwrap();
+    assert_eq!(c.storage_limits.max_threads_per_user, 1_000);
+    assert_eq!(c.storage_limits.max_items_per_thread, 1_000);
+    let c = cfg(&[("MAX_THREADS_PER_USER", "5"), ("MAX_ITEMS_PER_THREAD", "6")]).unwrap();
+    assert_eq!(c.storage_limits.max_threads_per_user, 5);
+    assert_eq!(c.storage_limits.max_items_per_thread, 6);
+    let err = cfg(&[("MAX_THREADS_PER_USER", "0"), ("MAX_ITEMS_PER_THREAD", "1")]).unwrap_err();
+    assert_eq!(
+        vars(&err),
+        ["MAX_THREADS_PER_USER", "MAX_ITEMS_PER_THREAD"],
+        "{err}"
+    );
+}
+
+#[test]
 fn postgres_url_is_composed_from_parts_with_an_encoded_password() {
     let c = cfg(&[
         ("POSTGRES_SERVER", "db"),

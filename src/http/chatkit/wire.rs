@@ -19,6 +19,9 @@ pub struct Envelope {
     pub kind: String,
     /// Operation parameters (required by the protocol, even when empty).
     pub params: Option<serde_json::Value>,
+    /// Integration metadata: never stored or used, but bounded like every client field.
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// `input` of `threads.create` and `threads.add_user_message`.

@@ -1,0 +1,70 @@
+//! Storage caps: threads per user and items per thread, so one account cannot grow the database
+//! without bound however slowly it goes.
+//!
+//! Threads: a cheap pre-check refuses at the cap without writing; the insert is then counted
+//! again, and withdrawn when it went over. Of creates racing for the last free slot, at least
+//! one sees the others and withdraws (the one whose insert committed last counts every other
+//! survivor), so the cap holds on both engines without a lock; racing creates may all be
+//! refused. Items: counted under the thread's turn lock, so the check is exact.
+
+use super::{StudyError, StudyService, thread_err};
+use crate::domain::thread::Thread;
+
+/// Items one turn writes: the student's message and the answer.
+const ITEMS_PER_TURN: u64 = 2;
+
+impl StudyService {
+    /// Refuses when `user_id` already has [`super::StudySettings::max_threads_per_user`] threads.
+    pub(super) async fn ensure_thread_room(&self, user_id: &str) -> Result<(), StudyError> {
+        let limit = self.settings.max_threads_per_user;
+        let count = self
+            .store
+            .count_threads(user_id)
+            .await
+            .map_err(thread_err)?;
+        if count >= limit {
+            return Err(StudyError::ThreadLimitReached { limit });
+        }
+        Ok(())
+    }
+
+    /// Inserts a new thread, then withdraws it when the user's count went over the cap meanwhile.
+    pub(super) async fn insert_thread(&self, thread: &Thread) -> Result<(), StudyError> {
+        let limit = self.settings.max_threads_per_user;
+        self.store.create_thread(thread).await.map_err(thread_err)?;
+        let counted = self.store.count_threads(&thread.user_id).await;
+        let over = match counted {
+            Ok(count) => count > limit,
+            // Unknown: not kept, rather than kept unchecked.
+            Err(_) => true,
+        };
+        if over {
+            if let Err(e) = self.store.delete_thread(&thread.user_id, &thread.id).await {
+                tracing::warn!(thread_id = %thread.id, error = %e, "withdrawing a thread over the cap failed");
+            }
+            return Err(match counted {
+                Ok(_) => StudyError::ThreadLimitReached { limit },
+                Err(e) => thread_err(e),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a turn whose two items would not fit in the thread; call with its lock held.
+    pub(super) async fn ensure_item_room(
+        &self,
+        user_id: &str,
+        thread_id: &str,
+    ) -> Result<(), StudyError> {
+        let limit = self.settings.max_items_per_thread;
+        let count = self
+            .store
+            .count_items(user_id, thread_id)
+            .await
+            .map_err(thread_err)?;
+        if count + ITEMS_PER_TURN > limit {
+            return Err(StudyError::ThreadFull { limit });
+        }
+        Ok(())
+    }
+}

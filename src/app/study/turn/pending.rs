@@ -1,0 +1,86 @@
+//! A turn between its checks and its start: the seam where the caller charges the chat quota,
+//! once the request is known to be valid and before anything of it is stored.
+
+use std::sync::Arc;
+
+use super::{NewTurn, TurnEvent, TurnJob};
+use crate::app::study::{MessageInput, StudyError, StudyService, TurnContext, TurnStream};
+use crate::domain::lesson::ParsedLesson;
+use crate::domain::principal::Principal;
+use crate::domain::thread::Thread;
+
+/// A turn that passed every check that can fail with a status (input, thread, lock, lesson,
+/// caps) and of which nothing is stored yet. [`PendingTurn::begin`] stores and starts it;
+/// dropping it instead (the chat quota refused it, say) releases the thread's lock and leaves
+/// no trace. This split lets the caller charge the chat quota only for turns that will run.
+pub struct PendingTurn {
+    pub(super) service: Arc<StudyService>,
+    pub(super) who: Principal,
+    pub(super) start: Start,
+}
+
+/// What [`PendingTurn::begin`] writes before the turn runs.
+pub(super) enum Start {
+    /// `threads.create`: the thread is inserted (within the cap), then the message.
+    Create {
+        thread: Thread,
+        lesson: Arc<ParsedLesson>,
+        ctx: TurnContext,
+        input: MessageInput,
+        text: String,
+    },
+    /// `threads.add_user_message`: the message, on a locked thread.
+    Message {
+        turn: NewTurn,
+        input: MessageInput,
+        text: String,
+    },
+    /// `threads.retry_after_item`: what follows the retried message is deleted.
+    Retry { job: TurnJob, item_id: String },
+}
+
+impl PendingTurn {
+    /// Stores what the turn starts from and starts it: the returned events are the turn's.
+    ///
+    /// # Errors
+    /// Store failures, and [`StudyError::ThreadLimitReached`] when a concurrent create took the
+    /// last free slot — all before any event.
+    pub async fn begin(self) -> Result<TurnStream, StudyError> {
+        let PendingTurn {
+            service,
+            who,
+            start,
+        } = self;
+        match start {
+            Start::Create {
+                thread,
+                lesson,
+                ctx,
+                input,
+                text,
+            } => {
+                service.insert_thread(&thread).await?;
+                let guard = service.lock(&thread.id).await?;
+                let turn = NewTurn {
+                    thread,
+                    created: true,
+                    lesson,
+                    ctx,
+                    guard,
+                };
+                service.message_turn(&who, turn, input, &text).await
+            }
+            Start::Message { turn, input, text } => {
+                service.message_turn(&who, turn, input, &text).await
+            }
+            Start::Retry { job, item_id } => {
+                service
+                    .store
+                    .delete_items_after(&who.user_id, &job.thread.id, &item_id)
+                    .await
+                    .map_err(|e| StudyError::from_store(e, StudyError::ItemNotFound))?;
+                Ok(service.spawn(vec![TurnEvent::StreamOptions], job))
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Bounds on every value a client can make the service store or echo: ids, free text, and free
+//! JSON. One set of checks, so each surface (`/chatkit`, `/v1`) refuses the same input the same
+//! way, before anything is stored.
+
+use std::fmt;
+
+/// Longest thread or item id accepted, in bytes. Generated ids are 36 (`thr_` + 32 hex
+/// digits); the columns hold 64.
+pub const MAX_ID_BYTES: usize = 64;
+/// Longest id of an `input_tag` (a client entity id: a slug, a path or a URL), in characters.
+pub const MAX_TAG_ID_CHARS: usize = 256;
+/// Longest `group` label of an `input_tag`, in characters.
+pub const MAX_TAG_GROUP_CHARS: usize = 100;
+/// Largest `data` of an `input_tag`, serialised as JSON, in bytes.
+pub const MAX_TAG_DATA_BYTES: usize = 4 * 1024;
+/// Largest `metadata` of a ChatKit request, serialised as JSON, in bytes.
+pub const MAX_METADATA_BYTES: usize = 4 * 1024;
+/// Longest `inference_options.model` and `tool_choice.id`, in characters.
+pub const MAX_OPTION_CHARS: usize = 64;
+/// Largest user message as stored (every part, tag data, quoted text and options, serialised as
+/// JSON), in bytes. 8,000 characters of text alone can take 32 KB of UTF-8, and escapes more;
+/// this leaves room for them and the quoted text while refusing anything like a 900 KB tag.
+pub const MAX_STORED_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Why a client value was refused; `field` names it as the client sent it (`params.thread_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoundError {
+    /// An id that is empty, longer than [`MAX_ID_BYTES`] or has a character outside
+    /// `[A-Za-z0-9_-]`.
+    InvalidId {
+        /// The field.
+        field: String,
+    },
+    /// A text longer than its limit in characters.
+    TooLong {
+        /// The field.
+        field: String,
+        /// The limit in characters.
+        max_chars: usize,
+    },
+    /// A one-line label (tag id, group, model name, display name, title) with a control
+    /// character.
+    ControlCharacter {
+        /// The field.
+        field: String,
+    },
+    /// A JSON value whose serialised form exceeds its limit in bytes.
+    TooLarge {
+        /// The field.
+        field: String,
+        /// The limit in bytes.
+        max_bytes: usize,
+    },
+    /// The whole message, as it would be stored, exceeds [`MAX_STORED_MESSAGE_BYTES`].
+    MessageTooLarge {
+        /// The limit in bytes.
+        max_bytes: usize,
+    },
+}
+
+impl BoundError {
+    /// Stable machine-readable code for the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BoundError::InvalidId { .. } => "invalid_id",
+            BoundError::TooLong { .. } | BoundError::TooLarge { .. } => "field_too_long",
+            BoundError::ControlCharacter { .. } => "invalid_text",
+            BoundError::MessageTooLarge { .. } => "message_too_large",
+        }
+    }
+}
+
+impl fmt::Display for BoundError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BoundError::InvalidId { field } => write!(
+                f,
+                "{field} must be 1 to {MAX_ID_BYTES} characters of A-Z, a-z, 0-9, _ and -"
+            ),
+            BoundError::TooLong { field, max_chars } => {
+                write!(f, "{field} has at most {max_chars} characters")
+            }
+            BoundError::ControlCharacter { field } => {
+                write!(f, "{field} must not contain control characters")
+            }
+            BoundError::TooLarge { field, max_bytes } => {
+                write!(f, "{field} has at most {max_bytes} bytes of JSON")
+            }
+            BoundError::MessageTooLarge { max_bytes } => {
+                write!(
+                    f,
+                    "a message is stored in at most {max_bytes} bytes of JSON"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for BoundError {}
+
+/// Checks an id: 1 to [`MAX_ID_BYTES`] bytes of `[A-Za-z0-9_-]`, the alphabet of every id the
+/// service generates (and of the protocol's examples), so it is safe in logs, keys and URLs.
+///
+/// # Errors
+/// [`BoundError::InvalidId`].
+pub fn check_id(field: &str, id: &str) -> Result<(), BoundError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_BYTES
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(BoundError::InvalidId {
+            field: field.to_string(),
+        })
+    }
+}
+
+/// Checks a free text of at most `max_chars` characters (line breaks and tabs allowed).
+///
+/// # Errors
+/// [`BoundError::TooLong`].
+pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), BoundError> {
+    // `nth` stops counting at the limit: a huge value costs no more than a short one.
+    if text.chars().nth(max_chars).is_some() {
+        return Err(BoundError::TooLong {
+            field: field.to_string(),
+            max_chars,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a one-line label of at most `max_chars` characters without control characters.
+///
+/// # Errors
+/// [`BoundError::TooLong`].
+pub fn check_label(field: &str, text: &str, max_chars: usize) -> Result<(), BoundError> {
+    check_text(field, text, max_chars)?;
+    if text.chars().any(char::is_control) {
+        return Err(BoundError::ControlCharacter {
+            field: field.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The size of `value` serialised as compact JSON, or `None` once it passes `max_bytes`
+/// (serialisation stops there, so a huge value costs no more than the limit).
+pub fn json_size<T: serde::Serialize + ?Sized>(value: &T, max_bytes: usize) -> Option<usize> {
+    let mut counter = Counter { n: 0, max_bytes };
+    serde_json::to_writer(&mut counter, value).ok()?;
+    Some(counter.n)
+}
+
+/// Checks that `value` serialises to at most `max_bytes` bytes of JSON.
+///
+/// # Errors
+/// [`BoundError::TooLarge`].
+pub fn check_json<T: serde::Serialize + ?Sized>(
+    field: &str,
+    value: &T,
+    max_bytes: usize,
+) -> Result<(), BoundError> {
+    match json_size(value, max_bytes) {
+        Some(_) => Ok(()),
+        None => Err(BoundError::TooLarge {
+            field: field.to_string(),
+            max_bytes,
+        }),
+    }
+}
+
+/// A writer that only counts, and fails once past its limit.
+struct Counter {
+    n: usize,
+    max_bytes: usize,
+}
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.n += buf.len();
+        if self.n > self.max_bytes {
+            return Err(std::io::Error::other("over the limit"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -27,6 +27,7 @@ use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::adapters::userinfo::{self, UserinfoVerifier};
 use crate::app::auth::Authenticator;
 use crate::app::lessons::{LessonMetrics, LessonService, LessonSettings};
+use crate::app::preauth::PreauthLimiter;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
@@ -107,7 +108,7 @@ impl Application {
         ));
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
-        let authenticator = authenticator(&config, Some(keys))?;
+        let authenticator = authenticator(&config, Some(keys), &metrics)?;
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,
@@ -212,6 +213,7 @@ fn quota_service(
 fn authenticator(
     config: &Config,
     keys: Option<Arc<dyn ApiKeyStore>>,
+    metrics: &Metrics,
 ) -> anyhow::Result<Arc<Authenticator>> {
     let auth = &config.auth;
     let jwt: Option<Arc<dyn TokenVerifier>> = if auth.verifies_jwts() {
@@ -252,7 +254,23 @@ fn authenticator(
             tracing::info!("no SSO configured: requests act as the development principal");
         }
     }
-    Ok(Arc::new(Authenticator::new(jwt, opaque, keys)))
+    Ok(Arc::new(
+        Authenticator::new(jwt, opaque, keys).with_preauth(preauth_limiter(config, metrics)),
+    ))
+}
+
+/// The budget of refused attempts per client address, counted in process: every replica
+/// gives an address its own budget (a shared count would cost a Redis round trip on every
+/// authenticated request, to stop what is already a trickle per replica).
+fn preauth_limiter(config: &Config, metrics: &Metrics) -> Arc<PreauthLimiter> {
+    // At most a million stored timestamps (about 8 MB): some 30,000 addresses at a full budget
+    // of 30; past that the least used addresses are forgotten and start afresh.
+    let counts: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
+    Arc::new(PreauthLimiter::new(
+        config.rate_limits.preauth.clone(),
+        counts,
+        Some(metrics.registry()),
+    ))
 }
 
 /// Installs ring as the process-wide rustls provider (reqwest is built without one, which keeps

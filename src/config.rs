@@ -162,6 +162,9 @@ pub struct RateLimitConfig {
     pub redis_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed for anonymous traffic.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Budget of refused or anonymous requests per client address (`PREAUTH_RATE_LIMIT`;
+    /// empty = unlimited).
+    pub preauth: Vec<crate::domain::rate_limit::Window>,
 }
 
 /// How callers prove who they are (development principal aside).
@@ -290,6 +293,7 @@ pub(crate) struct RawEnv {
     pub rate_limit_api_admin: Option<String>,
     pub rate_limit_redis_timeout_ms: Option<String>,
     pub trusted_proxies: Option<String>,
+    pub preauth_rate_limit: Option<String>,
     pub jwks_url: Option<String>,
     pub sso_url: Option<String>,
     pub jwt_algorithms: Option<String>,

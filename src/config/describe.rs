@@ -120,6 +120,7 @@ impl Config {
                     .collect::<Vec<_>>()
                     .join(","),
             ),
+            ("PREAUTH_RATE_LIMIT", quota(&self.rate_limits.preauth)),
             ("JWKS_URL", or_unset(&self.auth.jwks_url)),
             ("SSO_URL", or_unset(&self.auth.sso_url)),
             (

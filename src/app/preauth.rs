@@ -106,7 +106,10 @@ impl PreauthLimiter {
         // Counted before the budget is read: an attempt that finishes meanwhile has spent its
         // unit before it leaves the count, so no interleaving lets the total exceed the budget.
         let running = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut in_flight = self
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let count = in_flight.entry(key.to_owned()).or_insert(0);
             *count += 1;
             *count
@@ -136,7 +139,10 @@ impl PreauthLimiter {
             || (0, "unknown".to_string()),
             |w| (w.limit, period_name(w.period)),
         );
-        tracing::debug!(client = key, "pre-authentication budget exhausted; turned away");
+        tracing::debug!(
+            client = key,
+            "pre-authentication budget exhausted; turned away"
+        );
         Err(Throttled {
             // Concurrent attempts hold the rest of the budget: they end within seconds.
             retry_after: decision.retry_after.unwrap_or(Duration::from_secs(1)),
@@ -161,7 +167,10 @@ impl PreauthLimiter {
     }
 
     fn leave(&self, key: &str) {
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = in_flight.get_mut(key) {
             *count -= 1;
             if *count == 0 {

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod isolation;
+mod preauth;
 mod tokens;
 
 use serde_json::Value;

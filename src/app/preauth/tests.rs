@@ -39,15 +39,30 @@ async fn refused_attempts_spend_the_budget_and_successes_do_not() {
         drop(limiter.admit("a").await.expect("successes never spend"));
     }
     for _ in 0..3 {
-        limiter.admit("a").await.expect("within budget").refused().await;
+        limiter
+            .admit("a")
+            .await
+            .expect("within budget")
+            .refused()
+            .await;
     }
     let over = limiter.admit("a").await.err().expect("over budget");
     assert_eq!(over.limit, 3);
     assert_eq!(over.window, "minute");
     assert!(over.retry_after > Duration::ZERO && over.retry_after <= Duration::from_secs(60));
-    drop(limiter.admit("b").await.expect("another address has its own budget"));
+    drop(
+        limiter
+            .admit("b")
+            .await
+            .expect("another address has its own budget"),
+    );
     clock.store(61_000_000, Ordering::SeqCst);
-    drop(limiter.admit("a").await.expect("the window slid past the refusals"));
+    drop(
+        limiter
+            .admit("a")
+            .await
+            .expect("the window slid past the refusals"),
+    );
 }
 
 #[tokio::test]
@@ -55,13 +70,22 @@ async fn attempts_in_flight_count_against_the_budget_until_they_end() {
     let limiter = limiter(2, Arc::new(AtomicU64::new(1)));
     let first = limiter.admit("a").await.expect("first");
     let second = limiter.admit("a").await.expect("second");
-    assert!(limiter.admit("a").await.is_err(), "two in flight hold the budget");
+    assert!(
+        limiter.admit("a").await.is_err(),
+        "two in flight hold the budget"
+    );
     first.refused().await;
-    assert!(limiter.admit("a").await.is_err(), "one spent, one in flight");
+    assert!(
+        limiter.admit("a").await.is_err(),
+        "one spent, one in flight"
+    );
     drop(second);
     let third = limiter.admit("a").await.expect("one unit left");
     drop(third);
-    assert!(limiter.in_flight.lock().unwrap().is_empty(), "no entry outlives its attempts");
+    assert!(
+        limiter.in_flight.lock().unwrap().is_empty(),
+        "no entry outlives its attempts"
+    );
 }
 
 #[tokio::test]

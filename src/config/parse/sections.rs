@@ -334,11 +334,7 @@ pub(super) fn rate_limits(c: &mut Collector, raw: &RawEnv) -> RateLimitConfig {
             "unlimited",
         ),
     ];
-    let preauth = quota(
-        "PREAUTH_RATE_LIMIT",
-        &raw.preauth_rate_limit,
-        "30/minute",
-    );
+    let preauth = quota("PREAUTH_RATE_LIMIT", &raw.preauth_rate_limit, "30/minute");
     let timeout = c.number(
         "RATE_LIMIT_REDIS_TIMEOUT_MS",
         &raw.rate_limit_redis_timeout_ms,

@@ -9,9 +9,9 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 
 use super::{AuthState, Refusal};
-use crate::http::error::{ApiError, RateLimitedBody, RateLimitedDetail};
 use crate::app::auth::Caller;
 use crate::app::preauth::{Attempt, Throttled, client_key};
+use crate::http::error::{ApiError, RateLimitedBody, RateLimitedDetail};
 
 /// The signed webhook: public for the guard, but a bad signature is a refused attempt.
 pub const WEBHOOK_PATH: &str = "/webhooks/github";
@@ -23,7 +23,8 @@ async fn admit(req: &Request, state: &AuthState) -> Result<Option<Attempt>, Thro
     };
     let trusted = &state.config.rate_limits.trusted_proxies;
     // Without a socket address (a test harness, a Unix socket) every request is one client.
-    let key = crate::http::client::client_ip(req, trusted).map_or_else(|| "-".to_owned(), client_key);
+    let key =
+        crate::http::client::client_ip(req, trusted).map_or_else(|| "-".to_owned(), client_key);
     limiter.admit(&key).await.map(Some)
 }
 
@@ -90,8 +91,7 @@ impl IntoResponse for Throttled {
                     ),
                     limit: self.limit,
                     window: self.window,
-                    retry_after_ms: u64::try_from(self.retry_after.as_millis())
-                        .unwrap_or(u64::MAX),
+                    retry_after_ms: u64::try_from(self.retry_after.as_millis()).unwrap_or(u64::MAX),
                     request_id: None,
                 },
             }),

@@ -18,6 +18,7 @@ use crate::adapters::rate_limit_memory::MemoryRateLimiter;
 use crate::adapters::rate_limit_redis::RedisRateLimiter;
 use crate::adapters::redis::RedisClient;
 use crate::adapters::redis_bus::RedisInvalidationBus;
+use crate::adapters::redis_deliveries::RedisDeliveryLog;
 use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
@@ -303,8 +304,12 @@ async fn lesson_service(
         let l2 =
             RedisLessonCache::new(client.clone(), &lessons.github_repo, &lessons.github_branch);
         let bus = RedisInvalidationBus::new(client.clone(), l2.purge_channel());
-        let fetch_lock = RedisTurnLock::new(client, "lesson-fetch:");
-        service = service.with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock));
+        let fetch_lock = RedisTurnLock::new(client.clone(), "lesson-fetch:");
+        let deliveries =
+            RedisDeliveryLog::new(client, &lessons.github_repo, &lessons.github_branch);
+        service = service
+            .with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock))
+            .with_delivery_log(Arc::new(deliveries));
     }
     let service = Arc::new(service);
     service

@@ -152,3 +152,17 @@ async fn x_forwarded_for_separates_clients_only_behind_a_trusted_proxy() {
     assert_eq!(forged, [401, 401, 429]);
     assert_eq!(behind, [401, 401, 429, 401, 401, 401, 429], "IPv6 per /64");
 }
+
+#[tokio::test]
+async fn well_formed_unknown_api_keys_are_looked_up_only_within_the_budget() {
+    let sso = FakeSso::start().await;
+    let app = spawn_verifying(&sso, &[("PREAUTH_RATE_LIMIT", "3/minute")]).await;
+    let key = |i: usize| format!("sk_probe{i}_{}", "A1b2C3d4".repeat(5));
+
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(attempt(&app, Some(&key(i))).await.0);
+    }
+
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+}

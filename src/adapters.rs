@@ -12,6 +12,7 @@ pub mod rate_limit_memory;
 pub mod rate_limit_redis;
 pub mod redis;
 pub mod redis_bus;
+pub mod redis_deliveries;
 pub mod redis_lock;
 pub mod sql;
 pub mod tutor_offline;

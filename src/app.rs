@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod lessons;
+pub mod preauth;
 pub mod quota;
 pub mod readiness;
 pub mod study;

@@ -17,6 +17,7 @@ use crate::adapters::rate_limit_memory::MemoryRateLimiter;
 use crate::adapters::rate_limit_redis::RedisRateLimiter;
 use crate::adapters::redis::RedisClient;
 use crate::adapters::redis_bus::RedisInvalidationBus;
+use crate::adapters::redis_deliveries::RedisDeliveryLog;
 use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
@@ -26,6 +27,7 @@ use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::adapters::userinfo::{self, UserinfoVerifier};
 use crate::app::auth::Authenticator;
 use crate::app::lessons::{LessonMetrics, LessonService, LessonSettings};
+use crate::app::preauth::PreauthLimiter;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
@@ -108,7 +110,7 @@ impl Application {
         ));
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
-        let authenticator = authenticator(&config, Some(keys))?;
+        let authenticator = authenticator(&config, Some(keys), &metrics)?;
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,
@@ -214,6 +216,7 @@ fn quota_service(
 fn authenticator(
     config: &Config,
     keys: Option<Arc<dyn ApiKeyStore>>,
+    metrics: &Metrics,
 ) -> anyhow::Result<Arc<Authenticator>> {
     let auth = &config.auth;
     let jwt: Option<Arc<dyn TokenVerifier>> = if auth.verifies_jwts() {
@@ -271,7 +274,23 @@ fn authenticator(
              as X-User-ID, ?user_id= or DEV_USER_ID"
         );
     }
-    Ok(Arc::new(Authenticator::new(jwt, opaque, keys)))
+    Ok(Arc::new(
+        Authenticator::new(jwt, opaque, keys).with_preauth(preauth_limiter(config, metrics)),
+    ))
+}
+
+/// The budget of refused attempts per client address, counted in process: every replica
+/// gives an address its own budget (a shared count would cost a Redis round trip on every
+/// authenticated request, to stop what is already a trickle per replica).
+fn preauth_limiter(config: &Config, metrics: &Metrics) -> Arc<PreauthLimiter> {
+    // At most a million stored timestamps (about 8 MB): some 30,000 addresses at a full budget
+    // of 30; past that the least used addresses are forgotten and start afresh.
+    let counts: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
+    Arc::new(PreauthLimiter::new(
+        config.rate_limits.preauth.clone(),
+        counts,
+        Some(metrics.registry()),
+    ))
 }
 
 /// Installs ring as the process-wide rustls provider (reqwest is built without one, which keeps
@@ -304,8 +323,12 @@ async fn lesson_service(
         let l2 =
             RedisLessonCache::new(client.clone(), &lessons.github_repo, &lessons.github_branch);
         let bus = RedisInvalidationBus::new(client.clone(), l2.purge_channel());
-        let fetch_lock = RedisTurnLock::new(client, "lesson-fetch:");
-        service = service.with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock));
+        let fetch_lock = RedisTurnLock::new(client.clone(), "lesson-fetch:");
+        let deliveries =
+            RedisDeliveryLog::new(client, &lessons.github_repo, &lessons.github_branch);
+        service = service
+            .with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock))
+            .with_delivery_log(Arc::new(deliveries));
     }
     let service = Arc::new(service);
     service

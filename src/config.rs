@@ -174,6 +174,9 @@ pub struct RateLimitConfig {
     pub redis_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed for anonymous traffic.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Budget of refused or anonymous requests per client address (`PREAUTH_RATE_LIMIT`;
+    /// empty = unlimited).
+    pub preauth: Vec<crate::domain::rate_limit::Window>,
 }
 
 /// Limits of the connection edge: how long a client may take, how many it may hold open.
@@ -345,6 +348,7 @@ pub(crate) struct RawEnv {
     pub max_threads_per_user: Option<String>,
     pub max_items_per_thread: Option<String>,
     pub trusted_proxies: Option<String>,
+    pub preauth_rate_limit: Option<String>,
     pub jwks_url: Option<String>,
     pub sso_url: Option<String>,
     pub jwt_algorithms: Option<String>,

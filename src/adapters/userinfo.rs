@@ -1,9 +1,13 @@
 //! Outbound adapter: TokenVerifier for opaque tokens, looked up at the SSO's userinfo endpoint.
 //!
 //! A 200 answer is mapped like JWT claims and cached for [`CACHE_TTL`] under a SHA-256 of the
-//! token (the token itself is never kept); a 401 or 403 is an invalid token; anything else
-//! (timeouts, 5xx, malformed answers) means the SSO cannot decide now.
+//! token (the token itself is never kept); a 401 or 403 is an invalid token, remembered for
+//! [`REFUSAL_TTL`] so a token sent again and again costs one SSO call, not one per request;
+//! anything else (timeouts, 5xx, malformed answers) means the SSO cannot decide now, and is not
+//! remembered. Concurrent lookups of one token share one SSO call.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,6 +15,7 @@ use async_trait::async_trait;
 use moka::sync::Cache;
 use reqwest::{Client, StatusCode};
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 
 use super::jwks::{CONNECT_TIMEOUT, MAX_TOKEN_BYTES, TOTAL_TIMEOUT};
 use crate::domain::ports::{AuthError, TokenVerifier};
@@ -19,8 +24,70 @@ use crate::domain::principal::{IdentityClaims, Principal};
 /// How long a positive answer is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
 
-/// Most distinct tokens remembered at once.
+/// How long a refused token is answered from memory. Short, so a token the SSO refused only
+/// for a moment (a clock skew at issue) soon works; long enough that repeating one costs at
+/// most one SSO call per this period.
+pub const REFUSAL_TTL: Duration = Duration::from_secs(30);
+
+/// Most distinct tokens remembered at once (each of the two caches).
 const CACHE_CAPACITY: u64 = 100_000;
+
+/// SHA-256 of a token: the only form in which a token is kept.
+type TokenKey = [u8; 32];
+
+/// Outcome of one SSO lookup, shared by the requests that waited on it.
+type Lookup = Result<Principal, Failure>;
+
+/// [`AuthError`] in a form concurrent waiters can share.
+#[derive(Debug, Clone)]
+enum Failure {
+    Missing,
+    Invalid(Arc<str>),
+    Unavailable,
+}
+
+impl From<&AuthError> for Failure {
+    fn from(err: &AuthError) -> Self {
+        match err {
+            AuthError::Missing => Failure::Missing,
+            AuthError::Invalid(reason) => Failure::Invalid(reason.as_str().into()),
+            AuthError::Unavailable => Failure::Unavailable,
+        }
+    }
+}
+
+impl From<Failure> for AuthError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Missing => AuthError::Missing,
+            Failure::Invalid(reason) => AuthError::Invalid(reason.to_string()),
+            Failure::Unavailable => AuthError::Unavailable,
+        }
+    }
+}
+
+/// Lookups in progress, by token key; an entry lives only while its lookup runs.
+type Flights = Mutex<HashMap<TokenKey, Arc<OnceCell<Lookup>>>>;
+
+/// Removes a lookup from [`Flights`] when its caller is done or goes away, so an abandoned
+/// lookup leaves nothing behind.
+struct Leave<'a> {
+    flights: &'a Flights,
+    key: TokenKey,
+    slot: Arc<OnceCell<Lookup>>,
+}
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if flights
+            .get(&self.key)
+            .is_some_and(|current| Arc::ptr_eq(current, &self.slot))
+        {
+            flights.remove(&self.key);
+        }
+    }
+}
 
 /// Largest userinfo answer read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -29,7 +96,9 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 pub struct UserinfoVerifier {
     client: Client,
     url: String,
-    cache: Cache<[u8; 32], Principal>,
+    cache: Cache<TokenKey, Principal>,
+    refused: Cache<TokenKey, Arc<str>>,
+    flights: Flights,
 }
 
 impl std::fmt::Debug for UserinfoVerifier {
@@ -56,7 +125,45 @@ impl UserinfoVerifier {
             .max_capacity(CACHE_CAPACITY)
             .time_to_live(ttl)
             .build();
-        Ok(Self { client, url, cache })
+        let refused = Cache::builder()
+            .max_capacity(CACHE_CAPACITY)
+            .time_to_live(REFUSAL_TTL.min(ttl))
+            .build();
+        Ok(Self {
+            client,
+            url,
+            cache,
+            refused,
+            flights: Mutex::default(),
+        })
+    }
+
+    /// One SSO lookup of `token` (under `key`), shared with concurrent callers of the same
+    /// token; its answer is remembered, a refusal for [`REFUSAL_TTL`], a failure not at all.
+    async fn shared_lookup(&self, key: TokenKey, token: &str) -> Lookup {
+        let slot = self
+            .flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default()
+            .clone();
+        let _leave = Leave {
+            flights: &self.flights,
+            key,
+            slot: slot.clone(),
+        };
+        slot.get_or_init(|| async {
+            let answer = self.lookup(token).await;
+            match &answer {
+                Ok(principal) => self.cache.insert(key, principal.clone()),
+                Err(AuthError::Invalid(reason)) => self.refused.insert(key, reason.as_str().into()),
+                Err(_) => {}
+            }
+            answer.map_err(|e| Failure::from(&e))
+        })
+        .await
+        .clone()
     }
 
     async fn lookup(&self, token: &str) -> Result<Principal, AuthError> {
@@ -103,12 +210,15 @@ impl TokenVerifier for UserinfoVerifier {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Invalid("token too large".into()));
         }
-        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let key: TokenKey = Sha256::digest(token.as_bytes()).into();
         if let Some(principal) = self.cache.get(&key) {
             return Ok(principal);
         }
-        let principal = self.lookup(token).await?;
-        self.cache.insert(key, principal.clone());
-        Ok(principal)
+        if let Some(reason) = self.refused.get(&key) {
+            return Err(AuthError::Invalid(reason.to_string()));
+        }
+        self.shared_lookup(key, token)
+            .await
+            .map_err(AuthError::from)
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use moka::sync::Cache;
 
+use super::preauth::PreauthLimiter;
 use crate::domain::api_key::{ADMIN_SCOPE, parse_key};
 use crate::domain::ports::{ApiKeyStore, AuthError, StoreError, TokenVerifier};
 use crate::domain::principal::{MAX_TOKEN_BYTES, Principal};
@@ -120,6 +121,7 @@ pub struct Authenticator {
     opaque: Option<Arc<dyn TokenVerifier>>,
     keys: Option<Arc<dyn ApiKeyStore>>,
     touched: Cache<String, ()>,
+    preauth: Option<Arc<PreauthLimiter>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -147,7 +149,19 @@ impl Authenticator {
                 .max_capacity(100_000)
                 .time_to_live(TOUCH_INTERVAL)
                 .build(),
+            preauth: None,
         }
+    }
+
+    /// The same, with a budget of refused attempts per client address in front of it.
+    pub fn with_preauth(mut self, limiter: Arc<PreauthLimiter>) -> Self {
+        self.preauth = Some(limiter);
+        self
+    }
+
+    /// The per-address budget of refused attempts, when one is configured.
+    pub fn preauth(&self) -> Option<&Arc<PreauthLimiter>> {
+        self.preauth.as_ref()
     }
 
     /// An authenticator that refuses every credential (development without an SSO).

@@ -2,6 +2,7 @@
 //! fetch per path at a time (single-flight here, a lock across replicas), stale-if-error, and
 //! purges fanned out to every replica's L1.
 
+pub mod deliveries;
 mod flight;
 mod metrics;
 
@@ -14,6 +15,7 @@ use crate::domain::ports::{
     CacheLookup, Invalidation, InvalidationBus, LessonCache, LessonSource, LessonSourceError,
     TurnLock,
 };
+use deliveries::Deliveries;
 use flight::Flights;
 pub use metrics::LessonMetrics;
 
@@ -82,6 +84,7 @@ pub struct LessonService {
     parsed: moka::sync::Cache<(String, i64), Arc<ParsedLesson>>,
     l2_down: AtomicBool,
     metrics: LessonMetrics,
+    deliveries: Deliveries,
 }
 
 /// Outcome of one upstream fetch, shared by every caller waiting on it.
@@ -110,7 +113,19 @@ impl LessonService {
                 .build(),
             l2_down: AtomicBool::new(false),
             metrics,
+            deliveries: Deliveries::default(),
         }
+    }
+
+    /// Remembers webhook deliveries in `log` too, so every replica acts on a delivery once.
+    pub fn with_delivery_log(mut self, log: Arc<dyn crate::domain::ports::DeliveryLog>) -> Self {
+        self.deliveries = Deliveries::new(Some(log));
+        self
+    }
+
+    /// The webhook deliveries already acted on.
+    pub fn deliveries(&self) -> &Deliveries {
+        &self.deliveries
     }
 
     /// Adds the shared tier: L2 cache, purge fan-out and the cross-replica fetch lock.

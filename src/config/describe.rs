@@ -171,6 +171,7 @@ impl Config {
                 "MAX_ITEMS_PER_THREAD",
                 self.storage_limits.max_items_per_thread.to_string(),
             ),
+            ("PREAUTH_RATE_LIMIT", quota(&self.rate_limits.preauth)),
             ("JWKS_URL", or_unset(&self.auth.jwks_url)),
             ("SSO_URL", or_unset(&self.auth.sso_url)),
             (

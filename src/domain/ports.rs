@@ -280,6 +280,24 @@ pub trait InvalidationBus: Send + Sync + 'static {
     async fn subscribe(&self) -> BoxStream<'static, Invalidation>;
 }
 
+/// Webhook deliveries already acted on, remembered by every replica.
+#[async_trait]
+pub trait DeliveryLog: Send + Sync + 'static {
+    /// Records `key` for `ttl`.
+    ///
+    /// # Errors
+    /// - MUST return `Ok(true)` only when `key` was not recorded (or its record expired), and
+    ///   `Ok(false)` to every later call within `ttl`, whichever replica makes it.
+    /// - MUST return [`CacheError::Unavailable`] when the backend cannot answer.
+    async fn record(&self, key: &str, ttl: Duration) -> Result<bool, CacheError>;
+
+    /// Forgets `key`, so the delivery is acted on when it comes again.
+    ///
+    /// # Errors
+    /// [`CacheError::Unavailable`] when the backend cannot answer.
+    async fn forget(&self, key: &str) -> Result<(), CacheError>;
+}
+
 /// Why a token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -24,6 +24,7 @@ use raw_body::RawJson;
 
 use super::error::{ApiError, configured};
 use super::tags::ApiTags;
+use crate::app::lessons::deliveries::Deliveries;
 use crate::app::lessons::{LessonError, LessonService};
 use crate::config::Config;
 use crate::domain::lesson::LessonPath;
@@ -178,13 +179,14 @@ impl AdminApi {
         /// `sha256=<hex>`: HMAC-SHA256 of the raw body with the webhook secret.
         #[oai(name = "X-Hub-Signature-256")]
         signature: Header<Option<String>>,
-        /// Delivery id, logged to match GitHub's delivery log.
+        /// Delivery id, logged to match GitHub's delivery log (at most 64 of `[A-Za-z0-9-]`).
+        /// A delivery whose signed body was already acted on is answered 202 `duplicate`.
         #[oai(name = "X-GitHub-Delivery")]
         delivery: Header<Option<String>>,
         /// The event payload, exactly as GitHub signed it.
         body: RawJson<PushEventIn>,
     ) -> Result<WebhookResponse, ApiError> {
-        let delivery = delivery.0.as_deref().unwrap_or("-");
+        let delivery = push::delivery_id(delivery.0.as_deref());
         let Some(secret) = &self.config.lessons.webhook_secret else {
             tracing::warn!(
                 delivery,
@@ -204,6 +206,17 @@ impl AdminApi {
             return Err(ApiError::unauthorized(
                 "missing or invalid X-Hub-Signature-256",
             ));
+        }
+        // After the signature: an unsigned request must not mark a delivery as seen.
+        let replay = Deliveries::key(&body.bytes);
+        if let Some(lessons) = &self.lessons
+            && !lessons.deliveries().first_sighting(replay).await
+        {
+            tracing::info!(
+                delivery,
+                "GitHub webhook delivery already acted on; ignored"
+            );
+            return Ok(WebhookResponse::duplicate());
         }
         let kind = event.0.as_deref().unwrap_or("-");
         if kind != "push" {
@@ -231,7 +244,16 @@ impl AdminApi {
             );
             paths.clear();
         }
-        let out = self.purge(&paths).await?;
+        let out = match self.purge(&paths).await {
+            Ok(out) => out,
+            Err(e) => {
+                // Not purged: a redelivery must be acted on.
+                if let Some(lessons) = &self.lessons {
+                    lessons.deliveries().forget(replay).await;
+                }
+                return Err(e);
+            }
+        };
         tracing::info!(
             delivery,
             lessons = paths.len(),

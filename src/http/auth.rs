@@ -6,6 +6,7 @@
 //! [`Caller`] in the request; handlers read it with [`principal`] / [`caller`].
 
 mod credentials;
+pub mod preauth;
 mod refusal;
 pub mod spec;
 
@@ -70,10 +71,17 @@ pub async fn guard<E: Endpoint>(
     mut req: Request,
     state: AuthState,
 ) -> poem::Result<Response> {
-    let outcome = match requirement(req.uri().path()) {
-        Requirement::Public => return ep.call(req).await.map(IntoResponse::into_response),
-        Requirement::User => user(&req, &state).await,
-        Requirement::Operator(scope) => operator(&req, &state, scope).await,
+    // An address over its budget of refused attempts is turned away before any lookup.
+    let gated = match requirement(req.uri().path()) {
+        Requirement::Public => return preauth::public(ep, req, &state).await,
+        Requirement::User => preauth::gate(&req, &state, user(&req, &state)).await,
+        Requirement::Operator(scope) => {
+            preauth::gate(&req, &state, operator(&req, &state, scope)).await
+        }
+    };
+    let outcome = match gated {
+        Ok(outcome) => outcome,
+        Err(throttled) => return Ok(throttled.into_response()),
     };
     match outcome {
         Ok(caller) => {

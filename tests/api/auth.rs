@@ -4,6 +4,7 @@ mod api_keys;
 mod hardening;
 mod isolation;
 mod startup;
+mod preauth;
 mod tokens;
 
 use serde_json::Value;

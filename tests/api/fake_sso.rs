@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -23,6 +24,8 @@ struct State {
     keys: Vec<Jwk>,
     opaque: HashMap<String, Value>,
     down: bool,
+    /// How long every answer waits, so concurrent requests overlap.
+    delay: Duration,
     jwks_hits: usize,
     userinfo_hits: usize,
 }
@@ -104,8 +107,12 @@ impl FakeSso {
         let shared = state.clone();
         let jwks_uri = format!("{base}/api/auth/jwks");
         let endpoint = poem::endpoint::make(move |req: Request| {
+            let delay = shared.lock().unwrap().delay;
             let response = answer(&shared, &req, &jwks_uri);
-            async move { response }
+            async move {
+                tokio::time::sleep(delay).await;
+                response
+            }
         });
         tokio::spawn(Server::new_with_acceptor(acceptor).run(endpoint));
         Self { base, state }
@@ -123,6 +130,11 @@ impl FakeSso {
 
     pub fn add_key(&self, key: Jwk) {
         self.state.lock().unwrap().keys.push(key);
+    }
+
+    /// Makes every answer wait `delay`.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     pub fn set_down(&self, down: bool) {

@@ -1,6 +1,7 @@
 //! Lessons through the cache against a fake GitHub: `GET /v1/lessons` and suggestions; the
 //! purges (admin endpoint, GitHub webhook) are in `lessons/purge.rs`.
 
+mod abuse;
 mod purge;
 mod shared;
 

@@ -151,6 +151,29 @@ async fn wrong_secret_unknown_id_revoked_and_malformed_keys_are_refused() {
 }
 
 #[tokio::test]
+async fn keys_of_the_wrong_shape_are_refused_without_a_store_query() {
+    let mut untouched = MockApiKeyStore::new();
+    untouched.expect_find().never();
+    let auth = Authenticator::new(None, None, Some(Arc::new(untouched)));
+    let long = format!("sk_k1_{}", "a".repeat(200));
+    for shape in [
+        format!("pk_k1_{SECRET}"),                 // wrong prefix
+        format!("sk_K1_{SECRET}"),                 // id not lowercase
+        format!("sk_{}_{SECRET}", "a".repeat(33)), // id too long
+        "sk_k1_short".to_string(),                 // secret too short
+        format!("sk_k1_{}!", &SECRET[1..]),        // secret not alphanumeric
+        format!("sk_k1{SECRET}"),                  // no separator
+        long,                                      // over the length limit
+    ] {
+        assert_eq!(
+            reason(auth.authenticate(Credential::ApiKey(&shape)).await),
+            "malformed API key",
+            "{shape}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_key_store_is_unavailable_not_invalid() {
     let mut failing = MockApiKeyStore::new();
     failing

@@ -306,7 +306,8 @@ fn secret(c: &mut Collector, var: &str, raw: &Option<String>) -> Option<SecretSt
     Some(SecretString::from(value.clone()))
 }
 
-/// Quotas: `RATE_LIMIT_{CHAT,API}_{FREE,PREMIUM,ADMIN}`, the Redis timeout, trusted proxies.
+/// Quotas: `RATE_LIMIT_{CHAT,API}_{FREE,PREMIUM,ADMIN}`, the Redis timeout, trusted proxies,
+/// and the per-address budget of refused requests (`PREAUTH_RATE_LIMIT`).
 pub(super) fn rate_limits(c: &mut Collector, raw: &RawEnv) -> RateLimitConfig {
     let mut quota = |var: &str, value: &Option<String>, default: &str| {
         let spec = value.as_deref().unwrap_or(default);
@@ -349,6 +350,7 @@ pub(super) fn rate_limits(c: &mut Collector, raw: &RawEnv) -> RateLimitConfig {
             "unlimited",
         ),
     ];
+    let preauth = quota("PREAUTH_RATE_LIMIT", &raw.preauth_rate_limit, "30/minute");
     let timeout = c.number(
         "RATE_LIMIT_REDIS_TIMEOUT_MS",
         &raw.rate_limit_redis_timeout_ms,
@@ -374,5 +376,6 @@ pub(super) fn rate_limits(c: &mut Collector, raw: &RawEnv) -> RateLimitConfig {
         api,
         redis_timeout: Duration::from_millis(timeout),
         trusted_proxies,
+        preauth,
     }
 }

@@ -142,3 +142,28 @@ fn empty_values_count_as_unset() {
     assert!(c.redis.is_none());
     assert_eq!(c.port, 8000);
 }
+
+#[test]
+fn the_preauth_budget_defaults_to_30_a_minute_and_uses_the_quota_syntax() {
+    let default = cfg(&[]).unwrap().rate_limits.preauth;
+    assert_eq!(
+        default,
+        vec![crate::domain::rate_limit::Window {
+            limit: 30,
+            period: std::time::Duration::from_secs(60)
+        }]
+    );
+    let off = cfg(&[("PREAUTH_RATE_LIMIT", "unlimited")]).unwrap();
+    assert!(off.rate_limits.preauth.is_empty());
+    let err = cfg(&[("PREAUTH_RATE_LIMIT", "30/fortnight")]).unwrap_err();
+    assert_eq!(vars(&err), vec!["PREAUTH_RATE_LIMIT"]);
+    let shown = cfg(&[("PREAUTH_RATE_LIMIT", "10/minute,100/hour")])
+        .unwrap()
+        .describe();
+    assert!(
+        shown
+            .iter()
+            .any(|(k, v)| *k == "PREAUTH_RATE_LIMIT" && v == "10/minute,100/hour"),
+        "{shown:?}"
+    );
+}

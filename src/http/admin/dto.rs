@@ -37,7 +37,7 @@ impl PurgeOut {
 /// A webhook delivery that required nothing.
 #[derive(Debug, Object)]
 pub struct IgnoredOut {
-    /// Always `ignored`.
+    /// `ignored`, or `duplicate` for a delivery already acted on (a replay).
     pub status: String,
 }
 
@@ -55,7 +55,8 @@ pub enum WebhookResponse {
     /// A push to the book's branch: the lessons it touched were purged.
     #[oai(status = 200)]
     Purged(Json<PurgeOut>),
-    /// Another event, or a push to another repository or branch: nothing to do.
+    /// Another event, a push to another repository or branch, or a delivery already acted on
+    /// (`duplicate`): nothing to do.
     #[oai(status = 202)]
     Ignored(Json<IgnoredOut>),
 }
@@ -65,6 +66,13 @@ impl WebhookResponse {
     pub fn ignored() -> Self {
         Self::Ignored(Json(IgnoredOut {
             status: "ignored".into(),
+        }))
+    }
+
+    /// `202 {"status":"duplicate"}`: this delivery was already acted on.
+    pub fn duplicate() -> Self {
+        Self::Ignored(Json(IgnoredOut {
+            status: "duplicate".into(),
         }))
     }
 }

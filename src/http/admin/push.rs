@@ -70,6 +70,25 @@ pub fn signature_valid(secret: &[u8], body: &[u8], header: Option<&str>) -> bool
     mac.verify_slice(&signature).is_ok()
 }
 
+/// Longest `X-GitHub-Delivery` logged (GitHub sends a 36-character GUID).
+const MAX_DELIVERY_ID: usize = 64;
+
+/// The delivery id to log: the header when it is at most 64 of `[A-Za-z0-9-]`, `-` when absent,
+/// `invalid` otherwise (never the client's text).
+pub fn delivery_id(header: Option<&str>) -> &str {
+    match header {
+        None => "-",
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_DELIVERY_ID
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            id
+        }
+        Some(_) => "invalid",
+    }
+}
+
 /// Whether the push went to `branch` of `repo` (GitHub compares repository names without
 /// regard to case).
 pub fn targets(event: &PushEventIn, repo: &str, branch: &str) -> bool {

@@ -149,3 +149,13 @@ fn targets_needs_the_configured_repository_and_branch() {
         "main"
     ));
 }
+
+#[test]
+fn delivery_ids_are_logged_only_when_short_and_plain() {
+    let guid = "72d3162e-cc78-11e3-81ab-4c9367dc0958";
+    assert_eq!(delivery_id(Some(guid)), guid);
+    assert_eq!(delivery_id(None), "-");
+    for hostile in ["", "a b", "id\u{7f}", "x;DROP", &"a".repeat(65)] {
+        assert_eq!(delivery_id(Some(hostile)), "invalid", "{hostile:?}");
+    }
+}

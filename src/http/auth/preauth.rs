@@ -1,0 +1,102 @@
+//! Pre-authentication throttling on the wire: the client address a refused attempt is charged
+//! to (through `TRUSTED_PROXIES`), and the 429 an address over its budget gets before any
+//! credential is looked at (see `app::preauth`).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::payload::Json;
+
+use super::{AuthState, Refusal};
+use crate::app::auth::Caller;
+use crate::app::preauth::{Attempt, Throttled, client_key};
+use crate::http::error::{ApiError, RateLimitedBody, RateLimitedDetail};
+
+/// The signed webhook: public for the guard, but a bad signature is a refused attempt.
+pub const WEBHOOK_PATH: &str = "/webhooks/github";
+
+/// Starts an attempt of `req`'s client address; `Ok(None)` when no budget is configured.
+async fn admit(req: &Request, state: &AuthState) -> Result<Option<Attempt>, Throttled> {
+    let Some(limiter) = state.authenticator.preauth() else {
+        return Ok(None);
+    };
+    let trusted = &state.config.rate_limits.trusted_proxies;
+    // Without a socket address (a test harness, a Unix socket) every request is one client.
+    let key =
+        crate::http::client::client_ip(req, trusted).map_or_else(|| "-".to_owned(), client_key);
+    limiter.admit(&key).await.map(Some)
+}
+
+/// Runs `authenticate` unless the client address is over its budget of refused attempts, and
+/// charges a refusal to that budget. The future is lazy: when the address is turned away, no
+/// credential is parsed or looked up.
+///
+/// # Errors
+/// [`Throttled`] (answer it as is) when the address is over budget.
+pub async fn gate(
+    req: &Request,
+    state: &AuthState,
+    authenticate: impl Future<Output = Result<Caller, Refusal>>,
+) -> Result<Result<Caller, Refusal>, Throttled> {
+    let attempt = admit(req, state).await?;
+    let outcome = authenticate.await;
+    if let (Err(_), Some(attempt)) = (&outcome, attempt) {
+        attempt.refused().await;
+    }
+    Ok(outcome)
+}
+
+/// A public route: passed through, except the signed webhook, where an address over budget is
+/// turned away before the signature is checked and a 401 (bad signature) is charged.
+///
+/// # Errors
+/// Only errors of the inner endpoint.
+pub async fn public<E: Endpoint>(
+    ep: Arc<E>,
+    req: Request,
+    state: &AuthState,
+) -> poem::Result<Response> {
+    if req.uri().path() != WEBHOOK_PATH {
+        return ep.call(req).await.map(IntoResponse::into_response);
+    }
+    let attempt = match admit(&req, state).await {
+        Ok(attempt) => attempt,
+        Err(throttled) => return Ok(throttled.into_response()),
+    };
+    let answer = ep.call(req).await.map(IntoResponse::into_response);
+    let status = match &answer {
+        Ok(response) => response.status(),
+        Err(err) => err.status(),
+    };
+    if let Some(attempt) = attempt
+        && status == poem::http::StatusCode::UNAUTHORIZED
+    {
+        attempt.refused().await;
+    }
+    answer
+}
+
+impl IntoResponse for Throttled {
+    fn into_response(self) -> Response {
+        let secs = self.retry_after.as_micros().div_ceil(1_000_000);
+        ApiError::TooManyRequests(
+            Json(RateLimitedBody {
+                error: RateLimitedDetail {
+                    code: "rate_limited".into(),
+                    message: format!(
+                        "too many refused or unauthenticated requests from this address: {} per \
+                         {}; retry later",
+                        self.limit, self.window
+                    ),
+                    limit: self.limit,
+                    window: self.window,
+                    retry_after_ms: u64::try_from(self.retry_after.as_millis()).unwrap_or(u64::MAX),
+                    request_id: None,
+                },
+            }),
+            u64::try_from(secs).unwrap_or(u64::MAX).max(1),
+        )
+        .into_response()
+    }
+}

@@ -23,6 +23,7 @@ use crate::app::study::{MessageInput, StudyService, TurnContext, TurnStream};
 use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
+use crate::domain::tutor::is_student_name;
 use wire::{Envelope, WireItem, WirePage, WireThread};
 
 /// Interval of `: keep-alive` comments while the model is silent.
@@ -134,7 +135,9 @@ impl ChatKitApi {
         lesson_path: Query<Option<String>>,
         /// Text the student highlighted (ask mode), at most 5,000 characters.
         selected_text: Query<Option<String>>,
-        /// Display name of the student, at most 100 characters.
+        /// Display name of the student: at most 64 characters, only letters (any script),
+        /// spaces, apostrophes, hyphens and dots; anything else is refused with 400
+        /// `invalid_user_name`.
         user_name: Query<Option<String>>,
     ) -> ChatKitResponse {
         let ctx = match turn_context(lesson_path.0, selected_text.0, user_name.0) {
@@ -336,14 +339,18 @@ pub(crate) fn turn_context(
             format!("selected_text has at most {MAX_SELECTED_CHARS} characters"),
         ));
     }
+    // The name reaches the tutor's prompt: only a name's characters, so it cannot carry
+    // instructions or markup (an empty one is the same as none).
     if user_name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > MAX_USER_NAME_CHARS || n.chars().any(char::is_control))
+        .as_deref()
+        .map(str::trim)
+        .is_some_and(|n| !n.is_empty() && !is_student_name(n))
     {
         return Err(ApiError::bad_request(
-            "bad_request",
+            "invalid_user_name",
             format!(
-                "user_name has at most {MAX_USER_NAME_CHARS} characters and no control characters"
+                "user_name has at most {MAX_USER_NAME_CHARS} characters: letters, spaces, \
+                 apostrophes, hyphens and dots"
             ),
         ));
     }

@@ -17,6 +17,7 @@ mod lessons;
 mod openapi;
 mod postgres;
 mod proxy;
+mod quiz;
 mod quotas;
 mod rate_limiter;
 mod redis;

@@ -34,7 +34,7 @@ pub const MAX_MESSAGE_CHARS: usize = 8_000;
 /// Longest highlighted text accepted for ask mode, in characters.
 pub const MAX_SELECTED_CHARS: usize = 5_000;
 /// Longest display name, in characters.
-pub const MAX_USER_NAME_CHARS: usize = 100;
+pub const MAX_USER_NAME_CHARS: usize = crate::domain::tutor::MAX_STUDENT_NAME_CHARS;
 /// Longest thread title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 

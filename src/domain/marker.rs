@@ -1,14 +1,34 @@
 //! The correct-option marker: how the model tells the server which option of its question is
 //! right, and the streaming filter that removes it before anything reaches a client or the store.
 //!
-//! The marker is `[[CORRECT:A]]` or `[[CORRECT:B]]` (case-insensitive, spaces or tabs allowed
-//! after `[[`, around `:` and before `]]`, at most [`MAX_MARKER_CHARS`] characters). It never
-//! leaves the server.
+//! The model is told to write `[[CORRECT:A]]` or `[[CORRECT:B]]`. Models do not always obey,
+//! and a model's output can be steered by the student, so the filter does not trust the shape:
+//! anything *marker-like* is removed, whatever follows it.
+//!
+//! Marker-like means: `[`, then any run of brackets, spaces, tabs, zero-width characters and
+//! markdown decoration (`*`, `_`, `` ` ``), then the word `correct` in any case. The marker-like
+//! sequence goes on to the first `]` (a second `]` right after it is removed too), or else to
+//! the end of its line, or of the message. `[[ Correct answer: B ]]`, `[CORRECT: Option A]`,
+//! `[[**correct**:A` and `[[correction]]` are all removed. A possible start of one (`[`, `[[`,
+//! `[[ cor`) is held back until the next character rules it out, and dropped if the message
+//! ends there: a model that stops at its token limit in the middle of a marker leaks nothing.
+//!
+//! The choice is read leniently from what follows the word (see [`read_choice`]): `:A`,
+//! `: Option A`, `answer: b`, `: B) …`. A marker-like sequence that names no single option is
+//! removed all the same and leaves the question without a checkable answer.
+
+mod read;
+
+pub use read::read_choice;
 
 use super::teach::Choice;
 
-/// Longest text still read as a marker, so a stray `[[` holds the stream back only briefly.
-pub const MAX_MARKER_CHARS: usize = 32;
+/// Longest text after the word `correct` that is still read for a choice; a longer one is
+/// removed but names no option.
+pub const MAX_MARKER_BODY_CHARS: usize = 48;
+
+/// The word every marker-like sequence contains, lowercase.
+const WORD: &[u8] = b"correct";
 
 /// The marker text for `choice`, as the model is instructed to write it.
 pub fn render(choice: Choice) -> String {
@@ -18,40 +38,72 @@ pub fn render(choice: Choice) -> String {
     }
 }
 
-/// Removes markers from a stream of text deltas and remembers the last one.
+/// Whether `c` may sit between an opening bracket and the word `correct`.
+fn is_gap(c: char) -> bool {
+    matches!(
+        c,
+        '[' | '*' | '_' | '`' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+    ) || (c.is_whitespace() && !matches!(c, '\n' | '\r'))
+}
+
+/// How the end of the text written so far relates to the start of a marker-like sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Opening {
+    /// No marker-like sequence can be starting.
+    #[default]
+    None,
+    /// After an opening bracket, before the word.
+    Gap,
+    /// After an opening bracket and this many letters of the word (1 to 6).
+    Word(u8),
+}
+
+/// Where the filter is in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Mode {
+    /// Ordinary text (possibly inside an [`Opening`]).
+    #[default]
+    Text,
+    /// After the word of a marker-like sequence: dropped up to `]` or the end of the line.
+    Body,
+    /// Right after the `]` that closed a marker: one more `]` is dropped.
+    Closing,
+}
+
+/// Removes marker-like sequences from a stream of text deltas and reads the last one.
+///
+/// It works on the text it *emits*, not only on its input: when removing a marker joins the
+/// text before it to the text after it (`[co` + marker + `rrect`), the joined text is checked
+/// too, so no split of the deltas and no arrangement of the model's words gets `[correct`
+/// through.
 ///
 /// What it holds back, and why:
-/// - the shortest suffix that could still become a marker (at most [`MAX_MARKER_CHARS`]), so a
-///   marker split across deltas never leaks;
+/// - a possible start of a marker-like sequence (see the module documentation);
 /// - a trailing run of whitespace, because whitespace before a marker that ends the message is
 ///   dropped: when the message ends with a marker (nothing but whitespace after it), the
 ///   whitespace at the end of the output is trimmed, so the message ends with its last visible
-///   character. Every other character, whitespace included, comes out exactly as it went in,
-///   only the marker text itself is removed.
-///
-/// An unterminated marker at the end of the stream is not a marker and is emitted by
-/// [`MarkerFilter::finish`].
+///   character. Every other character, whitespace included, comes out exactly as it went in.
 #[derive(Debug, Clone, Default)]
 pub struct MarkerFilter {
-    /// A possible marker prefix, starting with `[`.
-    partial: String,
+    mode: Mode,
+    /// State of the end of the emitted-or-held text.
+    opening: Opening,
+    /// The part of the current opening not emitted yet (all of it, unless a removed marker
+    /// joined it to text emitted before).
+    held: String,
+    /// Letters matched by the openings that the current one interrupted (innermost last): if
+    /// the current one turns out to be a marker, its removal resumes the one before it.
+    outer: Vec<u8>,
+    /// Text after the word of the current marker, up to [`MAX_MARKER_BODY_CHARS`] + 1 chars.
+    body: String,
     /// Whitespace not yet emitted: it is trimmed if a final marker follows it.
     held_ws: String,
     /// A marker was removed and only whitespace came after it.
     after_marker: bool,
-    /// Choice of the last complete marker.
+    /// Whether any marker-like sequence was removed.
+    seen: bool,
+    /// Choice named by the last marker-like sequence (`None` when it named none).
     choice: Option<Choice>,
-}
-
-/// How the text at a `[` relates to a marker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scan {
-    /// A complete marker of `len` bytes.
-    Marker { len: usize, choice: Choice },
-    /// Everything so far fits a marker, but the text ends before it is complete.
-    Partial,
-    /// Not a marker.
-    NoMatch,
 }
 
 impl MarkerFilter {
@@ -62,50 +114,139 @@ impl MarkerFilter {
 
     /// Feeds one delta; returns the text that is safe to emit now (possibly empty).
     pub fn push(&mut self, delta: &str) -> String {
-        let mut input = std::mem::take(&mut self.partial);
-        input.push_str(delta);
         let mut out = String::new();
-        let mut rest = input.as_str();
-        while let Some(at) = rest.find('[') {
-            self.emit(&rest[..at], &mut out);
-            let candidate = &rest[at..];
-            match scan(candidate) {
-                Scan::Marker { len, choice } => {
-                    self.choice = Some(choice);
-                    self.after_marker = true;
-                    rest = &candidate[len..];
-                }
-                Scan::Partial => {
-                    self.partial = candidate.to_string();
-                    return out;
-                }
-                Scan::NoMatch => {
-                    self.emit("[", &mut out);
-                    rest = &candidate[1..];
-                }
-            }
+        for c in delta.chars() {
+            self.step(c, &mut out);
         }
-        self.emit(rest, &mut out);
         out
     }
 
-    /// Ends the stream: returns what was held back, with the whitespace before a final marker
-    /// trimmed (see [`MarkerFilter`]). The filter can then be reused for a new stream.
+    /// Ends the stream: returns what may still be emitted. A possible marker start held back
+    /// is dropped, an unclosed marker is read and removed, and the whitespace before a final
+    /// marker is trimmed (see [`MarkerFilter`]). The filter can then be reused for a new stream.
     pub fn finish(&mut self) -> String {
         let mut out = String::new();
-        let partial = std::mem::take(&mut self.partial);
-        self.emit(&partial, &mut out);
+        match self.mode {
+            Mode::Body => self.end_marker(),
+            Mode::Closing => {}
+            Mode::Text => {
+                if !self.held.is_empty() {
+                    // The start of a marker cut off by the end of the answer: never shown.
+                    self.held.clear();
+                    self.after_marker = true;
+                }
+            }
+        }
         if !self.after_marker {
             out.push_str(&self.held_ws);
         }
+        self.mode = Mode::Text;
+        self.opening = Opening::None;
+        self.held.clear();
+        self.outer.clear();
+        self.body.clear();
         self.held_ws.clear();
         self.after_marker = false;
         out
     }
 
-    /// The choice of the last complete marker seen, if any.
+    /// The choice named by the last marker-like sequence; `None` when there was none or the
+    /// last one named no single option.
     pub fn choice(&self) -> Option<Choice> {
         self.choice
+    }
+
+    /// Whether any marker-like sequence was removed, readable or not.
+    pub fn saw_marker(&self) -> bool {
+        self.seen
+    }
+
+    fn step(&mut self, c: char, out: &mut String) {
+        match self.mode {
+            Mode::Body => match c {
+                ']' => {
+                    self.end_marker();
+                    self.mode = Mode::Closing;
+                }
+                '\n' | '\r' => {
+                    self.end_marker();
+                    self.text(c, out);
+                }
+                _ => {
+                    if self.body.chars().count() <= MAX_MARKER_BODY_CHARS {
+                        self.body.push(c);
+                    }
+                }
+            },
+            Mode::Closing => {
+                self.mode = Mode::Text;
+                if c != ']' {
+                    self.text(c, out);
+                }
+            }
+            Mode::Text => self.text(c, out),
+        }
+    }
+
+    /// One character of ordinary text.
+    fn text(&mut self, c: char, out: &mut String) {
+        let lower = c.to_ascii_lowercase();
+        match self.opening {
+            Opening::Gap if is_gap(c) => self.held.push(c),
+            Opening::Gap if lower == 'c' => {
+                self.held.push(c);
+                self.opening = Opening::Word(1);
+            }
+            Opening::Word(k)
+                if WORD.get(usize::from(k)) == Some(&(lower as u8)) && c.is_ascii() =>
+            {
+                self.held.push(c);
+                if usize::from(k) + 1 == WORD.len() {
+                    self.held.clear();
+                    self.opening = Opening::None;
+                    self.mode = Mode::Body;
+                    self.body.clear();
+                } else {
+                    self.opening = Opening::Word(k + 1);
+                }
+            }
+            _ if c == '[' => {
+                // A new opening; an interrupted one may resume if this one is removed.
+                if let Opening::Word(k) = self.opening {
+                    self.outer.push(k);
+                }
+                let before = std::mem::take(&mut self.held);
+                self.emit(&before, out);
+                self.held.push(c);
+                self.opening = Opening::Gap;
+            }
+            Opening::None => {
+                let mut buf = [0u8; 4];
+                self.emit(c.encode_utf8(&mut buf), out);
+            }
+            _ => {
+                // Ruled out: nothing before this character can start a marker any more.
+                let mut text = std::mem::take(&mut self.held);
+                text.push(c);
+                self.emit(&text, out);
+                self.opening = Opening::None;
+                self.outer.clear();
+            }
+        }
+    }
+
+    /// The current marker ended: read its choice; the text before it takes up again.
+    fn end_marker(&mut self) {
+        self.seen = true;
+        self.after_marker = true;
+        self.choice = if self.body.chars().count() > MAX_MARKER_BODY_CHARS {
+            None
+        } else {
+            read_choice(&self.body)
+        };
+        self.body.clear();
+        self.mode = Mode::Text;
+        self.opening = self.outer.pop().map_or(Opening::None, Opening::Word);
     }
 
     /// Emits marker-free `text`, keeping its trailing whitespace back.
@@ -119,58 +260,6 @@ impl MarkerFilter {
         }
         self.held_ws.push_str(&text[visible.len()..]);
     }
-}
-
-/// Reads `text` (which starts with `[`) against the marker grammar.
-fn scan(text: &str) -> Scan {
-    /// Where the scanner is in `[[ correct : X ]]`.
-    #[derive(Clone, Copy)]
-    enum State {
-        Open(u8),
-        Word(usize),
-        Colon,
-        Letter,
-        Close(u8),
-    }
-    const WORD: &[u8] = b"correct";
-    let is_space = |c: char| c == ' ' || c == '\t';
-    let mut state = State::Open(0);
-    let mut choice = Choice::A;
-    for (n, (at, c)) in text.char_indices().enumerate() {
-        if n >= MAX_MARKER_CHARS {
-            return Scan::NoMatch;
-        }
-        let lower = c.to_ascii_lowercase();
-        state = match state {
-            State::Open(0) if c == '[' => State::Open(1),
-            State::Open(1) if c == '[' => State::Word(0),
-            State::Word(0) if is_space(c) => State::Word(0),
-            State::Word(i) if i < WORD.len() && lower == char::from(WORD[i]) => {
-                if i + 1 == WORD.len() {
-                    State::Colon
-                } else {
-                    State::Word(i + 1)
-                }
-            }
-            State::Colon if is_space(c) => State::Colon,
-            State::Colon if c == ':' => State::Letter,
-            State::Letter if is_space(c) => State::Letter,
-            State::Letter if lower == 'a' || lower == 'b' => {
-                choice = if lower == 'a' { Choice::A } else { Choice::B };
-                State::Close(0)
-            }
-            State::Close(0) if is_space(c) => State::Close(0),
-            State::Close(0) if c == ']' => State::Close(1),
-            State::Close(1) if c == ']' => {
-                return Scan::Marker {
-                    len: at + c.len_utf8(),
-                    choice,
-                };
-            }
-            _ => return Scan::NoMatch,
-        };
-    }
-    Scan::Partial
 }
 
 #[cfg(test)]

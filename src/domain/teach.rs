@@ -1,5 +1,11 @@
 //! Teach mode as a server-side state machine: one lesson chunk at a time, an A/B question per
 //! chunk whose correct option stays on the server, at most three attempts, hint and skip.
+//!
+//! A question the model asked without a readable marker cannot be checked. The quiz must not
+//! get stuck on it, and the server must not guess, so the student's next reply is not judged:
+//! the tutor asks a new question about the same chunk ([`TeachAction::Reask`]), and after
+//! [`MAX_UNCHECKED`] unchecked questions in a row the next answer moves on
+//! ([`Verdict::Unchecked`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +15,9 @@ pub use input::{classify_input, parse_answer};
 
 /// Attempts a student gets per question before the answer is revealed.
 pub const MAX_ATTEMPTS: u8 = 3;
+
+/// Unchecked questions in a row on one chunk after which the next answer moves on.
+pub const MAX_UNCHECKED: u8 = 2;
 
 /// An option of a two-choice question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,6 +56,9 @@ pub struct StudyState {
     pub previous: Option<Box<StudyState>>,
     /// Id of the student message the last committed turn answered.
     pub answered_item: Option<String>,
+    /// Questions in a row on the current chunk that the model asked without a readable
+    /// marker, so that no answer to them can be checked.
+    pub unchecked: u8,
 }
 
 /// What a student's message means in teach mode.
@@ -84,6 +96,9 @@ pub enum Verdict {
         /// The correct option, when a question was pending.
         correct: Option<Choice>,
     },
+    /// The student answered a question that could not be checked, too often to ask again:
+    /// the tutor moves on without judging the answer.
+    Unchecked,
 }
 
 /// What the tutor does this turn.
@@ -101,6 +116,12 @@ pub enum TeachAction {
     },
     /// Explain chunk `chunk` differently and ask a new question about it.
     Reexplain {
+        /// Chunk index.
+        chunk: u32,
+    },
+    /// The last question about chunk `chunk` could not be checked: without judging the
+    /// student's reply, ask a new question about the same chunk.
+    Reask {
         /// Chunk index.
         chunk: u32,
     },
@@ -130,6 +151,12 @@ pub struct TurnPlan {
 }
 
 impl StudyState {
+    /// Whether the student's next message may be an answer: a question is pending, or one was
+    /// asked that cannot be checked.
+    pub fn expects_answer(&self) -> bool {
+        self.pending.is_some() || self.unchecked > 0
+    }
+
     /// Decides the turn for `input` on a lesson of `chunk_count` chunks, before the model runs.
     ///
     /// A `chunk_index` beyond the lesson (the lesson shrank since the state was saved) is read as
@@ -171,6 +198,12 @@ impl StudyState {
             }
             (StudentInput::Hint, Some(_)) => plan(None, TeachAction::Hint { chunk }),
             (StudentInput::Skip, correct) => plan(Some(Verdict::Skipped { correct }), move_on),
+            (StudentInput::Answer(_), None) if self.unchecked >= MAX_UNCHECKED => {
+                plan(Some(Verdict::Unchecked), move_on)
+            }
+            (StudentInput::Answer(_) | StudentInput::Other(_), None) if self.unchecked > 0 => {
+                plan(None, TeachAction::Reask { chunk })
+            }
             _ => plan(None, TeachAction::Respond { chunk }),
         }
     }
@@ -185,6 +218,11 @@ impl StudyState {
             })
         };
         let turns = self.turns.saturating_add(1);
+        // A question turn without a readable marker leaves a question nobody can check.
+        let unchecked_after = |before: u8| match asked {
+            Some(_) => 0,
+            None => before.saturating_add(1),
+        };
         match plan.action {
             TeachAction::Introduce { chunk } | TeachAction::Teach { chunk } => StudyState {
                 chunk_index: chunk,
@@ -192,6 +230,16 @@ impl StudyState {
                 pending: question(chunk),
                 completed: false,
                 turns,
+                unchecked: unchecked_after(0),
+                ..StudyState::default()
+            },
+            TeachAction::Reask { chunk } => StudyState {
+                chunk_index: chunk,
+                attempts: self.attempts,
+                pending: question(chunk),
+                completed: false,
+                turns,
+                unchecked: unchecked_after(self.unchecked),
                 ..StudyState::default()
             },
             TeachAction::Reexplain { chunk } => {
@@ -209,6 +257,7 @@ impl StudyState {
                     pending: question(chunk),
                     completed: false,
                     turns,
+                    unchecked: unchecked_after(self.unchecked),
                     ..StudyState::default()
                 }
             }
@@ -218,6 +267,8 @@ impl StudyState {
                 pending: question(chunk).or_else(|| self.pending.clone()),
                 completed: false,
                 turns,
+                // These turns ask nothing new; a marker they write anyway makes it checkable.
+                unchecked: if asked.is_some() { 0 } else { self.unchecked },
                 ..StudyState::default()
             },
             // Nothing is pending once the lesson is over, so no attempts are either.

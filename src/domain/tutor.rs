@@ -46,6 +46,28 @@ impl StudyMode {
     }
 }
 
+/// Longest display name a student may give, in characters.
+pub const MAX_STUDENT_NAME_CHARS: usize = 64;
+
+/// Whether `name` (already trimmed) looks like a person's name: 1 to
+/// [`MAX_STUDENT_NAME_CHARS`] characters, letters of any script (with combining accents),
+/// spaces, apostrophes, hyphens and dots, and at least one letter. A display name comes from
+/// the query string, so anything that could carry instructions or markup is refused.
+pub fn is_student_name(name: &str) -> bool {
+    let allowed = |c: char| {
+        c.is_alphabetic()
+            || matches!(c, ' ' | '\'' | '\u{2019}' | '-' | '.')
+            || matches!(
+                c,
+                '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
+            )
+    };
+    let count = name.chars().count();
+    (1..=MAX_STUDENT_NAME_CHARS).contains(&count)
+        && name.chars().all(allowed)
+        && name.chars().any(char::is_alphabetic)
+}
+
 /// The structured facts behind a prompt. A network model reads `Prompt::messages`; the offline
 /// tutor builds its answer from these facts alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

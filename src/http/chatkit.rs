@@ -20,10 +20,11 @@ use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
 use crate::app::study::{MessageInput, PendingTurn, StudyService, TurnContext, TurnStream};
-use crate::domain::bounds::{MAX_METADATA_BYTES, check_json, check_label, check_text};
+use crate::domain::bounds::{MAX_METADATA_BYTES, check_json, check_text};
 use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
+use crate::domain::tutor::is_student_name;
 use wire::{Envelope, WireItem, WirePage, WireThread};
 
 /// Interval of `: keep-alive` comments while the model is silent.
@@ -129,7 +130,9 @@ impl ChatKitApi {
         lesson_path: Query<Option<String>>,
         /// Text the student highlighted (ask mode), at most 5,000 characters.
         selected_text: Query<Option<String>>,
-        /// Display name of the student, at most 100 characters.
+        /// Display name of the student: at most 64 characters, only letters (any script),
+        /// spaces, apostrophes, hyphens and dots; anything else is refused with 400
+        /// `invalid_user_name`.
         user_name: Query<Option<String>>,
     ) -> ChatKitResponse {
         let ctx = match turn_context(lesson_path.0, selected_text.0, user_name.0) {
@@ -342,8 +345,20 @@ pub(crate) fn turn_context(
     if let Some(text) = &selected_text {
         check_text("selected_text", text, MAX_SELECTED_CHARS)?;
     }
-    if let Some(name) = &user_name {
-        check_label("user_name", name, MAX_USER_NAME_CHARS)?;
+    // The name reaches the tutor's prompt: only a name's characters, so it cannot carry
+    // instructions or markup (an empty one is the same as none).
+    if user_name
+        .as_deref()
+        .map(str::trim)
+        .is_some_and(|n| !n.is_empty() && !is_student_name(n))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_user_name",
+            format!(
+                "user_name has at most {MAX_USER_NAME_CHARS} characters: letters, spaces, \
+                 apostrophes, hyphens and dots"
+            ),
+        ));
     }
     let clean = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     Ok(TurnContext {

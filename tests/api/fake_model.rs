@@ -20,6 +20,8 @@ pub struct Script {
     pub delay: Duration,
     /// Stop after this many deltas, without `[DONE]` (a cut stream).
     pub cut_after: Option<usize>,
+    /// `finish_reason` of the last chunk; `stop` when unset (`length` = the token limit).
+    pub finish_reason: Option<&'static str>,
 }
 
 pub struct FakeModel {
@@ -76,7 +78,10 @@ fn async_stream(
                 return Some((Ok(bytes::Bytes::from(chunk(&script.deltas[i]))), i + 1));
             }
             if i == limit && !cut {
-                let tail = "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7}}\n\ndata: [DONE]\n\n";
+                let reason = script.finish_reason.unwrap_or("stop");
+                let tail = format!(
+                    "data: {{\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"{reason}\"}}],\"usage\":{{\"prompt_tokens\":12,\"completion_tokens\":7}}}}\n\ndata: [DONE]\n\n"
+                );
                 return Some((Ok(bytes::Bytes::from(tail)), i + 1));
             }
             None

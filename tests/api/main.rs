@@ -19,6 +19,7 @@ mod limits;
 mod openapi;
 mod postgres;
 mod proxy;
+mod quiz;
 mod quotas;
 mod rate_limiter;
 mod redis;

@@ -26,6 +26,7 @@ fn teach(ctx: &TutorContext, action: TeachAction) -> String {
         TeachAction::Introduce { chunk } => introduce(ctx, &Section::new(ctx, chunk)),
         TeachAction::Teach { chunk } => next_section(ctx, &Section::new(ctx, chunk)),
         TeachAction::Reexplain { chunk } => reexplain(ctx, &Section::new(ctx, chunk)),
+        TeachAction::Reask { chunk } => reask(&Section::new(ctx, chunk)),
         TeachAction::Hint { chunk } => Section::new(ctx, chunk).question(0).hint(),
         TeachAction::Respond { chunk } => respond(ctx, &Section::new(ctx, chunk)),
         TeachAction::Complete => complete(ctx),
@@ -79,6 +80,13 @@ fn reexplain(ctx: &TutorContext, section: &Section) -> String {
         section.excerpt(variant)
     };
     with_question(&[opening, excerpt], section, variant)
+}
+
+/// Another question on the same section, without judging the reply to the last one (the
+/// offline tutor always marks its questions, so this only answers a hand-built context).
+fn reask(section: &Section) -> String {
+    let opening = format!("Let's try another question about **{}**.", section.title);
+    with_question(&[opening], section, 1)
 }
 
 fn respond(ctx: &TutorContext, section: &Section) -> String {
@@ -167,6 +175,7 @@ fn feedback(verdict: Option<Verdict>) -> Vec<String> {
             correct: Some(correct),
         }) => format!("Skipping — the answer was **{}**.", letter(correct)),
         Some(Verdict::Skipped { correct: None }) => "Skipping ahead.".to_string(),
+        Some(Verdict::Unchecked) => "Thanks — let's move on.".to_string(),
         Some(Verdict::Wrong { .. }) | None => return Vec::new(),
     };
     vec![line]

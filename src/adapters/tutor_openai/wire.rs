@@ -107,6 +107,7 @@ where
         input_tokens: 0,
         output_tokens: 0,
         finished: false,
+        cut_short: None,
     };
     futures::stream::unfold(Some(decoder), |state| async move {
         let mut decoder = state?;
@@ -122,6 +123,18 @@ struct Decoder<S> {
     output_tokens: u32,
     /// A choice reported a `finish_reason`: the answer is whole even if `[DONE]` never comes.
     finished: bool,
+    /// The `finish_reason` said the answer was cut short (token limit, content filter): the
+    /// stream then ends with an error instead of `Done`, so the turn counts as interrupted.
+    cut_short: Option<&'static str>,
+}
+
+/// Why a `finish_reason` means the answer is not whole; `None` for a normal end.
+fn cut_short(finish_reason: &str) -> Option<&'static str> {
+    match finish_reason {
+        "length" => Some("the answer reached the output token limit"),
+        "content_filter" => Some("the provider filtered the answer"),
+        _ => None,
+    }
 }
 
 impl<S, B, E> Decoder<S>
@@ -135,13 +148,13 @@ where
         loop {
             let event = match tokio::time::timeout_at(self.deadline, self.events.next()).await {
                 Err(_) => return (Err(TutorError::Timeout), false),
-                Ok(None) if self.finished => return (Ok(self.done()), false),
+                Ok(None) if self.finished => return (self.end(), false),
                 Ok(None) => return (Err(interrupted("body ended before [DONE]")), false),
                 Ok(Some(Err(error))) => return (Err(interrupted(describe(&error))), false),
                 Ok(Some(Ok(event))) => event,
             };
             match self.accept(&event.data) {
-                Ok(Some(chunk @ TutorChunk::Done { .. })) => return (Ok(chunk), false),
+                Ok(Some(TutorChunk::Done { .. })) => return (self.end(), false),
                 Ok(Some(delta)) => return (Ok(delta), true),
                 Ok(None) => {}
                 Err(error) => return (Err(error), false),
@@ -166,14 +179,23 @@ where
         let Some(choice) = chunk.choices.into_iter().next() else {
             return Ok(None);
         };
-        if choice.finish_reason.is_some() {
+        if let Some(reason) = &choice.finish_reason {
             self.finished = true;
+            self.cut_short = self.cut_short.or_else(|| cut_short(reason));
         }
         Ok(choice
             .delta
             .and_then(|delta| delta.content)
             .filter(|content| !content.is_empty())
             .map(TutorChunk::Delta))
+    }
+
+    /// The end of a body that reported a `finish_reason`: `Done`, or the error of a cut answer.
+    fn end(&self) -> Result<TutorChunk, TutorError> {
+        match self.cut_short {
+            Some(why) => Err(interrupted(why)),
+            None => Ok(self.done()),
+        }
     }
 
     fn done(&self) -> TutorChunk {

@@ -82,11 +82,19 @@ fn whitespace_is_held_only_until_visible_text_follows() {
 }
 
 #[test]
-fn only_a_possible_marker_prefix_is_held_back() {
+fn only_a_possible_marker_start_is_held_back() {
     let mut filter = MarkerFilter::new();
-    assert_eq!(filter.push("see [[corr"), "see");
-    assert_eq!(filter.push("ection]] ok"), " [[correction]] ok");
+    assert_eq!(filter.push("see [[co"), "see");
+    assert_eq!(filter.push("st]] ok"), " [[cost]] ok");
     assert_eq!(filter.push("[x]"), "[x]");
+}
+
+#[test]
+fn a_bracketed_word_starting_with_correct_is_removed_too() {
+    assert_eq!(
+        joined(&["see [[corr", "ection]] ok"]),
+        ("see  ok".to_string(), None)
+    );
 }
 
 #[test]
@@ -98,34 +106,82 @@ fn the_last_of_several_markers_wins() {
 }
 
 #[test]
-fn an_unterminated_marker_at_the_end_is_emitted_by_finish() {
+fn an_unterminated_marker_at_the_end_is_removed_and_still_read() {
     let mut filter = MarkerFilter::new();
     assert_eq!(filter.push("text [[CORRECT:A"), "text");
-    assert_eq!(filter.finish(), " [[CORRECT:A");
-    assert_eq!(filter.choice(), None);
+    assert_eq!(filter.finish(), "");
+    assert_eq!(filter.choice(), Some(Choice::A));
 }
 
 #[test]
-fn a_stray_opening_never_holds_the_stream_back_beyond_the_marker_bound() {
-    let mut filter = MarkerFilter::new();
-    assert_eq!(filter.push("[[correct"), "");
-    let spaces = " ".repeat(MAX_MARKER_CHARS);
-    let out = filter.push(&format!("{spaces}x"));
-    assert_eq!(out, format!("[[correct{spaces}x"));
+fn a_marker_start_cut_off_by_the_end_of_the_answer_is_dropped() {
+    for cut in ["[", "[[", "[[ ", "[[C", "[[cOrRe", "[ *corr"] {
+        let (emitted, choice) = run(&["Which is true?\n", cut]);
+        assert_eq!(emitted.concat(), "Which is true?", "cut at {cut:?}");
+        assert_eq!(choice, None);
+    }
 }
 
 #[test]
-fn an_overlong_marker_is_not_removed() {
-    let long = format!("[[correct{}:A]]", " ".repeat(MAX_MARKER_CHARS));
-    assert_eq!(joined(&[&long]), (long.clone(), None));
+fn an_overlong_marker_is_removed_but_names_no_option() {
+    let long = format!("[[correct{}:A]]", " ".repeat(MAX_MARKER_BODY_CHARS));
+    assert_eq!(joined(&["Q?\n", &long]), ("Q?".to_string(), None));
 }
 
 #[test]
-fn extra_opening_brackets_before_a_marker_are_kept() {
+fn extra_opening_brackets_before_a_marker_are_removed_with_it() {
     assert_eq!(
         joined(&["[[[CORRECT:B]]!"]),
-        ("[!".to_string(), Some(Choice::B))
+        ("!".to_string(), Some(Choice::B))
     );
+}
+
+#[test]
+fn marker_variants_are_removed_and_read_when_they_name_one_option() {
+    let cases: [(&str, Option<Choice>); 12] = [
+        ("[[CORRECT: Option A]]", Some(Choice::A)),
+        ("[[correct answer: b]]", Some(Choice::B)),
+        ("[CORRECT:A]", Some(Choice::A)),
+        ("[[CORRECT:A]", Some(Choice::A)),
+        ("[[**Correct**: B]]", Some(Choice::B)),
+        ("[[CORRECT_OPTION=b]]", Some(Choice::B)),
+        ("[[ CORRECT : B) Tools let an agent act ]]", Some(Choice::B)),
+        ("[[\u{200B}correct:(A)]]", Some(Choice::A)),
+        ("[[CORRECT: A or B]]", None),
+        ("[[CORRECT:C]]", None),
+        ("[[CORRECT]]", None),
+        ("[[CORRECTION: a]]", None),
+    ];
+    for (variant, choice) in cases {
+        assert_eq!(
+            joined(&["A) x\nB) y\n", variant]),
+            ("A) x\nB) y".to_string(), choice),
+            "{variant}"
+        );
+    }
+}
+
+#[test]
+fn an_unclosed_marker_ends_with_its_line() {
+    assert_eq!(
+        joined(&["Q?\n[[CORRECT: B\nNext line."]),
+        ("Q?\n\nNext line.".to_string(), Some(Choice::B))
+    );
+}
+
+#[test]
+fn text_joined_by_removing_a_marker_cannot_form_another() {
+    let (emitted, choice) = run(&["[co", "[[CORRECT:A]]", "rrect:B] done"]);
+    let all = emitted.concat();
+    assert!(!all.to_lowercase().contains("correct"), "{all:?}");
+    assert_eq!(all, "[co done");
+    assert_eq!(choice, Some(Choice::B));
+}
+
+#[test]
+fn code_with_nested_brackets_is_left_alone() {
+    let code = "let grid = [[0; 3]; 3];\nlet rows = [[a, b], [c, d]];\nx[i][j]\n";
+    assert_eq!(joined(&[code]), (code.to_string(), None));
 }
 
 #[test]
@@ -165,9 +221,72 @@ fn marker() -> impl Strategy<Value = (String, Choice)> {
         })
 }
 
-/// Text that cannot spell "correct" by itself (no `c`), but has brackets, colons and Unicode.
+/// Text that cannot spell "correct" by itself (no `c`), with brackets that cannot open a marker
+/// (`[` only before `x`), colons, decoration and Unicode.
 fn filler() -> impl Strategy<Value = String> {
-    prop_oneof![r"[abxyzAB0-9 \n\t\[\]:éü漢🙂.,*]{0,30}", r"[ \n]{0,3}",]
+    prop_oneof![
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a", "b", "x", "A", "B", "0", " ", "\n", "\t", "]", ":", "é", "漢", "🙂", ".", "*",
+                "[x]", "[ x",
+            ]),
+            0..12,
+        )
+        .prop_map(|parts| parts.concat()),
+        r"[ \n]{0,3}",
+    ]
+}
+
+/// Pieces a model could write, including every kind of marker fragment.
+fn soup() -> impl Strategy<Value = Vec<String>> {
+    let piece = prop_oneof![
+        prop::sample::select(vec![
+            "[",
+            "[[",
+            "]",
+            "]]",
+            "correct",
+            "CoRrEcT",
+            "co",
+            "rrect",
+            "c",
+            "orrect",
+            ":",
+            " ",
+            "\t",
+            "\n",
+            "a",
+            "B",
+            "A)",
+            "option",
+            "*",
+            "_",
+            "`",
+            "\u{200B}",
+            "é",
+            "x",
+            "[[CORRECT:A]]",
+            "[[ correct : b ]]",
+            "[CORRECT: Option A]",
+        ])
+        .prop_map(String::from),
+        any::<String>().prop_map(|s| s.chars().take(4).collect()),
+    ];
+    prop::collection::vec(piece, 0..40)
+}
+
+/// Whether `text` has an opening bracket followed by gap characters and the word `correct`,
+/// checked independently of the filter's state machine.
+fn has_marker_like(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    (0..chars.len()).filter(|&i| chars[i] == '[').any(|i| {
+        let rest: String = chars[i + 1..]
+            .iter()
+            .skip_while(|&&c| is_gap(c))
+            .take(7)
+            .collect();
+        rest.eq_ignore_ascii_case("correct")
+    })
 }
 
 /// Splits `text` at the given char positions.
@@ -219,10 +338,7 @@ proptest! {
 
     #[test]
     fn the_split_of_the_stream_never_changes_the_output(
-        parts in prop::collection::vec(
-            prop::sample::select(vec!["[", "[[", "]", "]]", "correct", "CoRrEcT", ":", " ", "\n", "a", "B", "é", "x"]),
-            0..30,
-        ),
+        parts in soup(),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
     ) {
         let text = parts.concat();
@@ -230,6 +346,35 @@ proptest! {
         let deltas = split_at_chars(&text, &cuts);
         let refs: Vec<&str> = deltas.iter().map(String::as_str).collect();
         prop_assert_eq!(joined(&refs), whole);
+    }
+
+    #[test]
+    fn no_marker_like_text_ever_leaves_the_filter_whatever_the_model_writes(
+        parts in soup(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let text = parts.concat();
+        let deltas = split_at_chars(&text, &cuts);
+        let refs: Vec<&str> = deltas.iter().map(String::as_str).collect();
+        let (emitted, _) = run(&refs);
+        let all = emitted.concat();
+        prop_assert!(!has_marker_like(&all), "leaked in {:?} from {:?}", all, text);
+        for piece in &emitted {
+            prop_assert!(!has_marker_like(piece), "leaked in {:?}", piece);
+        }
+    }
+
+    #[test]
+    fn an_answer_cut_anywhere_inside_a_marker_leaks_none_of_it(
+        before in filler(),
+        (marker, _) in marker(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let chars: Vec<char> = marker.chars().collect();
+        let kept: String = chars[..cut.index(chars.len())].iter().collect();
+        let (all, _) = joined(&[&before, &kept]);
+        let visible = before.trim_end();
+        prop_assert!(all == before || all == visible, "{:?} became {:?}", before, all);
     }
 
     #[test]

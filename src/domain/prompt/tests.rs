@@ -62,10 +62,11 @@ fn bodies(prompt: &Prompt) -> Vec<&str> {
     prompt.messages.iter().map(|m| m.content.as_str()).collect()
 }
 
-const ASKING: [TeachAction; 3] = [
+const ASKING: [TeachAction; 4] = [
     TeachAction::Introduce { chunk: 1 },
     TeachAction::Teach { chunk: 1 },
     TeachAction::Reexplain { chunk: 1 },
+    TeachAction::Reask { chunk: 1 },
 ];
 const NOT_ASKING: [TeachAction; 3] = [
     TeachAction::Hint { chunk: 1 },
@@ -133,7 +134,12 @@ fn hidden_items_are_excluded_from_the_history() {
             10_000,
             500,
         ),
-        ask_prompt(&ctx(TeachAction::Respond { chunk: 1 }), &history, 500),
+        ask_prompt(
+            &ctx(TeachAction::Respond { chunk: 1 }),
+            &history,
+            100_000,
+            500,
+        ),
     ] {
         assert_eq!(bodies(&prompt)[1..], ["Welcome!", "why?", "B"]);
     }
@@ -160,7 +166,7 @@ fn ask_prompt_keeps_the_last_30_items() {
     let mut c = ctx(TeachAction::Respond { chunk: 0 });
     c.mode = StudyMode::Ask;
     c.student_message = "what is a closure?".to_string();
-    let prompt = ask_prompt(&c, &history, 300);
+    let prompt = ask_prompt(&c, &history, 100_000, 300);
     assert_eq!(prompt.messages.len(), 1 + 30 + 1);
     assert_eq!(prompt.messages[1].content, "q10");
     assert_eq!(prompt.messages[30].content, "r39");
@@ -183,7 +189,9 @@ fn the_marker_instruction_appears_only_for_question_asking_actions() {
             "{action:?}"
         );
     }
-    assert!(!system(&ask_prompt(&ctx(TeachAction::Complete), &[], 500)).contains("[[CORRECT"));
+    assert!(
+        !system(&ask_prompt(&ctx(TeachAction::Complete), &[], 100_000, 500)).contains("[[CORRECT")
+    );
 }
 
 #[test]
@@ -208,7 +216,14 @@ fn introduce_greets_the_student_by_name_and_starts_on_auto_start() {
     c.student_name = Some("Ada".to_string());
     c.student_message = "\u{200B}".to_string();
     let prompt = teach_prompt(&c, &[], 1_000, 500);
-    assert!(system(&prompt).contains("Greet the student by name (Ada)"));
+    assert!(system(&prompt).contains("Greet the student by name"));
+    assert!(
+        !system(&prompt).contains("Ada"),
+        "the name stays out of the system message"
+    );
+    let fields = &prompt.messages[prompt.messages.len() - 2];
+    assert_eq!(fields.role, Role::User);
+    assert!(fields.content.contains("<student_name>Ada</student_name>"));
     assert_eq!(
         prompt.messages.last().map(|m| m.content.as_str()),
         Some("Start the lesson.")
@@ -258,17 +273,29 @@ fn ask_prompt_grounds_the_answer_in_the_excerpt_and_the_highlight() {
     let mut c = ctx(TeachAction::Respond { chunk: 0 });
     c.mode = StudyMode::Ask;
     c.selected_text = Some("takes ownership".to_string());
-    let prompt = ask_prompt(&c, &[], 300);
+    let prompt = ask_prompt(&c, &[], 100_000, 300);
     let sys = system(&prompt);
     assert!(sys.contains("1-2 sentences"));
     assert!(sys.contains("**bold**"));
     assert!(sys.contains("Do not ask a follow-up question"));
     assert!(sys.contains("<lesson_excerpt>\nA `move` closure takes ownership"));
-    assert!(sys.contains("<highlighted_text>\ntakes ownership\n</highlighted_text>"));
+    assert!(
+        !sys.contains("<highlighted_text>\n"),
+        "student text stays out of the system"
+    );
+    let fields = &prompt.messages[prompt.messages.len() - 2];
+    assert_eq!(fields.role, Role::User);
+    assert!(
+        fields
+            .content
+            .contains("<highlighted_text>\ntakes ownership\n</highlighted_text>")
+    );
 }
 
 #[test]
 fn ask_prompt_without_a_highlight_has_no_highlight_section() {
-    let prompt = ask_prompt(&ctx(TeachAction::Respond { chunk: 0 }), &[], 300);
+    let prompt = ask_prompt(&ctx(TeachAction::Respond { chunk: 0 }), &[], 100_000, 300);
     assert!(!system(&prompt).contains("highlighted"));
 }
+
+mod student_fields;

@@ -329,3 +329,5 @@ fn after_complete_marks_the_lesson_done_with_nothing_pending() {
         TeachAction::Complete
     );
 }
+
+mod unchecked;

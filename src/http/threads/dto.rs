@@ -156,7 +156,8 @@ pub struct MessageIn {
     pub mode: Mode,
     /// Highlighted text for ask mode, at most 5,000 characters.
     pub selected_text: Option<String>,
-    /// Display name of the student.
+    /// Display name of the student: at most 64 characters, only letters (any script), spaces,
+    /// apostrophes, hyphens and dots; anything else is refused with 400 `invalid_user_name`.
     pub user_name: Option<String>,
 }
 

@@ -18,6 +18,7 @@ fn state(chunk_index: u32, correct: Choice) -> StudyState {
         turns: 7,
         previous: Some(Box::new(StudyState::default())),
         answered_item: Some("msg_answered".into()),
+        unchecked: 1,
     }
 }
 

@@ -14,7 +14,11 @@ proptest! {
         other in proptest::option::of(".{0,200}"),
         index in 0u32..6,
     ) {
-        for action in [TeachAction::Introduce { chunk: index }, TeachAction::Reexplain { chunk: index }] {
+        for action in [
+            TeachAction::Introduce { chunk: index },
+            TeachAction::Reexplain { chunk: index },
+            TeachAction::Reask { chunk: index },
+        ] {
             let mut context = teach(action, None);
             context.chunk_text = chunk.clone();
             context.other_text = other.clone();

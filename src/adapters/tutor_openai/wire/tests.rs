@@ -70,3 +70,33 @@ async fn decode_joins_events_split_across_network_frames() {
 
     assert!(matches!(&chunks[0], Ok(TutorChunk::Delta(text)) if text == " split "));
 }
+
+#[tokio::test]
+async fn an_answer_cut_at_the_token_limit_ends_with_an_error_not_done() {
+    let chunks = decode_all(vec![
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Q?\\n[[CORRECT:\"}}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"A\"},\"finish_reason\":\"length\"}]}\n\n",
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":9}}\n\n",
+        "data: [DONE]\n\n",
+    ])
+    .await;
+
+    assert_eq!(chunks.len(), 3, "{chunks:?}");
+    assert!(
+        matches!(&chunks[2], Err(TutorError::Unavailable(m)) if m.contains("token limit")),
+        "{chunks:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_cut_at_the_token_limit_without_done_ends_with_an_error() {
+    let chunks = decode_all(vec![
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"},\"finish_reason\":\"length\"}]}\n\n",
+    ])
+    .await;
+
+    assert!(matches!(
+        chunks.last(),
+        Some(Err(TutorError::Unavailable(_)))
+    ));
+}

@@ -141,9 +141,16 @@ impl StudyService {
         }
 
         let state = plan.map(|plan| {
-            let asks = matches!(plan.action, TeachAction::Introduce { .. } | TeachAction::Teach { .. } | TeachAction::Reexplain { .. });
+            let asks = matches!(
+                plan.action,
+                TeachAction::Introduce { .. }
+                    | TeachAction::Teach { .. }
+                    | TeachAction::Reexplain { .. }
+                    | TeachAction::Reask { .. }
+            );
             if asks && filter.choice().is_none() {
-                tracing::warn!(thread_id = %job.thread.id, "model asked no marked question; no answer will be checked");
+                // The next answer is not judged: the tutor asks again (see `teach`).
+                tracing::warn!(thread_id = %job.thread.id, unreadable_marker = filter.saw_marker(), "model asked no checkable question; it will be asked again");
             }
             let mut next = state.after(&plan, filter.choice());
             next.previous = Some(Box::new(StudyState { previous: None, ..state.clone() }));
@@ -244,13 +251,18 @@ impl StudyService {
                     .excerpt(self.settings.lesson_excerpt_chars)
                     .to_string();
                 ctx.selected_text = job.ctx.selected_text.clone();
-                (ask_prompt(&ctx, history, max_tokens), None)
+                // The same share of the prompt as a teach turn's history and lesson part.
+                let budget = self
+                    .settings
+                    .history_budget_chars
+                    .saturating_add(self.settings.lesson_excerpt_chars);
+                (ask_prompt(&ctx, history, budget, max_tokens), None)
             }
             StudyMode::Teach => {
                 let input = if job.auto_start {
                     StudentInput::Start
                 } else {
-                    classify_input(&student_message, state.pending.is_some())
+                    classify_input(&student_message, state.expects_answer())
                 };
                 let plan = state.plan(input, chunk_count);
                 let chunk = action_chunk(plan.action).unwrap_or(state.chunk_index);
@@ -288,6 +300,7 @@ fn action_chunk(action: TeachAction) -> Option<u32> {
         TeachAction::Introduce { chunk }
         | TeachAction::Teach { chunk }
         | TeachAction::Reexplain { chunk }
+        | TeachAction::Reask { chunk }
         | TeachAction::Hint { chunk }
         | TeachAction::Respond { chunk } => Some(chunk),
         TeachAction::Complete => None,

@@ -3,6 +3,7 @@
 
 mod purge;
 mod shared;
+mod upstream;
 
 use std::time::Duration;
 
@@ -68,7 +69,7 @@ impl TestApp {
     }
 }
 
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 

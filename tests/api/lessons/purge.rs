@@ -297,3 +297,25 @@ async fn a_purge_of_everything_right_after_another_is_refused_with_429_but_paths
         200
     );
 }
+
+#[tokio::test]
+async fn with_a_local_folder_dot_segments_name_the_same_cached_lesson() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a")).unwrap();
+    std::fs::write(dir.path().join("a/b.md"), markdown("Local")).unwrap();
+    let fake = FakeGithub::start().await;
+    let app = spawn(&fake, &[("LESSONS_DIR", dir.path().to_str().unwrap())]).await;
+    assert_eq!(app.lesson_json("a/b").await.1["cached"], false);
+
+    let (status, body) = app.lesson_json("a/./b").await;
+
+    assert_eq!(status, 200);
+    assert_eq!(body["path"], "a/b");
+    assert_eq!(body["cached"], true, "one key for both spellings");
+    std::fs::write(dir.path().join("a/b.md"), markdown("Edited")).unwrap();
+    assert_eq!(
+        app.purge(Some(ADMIN), r#"["./a/b"]"#).await.1["invalidated_count"],
+        1
+    );
+    assert_eq!(app.lesson_json("a/b").await.1["title"], "Edited");
+}

@@ -26,12 +26,13 @@ use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::adapters::userinfo::{self, UserinfoVerifier};
 use crate::app::auth::Authenticator;
-use crate::app::lessons::{LessonMetrics, LessonService, LessonSettings};
+use crate::app::lessons::{BreakerSource, LessonMetrics, LessonService, LessonSettings};
 use crate::app::preauth::PreauthLimiter;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
 use crate::config::Config;
+use crate::domain::circuit_breaker::BreakerSettings;
 use crate::domain::ports::{ApiKeyStore, TokenVerifier};
 use crate::domain::ports::{LessonSource, RateLimiter, TurnLock, TutorModel};
 use crate::http::listener::NoDelayAcceptor;
@@ -309,15 +310,28 @@ async fn lesson_service(
     let settings = LessonSettings {
         fresh_for: lessons.content_ttl,
         l1_ttl: lessons.l1_ttl,
+        purge_all_interval: lessons.purge_all_interval,
         ..LessonSettings::default()
     };
     let l1 = Arc::new(MemoryLessonCache::new(lessons.l1_capacity));
-    let mut service = LessonService::new(
+    let source = Arc::new(BreakerSource::new(
         lesson_source(config)?,
+        BreakerSettings {
+            failure_threshold: lessons.breaker_failures,
+            cool_off: lessons.breaker_cool_off,
+            ..BreakerSettings::default()
+        },
+    ));
+    // In process: one log of at most `per minute` timestamps per active user; 1 million
+    // timestamps (about 8 MB) is tens of thousands of users at their full budget.
+    let budget: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
+    let mut service = LessonService::new(
+        source,
         l1,
         settings,
         LessonMetrics::new(Some(metrics.registry())),
-    );
+    )
+    .with_fetch_budget(budget, lessons.upstream_fetches_per_minute);
     if let Some(redis) = redis {
         let client = redis.client().clone();
         let l2 =

@@ -105,6 +105,17 @@ pub struct LessonsConfig {
     pub l1_ttl: Duration,
     /// How long a fetched lesson is fresh.
     pub content_ttl: Duration,
+    /// Cache misses one user may send upstream per minute, per replica
+    /// (`LESSON_UPSTREAM_FETCHES_PER_MINUTE`).
+    pub upstream_fetches_per_minute: u32,
+    /// Consecutive source failures that open its circuit breaker
+    /// (`LESSON_SOURCE_BREAKER_FAILURES`).
+    pub breaker_failures: u32,
+    /// How long the open breaker leaves the source alone when the source gave no hint
+    /// (`LESSON_SOURCE_BREAKER_COOL_OFF_SECS`).
+    pub breaker_cool_off: Duration,
+    /// Shortest time between two purges of everything (`LESSON_PURGE_ALL_MIN_INTERVAL_SECS`).
+    pub purge_all_interval: Duration,
     /// Shared secret of `POST /admin/invalidate-cache` (`X-Admin-Secret`); unset disables it.
     pub admin_secret: Option<SecretString>,
     /// Secret of GitHub push webhooks (`X-Hub-Signature-256`); unset disables them.
@@ -328,6 +339,10 @@ pub(crate) struct RawEnv {
     pub lesson_l1_capacity: Option<String>,
     pub lesson_l1_ttl_secs: Option<String>,
     pub content_cache_ttl: Option<String>,
+    pub lesson_upstream_fetches_per_minute: Option<String>,
+    pub lesson_source_breaker_failures: Option<String>,
+    pub lesson_source_breaker_cool_off_secs: Option<String>,
+    pub lesson_purge_all_min_interval_secs: Option<String>,
     pub admin_secret: Option<String>,
     pub github_webhook_secret: Option<String>,
     pub openai_api_key: Option<String>,

@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod bounds;
+pub mod circuit_breaker;
 pub mod lesson;
 pub mod marker;
 pub mod ports;

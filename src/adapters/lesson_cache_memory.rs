@@ -1,6 +1,8 @@
 //! Outbound adapter: LessonCache in process memory (moka) — the L1 tier, or the only tier when
 //! no Redis is configured.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -15,6 +17,11 @@ struct Entry {
     copy: Option<CachedLesson>,
     fresh_until: Instant,
     retain: Duration,
+    /// The purge-all epoch it was stored in; an older entry has been purged (stale copy,
+    /// forgotten negative entry).
+    epoch: u64,
+    /// Set when a purge rewrote the entry: it keeps the expiry it had.
+    purged: bool,
 }
 
 struct RetainFor;
@@ -29,9 +36,13 @@ impl Expiry<String, Entry> for RetainFor {
         _key: &String,
         entry: &Entry,
         _now: Instant,
-        _left: Option<Duration>,
+        left: Option<Duration>,
     ) -> Option<Duration> {
-        Some(entry.retain)
+        if entry.purged {
+            left
+        } else {
+            Some(entry.retain)
+        }
     }
 }
 
@@ -39,6 +50,8 @@ impl Expiry<String, Entry> for RetainFor {
 #[derive(Clone)]
 pub struct MemoryLessonCache {
     entries: moka::sync::Cache<String, Entry>,
+    /// Bumped by a purge of everything, so it costs nothing however many entries there are.
+    epoch: Arc<AtomicU64>,
 }
 
 impl MemoryLessonCache {
@@ -49,22 +62,34 @@ impl MemoryLessonCache {
                 .max_capacity(capacity)
                 .expire_after(RetainFor)
                 .build(),
+            epoch: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
     }
 }
 
 #[async_trait]
 impl LessonCache for MemoryLessonCache {
     async fn get(&self, path: &LessonPath) -> Result<CacheLookup, CacheError> {
+        let epoch = self.epoch();
         Ok(match self.entries.get(path.as_str()) {
             None => CacheLookup::Miss,
+            Some(Entry {
+                copy: None,
+                epoch: stored,
+                ..
+            }) if stored < epoch => CacheLookup::Miss,
             Some(Entry { copy: None, .. }) => CacheLookup::Missing,
             Some(Entry {
                 copy: Some(copy),
                 fresh_until,
+                epoch: stored,
                 ..
             }) => CacheLookup::Hit(CachedLesson {
-                stale: Instant::now() >= fresh_until,
+                stale: stored < epoch || Instant::now() >= fresh_until,
                 ..copy
             }),
         })
@@ -83,6 +108,8 @@ impl LessonCache for MemoryLessonCache {
             }),
             fresh_until: Instant::now() + fresh_for,
             retain: retain.max(fresh_for),
+            epoch: self.epoch(),
+            purged: false,
         };
         self.entries
             .insert(lesson.lesson.path.as_str().to_string(), entry);
@@ -97,6 +124,8 @@ impl LessonCache for MemoryLessonCache {
                 copy: None,
                 fresh_until: Instant::now() + ttl,
                 retain: ttl,
+                epoch: self.epoch(),
+                purged: false,
             },
         );
         Ok(())
@@ -104,15 +133,30 @@ impl LessonCache for MemoryLessonCache {
 
     async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, CacheError> {
         if paths.is_empty() {
-            let count = self.entries.entry_count();
-            self.entries.invalidate_all();
-            return Ok(count);
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            return Ok(self.entries.entry_count());
         }
         let mut purged = 0;
+        let now = Instant::now();
         for path in paths {
-            if self.entries.remove(path.as_str()).is_some() {
-                purged += 1;
+            let key = path.as_str();
+            let Some(entry) = self.entries.get(key) else {
+                continue;
+            };
+            purged += 1;
+            if entry.copy.is_none() {
+                self.entries.remove(key);
+                continue;
             }
+            // Kept as the last good copy: stale from now on, expiring when it would have.
+            self.entries.insert(
+                key.to_string(),
+                Entry {
+                    fresh_until: now,
+                    purged: true,
+                    ..entry
+                },
+            );
         }
         Ok(purged)
     }
@@ -168,9 +212,25 @@ mod tests {
         assert_eq!(cache.invalidate(std::slice::from_ref(&a)).await.unwrap(), 1);
         assert_eq!(cache.get(&a).await.unwrap(), CacheLookup::Miss);
         cache.invalidate(&[]).await.unwrap();
-        assert_eq!(
+        assert!(matches!(
             cache.get(&LessonPath::parse("b").unwrap()).await.unwrap(),
-            CacheLookup::Miss
-        );
+            CacheLookup::Hit(c) if c.stale
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_purged_copy_keeps_the_expiry_it_had() {
+        let cache = MemoryLessonCache::new(10);
+        let b = LessonPath::parse("b").unwrap();
+        let retain = Duration::from_millis(400);
+        cache.put(&copy("b"), retain, retain).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(250)).await;
+
+        cache.invalidate(std::slice::from_ref(&b)).await.unwrap();
+
+        assert!(matches!(cache.get(&b).await.unwrap(), CacheLookup::Hit(c) if c.stale));
+        // Past the original expiry, well before a retention restarted by the purge would end.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert_eq!(cache.get(&b).await.unwrap(), CacheLookup::Miss);
     }
 }

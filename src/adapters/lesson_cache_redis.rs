@@ -1,10 +1,12 @@
 //! Outbound adapter: LessonCache on Redis (fred) — the L2 tier every replica shares.
 //!
-//! Keys live under `lesson:v1:{repo@branch}` (a hash tag, so every key of a book sits on one
-//! cluster slot and one script may touch them all): `…:gen` holds the generation, `…:g<n>:<path>`
-//! a copy and `…:g<n>:missing:<path>` a negative entry. Purging everything bumps the generation;
-//! the old generation's keys are never read again and expire by their own TTL. Every operation
-//! reads the generation and touches the entry in one script, hence one round trip.
+//! Keys live under `lesson:v2:{repo@branch}` (a hash tag, so every key of a book sits on one
+//! cluster slot and one script may touch them all): `…:epoch` counts purges of everything,
+//! `…:c:<path>` holds `<epoch>|<copy>` and `…:m:<path>` a negative entry (its epoch). Purging
+//! keeps copies as the last good version: purging a path rewrites its epoch to `-1`, purging
+//! everything bumps the epoch; either way the copy then reads as stale, so the next read
+//! fetches again but a failing source still has it to serve. Negative entries of an older
+//! epoch read as nothing. Every operation is one script, hence one round trip.
 
 mod script;
 #[cfg(test)]
@@ -29,39 +31,56 @@ const OP_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest a negative entry is kept, whatever the caller asks.
 const MAX_MISSING_TTL: Duration = Duration::from_secs(60);
 
-/// Replies `{1, copy}`, `{2, ''}` (negative entry) or `{0, ''}` (nothing).
+/// Replies `{1, copy}`, `{3, copy}` (purged: stale whatever its freshness), `{2, ''}`
+/// (negative entry) or `{0, ''}` (nothing).
 static GET: Script = Script::new(
-    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
-local copy = redis.call('GET', base .. ARGV[2])
-if copy then return {1, copy} end
-if redis.call('EXISTS', base .. 'missing:' .. ARGV[2]) == 1 then return {2, ''} end
+    r"local epoch = tonumber(redis.call('GET', KEYS[1]) or '0')
+local value = redis.call('GET', ARGV[1] .. ':c:' .. ARGV[2])
+if value then
+  local sep = string.find(value, '|', 1, true)
+  if not sep then return {0, ''} end
+  local kind = 1
+  if tonumber(string.sub(value, 1, sep - 1)) < epoch then kind = 3 end
+  return {kind, string.sub(value, sep + 1)}
+end
+local missing = redis.call('GET', ARGV[1] .. ':m:' .. ARGV[2])
+if missing and tonumber(missing) >= epoch then return {2, ''} end
 return {0, ''}",
 );
 
 /// A copy replaces a negative entry of the same path.
 static PUT: Script = Script::new(
-    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
-redis.call('SET', base .. ARGV[2], ARGV[3], 'PX', ARGV[4])
-redis.call('DEL', base .. 'missing:' .. ARGV[2])
+    r"local epoch = redis.call('GET', KEYS[1]) or '0'
+redis.call('SET', ARGV[1] .. ':c:' .. ARGV[2], epoch .. '|' .. ARGV[3], 'PX', ARGV[4])
+redis.call('DEL', ARGV[1] .. ':m:' .. ARGV[2])
 return 1",
 );
 
 /// A negative entry replaces the copy of the same path (the source says it is gone).
 static PUT_MISSING: Script = Script::new(
-    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
-redis.call('SET', base .. 'missing:' .. ARGV[2], '1', 'PX', ARGV[3])
-redis.call('DEL', base .. ARGV[2])
+    r"local epoch = redis.call('GET', KEYS[1]) or '0'
+redis.call('SET', ARGV[1] .. ':m:' .. ARGV[2], epoch, 'PX', ARGV[3])
+redis.call('DEL', ARGV[1] .. ':c:' .. ARGV[2])
 return 1",
 );
 
-/// Replies how many of the paths had a copy or a negative entry.
+/// Marks the paths' copies purged (same expiry), drops their negative entries; replies how
+/// many of the paths had either.
 static INVALIDATE: Script = Script::new(
-    r"local base = ARGV[1] .. ':g' .. (redis.call('GET', KEYS[1]) or '0') .. ':'
-local purged = 0
+    r"local purged = 0
 for i = 2, #ARGV do
-  if redis.call('DEL', base .. ARGV[i], base .. 'missing:' .. ARGV[i]) > 0 then
-    purged = purged + 1
+  local key = ARGV[1] .. ':c:' .. ARGV[i]
+  local value = redis.call('GET', key)
+  local hit = redis.call('DEL', ARGV[1] .. ':m:' .. ARGV[i]) > 0
+  if value then
+    hit = true
+    local sep = string.find(value, '|', 1, true)
+    local ttl = redis.call('PTTL', key)
+    if sep and ttl > 0 then
+      redis.call('SET', key, '-1' .. string.sub(value, sep), 'PX', ttl)
+    end
   end
+  if hit then purged = purged + 1 end
 end
 return purged",
 );
@@ -105,11 +124,11 @@ impl RedisLessonCache {
         format!("{}:purge", self.namespace)
     }
 
-    fn generation_key(&self) -> String {
-        format!("{}:gen", self.namespace)
+    fn epoch_key(&self) -> String {
+        format!("{}:epoch", self.namespace)
     }
 
-    /// Runs one script against the current generation, within [`OP_TIMEOUT`].
+    /// Runs one script against the current epoch, within [`OP_TIMEOUT`].
     async fn run<R: fred::prelude::FromValue>(
         &self,
         op: &str,
@@ -117,18 +136,15 @@ impl RedisLessonCache {
         mut args: Vec<String>,
     ) -> Result<R, CacheError> {
         args.insert(0, self.namespace.clone());
-        bounded(
-            op,
-            script.run(&self.client, vec![self.generation_key()], args),
-        )
-        .await
+        bounded(op, script.run(&self.client, vec![self.epoch_key()], args)).await
     }
 }
 
-/// `lesson:v1:{repo@branch}`; braces inside the names would break the hash tag.
+/// `lesson:v2:{repo@branch}` (v2: epoch-stamped copies that survive purges); braces inside
+/// the names would break the hash tag.
 fn namespace(repo: &str, branch: &str) -> String {
     let tag = format!("{repo}@{branch}").replace(['{', '}'], "_");
-    format!("lesson:v1:{{{tag}}}")
+    format!("lesson:v2:{{{tag}}}")
 }
 
 /// Milliseconds for `PX`: at least 1 (Redis refuses 0), and far from overflowing its clock.
@@ -189,8 +205,11 @@ impl LessonCache for RedisLessonCache {
             .run("get", &GET, vec![path.as_str().to_string()])
             .await?;
         Ok(match kind {
-            1 => match decode(path, &value, now_ms()) {
-                Some(copy) => CacheLookup::Hit(copy),
+            1 | 3 => match decode(path, &value, now_ms()) {
+                Some(copy) => CacheLookup::Hit(CachedLesson {
+                    stale: copy.stale || kind == 3,
+                    ..copy
+                }),
                 None => {
                     tracing::warn!(
                         lesson = path.as_str(),
@@ -231,7 +250,7 @@ impl LessonCache for RedisLessonCache {
 
     async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, CacheError> {
         if paths.is_empty() {
-            let key = self.generation_key();
+            let key = self.epoch_key();
             bounded("invalidate", self.client.incr::<i64, _>(key)).await?;
             return Ok(0);
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -116,6 +116,9 @@ impl GithubLessonSource {
         if status == StatusCode::NOT_FOUND {
             return Ok(None);
         }
+        if let Some(refusal) = rate_limit_refusal(status, response.headers()) {
+            return Err(refusal);
+        }
         if !status.is_success() {
             return Err(LessonSourceError::Unavailable(format!(
                 "GitHub answered {}",
@@ -197,6 +200,44 @@ fn is_safe_relative(path: &str) -> bool {
         && path
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+}
+
+/// A 429, or a 403 carrying rate-limit headers, as [`LessonSourceError::Backoff`] with the
+/// time GitHub asked for; `None` for any other answer (a plain 403 is a failure like a 500).
+fn rate_limit_refusal(status: StatusCode, headers: &HeaderMap) -> Option<LessonSourceError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = header("retry-after");
+    let exhausted = header("x-ratelimit-remaining").is_some_and(|v| v.trim() == "0");
+    let throttled = status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && (retry_after.is_some() || exhausted));
+    if !throttled {
+        return None;
+    }
+    Some(LessonSourceError::Backoff {
+        retry_after: backoff_hint(retry_after, header("x-ratelimit-reset"), chrono::Utc::now()),
+        reason: format!("GitHub answered {} (rate limited)", status.as_u16()),
+    })
+}
+
+/// How long GitHub asked to be left alone: `Retry-After` (seconds or an HTTP date), else
+/// `X-RateLimit-Reset` (Unix seconds) from `now`. Unparseable or past values give `None`;
+/// the breaker caps whatever comes back, so a huge value cannot disable the source for long.
+fn backoff_hint(
+    retry_after: Option<&str>,
+    reset: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let until = |at: chrono::DateTime<chrono::Utc>| (at - now).to_std().ok();
+    if let Some(value) = retry_after.map(str::trim) {
+        if let Ok(secs) = value.parse::<u64>() {
+            return Some(Duration::from_secs(secs));
+        }
+        if let Ok(at) = chrono::DateTime::parse_from_rfc2822(value) {
+            return until(at.to_utc());
+        }
+    }
+    let reset: i64 = reset?.trim().parse().ok()?;
+    until(chrono::DateTime::from_timestamp(reset, 0)?)
 }
 
 /// reqwest builds its TLS config from the process-wide rustls provider and panics without

@@ -1,23 +1,31 @@
 //! Lessons through the cache: an in-process L1 in front of an optional shared L2, one upstream
-//! fetch per path at a time (single-flight here, a lock across replicas), stale-if-error, and
-//! purges fanned out to every replica's L1.
+//! fetch per path at a time (single-flight here, a lock across replicas), a per-user budget of
+//! upstream fetches, stale-if-error, and purges (keeping the purged copy as stale) fanned out
+//! to every replica's L1. The circuit breaker wraps the source itself ([`BreakerSource`]).
 
 pub mod deliveries;
+mod breaker;
+mod budget;
 mod flight;
 mod metrics;
+mod purge;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::domain::lesson::{CachedLesson, LessonPath, ParsedLesson, parse_lesson};
 use crate::domain::ports::{
-    CacheLookup, Invalidation, InvalidationBus, LessonCache, LessonSource, LessonSourceError,
-    TurnLock,
+    CacheLookup, InvalidationBus, LessonCache, LessonSource, LessonSourceError, TurnLock,
 };
 use deliveries::Deliveries;
+pub use breaker::BreakerSource;
+use budget::FetchBudget;
 use flight::Flights;
 pub use metrics::LessonMetrics;
+
+/// How long to leave a source alone that asked for it without saying how long.
+const DEFAULT_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Why a lesson could not be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +36,28 @@ pub enum LessonError {
     /// The source failed and nothing usable is cached.
     #[error("lesson unavailable")]
     Unavailable,
+    /// The source is being left alone (it refused for its rate limit, or its circuit breaker
+    /// is open) and nothing usable is cached; no upstream request was made for most callers.
+    #[error("lesson source backing off")]
+    SourceBackingOff {
+        /// When asking again may succeed.
+        retry_after: Duration,
+    },
+    /// The caller used up its upstream fetches for now and nothing usable is cached.
+    #[error("lesson fetch budget exhausted")]
+    FetchBudgetExhausted {
+        /// Upstream fetches allowed per user and minute.
+        limit: u32,
+        /// When the caller may fetch again.
+        retry_after: Duration,
+    },
+    /// Everything was purged moments ago; a purge of everything runs at most once per
+    /// interval.
+    #[error("purge of everything throttled")]
+    PurgeThrottled {
+        /// When a purge of everything is accepted again.
+        retry_after: Duration,
+    },
 }
 
 /// Freshness and retention rules.
@@ -44,6 +74,9 @@ pub struct LessonSettings {
     pub missing_ttl: Duration,
     /// How long a replica waits for another replica's fetch before fetching itself.
     pub lock_wait: Duration,
+    /// Shortest time between two purges of everything in this process
+    /// (`LESSON_PURGE_ALL_MIN_INTERVAL_SECS`).
+    pub purge_all_interval: Duration,
 }
 
 impl Default for LessonSettings {
@@ -54,6 +87,7 @@ impl Default for LessonSettings {
             retain: Duration::from_secs(30 * 86_400),
             missing_ttl: Duration::from_secs(60),
             lock_wait: Duration::from_secs(10),
+            purge_all_interval: Duration::from_secs(60),
         }
     }
 }
@@ -85,6 +119,10 @@ pub struct LessonService {
     l2_down: AtomicBool,
     metrics: LessonMetrics,
     deliveries: Deliveries,
+    /// Per-user bound on cache misses that go upstream, when configured.
+    fetch_budget: Option<FetchBudget>,
+    /// When this process last purged everything.
+    last_purge_all: Mutex<Option<Instant>>,
 }
 
 /// Outcome of one upstream fetch, shared by every caller waiting on it.
@@ -114,6 +152,8 @@ impl LessonService {
             l2_down: AtomicBool::new(false),
             metrics,
             deliveries: Deliveries::default(),
+            fetch_budget: None,
+            last_purge_all: Mutex::new(None),
         }
     }
 
@@ -141,37 +181,14 @@ impl LessonService {
         self
     }
 
-    /// Starts applying purges announced by other replicas to this replica's L1, waiting (at most
-    /// `wait`) until the subscription is confirmed so that no purge announced after start-up is
-    /// missed.
-    pub async fn start_invalidation_listener(self: &Arc<Self>, wait: Duration) {
-        let Some(bus) = self.bus.clone() else { return };
-        let service = Arc::clone(self);
-        let (ready, subscribed) = tokio::sync::oneshot::channel();
-        tokio::spawn(async move {
-            use futures::StreamExt;
-            let mut purges = bus.subscribe().await;
-            let _ = ready.send(());
-            while let Some(purge) = purges.next().await {
-                tracing::debug!(?purge, "purge announcement received");
-                let paths = match purge {
-                    Invalidation::All => Vec::new(),
-                    Invalidation::Paths(paths) => paths,
-                };
-                service.purge_local(&paths).await;
-            }
-        });
-        if tokio::time::timeout(wait, subscribed).await.is_err() {
-            tracing::warn!("purge subscription not confirmed yet; it starts once Redis answers");
-        }
-    }
-
-    /// A lesson, from the cache when possible.
+    /// A lesson for `user`, from the cache when possible; a miss counts against the user's
+    /// budget of upstream fetches.
     ///
     /// # Errors
-    /// [`LessonError::NotFound`] when the source says so; [`LessonError::Unavailable`] when it
-    /// fails and no copy is retained.
-    pub async fn load(&self, path: &LessonPath) -> Result<LessonView, LessonError> {
+    /// [`LessonError::NotFound`] when the source says so; when no copy is retained:
+    /// [`LessonError::Unavailable`] when it fails, [`LessonError::SourceBackingOff`] while it
+    /// is left alone, [`LessonError::FetchBudgetExhausted`] when `user` fetched too much.
+    pub async fn load(&self, path: &LessonPath, user: &str) -> Result<LessonView, LessonError> {
         let mut stale: Option<CachedLesson> = None;
         match self.l1.get(path).await {
             Ok(CacheLookup::Hit(hit)) if !hit.stale => {
@@ -202,64 +219,42 @@ impl LessonService {
             }
         }
         self.metrics.hit("miss");
-        let fetched = self
-            .flights
-            .run(path.as_str(), || self.fetch_shared(path.clone()))
-            .await;
+        // Joining a fetch already under way costs the source nothing, so it costs no budget
+        // (two callers racing to start one may both pay; that only errs on the strict side).
+        let spent = if self.flights.in_progress(path.as_str()) {
+            Ok(())
+        } else {
+            self.spend_fetch(user).await
+        };
+        let fetched = match spent {
+            Ok(()) => {
+                self.flights
+                    .run(path.as_str(), || self.fetch_shared(path.clone()))
+                    .await
+            }
+            Err(exhausted) => Err(exhausted),
+        };
         match fetched {
             Ok(fresh) => Ok(self.view(fresh, false)),
-            Err(LessonError::Unavailable) => match stale {
+            Err(
+                e @ (LessonError::Unavailable
+                | LessonError::SourceBackingOff { .. }
+                | LessonError::FetchBudgetExhausted { .. }),
+            ) => match stale {
                 Some(old) => {
                     self.metrics.hit("stale");
                     tracing::warn!(
                         lesson = path.as_str(),
                         fetched_at = old.fetched_at,
-                        "lesson source failed; serving the last good copy"
+                        why = %e,
+                        "lesson not fetched; serving the last good copy"
                     );
                     Ok(self.view(CachedLesson { stale: true, ..old }, true))
                 }
-                None => Err(LessonError::Unavailable),
+                None => Err(e),
             },
             Err(e) => Err(e),
         }
-    }
-
-    /// Purges the given lessons (or all when empty) in every tier and every replica; returns
-    /// how many paths were purged (for "all", what the shared tier reports).
-    ///
-    /// # Errors
-    /// [`LessonError::Unavailable`] when the shared tier cannot be reached (the local tier is
-    /// purged anyway).
-    pub async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, LessonError> {
-        let local = self.purge_local(paths).await;
-        let (Some(l2), Some(bus)) = (&self.l2, &self.bus) else {
-            return Ok(local);
-        };
-        let shared = l2.invalidate(paths).await.map_err(|e| {
-            tracing::error!(error = %e, "purging the shared lesson cache failed");
-            LessonError::Unavailable
-        })?;
-        let announcement = if paths.is_empty() {
-            Invalidation::All
-        } else {
-            Invalidation::Paths(paths.to_vec())
-        };
-        if let Err(e) = bus.publish(&announcement).await {
-            tracing::warn!(error = %e, "announcing a lesson purge failed; other replicas catch up within LESSON_L1_TTL_SECS");
-        }
-        tracing::info!(paths = paths.len(), purged = shared, "lesson cache purged");
-        Ok(shared.max(local))
-    }
-
-    async fn purge_local(&self, paths: &[LessonPath]) -> u64 {
-        if paths.is_empty() {
-            self.parsed.invalidate_all();
-        } else {
-            for p in paths {
-                self.parsed.invalidate_entries_if_path(p.as_str());
-            }
-        }
-        self.l1.invalidate(paths).await.unwrap_or(0)
     }
 
     async fn l2_lookup(&self, l2: &Arc<dyn LessonCache>, path: &LessonPath) -> Option<CacheLookup> {
@@ -358,6 +353,15 @@ impl LessonService {
                 tracing::warn!(lesson = path.as_str(), reason = %reason, "lesson source failed");
                 Err(LessonError::Unavailable)
             }
+            Err(LessonSourceError::Backoff {
+                retry_after,
+                reason,
+            }) => {
+                tracing::debug!(lesson = path.as_str(), reason = %reason, "lesson source backing off");
+                Err(LessonError::SourceBackingOff {
+                    retry_after: retry_after.unwrap_or(DEFAULT_BACKOFF),
+                })
+            }
         }
     }
 
@@ -378,17 +382,5 @@ impl LessonService {
             cached,
             stale: copy.stale,
         }
-    }
-}
-
-trait PathEntries {
-    fn invalidate_entries_if_path(&self, path: &str);
-}
-
-impl PathEntries for moka::sync::Cache<(String, i64), Arc<ParsedLesson>> {
-    fn invalidate_entries_if_path(&self, path: &str) {
-        let path = path.to_string();
-        // Parsed copies are keyed by (path, fetched_at); drop every version of this path.
-        let _ = self.invalidate_entries_if(move |(p, _), _| *p == path);
     }
 }

@@ -107,6 +107,14 @@ pub enum StudyError {
     /// The lesson source failed and nothing usable is cached.
     #[error("lesson temporarily unavailable")]
     LessonUnavailable,
+    /// The caller used up its upstream lesson fetches and nothing usable is cached.
+    #[error("lesson fetch budget exhausted")]
+    LessonFetchBudgetExhausted {
+        /// Upstream fetches allowed per user and minute.
+        limit: u32,
+        /// When the caller may fetch again.
+        retry_after: Duration,
+    },
     /// The database could not be reached in time.
     #[error("database unavailable")]
     StoreUnavailable,
@@ -123,6 +131,18 @@ impl StudyError {
             StoreError::Conflict => StudyError::Unexpected(anyhow::anyhow!("id conflict")),
             StoreError::Unexpected(e) => StudyError::Unexpected(e),
         }
+    }
+}
+
+fn lesson_err(err: LessonError) -> StudyError {
+    match err {
+        LessonError::NotFound => StudyError::LessonNotFound,
+        LessonError::FetchBudgetExhausted { limit, retry_after } => {
+            StudyError::LessonFetchBudgetExhausted { limit, retry_after }
+        }
+        LessonError::Unavailable
+        | LessonError::SourceBackingOff { .. }
+        | LessonError::PurgeThrottled { .. } => StudyError::LessonUnavailable,
     }
 }
 
@@ -194,10 +214,10 @@ impl StudyService {
         lesson_path: &LessonPath,
         mode: StudyMode,
     ) -> Result<Thread, StudyError> {
-        self.lessons.load(lesson_path).await.map_err(|e| match e {
-            LessonError::NotFound => StudyError::LessonNotFound,
-            LessonError::Unavailable => StudyError::LessonUnavailable,
-        })?;
+        self.lessons
+            .load(lesson_path, &who.user_id)
+            .await
+            .map_err(lesson_err)?;
         self.ensure_thread_room(&who.user_id).await?;
         let thread = new_thread(who, lesson_path, mode);
         self.insert_thread(&thread).await?;

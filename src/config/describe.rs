@@ -124,6 +124,22 @@ impl Config {
                 "GITHUB_RAW_BASE_URL",
                 self.lessons.github_raw_base_url.clone(),
             ),
+            (
+                "LESSON_UPSTREAM_FETCHES_PER_MINUTE",
+                self.lessons.upstream_fetches_per_minute.to_string(),
+            ),
+            (
+                "LESSON_SOURCE_BREAKER_FAILURES",
+                self.lessons.breaker_failures.to_string(),
+            ),
+            (
+                "LESSON_SOURCE_BREAKER_COOL_OFF_SECS",
+                self.lessons.breaker_cool_off.as_secs().to_string(),
+            ),
+            (
+                "LESSON_PURGE_ALL_MIN_INTERVAL_SECS",
+                self.lessons.purge_all_interval.as_secs().to_string(),
+            ),
             ("OPENAI_API_KEY", redact(&self.tutor.openai_api_key)),
             ("OPENAI_BASE_URL", self.tutor.openai_base_url.clone()),
             ("TUTOR_MODEL_TEACH", self.tutor.model_teach.clone()),

@@ -67,6 +67,11 @@ impl LessonPath {
     /// or `.mdx` are removed; what is left must be a relative path of `[A-Za-z0-9._/-]`
     /// without `..`, `//` or a trailing `/`, so it can only name a file under the docs prefix.
     ///
+    /// The result is canonical: every spelling of one lesson file gives the same path, so a
+    /// cache key or a purge covers all of them. `.` segments are dropped (`a/./b` is `a/b`),
+    /// and a trailing `/index` or `/README` names its folder (`x/index` and `x/README.md` are
+    /// `x`), as the sources try `x/index.md` and `x/README.md` for `x` themselves.
+    ///
     /// # Errors
     /// Returns the first [`LessonPathError`] the normalised path breaks.
     pub fn parse(raw: &str) -> Result<Self, LessonPathError> {
@@ -81,7 +86,11 @@ impl LessonPath {
             path = rest;
         }
         validate(path)?;
-        Ok(Self(path.to_string()))
+        let canonical = canonical(path);
+        if canonical.is_empty() {
+            return Err(LessonPathError::Empty);
+        }
+        Ok(Self(canonical))
     }
 
     /// Wraps an already validated path (tests, trusted stores). Prefer [`LessonPath::parse`].
@@ -99,6 +108,20 @@ impl fmt::Display for LessonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// File names that stand for their folder; the sources try `{folder}/{name}.md` for a folder.
+const FOLDER_PAGES: [&str; 2] = ["index", "README"];
+
+/// The one spelling of a validated path: no `.` segments, no trailing folder page. Only
+/// shortens, so the length bound checked before still holds.
+fn canonical(path: &str) -> String {
+    let mut segments: Vec<&str> = path.split('/').filter(|s| *s != ".").collect();
+    // `x/index/index` is `x` too; a lone `index` stays (it has no folder to stand for).
+    while segments.len() > 1 && segments.last().is_some_and(|s| FOLDER_PAGES.contains(s)) {
+        segments.pop();
+    }
+    segments.join("/")
 }
 
 /// Checks a normalised path; the specific refusals come first so messages say what is wrong.

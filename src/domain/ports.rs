@@ -184,6 +184,16 @@ pub enum LessonSourceError {
     /// The source failed or timed out; a stale copy may be served instead.
     #[error("lesson source unavailable: {0}")]
     Unavailable(String),
+    /// The source refused for its rate limit (HTTP 429, or 403 with rate-limit headers), or a
+    /// circuit breaker in front of it is open: nothing should be asked of it for
+    /// `retry_after` (when known). A stale copy may be served instead.
+    #[error("lesson source backing off: {reason}")]
+    Backoff {
+        /// How long to leave the source alone, when known.
+        retry_after: Option<Duration>,
+        /// Short, secret-free description.
+        reason: String,
+    },
 }
 
 /// Where lesson markdown comes from (GitHub, a local folder).
@@ -195,6 +205,8 @@ pub trait LessonSource: Send + Sync + 'static {
     /// # Errors
     /// - MUST return [`LessonSourceError::NotFound`] only when the source positively says so.
     /// - MUST return [`LessonSourceError::Unavailable`] on timeouts and upstream failures.
+    /// - SHOULD return [`LessonSourceError::Backoff`] when the upstream refuses for its rate
+    ///   limit, with its `Retry-After` (or rate-limit reset) as the hint.
     async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError>;
 }
 
@@ -247,9 +259,11 @@ pub trait LessonCache: Send + Sync + 'static {
     /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.
     async fn put_missing(&self, path: &LessonPath, ttl: Duration) -> Result<(), CacheError>;
 
-    /// Removes the given paths (entries and negative entries), or every lesson when `paths` is
-    /// empty — without scanning a keyspace (bump a generation instead); returns how many paths
-    /// were purged (for "all": how many entries this tier held, or 0 when unknown).
+    /// Purges the given paths, or every lesson when `paths` is empty — without scanning a
+    /// keyspace. A purged copy is not deleted: it reads as stale (so the next read fetches
+    /// again, and serves it while the source fails) until its retention ends; negative entries
+    /// are removed. Returns how many paths had a copy or a negative entry (for "all": how many
+    /// entries this tier held, or 0 when unknown).
     ///
     /// # Errors
     /// - MUST return [`CacheError::Unavailable`] when the backend cannot be reached.

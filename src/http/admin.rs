@@ -28,6 +28,7 @@ use crate::app::lessons::deliveries::Deliveries;
 use crate::app::lessons::{LessonError, LessonService};
 use crate::config::Config;
 use crate::domain::lesson::LessonPath;
+use crate::domain::rate_limit::period_name;
 
 /// Most lesson paths one purge request may name; a push touching more purges everything.
 pub const MAX_PURGE_PATHS: usize = 1_000;
@@ -52,7 +53,13 @@ impl AdminApi {
     async fn purge(&self, paths: &[LessonPath]) -> Result<PurgeOut, ApiError> {
         let lessons = configured(&self.lessons, "lessons")?;
         let count = lessons.invalidate(paths).await.map_err(|e| match e {
-            LessonError::Unavailable | LessonError::NotFound => ApiError::unavailable(
+            LessonError::PurgeThrottled { retry_after } => ApiError::rate_limited(
+                "everything was purged moments ago; a purge of everything runs at most once per LESSON_PURGE_ALL_MIN_INTERVAL_SECS",
+                1,
+                &period_name(self.config.lessons.purge_all_interval),
+                retry_after,
+            ),
+            _ => ApiError::unavailable(
                 "cache_unavailable",
                 "the shared lesson cache cannot be reached; retry shortly",
             ),
@@ -125,8 +132,12 @@ impl AdminApi {
     ///
     /// Drops the named lessons (a bare JSON array of lesson paths, at most 1,000), or every
     /// lesson when the body is empty or `[]`, from every cache tier of every replica, so the
-    /// next read fetches them again. Needs an API key with the `lessons:purge` (or `admin`)
-    /// scope, or the operator secret in `X-Admin-Secret` (`ADMIN_SECRET`; refused while unset).
+    /// next read fetches them again; a purged copy is kept as stale, served only when the
+    /// source fails. Paths are made canonical first, so one purge covers every spelling of a
+    /// lesson. A purge of everything runs at most once per
+    /// `LESSON_PURGE_ALL_MIN_INTERVAL_SECS` (429 with `Retry-After` otherwise). Needs an API key
+    /// with the `lessons:purge` (or `admin`) scope, or the operator secret in `X-Admin-Secret`
+    /// (`ADMIN_SECRET`; refused while unset).
     #[oai(
         path = "/admin/invalidate-cache",
         method = "post",

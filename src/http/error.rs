@@ -1,5 +1,7 @@
 //! The one JSON error shape of the service and the only place that maps errors to statuses.
 
+use std::time::Duration;
+
 use poem::http::StatusCode;
 use poem_openapi::{ApiResponse, Object, payload::Json};
 
@@ -132,9 +134,10 @@ pub enum ApiError {
     /// Unexpected failure; details are logged under the request id, never returned.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// A dependency (database, lesson source) is unavailable; retry shortly.
+    /// A dependency (database, lesson source) is unavailable; retry shortly, or after
+    /// `Retry-After` seconds when present.
     #[oai(status = 503)]
-    Unavailable(Json<ErrorBody>),
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] Option<u64>),
 }
 
 impl ApiError {
@@ -173,8 +176,42 @@ impl ApiError {
 
     /// 503 with a code and message.
     pub fn unavailable(code: &str, message: impl Into<String>) -> Self {
-        Self::Unavailable(Json(ErrorBody::new(code, message)))
+        Self::Unavailable(Json(ErrorBody::new(code, message)), None)
     }
+
+    /// 503 with a code, a message and `Retry-After` (whole seconds, at least 1).
+    pub fn unavailable_for(code: &str, message: impl Into<String>, retry: Duration) -> Self {
+        Self::Unavailable(Json(ErrorBody::new(code, message)), Some(whole_secs(retry)))
+    }
+
+    /// 429 `rate_limited` in the quota shape: `limit` per `window`, retry after `retry`.
+    pub fn rate_limited(
+        message: impl Into<String>,
+        limit: u32,
+        window: &str,
+        retry: Duration,
+    ) -> Self {
+        Self::TooManyRequests(
+            Json(RateLimitedBody {
+                error: RateLimitedDetail {
+                    code: "rate_limited".into(),
+                    message: message.into(),
+                    limit,
+                    window: window.into(),
+                    retry_after_ms: u64::try_from(retry.as_millis()).unwrap_or(u64::MAX),
+                    request_id: None,
+                },
+            }),
+            whole_secs(retry),
+        )
+    }
+}
+
+/// `Retry-After` seconds: rounded up, at least 1 (0 would invite an immediate retry).
+fn whole_secs(d: Duration) -> u64 {
+    u64::try_from(d.as_micros().div_ceil(1_000_000))
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The use case an API needs; `None` only in the instances built to print the spec, which
@@ -229,6 +266,14 @@ impl From<crate::app::study::StudyError> for ApiError {
             E::LessonUnavailable => Self::unavailable(
                 "lesson_unavailable",
                 "the lesson cannot be loaded right now",
+            ),
+            E::LessonFetchBudgetExhausted { limit, retry_after } => Self::rate_limited(
+                format!(
+                    "lesson fetch quota exceeded: {limit} uncached lessons per minute; cached lessons are still served"
+                ),
+                limit,
+                "minute",
+                retry_after,
             ),
             E::StoreUnavailable => Self::unavailable(
                 "database_unavailable",

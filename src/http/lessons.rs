@@ -105,11 +105,15 @@ impl LessonsApi {
         configured(&self.lessons, "lessons")
     }
 
-    /// Validates `raw` before anything is asked of the source, then loads the lesson.
-    async fn load(&self, raw: &str) -> Result<LessonView, ApiError> {
+    /// Validates `raw` before anything is asked of the source, then loads the lesson for
+    /// `user` (whose budget of upstream fetches a miss spends).
+    async fn load(&self, raw: &str, user: &str) -> Result<LessonView, ApiError> {
         let path = LessonPath::parse(raw)
             .map_err(|e| ApiError::bad_request("invalid_lesson_path", e.to_string()))?;
-        self.lessons()?.load(&path).await.map_err(lesson_error)
+        self.lessons()?
+            .load(&path, user)
+            .await
+            .map_err(lesson_error)
     }
 
     fn origin(&self) -> LessonOrigin {
@@ -126,9 +130,22 @@ fn lesson_error(err: LessonError) -> ApiError {
         LessonError::NotFound => {
             ApiError::not_found("lesson_not_found", "no lesson exists at this path")
         }
-        LessonError::Unavailable => ApiError::unavailable(
+        LessonError::Unavailable | LessonError::PurgeThrottled { .. } => ApiError::unavailable(
             "lesson_unavailable",
             "the lesson cannot be loaded right now; retry shortly",
+        ),
+        LessonError::SourceBackingOff { retry_after } => ApiError::unavailable_for(
+            "lesson_unavailable",
+            "the lesson source is throttled and this lesson is not cached; retry after Retry-After seconds",
+            retry_after,
+        ),
+        LessonError::FetchBudgetExhausted { limit, retry_after } => ApiError::rate_limited(
+            format!(
+                "lesson fetch quota exceeded: {limit} uncached lessons per minute; cached lessons are still served"
+            ),
+            limit,
+            "minute",
+            retry_after,
         ),
     }
 }
@@ -180,8 +197,8 @@ impl LessonsApi {
         #[oai(name = "If-None-Match")]
         if_none_match: Header<Option<String>>,
     ) -> Result<LessonResponse, ApiError> {
-        auth::caller(req, crate::domain::rate_limit::Bucket::Api).await?;
-        let view = self.load(&path.0).await?;
+        let who = auth::caller(req, crate::domain::rate_limit::Bucket::Api).await?;
+        let view = self.load(&path.0, &who.user_id).await?;
         let rendered = self.render(&view);
         let etag = rendered.etag.clone();
         let cache_control = LESSON_CACHE_CONTROL.to_string();
@@ -215,8 +232,8 @@ impl LessonsApi {
         /// Lesson the panel is open on, e.g. `01-Part/02-Chapter/03-lesson`.
         lesson_path: Query<String>,
     ) -> Result<SuggestionsResponse, ApiError> {
-        auth::caller(req, crate::domain::rate_limit::Bucket::Api).await?;
-        let view = self.load(&lesson_path.0).await?;
+        let who = auth::caller(req, crate::domain::rate_limit::Bucket::Api).await?;
+        let view = self.load(&lesson_path.0, &who.user_id).await?;
         let lesson = &view.lesson;
         Ok(SuggestionsResponse::Ok(Json(SuggestionsOut {
             lesson_path: lesson.path.as_str().to_string(),

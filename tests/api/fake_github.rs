@@ -1,6 +1,7 @@
 //! A fake raw.githubusercontent.com on 127.0.0.1:0: files from memory at
 //! `/{repo}/{branch}/{prefix}/{path}{ext}`, request counts per URL, the `Authorization` header
-//! seen, and switches to fail (500) or answer slowly while a test runs.
+//! seen, and switches to fail (500), refuse for a rate limit (429) or answer slowly while a
+//! test runs.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ struct State {
     /// `Authorization` of the latest request.
     authorization: Mutex<Option<String>>,
     failing: AtomicBool,
+    /// While non-zero: answer 429 with this `Retry-After`.
+    throttled_secs: AtomicU64,
     delay_ms: AtomicU64,
 }
 
@@ -47,6 +50,14 @@ async fn serve(req: &Request, state: Data<&Arc<State>>) -> Response {
     let delay = state.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let throttled = state.throttled_secs.load(Ordering::SeqCst);
+    if throttled > 0 {
+        return Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header("retry-after", throttled.to_string())
+            .header("x-ratelimit-remaining", "0")
+            .body("rate limited");
     }
     if state.failing.load(Ordering::SeqCst) {
         return Response::builder()
@@ -122,6 +133,11 @@ impl FakeGithub {
     /// Answers every request with 500 while `on`.
     pub fn fail(&self, on: bool) {
         self.state.failing.store(on, Ordering::SeqCst);
+    }
+
+    /// Answers every request with 429 and `Retry-After: {secs}` while `secs` is not 0.
+    pub fn throttle(&self, secs: u64) {
+        self.state.throttled_secs.store(secs, Ordering::SeqCst);
     }
 
     /// Delays every answer by `delay`.

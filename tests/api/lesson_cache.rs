@@ -79,8 +79,8 @@ contract!(
     a_retention_shorter_than_the_freshness_is_raised_to_the_freshness,
     a_negative_entry_reads_as_missing_until_its_ttl_ends,
     a_copy_and_a_negative_entry_of_one_path_replace_each_other,
-    invalidating_paths_removes_their_copies_and_negative_entries_and_counts_them,
-    invalidating_everything_makes_every_path_miss_and_later_copies_stick,
+    invalidating_paths_keeps_their_copies_as_stale_drops_negative_entries_and_counts_them,
+    invalidating_everything_keeps_every_copy_as_stale_and_later_copies_are_fresh,
 );
 
 async fn a_stored_copy_is_a_fresh_hit_with_every_field_intact(cache: &dyn LessonCache) {
@@ -169,7 +169,7 @@ async fn a_copy_and_a_negative_entry_of_one_path_replace_each_other(cache: &dyn 
     assert_eq!(cache.get(p).await.unwrap(), CacheLookup::Missing);
 }
 
-async fn invalidating_paths_removes_their_copies_and_negative_entries_and_counts_them(
+async fn invalidating_paths_keeps_their_copies_as_stale_drops_negative_entries_and_counts_them(
     cache: &dyn LessonCache,
 ) {
     let (a, b) = (copy("p/a"), copy("p/b"));
@@ -184,15 +184,28 @@ async fn invalidating_paths_removes_their_copies_and_negative_entries_and_counts
         .unwrap();
 
     assert_eq!(purged, 2, "a and c existed, the third path did not");
-    assert_eq!(cache.get(&a.lesson.path).await.unwrap(), CacheLookup::Miss);
+    assert_eq!(
+        cache.get(&a.lesson.path).await.unwrap(),
+        CacheLookup::Hit(CachedLesson {
+            stale: true,
+            ..a.clone()
+        }),
+        "the last good copy is kept, marked stale"
+    );
     assert_eq!(cache.get(&c).await.unwrap(), CacheLookup::Miss);
     assert_eq!(
         cache.get(&b.lesson.path).await.unwrap(),
         CacheLookup::Hit(b.clone())
     );
+    cache.put(&a, LONG, LONG).await.unwrap();
+    assert_eq!(
+        cache.get(&a.lesson.path).await.unwrap(),
+        CacheLookup::Hit(a.clone()),
+        "a new copy is fresh again"
+    );
 }
 
-async fn invalidating_everything_makes_every_path_miss_and_later_copies_stick(
+async fn invalidating_everything_keeps_every_copy_as_stale_and_later_copies_are_fresh(
     cache: &dyn LessonCache,
 ) {
     let (a, gone) = (copy("all/a"), path("all/gone"));
@@ -201,13 +214,21 @@ async fn invalidating_everything_makes_every_path_miss_and_later_copies_stick(
 
     cache.invalidate(&[]).await.unwrap();
 
-    assert_eq!(cache.get(&a.lesson.path).await.unwrap(), CacheLookup::Miss);
+    assert_eq!(
+        cache.get(&a.lesson.path).await.unwrap(),
+        CacheLookup::Hit(CachedLesson {
+            stale: true,
+            ..a.clone()
+        })
+    );
     assert_eq!(cache.get(&gone).await.unwrap(), CacheLookup::Miss);
     cache.put(&a, LONG, LONG).await.unwrap();
     assert_eq!(
         cache.get(&a.lesson.path).await.unwrap(),
         CacheLookup::Hit(a.clone())
     );
+    cache.put_missing(&gone, LONG).await.unwrap();
+    assert_eq!(cache.get(&gone).await.unwrap(), CacheLookup::Missing);
 }
 
 mod bus;

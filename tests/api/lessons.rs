@@ -4,6 +4,7 @@
 mod abuse;
 mod purge;
 mod shared;
+mod upstream;
 
 use std::time::Duration;
 
@@ -69,7 +70,7 @@ impl TestApp {
     }
 }
 
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 

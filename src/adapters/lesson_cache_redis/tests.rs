@@ -18,13 +18,13 @@ fn copy(markdown: &str) -> CachedLesson {
 fn keys_of_a_book_share_one_hash_tag_naming_repository_and_branch() {
     assert_eq!(
         namespace("panaversity/book", "main"),
-        "lesson:v1:{panaversity/book@main}"
+        "lesson:v2:{panaversity/book@main}"
     );
 }
 
 #[test]
 fn braces_in_names_cannot_break_the_hash_tag() {
-    assert_eq!(namespace("a}b", "{x"), "lesson:v1:{a_b@_x}");
+    assert_eq!(namespace("a}b", "{x"), "lesson:v2:{a_b@_x}");
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn purge_channel_lives_in_the_namespace() {
         client: Client::default(),
         namespace: namespace("r", "b"),
     };
-    assert_eq!(cache.purge_channel(), "lesson:v1:{r@b}:purge");
+    assert_eq!(cache.purge_channel(), "lesson:v2:{r@b}:purge");
 }
 
 #[test]

@@ -266,3 +266,88 @@ fn debug_output_never_shows_the_token() {
     let source = GithubLessonSource::new(config).expect("source");
     assert!(!format!("{source:?}").contains("s3cret-token"));
 }
+
+#[tokio::test]
+async fn a_429_is_a_backoff_with_the_retry_after_github_sent_and_no_further_form_is_tried() {
+    let (base, log) = serve(|_| async {
+        Response::builder()
+            .status(PoemStatus::TOO_MANY_REQUESTS)
+            .header("retry-after", "120")
+            .finish()
+    })
+    .await;
+    let source = GithubLessonSource::new(settings(&base, None)).expect("source");
+
+    let outcome = source.fetch(&lesson("a/b")).await;
+
+    match outcome {
+        Err(LessonSourceError::Backoff { retry_after, .. }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(120)));
+        }
+        other => panic!("expected Backoff, got {other:?}"),
+    }
+    assert_eq!(log.lock().expect("log").len(), 1);
+}
+
+#[tokio::test]
+async fn a_403_with_an_exhausted_rate_limit_is_a_backoff_until_the_reset() {
+    let reset = (chrono::Utc::now().timestamp() + 600).to_string();
+    let (base, _log) = serve(move |_| {
+        let reset = reset.clone();
+        async move {
+            Response::builder()
+                .status(PoemStatus::FORBIDDEN)
+                .header("x-ratelimit-remaining", "0")
+                .header("x-ratelimit-reset", reset)
+                .finish()
+        }
+    })
+    .await;
+    let source = GithubLessonSource::new(settings(&base, None)).expect("source");
+
+    let outcome = source.fetch(&lesson("a/b")).await;
+
+    match outcome {
+        Err(LessonSourceError::Backoff {
+            retry_after: Some(d),
+            ..
+        }) => assert!(d > Duration::from_secs(500) && d <= Duration::from_secs(600)),
+        other => panic!("expected Backoff with a hint, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_plain_403_is_a_failure_not_a_backoff() {
+    let (base, _log) = serve(|_| async { status(PoemStatus::FORBIDDEN) }).await;
+    let source = GithubLessonSource::new(settings(&base, None)).expect("source");
+
+    let outcome = source.fetch(&lesson("a/b")).await;
+
+    assert!(matches!(outcome, Err(LessonSourceError::Unavailable(_))));
+}
+
+#[test]
+fn backoff_hints_read_seconds_dates_and_resets_and_ignore_garbage() {
+    let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let secs = Duration::from_secs;
+    assert_eq!(backoff_hint(Some(" 30 "), None, now), Some(secs(30)));
+    assert_eq!(
+        backoff_hint(Some("Tue, 14 Nov 2023 22:14:20 GMT"), None, now),
+        Some(secs(60))
+    );
+    assert_eq!(backoff_hint(None, Some("1700000090"), now), Some(secs(90)));
+    assert_eq!(
+        backoff_hint(Some("soon"), Some("1700000090"), now),
+        Some(secs(90)),
+        "an unreadable Retry-After falls back to the reset"
+    );
+    assert_eq!(backoff_hint(None, Some("1600000000"), now), None, "past");
+    assert_eq!(backoff_hint(None, Some("-5"), now), None);
+    assert_eq!(backoff_hint(Some("x"), Some("y"), now), None);
+    assert_eq!(backoff_hint(None, None, now), None);
+    assert_eq!(
+        backoff_hint(Some("18446744073709551615"), None, now),
+        Some(secs(u64::MAX)),
+        "huge values are capped by the breaker, not here"
+    );
+}

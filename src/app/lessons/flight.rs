@@ -2,16 +2,49 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
 
 use super::Fetched;
 
-/// Fetches in progress, by path.
+/// One fetch in progress; its outcome once done.
+#[derive(Default)]
+struct Slot {
+    cell: OnceCell<Fetched>,
+}
+
+/// Fetches in progress, by path, with how many callers are in each.
 #[derive(Default)]
 pub(super) struct Flights {
-    inflight: Mutex<HashMap<String, Arc<OnceCell<Fetched>>>>,
+    inflight: Mutex<HashMap<String, (Arc<Slot>, usize)>>,
+}
+
+/// A caller's membership in a flight. Dropping it (the fetch finished, or the caller's request
+/// was cancelled mid-fetch) leaves the flight; the last one out removes the entry, so a flight
+/// abandoned by every caller neither stays in the map nor answers a later caller.
+struct Membership<'a> {
+    flights: &'a Flights,
+    key: &'a str,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Membership<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self
+            .flights
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((current, members)) = inflight.get_mut(self.key)
+            && Arc::ptr_eq(current, &self.slot)
+        {
+            *members -= 1;
+            if *members == 0 {
+                inflight.remove(self.key);
+            }
+        }
+    }
 }
 
 impl Flights {
@@ -22,26 +55,45 @@ impl Flights {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Fetched>,
     {
-        let slot = {
-            let mut inflight = self
-                .inflight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            inflight.entry(key.to_string()).or_default().clone()
+        let membership = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+            let (slot, members) = inflight.entry(key.to_string()).or_default();
+            *members += 1;
+            Membership {
+                flights: self,
+                key,
+                slot: Arc::clone(slot),
+            }
         };
-        let result = slot.get_or_init(fetch).await.clone();
-        let mut inflight = self
-            .inflight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = membership.slot.cell.get_or_init(fetch).await.clone();
+        let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
         if inflight
             .get(key)
-            .is_some_and(|current| Arc::ptr_eq(current, &slot))
+            .is_some_and(|(current, _)| Arc::ptr_eq(current, &membership.slot))
         {
-            // Done: the next miss fetches again (failures are never cached).
+            // Done: the next miss fetches again (failures are never cached), even while
+            // callers of this flight are still on their way out.
             inflight.remove(key);
         }
+        drop(inflight);
         result
+    }
+
+    /// Whether a fetch of `key` is running, so a caller would join it rather than fetch.
+    pub(super) fn in_progress(&self, key: &str) -> bool {
+        self.inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(key)
+    }
+
+    /// Paths with a fetch in progress (tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -76,5 +128,50 @@ mod tests {
             2,
             "a failure is not remembered"
         );
+        assert_eq!(flights.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_fetch_cancelled_by_its_only_caller_leaves_no_entry_behind() {
+        let flights = Flights::default();
+        let never = flights.run("p", std::future::pending::<Fetched>);
+
+        // The caller gives up (its request was cancelled) while the fetch is still running.
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), never).await;
+
+        assert!(gave_up.is_err());
+        assert_eq!(flights.len(), 0, "the abandoned flight is forgotten");
+        let next = flights
+            .run("p", || async { Err(LessonError::NotFound) })
+            .await;
+        assert_eq!(next, Err(LessonError::NotFound), "the next caller fetches");
+    }
+
+    #[tokio::test]
+    async fn a_follower_of_a_cancelled_leader_takes_over_instead_of_hanging() {
+        let flights = Arc::new(Flights::default());
+        let leader = {
+            let flights = Arc::clone(&flights);
+            tokio::spawn(async move { flights.run("p", std::future::pending::<Fetched>).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let follower = {
+            let flights = Arc::clone(&flights);
+            tokio::spawn(async move {
+                flights
+                    .run("p", || async { Err(LessonError::NotFound) })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        leader.abort();
+
+        let answer = tokio::time::timeout(Duration::from_secs(10), follower)
+            .await
+            .expect("the follower does not hang")
+            .expect("the follower does not panic");
+        assert_eq!(answer, Err(LessonError::NotFound));
+        assert_eq!(flights.len(), 0);
     }
 }

@@ -1,5 +1,6 @@
-//! Counters of the lesson cache: hits per tier, misses, stale copies served, upstream fetches
-//! with their latency, and waits on another replica's fetch.
+//! Counters of the lesson cache: hits per tier, misses, stale copies served, misses refused for
+//! a user's fetch budget, upstream fetches with their latency (a fetch refused by the circuit
+//! breaker is `backoff`), and waits on another replica's fetch.
 
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ impl LessonMetrics {
         let lookups = IntCounterVec::new(
             Opts::new(
                 "lesson_cache_lookups_total",
-                "Lesson lookups by result: l1, l2, miss, stale",
+                "Lesson lookups by result: l1, l2, miss, stale, over_budget",
             ),
             &["result"],
         )
@@ -69,6 +70,10 @@ impl LessonMetrics {
         self.lookups.with_label_values(&[result]).inc();
     }
 
+    pub(super) fn budget_exhausted(&self) {
+        self.lookups.with_label_values(&["over_budget"]).inc();
+    }
+
     pub(super) fn lock_wait(&self) {
         self.lock_waits.with_label_values(&["l2"]).inc();
     }
@@ -78,6 +83,7 @@ impl LessonMetrics {
             Ok(_) => "ok",
             Err(LessonSourceError::NotFound) => "not_found",
             Err(LessonSourceError::Unavailable(_)) => "unavailable",
+            Err(LessonSourceError::Backoff { .. }) => "backoff",
         };
         self.fetches
             .with_label_values(&[label])

@@ -101,7 +101,7 @@ impl StudyService {
     ) -> Result<PendingTurn, StudyError> {
         let text = validate(&input)?;
         let path = ctx.lesson_path.clone().ok_or_else(lesson_required)?;
-        let lesson = self.load_lesson(&path).await?;
+        let lesson = self.load_lesson(who, &path).await?;
         self.ensure_thread_room(&who.user_id).await?;
         let mode = StudyMode::from_model(input.inference_options.model.as_deref());
         let thread = super::new_thread(who, &path, mode);
@@ -139,7 +139,7 @@ impl StudyService {
         let path = lesson_of(&thread, &ctx)?;
         let guard = self.lock(&thread.id).await?;
         self.ensure_item_room(&who.user_id, &thread.id).await?;
-        let lesson = self.load_lesson(&path).await?;
+        let lesson = self.load_lesson(who, &path).await?;
         let turn = NewTurn {
             thread,
             created: false,
@@ -227,7 +227,7 @@ impl StudyService {
         let auto_start = *hidden;
         let path = lesson_of(&thread, &ctx)?;
         let guard = self.lock(&thread.id).await?;
-        let lesson = self.load_lesson(&path).await?;
+        let lesson = self.load_lesson(who, &path).await?;
         let job = TurnJob {
             who: who.clone(),
             thread,
@@ -292,15 +292,16 @@ impl StudyService {
         }
     }
 
-    async fn load_lesson(&self, path: &LessonPath) -> Result<Arc<ParsedLesson>, StudyError> {
+    async fn load_lesson(
+        &self,
+        who: &Principal,
+        path: &LessonPath,
+    ) -> Result<Arc<ParsedLesson>, StudyError> {
         self.lessons
-            .load(path)
+            .load(path, &who.user_id)
             .await
             .map(|view| view.lesson)
-            .map_err(|e| match e {
-                super::LessonError::NotFound => StudyError::LessonNotFound,
-                super::LessonError::Unavailable => StudyError::LessonUnavailable,
-            })
+            .map_err(super::lesson_err)
     }
 
     async fn store_user_message(

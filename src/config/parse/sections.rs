@@ -90,6 +90,30 @@ pub(super) fn lessons(c: &mut Collector, raw: &RawEnv) -> LessonsConfig {
             86_400u64,
             (1, 30 * 86_400),
         )),
+        upstream_fetches_per_minute: c.number(
+            "LESSON_UPSTREAM_FETCHES_PER_MINUTE",
+            &raw.lesson_upstream_fetches_per_minute,
+            30u32,
+            (1, 100_000),
+        ),
+        breaker_failures: c.number(
+            "LESSON_SOURCE_BREAKER_FAILURES",
+            &raw.lesson_source_breaker_failures,
+            5u32,
+            (1, 1_000),
+        ),
+        breaker_cool_off: Duration::from_secs(c.number(
+            "LESSON_SOURCE_BREAKER_COOL_OFF_SECS",
+            &raw.lesson_source_breaker_cool_off_secs,
+            30u64,
+            (1, 3_600),
+        )),
+        purge_all_interval: Duration::from_secs(c.number(
+            "LESSON_PURGE_ALL_MIN_INTERVAL_SECS",
+            &raw.lesson_purge_all_min_interval_secs,
+            60u64,
+            (0, 86_400),
+        )),
         admin_secret: secret(c, "ADMIN_SECRET", &raw.admin_secret),
         webhook_secret: secret(c, "GITHUB_WEBHOOK_SECRET", &raw.github_webhook_secret),
     }

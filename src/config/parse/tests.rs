@@ -167,3 +167,31 @@ fn the_preauth_budget_defaults_to_30_a_minute_and_uses_the_quota_syntax() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn lesson_source_protections_have_defaults_and_refuse_out_of_range_values() {
+    let c = cfg(&[]).unwrap();
+    assert_eq!(c.lessons.upstream_fetches_per_minute, 30);
+    assert_eq!(c.lessons.breaker_failures, 5);
+    assert_eq!(c.lessons.breaker_cool_off, Duration::from_secs(30));
+    assert_eq!(c.lessons.purge_all_interval, Duration::from_secs(60));
+    let c = cfg(&[
+        ("LESSON_UPSTREAM_FETCHES_PER_MINUTE", "5"),
+        ("LESSON_SOURCE_BREAKER_FAILURES", "2"),
+        ("LESSON_SOURCE_BREAKER_COOL_OFF_SECS", "600"),
+        ("LESSON_PURGE_ALL_MIN_INTERVAL_SECS", "0"),
+    ])
+    .unwrap();
+    assert_eq!(c.lessons.upstream_fetches_per_minute, 5);
+    assert_eq!(c.lessons.breaker_failures, 2);
+    assert_eq!(c.lessons.breaker_cool_off, Duration::from_secs(600));
+    assert_eq!(c.lessons.purge_all_interval, Duration::ZERO);
+    let err = cfg(&[
+        ("LESSON_UPSTREAM_FETCHES_PER_MINUTE", "0"),
+        ("LESSON_SOURCE_BREAKER_FAILURES", "0"),
+        ("LESSON_SOURCE_BREAKER_COOL_OFF_SECS", "7200"),
+        ("LESSON_PURGE_ALL_MIN_INTERVAL_SECS", "-1"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.problems.len(), 4, "{err:?}");
+}

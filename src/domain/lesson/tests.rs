@@ -60,6 +60,49 @@ fn parse_refuses_unsafe_or_malformed_paths() {
 }
 
 #[test]
+fn every_spelling_of_one_lesson_file_parses_to_one_canonical_path() {
+    let spellings = [
+        "01-Part/03-lesson",
+        "01-Part/03-lesson.md",
+        "01-Part/03-lesson.mdx",
+        "01-Part/03-lesson/index",
+        "01-Part/03-lesson/index.md",
+        "01-Part/03-lesson/README",
+        "01-Part/03-lesson/README.mdx",
+        "01-Part/03-lesson/index/README",
+        "01-Part/./03-lesson",
+        "./01-Part/03-lesson/.",
+        "docs/01-Part/./03-lesson/index.md",
+    ];
+    for raw in spellings {
+        let path = LessonPath::parse(raw).unwrap_or_else(|e| panic!("{raw:?} refused: {e}"));
+        assert_eq!(path.as_str(), "01-Part/03-lesson", "for {raw:?}");
+    }
+}
+
+#[test]
+fn canonical_paths_parse_to_themselves() {
+    for raw in [
+        "index",
+        "README",
+        "01-Part/03-lesson",
+        "a/index-of-terms",
+        "a/readme",
+        "a.b/c",
+    ] {
+        let path = LessonPath::parse(raw).unwrap_or_else(|e| panic!("{raw:?} refused: {e}"));
+        assert_eq!(path.as_str(), raw);
+        assert_eq!(LessonPath::parse(path.as_str()).unwrap(), path);
+    }
+}
+
+#[test]
+fn a_path_of_only_dot_segments_is_empty() {
+    assert_eq!(LessonPath::parse("."), Err(LessonPathError::Empty));
+    assert_eq!(LessonPath::parse("./."), Err(LessonPathError::Empty));
+}
+
+#[test]
 fn parse_accepts_a_path_of_exactly_the_maximum_length() {
     let longest = "a".repeat(MAX_LESSON_PATH_CHARS);
     assert!(LessonPath::parse(&longest).is_ok());

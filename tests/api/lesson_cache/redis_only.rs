@@ -18,7 +18,7 @@ async fn entries_live_under_a_versioned_namespace_and_expire_by_their_own_ttl() 
     let raw = client(&url);
     let repo = unique();
     let cache = RedisLessonCache::new(raw.clone(), &repo, "main");
-    let ns = format!("lesson:v1:{{{repo}@main}}");
+    let ns = format!("lesson:v2:{{{repo}@main}}");
     let lesson = copy("keys/a");
 
     // Act
@@ -32,33 +32,41 @@ async fn entries_live_under_a_versioned_namespace_and_expire_by_their_own_ttl() 
         .unwrap();
 
     // Assert
-    let stored: String = raw.get(format!("{ns}:g0:keys/a")).await.unwrap();
-    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    let stored: String = raw.get(format!("{ns}:c:keys/a")).await.unwrap();
+    let (epoch, stored) = stored.split_once('|').expect("epoch|copy");
+    assert_eq!(epoch, "0");
+    let stored: serde_json::Value = serde_json::from_str(stored).unwrap();
     assert_eq!(stored["markdown"], lesson.lesson.markdown.as_str());
     assert_eq!(stored["fetched_at"], lesson.fetched_at);
     assert!(stored["fresh_until"].is_i64(), "{stored}");
-    let entry_ttl: i64 = raw.pttl(format!("{ns}:g0:keys/a")).await.unwrap();
+    let entry_ttl: i64 = raw.pttl(format!("{ns}:c:keys/a")).await.unwrap();
     assert!(
         entry_ttl > 30_000 && entry_ttl <= 90_000,
         "kept for the retention, not the freshness: {entry_ttl}"
     );
-    let missing_ttl: i64 = raw.pttl(format!("{ns}:g0:missing:keys/b")).await.unwrap();
+    let missing_ttl: i64 = raw.pttl(format!("{ns}:m:keys/b")).await.unwrap();
     assert!(
         (1..=60_000).contains(&missing_ttl),
         "negative entries are capped at 60 s: {missing_ttl}"
     );
 
     cache.invalidate(&[]).await.unwrap();
-    let generation: i64 = raw.get(format!("{ns}:gen")).await.unwrap();
-    assert_eq!(generation, 1);
-    cache.put(&lesson, LONG, LONG).await.unwrap();
-    let current: i64 = raw.exists(format!("{ns}:g1:keys/a")).await.unwrap();
-    assert_eq!(current, 1, "new copies go to the new generation");
-    let old_ttl: i64 = raw.pttl(format!("{ns}:g0:keys/a")).await.unwrap();
+    let epoch: i64 = raw.get(format!("{ns}:epoch")).await.unwrap();
+    assert_eq!(epoch, 1);
+    cache
+        .invalidate(std::slice::from_ref(&lesson.lesson.path))
+        .await
+        .unwrap();
+    let purged: String = raw.get(format!("{ns}:c:keys/a")).await.unwrap();
+    assert!(purged.starts_with("-1|"), "purged copies are kept");
+    let purged_ttl: i64 = raw.pttl(format!("{ns}:c:keys/a")).await.unwrap();
     assert!(
-        old_ttl > 0,
-        "the old generation is left to expire: {old_ttl}"
+        purged_ttl > 30_000 && purged_ttl <= entry_ttl,
+        "a purge keeps the copy's expiry: {purged_ttl}"
     );
+    cache.put(&lesson, LONG, LONG).await.unwrap();
+    let current: String = raw.get(format!("{ns}:c:keys/a")).await.unwrap();
+    assert!(current.starts_with("1|"), "new copies carry the new epoch");
 }
 
 #[tokio::test]
@@ -78,7 +86,7 @@ async fn branches_sharing_one_redis_never_see_each_others_lessons_or_purges() {
     assert_eq!(draft.get(p).await.unwrap(), CacheLookup::Miss);
     draft.put(&lesson, LONG, LONG).await.unwrap();
     draft.invalidate(&[]).await.unwrap();
-    assert_eq!(draft.get(p).await.unwrap(), CacheLookup::Miss);
+    assert!(matches!(draft.get(p).await.unwrap(), CacheLookup::Hit(c) if c.stale));
     assert_eq!(main.get(p).await.unwrap(), CacheLookup::Hit(lesson.clone()));
 }
 

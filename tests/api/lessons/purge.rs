@@ -173,3 +173,149 @@ async fn a_signed_event_other_than_push_is_acknowledged_and_ignored() {
     assert_eq!(app.lesson_json(LESSON).await.1["cached"], true);
     assert_eq!(fake.hits(&format!("{LESSON}.md")), 1);
 }
+
+#[tokio::test]
+async fn every_spelling_of_a_folder_lesson_shares_one_copy_and_one_purge_covers_them_all() {
+    // Arrange: a lesson that is a folder page.
+    let fake = FakeGithub::start().await;
+    let folder = "01-Foundations/02-Agents";
+    fake.put(&format!("{folder}/index.md"), &markdown("Agents"));
+    let app = spawn(&fake, &[]).await;
+    let spellings = [
+        format!("{folder}/index"),
+        folder.to_string(),
+        format!("{folder}/README.md"),
+        format!("{folder}/index.mdx"),
+        "01-Foundations/./02-Agents".to_string(),
+        format!("docs/{folder}/./index.md"),
+    ];
+    let (status, first) = app.lesson_json(&spellings[0]).await;
+    assert_eq!(status, 200);
+    assert_eq!(first["path"], folder);
+
+    // Act + Assert: every other spelling is the same cached copy.
+    for spelling in &spellings[1..] {
+        let (status, body) = app.lesson_json(spelling).await;
+        assert_eq!(status, 200, "{spelling}");
+        assert_eq!(body["cached"], true, "{spelling}");
+        assert_eq!(body["path"], folder, "{spelling}");
+    }
+    assert_eq!(fake.hits(&format!("{folder}/index.md")), 1);
+
+    // A purge naming one spelling purges them all.
+    let (status, out) = app
+        .purge(
+            Some(ADMIN),
+            &json!([format!("{folder}/index.md")]).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(out["invalidated_count"], 1);
+    assert_eq!(out["paths"], json!([folder]));
+    for spelling in [&spellings[4], &spellings[0]] {
+        let (_, body) = app.lesson_json(spelling).await;
+        assert_eq!(body["path"], folder);
+    }
+    assert_eq!(
+        fake.hits(&format!("{folder}/index.md")),
+        2,
+        "refetched once, whichever spelling is read"
+    );
+}
+
+#[tokio::test]
+async fn a_push_changing_a_folder_page_purges_the_folder_lesson_read_under_any_spelling() {
+    let fake = FakeGithub::start().await;
+    let folder = "01-Foundations/02-Agents";
+    fake.put(&format!("{folder}/README.md"), &markdown("Old"));
+    let app = spawn(&fake, &[]).await;
+    assert_eq!(app.lesson_json(&format!("{folder}/README")).await.0, 200);
+    fake.put(&format!("{folder}/README.md"), &markdown("New"));
+    let body = push_touching(&[format!("{PREFIX}/{folder}/README.md")]);
+
+    let (status, out) = app.webhook("push", &sign(&body), &body).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(out["invalidated_count"], 1);
+    assert_eq!(app.lesson_json(folder).await.1["title"], "New");
+}
+
+#[tokio::test]
+async fn a_purge_during_a_github_outage_keeps_serving_the_last_good_copy_as_stale() {
+    // Arrange
+    let (fake, app) = setup().await;
+    let other = "01-Foundations/02-Agents/02-the-agent-loop";
+    fake.put(&format!("{other}.md"), &markdown("The Loop"));
+    assert_eq!(app.lesson_json(LESSON).await.0, 200);
+    assert_eq!(app.lesson_json(other).await.0, 200);
+    fake.fail(true);
+
+    // Act
+    let (one, _) = app.purge(Some(ADMIN), &json!([LESSON]).to_string()).await;
+    let (status, body) = app.lesson_json(LESSON).await;
+    let (all, _) = app.purge(Some(ADMIN), "").await;
+    let (other_status, other_body) = app.lesson_json(other).await;
+
+    // Assert
+    assert_eq!((one, all), (200, 200));
+    assert_eq!(status, 200);
+    assert_eq!(body["stale"], true);
+    assert_eq!(body["title"], "What Is an AI Agent?");
+    assert_eq!(other_status, 200);
+    assert_eq!(other_body["stale"], true);
+    assert_eq!(
+        fake.hits(&format!("{LESSON}.md")),
+        2,
+        "a fresh fetch was tried first"
+    );
+}
+
+#[tokio::test]
+async fn a_purge_of_everything_right_after_another_is_refused_with_429_but_paths_still_purge() {
+    let (_fake, app) = setup().await;
+    assert_eq!(app.purge(Some(ADMIN), "").await.0, 200);
+
+    let resp = app
+        .client
+        .post(app.url("/admin/invalidate-cache"))
+        .header("x-admin-secret", ADMIN)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(
+        app.purge(Some(ADMIN), &json!([LESSON]).to_string()).await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn with_a_local_folder_dot_segments_name_the_same_cached_lesson() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a")).unwrap();
+    std::fs::write(dir.path().join("a/b.md"), markdown("Local")).unwrap();
+    let fake = FakeGithub::start().await;
+    let app = spawn(&fake, &[("LESSONS_DIR", dir.path().to_str().unwrap())]).await;
+    assert_eq!(app.lesson_json("a/b").await.1["cached"], false);
+
+    let (status, body) = app.lesson_json("a/./b").await;
+
+    assert_eq!(status, 200);
+    assert_eq!(body["path"], "a/b");
+    assert_eq!(body["cached"], true, "one key for both spellings");
+    std::fs::write(dir.path().join("a/b.md"), markdown("Edited")).unwrap();
+    assert_eq!(
+        app.purge(Some(ADMIN), r#"["./a/b"]"#).await.1["invalidated_count"],
+        1
+    );
+    assert_eq!(app.lesson_json("a/b").await.1["title"], "Edited");
+}

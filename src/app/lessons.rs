@@ -3,9 +3,9 @@
 //! upstream fetches, stale-if-error, and purges (keeping the purged copy as stale) fanned out
 //! to every replica's L1. The circuit breaker wraps the source itself ([`BreakerSource`]).
 
-pub mod deliveries;
 mod breaker;
 mod budget;
+pub mod deliveries;
 mod flight;
 mod metrics;
 mod purge;
@@ -18,9 +18,9 @@ use crate::domain::lesson::{CachedLesson, LessonPath, ParsedLesson, parse_lesson
 use crate::domain::ports::{
     CacheLookup, InvalidationBus, LessonCache, LessonSource, LessonSourceError, TurnLock,
 };
-use deliveries::Deliveries;
 pub use breaker::BreakerSource;
 use budget::FetchBudget;
+use deliveries::Deliveries;
 use flight::Flights;
 pub use metrics::LessonMetrics;
 

@@ -3,8 +3,8 @@
 mod api_keys;
 mod hardening;
 mod isolation;
-mod startup;
 mod preauth;
+mod startup;
 mod tokens;
 
 use serde_json::Value;

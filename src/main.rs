@@ -1,5 +1,8 @@
 //! Entry point: everything lives in the library; see `cli.rs`.
 #![forbid(unsafe_code)]
+// The middleware stack is one nested type; computing the layout of its request future needs more
+// than the default 128 levels once the server boxes it (http/server.rs).
+#![recursion_limit = "256"]
 
 use std::process::ExitCode;
 use std::time::Duration;

@@ -255,6 +255,8 @@ fn authenticator(
         Some(url) => Some(Arc::new(UserinfoVerifier::new(
             url.clone(),
             userinfo::CACHE_TTL,
+            // A userinfo URL derived from SSO_URL follows SSO_URL's exemption.
+            !(config.plaintext_allowed("USERINFO_URL") || config.plaintext_allowed("SSO_URL")),
         )?)),
         None => None,
     };

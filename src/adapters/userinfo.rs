@@ -110,12 +110,15 @@ impl std::fmt::Debug for UserinfoVerifier {
 }
 
 impl UserinfoVerifier {
-    /// A verifier asking `url` (3 s connect, 5 s total), caching answers for `ttl`.
+    /// A verifier asking `url` (3 s connect, 5 s total), caching answers for `ttl`; with
+    /// `https_only`, plain http (the URL or a redirect) is refused.
     ///
     /// # Errors
     /// When the HTTP client cannot be built.
-    pub fn new(url: String, ttl: Duration) -> anyhow::Result<Self> {
+    pub fn new(url: String, ttl: Duration, https_only: bool) -> anyhow::Result<Self> {
+        // With `https_only`, a redirect to plain http is refused too, not only the URL itself.
         let client = Client::builder()
+            .https_only(https_only)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(TOTAL_TIMEOUT)
             .user_agent(concat!("study-mode-api/", env!("CARGO_PKG_VERSION")))

@@ -59,8 +59,17 @@ pub struct PreauthLimiter {
     /// Attempts being authenticated now, per key; an entry lives only while one is running,
     /// so the map holds at most one key per request in flight.
     in_flight: Mutex<HashMap<String, u32>>,
+    /// Keys charged a refusal within the longest window: the others have their whole budget,
+    /// so admitting them needs no limiter lookup (the common case: a signed-in student).
+    charged: moka::sync::Cache<String, ()>,
+    /// The smallest window limit: the whole budget of a key never charged.
+    full_budget: u32,
     rejections: IntCounter,
 }
+
+/// Keys remembered as charged; past it the least recently charged are forgotten and looked up
+/// in the limiter again only once charged again (at worst a second budget for them).
+const CHARGED_CAPACITY: u64 = 100_000;
 
 impl std::fmt::Debug for PreauthLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,10 +95,21 @@ impl PreauthLimiter {
         if let Some(registry) = registry {
             let _ = registry.register(Box::new(rejections.clone()));
         }
+        let longest = windows
+            .iter()
+            .map(|w| w.period)
+            .max()
+            .unwrap_or(Duration::from_secs(1));
+        let full_budget = windows.iter().map(|w| w.limit).min().unwrap_or(u32::MAX);
         Self {
             windows,
             limiter,
             in_flight: Mutex::new(HashMap::new()),
+            charged: moka::sync::Cache::builder()
+                .max_capacity(CHARGED_CAPACITY)
+                .time_to_live(longest)
+                .build(),
+            full_budget,
             rejections,
         }
     }
@@ -117,6 +137,9 @@ impl PreauthLimiter {
         let attempt = Attempt {
             held: Some((self.clone(), key.to_owned())),
         };
+        if running <= self.full_budget && !self.charged.contains_key(key) {
+            return Ok(attempt);
+        }
         let decision = match self.limiter.peek(&preauth_key(key), &self.windows).await {
             Ok(decision) => decision,
             Err(e) => {
@@ -152,6 +175,7 @@ impl PreauthLimiter {
     }
 
     async fn spend(&self, key: &str) {
+        self.charged.insert(key.to_owned(), ());
         match self.limiter.check(&preauth_key(key), &self.windows).await {
             Ok(decision) if decision.windows.iter().any(|w| w.remaining == 0) => {
                 tracing::warn!(

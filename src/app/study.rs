@@ -218,9 +218,9 @@ impl StudyService {
             .load(lesson_path, &who.user_id)
             .await
             .map_err(lesson_err)?;
-        self.ensure_thread_room(&who.user_id).await?;
+        let seen = self.ensure_thread_room(&who.user_id).await?;
         let thread = new_thread(who, lesson_path, mode);
-        self.insert_thread(&thread).await?;
+        self.insert_thread(&thread, seen).await?;
         Ok(thread)
     }
 

@@ -192,6 +192,13 @@ pub async fn limit_body<E: Endpoint>(
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
     }
+    // HTTP/1.x framing: a request without Content-Length and Transfer-Encoding, or with a zero
+    // length, has no body at all (hyper enforces it), so there is nothing to read or time.
+    let http1 = req.version() < poem::http::Version::HTTP_2;
+    if http1 && !req.headers().contains_key(header::TRANSFER_ENCODING) && declared.unwrap_or(0) == 0
+    {
+        return ep.call(req).await.map(IntoResponse::into_response);
+    }
     let read = tokio::time::timeout(timeout, req.take_body().into_bytes_limit(limit)).await;
     match read {
         Ok(Ok(bytes)) => req.set_body(bytes),

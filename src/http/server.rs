@@ -208,11 +208,7 @@ impl Conn {
         builder
             .http1()
             .keep_alive(true)
-            .timer(HeadTimer::new(
-                activity.clone(),
-                edge.header_read_timeout,
-                edge.idle_timeout,
-            ))
+            .timer(HeadTimer::new(activity.clone(), edge.header_read_timeout))
             .header_read_timeout(edge.header_read_timeout);
         builder
             .http2()
@@ -352,7 +348,10 @@ mod tests {
         let _in_flight = activity.start_request();
         let blocked =
             tokio::time::timeout(Duration::from_millis(10), socket.write_all(&[0; 1024])).await;
-        assert!(blocked.is_err(), "the peer reads nothing, so the write waits");
+        assert!(
+            blocked.is_err(),
+            "the peer reads nothing, so the write waits"
+        );
         assert_eq!(verdict(&activity, &edge(), Instant::now()), Verdict::Fine);
         tokio::time::advance(Duration::from_secs(76)).await;
         assert!(matches!(

@@ -102,13 +102,14 @@ impl StudyService {
         let text = validate(&input)?;
         let path = ctx.lesson_path.clone().ok_or_else(lesson_required)?;
         let lesson = self.load_lesson(who, &path).await?;
-        self.ensure_thread_room(&who.user_id).await?;
+        let seen = self.ensure_thread_room(&who.user_id).await?;
         let mode = StudyMode::from_model(input.inference_options.model.as_deref());
         let thread = super::new_thread(who, &path, mode);
         Ok(self.pending(
             who,
             Start::Create {
                 thread,
+                seen,
                 lesson,
                 ctx,
                 input,

@@ -195,33 +195,28 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 /// hyper starts its timer whenever it waits for a request head, including the wait between two
 /// requests of a kept-alive connection, so its own timer would close idle keep-alive connections
 /// after the header timeout (and a load balancer's pooled connections with them). This timer
-/// gives the first request `header` from the accept, and every later one `header` from its first
-/// byte, `idle` while no byte of it has come. hyper uses the HTTP/1.1 timer for nothing else.
+/// runs only once a head has started to arrive: the first request's head must be complete
+/// `header` after the accept, every later one `header` after its first byte. Waiting for a first
+/// byte is the connection watchdog's to bound (`server.rs`). hyper uses the HTTP/1.1 timer for
+/// nothing else.
 #[derive(Clone)]
 pub struct HeadTimer {
     activity: Arc<Activity>,
     header: Duration,
-    idle: Duration,
 }
 
 impl HeadTimer {
     /// The timer of the connection that `activity` tracks.
-    pub fn new(activity: Arc<Activity>, header: Duration, idle: Duration) -> Self {
-        Self {
-            activity,
-            header,
-            idle,
-        }
+    pub fn new(activity: Arc<Activity>, header: Duration) -> Self {
+        Self { activity, header }
     }
 
     fn head_sleep(&self) -> HeadSleep {
-        let started = Instant::now();
         HeadSleep {
             timer: self.clone(),
-            started,
             reads_at_start: self.activity.reads(),
             first_byte: None,
-            sleep: Box::pin(tokio::time::sleep_until(started + self.header)),
+            sleep: None,
         }
     }
 }
@@ -239,27 +234,28 @@ impl hyper::rt::Timer for HeadTimer {
 /// One wait for a request head; see [`HeadTimer`].
 struct HeadSleep {
     timer: HeadTimer,
-    started: Instant,
     reads_at_start: u64,
     first_byte: Option<Instant>,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl HeadSleep {
-    fn deadline(&mut self) -> Instant {
+    /// The deadline of the head being read, once its first byte has come; before that the
+    /// connection task's watchdog bounds the wait (accept to first request, idle keep-alive), so
+    /// the common case (a head that arrives whole in one read) never touches the timer wheel.
+    fn deadline(&mut self) -> Option<Instant> {
         let t = &self.timer;
-        if t.activity.requests() == 0 {
-            return t.activity.opened() + t.header;
-        }
         // hyper polls this after every read that left the head incomplete, so the first poll
         // that sees new reads is within a scheduler tick of the head's first byte.
         if self.first_byte.is_none() && t.activity.reads() != self.reads_at_start {
             self.first_byte = Some(Instant::now());
         }
-        match self.first_byte {
-            Some(at) => at + t.header,
-            None => self.started + t.idle,
-        }
+        let first_byte = self.first_byte?;
+        Some(if t.activity.requests() == 0 {
+            t.activity.opened() + t.header
+        } else {
+            first_byte + t.header
+        })
     }
 }
 
@@ -267,11 +263,18 @@ impl std::future::Future for HeadSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let deadline = self.deadline();
-        if self.sleep.deadline() != deadline {
-            self.sleep.as_mut().reset(deadline);
+        // No byte of the head yet: nothing to time here (no waker is needed either: the first
+        // byte wakes the connection, which polls this again).
+        let Some(deadline) = self.deadline() else {
+            return Poll::Pending;
+        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.deadline() != deadline {
+            sleep.as_mut().reset(deadline);
         }
-        self.sleep.as_mut().poll(cx)
+        sleep.as_mut().poll(cx)
     }
 }
 

@@ -24,6 +24,8 @@ pub(super) enum Start {
     /// `threads.create`: the thread is inserted (within the cap), then the message.
     Create {
         thread: Thread,
+        /// Threads the user had at the pre-check.
+        seen: u64,
         lesson: Arc<ParsedLesson>,
         ctx: TurnContext,
         input: MessageInput,
@@ -54,12 +56,13 @@ impl PendingTurn {
         match start {
             Start::Create {
                 thread,
+                seen,
                 lesson,
                 ctx,
                 input,
                 text,
             } => {
-                service.insert_thread(&thread).await?;
+                service.insert_thread(&thread, seen).await?;
                 let guard = service.lock(&thread.id).await?;
                 let turn = NewTurn {
                     thread,

@@ -3,14 +3,15 @@
 
 mod describe;
 mod parse;
+mod raw;
 
 use std::fmt;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 pub use parse::{ConfigError, Problem};
+pub(crate) use raw::RawEnv;
 
 /// Deployment profile; production turns off every development convenience.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,89 +293,6 @@ pub struct Config {
     /// Upstream URL variables allowed to use plain `http://` in production
     /// (`ALLOW_INSECURE_UPSTREAMS`, e.g. `OPENAI_BASE_URL` for a model on the same host).
     pub insecure_upstreams: Vec<String>,
-}
-
-/// Environment variables as strings; every field is optional and parsed in [`parse`].
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct RawEnv {
-    pub app_env: Option<String>,
-    pub host: Option<String>,
-    pub port: Option<String>,
-    pub reuse_port: Option<String>,
-    pub database_url: Option<String>,
-    pub postgres_server: Option<String>,
-    pub postgres_port: Option<String>,
-    pub postgres_user: Option<String>,
-    pub postgres_password: Option<String>,
-    pub postgres_db: Option<String>,
-    pub db_max_connections: Option<String>,
-    pub db_min_connections: Option<String>,
-    pub db_acquire_timeout_secs: Option<String>,
-    pub db_statement_timeout_ms: Option<String>,
-    pub auto_migrate: Option<String>,
-    pub redis_url: Option<String>,
-    pub redis_password: Option<String>,
-    pub allowed_origins: Option<String>,
-    pub log_level: Option<String>,
-    pub log_format: Option<String>,
-    pub dev_mode: Option<String>,
-    pub dev_user_id: Option<String>,
-    pub dev_user_email: Option<String>,
-    pub dev_user_name: Option<String>,
-    pub max_body_bytes: Option<String>,
-    pub shutdown_grace_secs: Option<String>,
-    pub http_header_read_timeout_secs: Option<String>,
-    pub http_body_read_timeout_secs: Option<String>,
-    pub http_idle_timeout_secs: Option<String>,
-    pub http2_max_concurrent_streams: Option<String>,
-    pub max_connections: Option<String>,
-    pub hsts_max_age_secs: Option<String>,
-    pub docs_enabled: Option<String>,
-    pub lessons_dir: Option<String>,
-    pub github_repo: Option<String>,
-    pub github_branch: Option<String>,
-    pub github_token: Option<String>,
-    pub lessons_docs_prefix: Option<String>,
-    pub github_raw_base_url: Option<String>,
-    pub lesson_l1_capacity: Option<String>,
-    pub lesson_l1_ttl_secs: Option<String>,
-    pub content_cache_ttl: Option<String>,
-    pub lesson_upstream_fetches_per_minute: Option<String>,
-    pub lesson_source_breaker_failures: Option<String>,
-    pub lesson_source_breaker_cool_off_secs: Option<String>,
-    pub lesson_purge_all_min_interval_secs: Option<String>,
-    pub admin_secret: Option<String>,
-    pub github_webhook_secret: Option<String>,
-    pub openai_api_key: Option<String>,
-    pub openai_base_url: Option<String>,
-    pub tutor_model_teach: Option<String>,
-    pub tutor_model_ask: Option<String>,
-    pub model_timeout_secs: Option<String>,
-    pub model_max_output_tokens: Option<String>,
-    pub model_http_version: Option<String>,
-    pub model_streams_per_connection: Option<String>,
-    pub rate_limit_chat_free: Option<String>,
-    pub rate_limit_chat_premium: Option<String>,
-    pub rate_limit_chat_admin: Option<String>,
-    pub rate_limit_api_free: Option<String>,
-    pub rate_limit_api_premium: Option<String>,
-    pub rate_limit_api_admin: Option<String>,
-    pub rate_limit_redis_timeout_ms: Option<String>,
-    pub max_threads_per_user: Option<String>,
-    pub max_items_per_thread: Option<String>,
-    pub trusted_proxies: Option<String>,
-    pub preauth_rate_limit: Option<String>,
-    pub jwks_url: Option<String>,
-    pub sso_url: Option<String>,
-    pub jwt_algorithms: Option<String>,
-    pub jwt_issuer: Option<String>,
-    pub jwt_audience: Option<String>,
-    pub jwks_cache_ttl_secs: Option<String>,
-    pub jwks_min_refresh_secs: Option<String>,
-    pub jwks_max_stale_secs: Option<String>,
-    pub userinfo_url: Option<String>,
-    pub allow_unchecked_jwt_claims: Option<String>,
-    pub allow_insecure_upstreams: Option<String>,
 }
 
 impl Config {

@@ -3,6 +3,7 @@
 mod auth;
 mod edge;
 mod sections;
+mod stores;
 mod transport;
 
 use std::fmt;
@@ -10,7 +11,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::{AppEnv, Config, LogFormat, RawEnv, StorageLimitsConfig};
-use sections::{database, lessons, origins, rate_limits, redis, tutor};
+use sections::{lessons, origins, rate_limits, tutor};
+use stores::{database, redis};
 
 const DEFAULT_SQLITE_URL: &str = "sqlite://./data/study-mode.sqlite?mode=rwc";
 
@@ -93,6 +95,17 @@ impl Collector {
                 default
             }
         }
+    }
+
+    /// A whole number of seconds as a [`Duration`], within `range` (seconds).
+    fn secs(
+        &mut self,
+        var: &str,
+        raw: &Option<String>,
+        default: u64,
+        range: (u64, u64),
+    ) -> Duration {
+        Duration::from_secs(self.number(var, raw, default, range))
     }
 
     fn boolean(&mut self, var: &str, raw: &Option<String>, default: bool) -> bool {

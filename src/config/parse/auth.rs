@@ -1,8 +1,6 @@
 //! The identity section: JWKS, SSO, accepted algorithms, issuer/audience, userinfo, and the
 //! development principal (which depends on whether any of them is configured).
 
-use std::time::Duration;
-
 use jsonwebtoken::Algorithm;
 
 use super::Collector;
@@ -120,7 +118,7 @@ pub(super) fn auth(c: &mut Collector, raw: &RawEnv, prod: bool) -> AuthConfig {
             .map(|sso| format!("{sso}/api/auth/oauth2/userinfo"))
     });
     let secs = |c: &mut Collector, var: &str, value: &Option<String>, default: u64| {
-        Duration::from_secs(c.number(var, value, default, (0, 30 * 86_400)))
+        c.secs(var, value, default, (0, 30 * 86_400))
     };
     let issuer = claim(c, "JWT_ISSUER", &raw.jwt_issuer);
     let audience = claim(c, "JWT_AUDIENCE", &raw.jwt_audience);

@@ -1,16 +1,11 @@
 //! The connection edge: header, body and idle timeouts, HTTP/2 stream cap, connection cap, HSTS.
 
-use std::time::Duration;
-
 use super::Collector;
 use crate::config::{HttpEdgeConfig, RawEnv};
 
 /// `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_BODY_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`,
 /// `HTTP2_MAX_CONCURRENT_STREAMS`, `MAX_CONNECTIONS`, `HSTS_MAX_AGE_SECS`.
 pub(super) fn edge(c: &mut Collector, raw: &RawEnv) -> HttpEdgeConfig {
-    let secs = |c: &mut Collector, var: &str, value: &Option<String>, default: u64, max: u64| {
-        Duration::from_secs(c.number(var, value, default, (1, max)))
-    };
     let max_connections = c.number(
         "MAX_CONNECTIONS",
         &raw.max_connections,
@@ -24,26 +19,23 @@ pub(super) fn edge(c: &mut Collector, raw: &RawEnv) -> HttpEdgeConfig {
         (0, 2 * 365 * 86_400),
     );
     HttpEdgeConfig {
-        header_read_timeout: secs(
-            c,
+        header_read_timeout: c.secs(
             "HTTP_HEADER_READ_TIMEOUT_SECS",
             &raw.http_header_read_timeout_secs,
             10,
-            300,
+            (1, 300),
         ),
-        body_read_timeout: secs(
-            c,
+        body_read_timeout: c.secs(
             "HTTP_BODY_READ_TIMEOUT_SECS",
             &raw.http_body_read_timeout_secs,
             30,
-            600,
+            (1, 600),
         ),
-        idle_timeout: secs(
-            c,
+        idle_timeout: c.secs(
             "HTTP_IDLE_TIMEOUT_SECS",
             &raw.http_idle_timeout_secs,
             75,
-            3_600,
+            (1, 3_600),
         ),
         http2_max_concurrent_streams: c.number(
             "HTTP2_MAX_CONCURRENT_STREAMS",

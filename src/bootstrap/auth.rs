@@ -1,0 +1,97 @@
+//! The identity side of the composition root: the verifier chain (JWKS, userinfo, API keys)
+//! and the per-address budget of refused attempts.
+
+use std::sync::Arc;
+
+use crate::adapters::jwks::{JwksSettings, JwksVerifier};
+use crate::adapters::rate_limit_memory::MemoryRateLimiter;
+use crate::adapters::userinfo::{self, UserinfoVerifier};
+use crate::app::auth::Authenticator;
+use crate::app::preauth::PreauthLimiter;
+use crate::config::Config;
+use crate::domain::ports::{ApiKeyStore, RateLimiter, TokenVerifier};
+use crate::http::metrics::Metrics;
+
+/// The verifier chain: JWKS when an SSO or key set URL is configured, userinfo for opaque
+/// tokens when a userinfo URL is known, API keys from `keys`.
+pub(super) fn authenticator(
+    config: &Config,
+    keys: Option<Arc<dyn ApiKeyStore>>,
+    metrics: &Metrics,
+) -> anyhow::Result<Arc<Authenticator>> {
+    let auth = &config.auth;
+    let jwt: Option<Arc<dyn TokenVerifier>> = if auth.verifies_jwts() {
+        // Production cannot get here with one unset unless ALLOW_UNCHECKED_JWT_CLAIMS says so.
+        if auth.issuer.is_none() || auth.audience.is_none() {
+            tracing::warn!(
+                issuer_set = auth.issuer.is_some(),
+                audience_set = auth.audience.is_some(),
+                unchecked = ?auth.unchecked_claims,
+                "JWT_ISSUER or JWT_AUDIENCE is unset: tokens the SSO issues for other \
+                 applications are accepted here"
+            );
+        }
+        // The key set is fetched from JWKS_URL when set, else from the SSO.
+        let source = if auth.jwks_url.is_some() {
+            "JWKS_URL"
+        } else {
+            "SSO_URL"
+        };
+        Some(Arc::new(JwksVerifier::new(JwksSettings {
+            jwks_url: auth.jwks_url.clone(),
+            sso_url: auth.sso_url.clone(),
+            issuer: auth.issuer.clone(),
+            audience: auth.audience.clone(),
+            algorithms: auth.algorithms.clone(),
+            cache_ttl: auth.jwks_cache_ttl,
+            min_refresh: auth.jwks_min_refresh,
+            max_stale: auth.jwks_max_stale,
+            https_only: !config.plaintext_allowed(source),
+        })?))
+    } else {
+        None
+    };
+    let opaque: Option<Arc<dyn TokenVerifier>> = match &auth.userinfo_url {
+        Some(url) => Some(Arc::new(UserinfoVerifier::new(
+            url.clone(),
+            userinfo::CACHE_TTL,
+            // A userinfo URL derived from SSO_URL follows SSO_URL's exemption.
+            !(config.plaintext_allowed("USERINFO_URL") || config.plaintext_allowed("SSO_URL")),
+        )?)),
+        None => None,
+    };
+    if jwt.is_none() && opaque.is_none() && !config.dev.enabled {
+        tracing::warn!(
+            "no SSO configured (SSO_URL, JWKS_URL, USERINFO_URL): only API keys are accepted"
+        );
+    }
+    if config.dev.enabled && config.dev.explicit {
+        tracing::warn!(
+            host = %config.host,
+            "DEV_MODE=true: requests without credentials act as the user named by X-User-ID \
+             (or ?user_id=); anyone who can reach this address can act as any user"
+        );
+    } else if config.dev.enabled {
+        tracing::info!(
+            "development principal on (loopback bind, no SSO): requests without credentials act \
+             as X-User-ID, ?user_id= or DEV_USER_ID"
+        );
+    }
+    Ok(Arc::new(
+        Authenticator::new(jwt, opaque, keys).with_preauth(preauth_limiter(config, metrics)),
+    ))
+}
+
+/// The budget of refused attempts per client address, counted in process: every replica
+/// gives an address its own budget (a shared count would cost a Redis round trip on every
+/// authenticated request, to stop what is already a trickle per replica).
+fn preauth_limiter(config: &Config, metrics: &Metrics) -> Arc<PreauthLimiter> {
+    // At most a million stored timestamps (about 8 MB): some 30,000 addresses at a full budget
+    // of 30; past that the least used addresses are forgotten and start afresh.
+    let counts: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
+    Arc::new(PreauthLimiter::new(
+        config.rate_limits.preauth.clone(),
+        counts,
+        Some(metrics.registry()),
+    ))
+}

@@ -184,6 +184,7 @@ pub struct StudyService {
     tutor: Arc<dyn TutorModel>,
     locks: Arc<dyn TurnLock>,
     settings: StudySettings,
+    headroom: limits::Headroom,
 }
 
 impl StudyService {
@@ -201,6 +202,7 @@ impl StudyService {
             tutor,
             locks,
             settings,
+            headroom: limits::Headroom::default(),
         }
     }
 

@@ -155,8 +155,8 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
 }
 
 /// Wraps any endpoint in the service's middleware stack (outermost last): CORS, panic
-/// catching, body limit, JSON errors, metrics, caching and HSTS headers, request id and access
-/// log.
+/// catching, body limit, JSON errors, metrics, and request id with access log and the headers
+/// every answer carries (security, caching, HSTS).
 pub fn with_middleware<E: Endpoint + 'static>(
     route: E,
     config: &Config,
@@ -172,8 +172,7 @@ pub fn with_middleware<E: Endpoint + 'static>(
         .around(move |ep, req| middleware::limit_body(ep, req, limit, body_timeout))
         .around(middleware::json_errors)
         .around(move |ep, req| metrics::track(ep, req, metrics.clone()))
-        .around(move |ep, req| headers::response_headers(ep, req, policy.clone()))
-        .around(middleware::request_id)
+        .around(move |ep, req| middleware::request_id(ep, req, policy.clone()))
 }
 
 fn cors(config: &Config) -> Cors {

@@ -1,15 +1,12 @@
 //! Response headers every answer carries: no caching of private JSON, and HSTS for deployments
 //! that terminate TLS in front of the service.
 
-use std::sync::Arc;
-
-use poem::http::{HeaderValue, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::http::{HeaderMap, HeaderValue, header};
 
 /// Paths whose answers are a user's own data: never stored by a browser or a shared cache.
 const PRIVATE_PREFIXES: &[&str] = &["/v1/", "/chatkit"];
 
-/// What [`response_headers`] adds.
+/// What every answer gets besides its own headers (applied by `middleware::request_id`).
 #[derive(Debug, Clone, Default)]
 pub struct HeaderPolicy {
     /// `Strict-Transport-Security` value, when HSTS is on.
@@ -26,30 +23,23 @@ impl HeaderPolicy {
     }
 }
 
-fn is_private(path: &str) -> bool {
+/// Whether answers to `path` are a user's own data.
+pub fn is_private(path: &str) -> bool {
     PRIVATE_PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
-/// Adds `Cache-Control: no-store` to private answers that set no caching policy of their own
-/// (a lesson sets `private, max-age=60` for its ETag revalidation), and HSTS when configured.
-pub async fn response_headers<E: Endpoint>(
-    ep: Arc<E>,
-    req: Request,
-    policy: Arc<HeaderPolicy>,
-) -> poem::Result<Response> {
-    let private = is_private(req.uri().path());
-    let mut resp = match ep.call(req).await {
-        Ok(resp) => resp.into_response(),
-        Err(err) => err.into_response(),
-    };
-    let headers = resp.headers_mut();
-    if private && !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+impl HeaderPolicy {
+    /// Adds `Cache-Control: no-store` to a private answer that sets no caching policy of its
+    /// own (a lesson sets `private, max-age=60` for its ETag revalidation), and HSTS when
+    /// configured.
+    pub fn apply(&self, private: bool, headers: &mut HeaderMap) {
+        if private && !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        if let Some(hsts) = &self.hsts {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
     }
-    if let Some(hsts) = &policy.hsts {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
-    }
-    Ok(resp)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use poem::{Endpoint, IntoResponse, Request, Response};
 use tracing::Instrument;
 
 use super::error::{ErrorBody, code_for_status, public_message};
+use super::headers::{HeaderPolicy, is_private};
 
 /// Largest error body the JSON error layer will read back to add the request id.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -44,9 +45,13 @@ fn acceptable_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-/// Accepts a sane `X-Request-Id` or generates one, echoes it, and puts every log line of the
-/// request in a span carrying it.
-pub async fn request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+/// Accepts a sane `X-Request-Id` or generates one, echoes it, puts every log line of the
+/// request in a span carrying it, and adds the headers every answer carries (`policy`).
+pub async fn request_id<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    policy: Arc<HeaderPolicy>,
+) -> poem::Result<Response> {
     let id = req
         .headers()
         .get("x-request-id")
@@ -61,6 +66,7 @@ pub async fn request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
         path = log_path(req.uri().path()),
     );
     let quiet = matches!(req.uri().path(), "/health" | "/health/ready" | "/metrics");
+    let private = is_private(req.uri().path());
     async move {
         let started = Instant::now();
         let mut resp = match ep.call(req).await {
@@ -77,6 +83,7 @@ pub async fn request_id<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Resu
             HeaderValue::from_static("nosniff"),
         );
         headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        policy.apply(private, headers);
         let status = resp.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if quiet && status < 400 {

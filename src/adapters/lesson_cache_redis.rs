@@ -13,20 +13,16 @@ mod script;
 mod tests;
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::{Client, KeysInterface};
 use serde::{Deserialize, Serialize};
 
+use super::redis::{book_tag, bounded, px};
 use crate::domain::lesson::{CachedLesson, LessonPath, RawLesson};
 use crate::domain::ports::{CacheError, CacheLookup, LessonCache};
 use script::Script;
-
-/// Upper bound on one cache operation (a script reload included): a slow cache is worse than
-/// none, since callers fall back to the source anyway.
-const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Longest a negative entry is kept, whatever the caller asks.
 const MAX_MISSING_TTL: Duration = Duration::from_secs(60);
@@ -128,7 +124,7 @@ impl RedisLessonCache {
         format!("{}:epoch", self.namespace)
     }
 
-    /// Runs one script against the current epoch, within [`OP_TIMEOUT`].
+    /// Runs one script against the current epoch, within [`super::redis::OP_TIMEOUT`].
     async fn run<R: fred::prelude::FromValue>(
         &self,
         op: &str,
@@ -143,15 +139,7 @@ impl RedisLessonCache {
 /// `lesson:v2:{repo@branch}` (v2: epoch-stamped copies that survive purges); braces inside
 /// the names would break the hash tag.
 fn namespace(repo: &str, branch: &str) -> String {
-    let tag = format!("{repo}@{branch}").replace(['{', '}'], "_");
-    format!("lesson:v2:{{{tag}}}")
-}
-
-/// Milliseconds for `PX`: at least 1 (Redis refuses 0), and far from overflowing its clock.
-fn px(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis())
-        .unwrap_or(i64::MAX)
-        .clamp(1, i64::MAX / 4)
+    format!("lesson:v2:{{{}}}", book_tag(repo, branch))
 }
 
 fn now_ms() -> i64 {
@@ -180,22 +168,6 @@ fn decode(path: &LessonPath, value: &str, now_ms: i64) -> Option<CachedLesson> {
         fetched_at: stored.fetched_at,
         stale: now_ms >= stored.fresh_until,
     })
-}
-
-/// Awaits a Redis call within [`OP_TIMEOUT`]; failures say which operation and what kind of
-/// error, never the address or credentials.
-async fn bounded<R>(
-    op: &str,
-    call: impl Future<Output = Result<R, fred::prelude::Error>>,
-) -> Result<R, CacheError> {
-    match tokio::time::timeout(OP_TIMEOUT, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(CacheError::Unavailable(format!(
-            "redis {op}: {:?}",
-            e.kind()
-        ))),
-        Err(_) => Err(CacheError::Unavailable(format!("redis {op}: timed out"))),
-    }
 }
 
 #[async_trait]

@@ -76,3 +76,36 @@ impl Pingable for RedisClient {
         }
     }
 }
+
+/// Upper bound on one cache-like Redis call (lesson copies, webhook deliveries), a script
+/// reload included: a slow cache is worse than none, and a webhook waits for it.
+pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Awaits a Redis call within [`OP_TIMEOUT`]; failures say which operation and what kind of
+/// error, never the address or credentials.
+pub(crate) async fn bounded<R>(
+    op: &str,
+    call: impl std::future::Future<Output = Result<R, fred::prelude::Error>>,
+) -> Result<R, crate::domain::ports::CacheError> {
+    use crate::domain::ports::CacheError;
+    match tokio::time::timeout(OP_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(CacheError::Unavailable(format!(
+            "redis {op}: {:?}",
+            e.kind()
+        ))),
+        Err(_) => Err(CacheError::Unavailable(format!("redis {op}: timed out"))),
+    }
+}
+
+/// Milliseconds for `PX`: at least 1 (Redis refuses 0), and far from overflowing its clock.
+pub(crate) fn px(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .clamp(1, i64::MAX / 4)
+}
+
+/// The hash tag of one book's keys, `repo@branch`: braces inside the names would break it.
+pub(crate) fn book_tag(repo: &str, branch: &str) -> String {
+    format!("{repo}@{branch}").replace(['{', '}'], "_")
+}

@@ -147,9 +147,13 @@ impl JwksVerifier {
             if !matches!(parsed.scheme(), "http" | "https") {
                 bail!("SSO URL {url} is not http(s)");
             }
-            if settings.https_only && parsed.scheme() != "https" {
-                bail!("SSO URL {url} is not https");
-            }
+        }
+        // Only the URL the keys come from (JWKS_URL, else the SSO's discovery) must be https.
+        if settings.https_only
+            && let Some(url) = settings.jwks_url.as_ref().or(settings.sso_url.as_ref())
+            && url::Url::parse(url).is_ok_and(|u| u.scheme() != "https")
+        {
+            bail!("SSO URL {url} is not https");
         }
         if settings.jwks_url.is_none() && settings.sso_url.is_none() {
             bail!("JWKS verification needs a JWKS URL or an SSO URL");

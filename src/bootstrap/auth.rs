@@ -32,11 +32,7 @@ pub(super) fn authenticator(
             );
         }
         // The key set is fetched from JWKS_URL when set, else from the SSO.
-        let source = if auth.jwks_url.is_some() {
-            "JWKS_URL"
-        } else {
-            "SSO_URL"
-        };
+        let fetched = auth.jwks_url.as_deref().or(auth.sso_url.as_deref());
         Some(Arc::new(JwksVerifier::new(JwksSettings {
             jwks_url: auth.jwks_url.clone(),
             sso_url: auth.sso_url.clone(),
@@ -46,7 +42,7 @@ pub(super) fn authenticator(
             cache_ttl: auth.jwks_cache_ttl,
             min_refresh: auth.jwks_min_refresh,
             max_stale: auth.jwks_max_stale,
-            https_only: !config.plaintext_allowed(source),
+            https_only: https_only(config, fetched),
         })?))
     } else {
         None
@@ -55,8 +51,7 @@ pub(super) fn authenticator(
         Some(url) => Some(Arc::new(UserinfoVerifier::new(
             url.clone(),
             userinfo::CACHE_TTL,
-            // A userinfo URL derived from SSO_URL follows SSO_URL's exemption.
-            !(config.plaintext_allowed("USERINFO_URL") || config.plaintext_allowed("SSO_URL")),
+            https_only(config, Some(url)),
         )?)),
         None => None,
     };
@@ -94,4 +89,14 @@ fn preauth_limiter(config: &Config, metrics: &Metrics) -> Arc<PreauthLimiter> {
         counts,
         Some(metrics.registry()),
     ))
+}
+
+/// Whether the client of an upstream at `url` must refuse plain http (the URL, a discovered
+/// one, or a redirect): in production, for every upstream configured with https. The
+/// configuration already refuses an http upstream there unless `ALLOW_INSECURE_UPSTREAMS`
+/// names it, so this is exactly "not exempted", decided from the URL the client really uses
+/// (a userinfo URL derived from `SSO_URL` included) instead of a second copy of that rule.
+fn https_only(config: &Config, url: Option<&str>) -> bool {
+    config.is_production()
+        && url.is_some_and(|u| url::Url::parse(u).is_ok_and(|u| u.scheme() == "https"))
 }

@@ -267,13 +267,8 @@ impl From<crate::app::study::StudyError> for ApiError {
                 "lesson_unavailable",
                 "the lesson cannot be loaded right now",
             ),
-            E::LessonFetchBudgetExhausted { limit, retry_after } => Self::rate_limited(
-                format!(
-                    "lesson fetch quota exceeded: {limit} uncached lessons per minute; cached lessons are still served"
-                ),
-                limit,
-                "minute",
-                retry_after,
+            E::LessonFetchBudgetExhausted { limit, retry_after } => super::lessons::lesson_error(
+                crate::app::lessons::LessonError::FetchBudgetExhausted { limit, retry_after },
             ),
             E::StoreUnavailable => Self::unavailable(
                 "database_unavailable",

@@ -125,7 +125,7 @@ impl LessonsApi {
     }
 }
 
-fn lesson_error(err: LessonError) -> ApiError {
+pub(crate) fn lesson_error(err: LessonError) -> ApiError {
     match err {
         LessonError::NotFound => {
             ApiError::not_found("lesson_not_found", "no lesson exists at this path")

@@ -8,7 +8,7 @@ use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::payload::Json;
 
-use super::error::{ApiError, RateLimitedBody, RateLimitedDetail};
+use super::error::ApiError;
 use crate::app::quota::{QuotaOutcome, QuotaService};
 use crate::domain::principal::Principal;
 use crate::domain::rate_limit::{Bucket, period_name};
@@ -49,21 +49,14 @@ pub async fn enforce(req: &Request, who: &Principal, bucket: Bucket) -> Result<(
         .map_or((0, "unknown".to_string()), |(w, _)| {
             (w.limit, period_name(w.period))
         });
-    Err(ApiError::TooManyRequests(
-        Json(RateLimitedBody {
-            error: RateLimitedDetail {
-                code: "rate_limited".into(),
-                message: format!(
-                    "{} quota exceeded: {limit} per {window}; retry later",
-                    bucket.as_str()
-                ),
-                limit,
-                window,
-                retry_after_ms: retry.as_millis() as u64,
-                request_id: None,
-            },
-        }),
-        ceil_secs(retry).max(1),
+    Err(ApiError::rate_limited(
+        format!(
+            "{} quota exceeded: {limit} per {window}; retry later",
+            bucket.as_str()
+        ),
+        limit,
+        &window,
+        retry,
     ))
 }
 

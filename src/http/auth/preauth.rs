@@ -6,12 +6,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use poem::{Endpoint, IntoResponse, Request, Response};
-use poem_openapi::payload::Json;
 
 use super::{AuthState, Refusal};
 use crate::app::auth::Caller;
 use crate::app::preauth::{Attempt, Throttled, client_key};
-use crate::http::error::{ApiError, RateLimitedBody, RateLimitedDetail};
+use crate::http::error::ApiError;
 
 /// The signed webhook: public for the guard, but a bad signature is a refused attempt.
 pub const WEBHOOK_PATH: &str = "/webhooks/github";
@@ -79,23 +78,15 @@ pub async fn public<E: Endpoint>(
 
 impl IntoResponse for Throttled {
     fn into_response(self) -> Response {
-        let secs = self.retry_after.as_micros().div_ceil(1_000_000);
-        ApiError::TooManyRequests(
-            Json(RateLimitedBody {
-                error: RateLimitedDetail {
-                    code: "rate_limited".into(),
-                    message: format!(
-                        "too many refused or unauthenticated requests from this address: {} per \
-                         {}; retry later",
-                        self.limit, self.window
-                    ),
-                    limit: self.limit,
-                    window: self.window,
-                    retry_after_ms: u64::try_from(self.retry_after.as_millis()).unwrap_or(u64::MAX),
-                    request_id: None,
-                },
-            }),
-            u64::try_from(secs).unwrap_or(u64::MAX).max(1),
+        ApiError::rate_limited(
+            format!(
+                "too many refused or unauthenticated requests from this address: {} per {}; \
+                 retry later",
+                self.limit, self.window
+            ),
+            self.limit,
+            &self.window,
+            self.retry_after,
         )
         .into_response()
     }

@@ -216,10 +216,7 @@ impl StudyService {
         lesson_path: &LessonPath,
         mode: StudyMode,
     ) -> Result<Thread, StudyError> {
-        self.lessons
-            .load(lesson_path, &who.user_id)
-            .await
-            .map_err(lesson_err)?;
+        self.load_lesson(who, lesson_path).await?;
         let seen = self.ensure_thread_room(&who.user_id).await?;
         let thread = new_thread(who, lesson_path, mode);
         self.insert_thread(&thread, seen).await?;

@@ -72,23 +72,29 @@ pub(super) fn authenticator(
              as X-User-ID, ?user_id= or DEV_USER_ID"
         );
     }
-    Ok(Arc::new(
-        Authenticator::new(jwt, opaque, keys).with_preauth(preauth_limiter(config, metrics)),
-    ))
+    let mut authenticator = Authenticator::new(jwt, opaque, keys);
+    if let Some(limiter) = preauth_limiter(config, metrics) {
+        authenticator = authenticator.with_preauth(limiter);
+    }
+    Ok(Arc::new(authenticator))
 }
 
 /// The budget of refused attempts per client address, counted in process: every replica
 /// gives an address its own budget (a shared count would cost a Redis round trip on every
-/// authenticated request, to stop what is already a trickle per replica).
-fn preauth_limiter(config: &Config, metrics: &Metrics) -> Arc<PreauthLimiter> {
+/// authenticated request, to stop what is already a trickle per replica). `None` when
+/// `PREAUTH_RATE_LIMIT=unlimited`: then no request does any of the throttling work.
+fn preauth_limiter(config: &Config, metrics: &Metrics) -> Option<Arc<PreauthLimiter>> {
+    if config.rate_limits.preauth.is_empty() {
+        return None;
+    }
     // At most a million stored timestamps (about 8 MB): some 30,000 addresses at a full budget
     // of 30; past that the least used addresses are forgotten and start afresh.
     let counts: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
-    Arc::new(PreauthLimiter::new(
+    Some(Arc::new(PreauthLimiter::new(
         config.rate_limits.preauth.clone(),
         counts,
         Some(metrics.registry()),
-    ))
+    )))
 }
 
 /// Whether the client of an upstream at `url` must refuse plain http (the URL, a discovered

@@ -293,7 +293,7 @@ impl StudyService {
         }
     }
 
-    async fn load_lesson(
+    pub(super) async fn load_lesson(
         &self,
         who: &Principal,
         path: &LessonPath,

@@ -13,5 +13,6 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod flight;
 pub mod http;
 pub mod telemetry;

@@ -6,8 +6,7 @@
 //! anything else (timeouts, 5xx, malformed answers) means the SSO cannot decide now, and is not
 //! remembered. Concurrent lookups of one token share one SSO call.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,11 +14,11 @@ use async_trait::async_trait;
 use moka::sync::Cache;
 use reqwest::{Client, StatusCode};
 use sha2::{Digest, Sha256};
-use tokio::sync::OnceCell;
 
 use super::jwks::{CONNECT_TIMEOUT, MAX_TOKEN_BYTES, TOTAL_TIMEOUT};
 use crate::domain::ports::{AuthError, TokenVerifier};
 use crate::domain::principal::{IdentityClaims, Principal};
+use crate::flight::Flights;
 
 /// How long a positive answer is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -36,58 +35,7 @@ const CACHE_CAPACITY: u64 = 100_000;
 type TokenKey = [u8; 32];
 
 /// Outcome of one SSO lookup, shared by the requests that waited on it.
-type Lookup = Result<Principal, Failure>;
-
-/// [`AuthError`] in a form concurrent waiters can share.
-#[derive(Debug, Clone)]
-enum Failure {
-    Missing,
-    Invalid(Arc<str>),
-    Unavailable,
-}
-
-impl From<&AuthError> for Failure {
-    fn from(err: &AuthError) -> Self {
-        match err {
-            AuthError::Missing => Failure::Missing,
-            AuthError::Invalid(reason) => Failure::Invalid(reason.as_str().into()),
-            AuthError::Unavailable => Failure::Unavailable,
-        }
-    }
-}
-
-impl From<Failure> for AuthError {
-    fn from(failure: Failure) -> Self {
-        match failure {
-            Failure::Missing => AuthError::Missing,
-            Failure::Invalid(reason) => AuthError::Invalid(reason.to_string()),
-            Failure::Unavailable => AuthError::Unavailable,
-        }
-    }
-}
-
-/// Lookups in progress, by token key; an entry lives only while its lookup runs.
-type Flights = Mutex<HashMap<TokenKey, Arc<OnceCell<Lookup>>>>;
-
-/// Removes a lookup from [`Flights`] when its caller is done or goes away, so an abandoned
-/// lookup leaves nothing behind.
-struct Leave<'a> {
-    flights: &'a Flights,
-    key: TokenKey,
-    slot: Arc<OnceCell<Lookup>>,
-}
-
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-        if flights
-            .get(&self.key)
-            .is_some_and(|current| Arc::ptr_eq(current, &self.slot))
-        {
-            flights.remove(&self.key);
-        }
-    }
-}
+type Lookup = Result<Principal, AuthError>;
 
 /// Largest userinfo answer read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -98,7 +46,8 @@ pub struct UserinfoVerifier {
     url: String,
     cache: Cache<TokenKey, Principal>,
     refused: Cache<TokenKey, Arc<str>>,
-    flights: Flights,
+    /// Lookups in progress, by token key: concurrent callers of one token share one.
+    flights: Flights<TokenKey, Lookup>,
 }
 
 impl std::fmt::Debug for UserinfoVerifier {
@@ -137,36 +86,26 @@ impl UserinfoVerifier {
             url,
             cache,
             refused,
-            flights: Mutex::default(),
+            flights: Flights::default(),
         })
     }
 
     /// One SSO lookup of `token` (under `key`), shared with concurrent callers of the same
     /// token; its answer is remembered, a refusal for [`REFUSAL_TTL`], a failure not at all.
     async fn shared_lookup(&self, key: TokenKey, token: &str) -> Lookup {
-        let slot = self
-            .flights
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(key)
-            .or_default()
-            .clone();
-        let _leave = Leave {
-            flights: &self.flights,
-            key,
-            slot: slot.clone(),
-        };
-        slot.get_or_init(|| async {
-            let answer = self.lookup(token).await;
-            match &answer {
-                Ok(principal) => self.cache.insert(key, principal.clone()),
-                Err(AuthError::Invalid(reason)) => self.refused.insert(key, reason.as_str().into()),
-                Err(_) => {}
-            }
-            answer.map_err(|e| Failure::from(&e))
-        })
-        .await
-        .clone()
+        self.flights
+            .run(key, || async {
+                let answer = self.lookup(token).await;
+                match &answer {
+                    Ok(principal) => self.cache.insert(key, principal.clone()),
+                    Err(AuthError::Invalid(reason)) => {
+                        self.refused.insert(key, reason.as_str().into());
+                    }
+                    Err(_) => {}
+                }
+                answer
+            })
+            .await
     }
 
     async fn lookup(&self, token: &str) -> Result<Principal, AuthError> {
@@ -220,8 +159,6 @@ impl TokenVerifier for UserinfoVerifier {
         if let Some(reason) = self.refused.get(&key) {
             return Err(AuthError::Invalid(reason.to_string()));
         }
-        self.shared_lookup(key, token)
-            .await
-            .map_err(AuthError::from)
+        self.shared_lookup(key, token).await
     }
 }

@@ -6,7 +6,6 @@
 mod breaker;
 mod budget;
 pub mod deliveries;
-mod flight;
 mod metrics;
 mod purge;
 
@@ -18,10 +17,10 @@ use crate::domain::lesson::{CachedLesson, LessonPath, ParsedLesson, parse_lesson
 use crate::domain::ports::{
     CacheLookup, InvalidationBus, LessonCache, LessonSource, LessonSourceError, TurnLock,
 };
+use crate::flight::Flights;
 pub use breaker::BreakerSource;
 use budget::FetchBudget;
 use deliveries::Deliveries;
-use flight::Flights;
 pub use metrics::LessonMetrics;
 
 /// How long to leave a source alone that asked for it without saying how long.
@@ -113,7 +112,7 @@ pub struct LessonService {
     bus: Option<Arc<dyn InvalidationBus>>,
     fetch_lock: Option<Arc<dyn TurnLock>>,
     settings: LessonSettings,
-    flights: Flights,
+    flights: Flights<String, Fetched>,
     /// Parsed lessons by (path, content hash), so cache hits do not parse again.
     parsed: moka::sync::Cache<(String, i64), Arc<ParsedLesson>>,
     l2_down: AtomicBool,
@@ -229,7 +228,7 @@ impl LessonService {
         let fetched = match spent {
             Ok(()) => {
                 self.flights
-                    .run(path.as_str(), || self.fetch_shared(path.clone()))
+                    .run(path.as_str().to_owned(), || self.fetch_shared(path.clone()))
                     .await
             }
             Err(exhausted) => Err(exhausted),

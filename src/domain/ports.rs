@@ -178,8 +178,8 @@ pub trait ThreadStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
 }
 
-/// Why a token was refused.
-#[derive(Debug, thiserror::Error)]
+/// Why a token was refused (`Clone`: one lookup's answer is shared by concurrent callers).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthError {
     /// No credentials were presented where they are required.
     #[error("missing credentials")]

@@ -1,93 +1,104 @@
-//! Single-flight: concurrent misses for one path in this process share one upstream fetch.
+//! Single-flight: concurrent callers asking for one key share one run (a lesson fetch, an SSO
+//! lookup), and the entry goes away with the run, whether it finished or every caller left.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
 
-use super::Fetched;
+/// One entry: the run's outcome once done, and how many callers are in it.
+type Entry<V> = (Arc<OnceCell<V>>, usize);
 
-/// One fetch in progress; its outcome once done.
-#[derive(Default)]
-struct Slot {
-    cell: OnceCell<Fetched>,
+/// Runs in progress, by key, with how many callers are in each.
+pub struct Flights<K, V> {
+    inflight: Mutex<HashMap<K, Entry<V>>>,
 }
 
-/// Fetches in progress, by path, with how many callers are in each.
-#[derive(Default)]
-pub(super) struct Flights {
-    inflight: Mutex<HashMap<String, (Arc<Slot>, usize)>>,
+impl<K, V> Default for Flights<K, V> {
+    fn default() -> Self {
+        Self {
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
-/// A caller's membership in a flight. Dropping it (the fetch finished, or the caller's request
-/// was cancelled mid-fetch) leaves the flight; the last one out removes the entry, so a flight
+/// A caller's membership in a flight. Dropping it (the run finished, or the caller's request
+/// was cancelled mid-run) leaves the flight; the last one out removes the entry, so a flight
 /// abandoned by every caller neither stays in the map nor answers a later caller.
-struct Membership<'a> {
-    flights: &'a Flights,
-    key: &'a str,
-    slot: Arc<Slot>,
+struct Membership<'a, K: Hash + Eq, V> {
+    flights: &'a Flights<K, V>,
+    key: K,
+    slot: Arc<OnceCell<V>>,
 }
 
-impl Drop for Membership<'_> {
+impl<K: Hash + Eq, V> Drop for Membership<'_, K, V> {
     fn drop(&mut self) {
         let mut inflight = self
             .flights
             .inflight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((current, members)) = inflight.get_mut(self.key)
+        if let Some((current, members)) = inflight.get_mut(&self.key)
             && Arc::ptr_eq(current, &self.slot)
         {
             *members -= 1;
             if *members == 0 {
-                inflight.remove(self.key);
+                inflight.remove(&self.key);
             }
         }
     }
 }
 
-impl Flights {
-    /// Runs `fetch` unless a fetch of `key` is already running, in which case its result is
-    /// shared. If the caller running the fetch goes away, a waiting caller takes over.
-    pub(super) async fn run<F, Fut>(&self, key: &str, fetch: F) -> Fetched
+impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
+    /// Runs `run` unless a run for `key` is already under way, in which case its outcome is
+    /// shared. If the caller running it goes away, a waiting caller takes over.
+    pub async fn run<F, Fut>(&self, key: K, run: F) -> V
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Fetched>,
+        Fut: Future<Output = V>,
     {
         let membership = {
             let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
-            let (slot, members) = inflight.entry(key.to_string()).or_default();
+            let (slot, members) = inflight
+                .entry(key.clone())
+                .or_insert_with(|| (Arc::default(), 0));
             *members += 1;
             Membership {
                 flights: self,
-                key,
                 slot: Arc::clone(slot),
+                key,
             }
         };
-        let result = membership.slot.cell.get_or_init(fetch).await.clone();
+        let result = membership.slot.get_or_init(run).await.clone();
         let mut inflight = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
         if inflight
-            .get(key)
+            .get(&membership.key)
             .is_some_and(|(current, _)| Arc::ptr_eq(current, &membership.slot))
         {
-            // Done: the next miss fetches again (failures are never cached), even while
-            // callers of this flight are still on their way out.
-            inflight.remove(key);
+            // Done: the next caller runs again (outcomes are remembered, if at all, by the
+            // caller's own caches), even while callers of this flight are on their way out.
+            inflight.remove(&membership.key);
         }
         drop(inflight);
         result
     }
 
-    /// Whether a fetch of `key` is running, so a caller would join it rather than fetch.
-    pub(super) fn in_progress(&self, key: &str) -> bool {
+    /// Whether a run for `key` is under way, so a caller would join it rather than run.
+    pub fn in_progress<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.inflight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .contains_key(key)
     }
 
-    /// Paths with a fetch in progress (tests).
+    /// Keys with a run under way (tests).
     #[cfg(test)]
     fn len(&self) -> usize {
         self.inflight
@@ -103,7 +114,16 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::app::lessons::LessonError;
+
+    /// An outcome like a lesson fetch's: cloned to every caller of a flight.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Outcome {
+        Unavailable,
+        NotFound,
+    }
+
+    type Fetched = Result<u32, Outcome>;
+    type Flights = super::Flights<String, Fetched>;
 
     #[tokio::test]
     async fn concurrent_callers_share_one_fetch_and_the_next_miss_fetches_again() {
@@ -111,16 +131,16 @@ mod tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let run = |flights: Arc<Flights>, calls: Arc<AtomicUsize>| async move {
             flights
-                .run("p", || async {
+                .run("p".to_owned(), || async {
                     calls.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    Err(LessonError::Unavailable)
+                    Err(Outcome::Unavailable)
                 })
                 .await
         };
         let all =
             futures::future::join_all((0..50).map(|_| run(flights.clone(), calls.clone()))).await;
-        assert!(all.iter().all(|r| *r == Err(LessonError::Unavailable)));
+        assert!(all.iter().all(|r| *r == Err(Outcome::Unavailable)));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         run(flights.clone(), calls.clone()).await.unwrap_err();
         assert_eq!(
@@ -134,7 +154,7 @@ mod tests {
     #[tokio::test]
     async fn a_fetch_cancelled_by_its_only_caller_leaves_no_entry_behind() {
         let flights = Flights::default();
-        let never = flights.run("p", std::future::pending::<Fetched>);
+        let never = flights.run("p".to_owned(), std::future::pending::<Fetched>);
 
         // The caller gives up (its request was cancelled) while the fetch is still running.
         let gave_up = tokio::time::timeout(Duration::from_millis(20), never).await;
@@ -142,9 +162,9 @@ mod tests {
         assert!(gave_up.is_err());
         assert_eq!(flights.len(), 0, "the abandoned flight is forgotten");
         let next = flights
-            .run("p", || async { Err(LessonError::NotFound) })
+            .run("p".to_owned(), || async { Err(Outcome::NotFound) })
             .await;
-        assert_eq!(next, Err(LessonError::NotFound), "the next caller fetches");
+        assert_eq!(next, Err(Outcome::NotFound), "the next caller fetches");
     }
 
     #[tokio::test]
@@ -152,14 +172,18 @@ mod tests {
         let flights = Arc::new(Flights::default());
         let leader = {
             let flights = Arc::clone(&flights);
-            tokio::spawn(async move { flights.run("p", std::future::pending::<Fetched>).await })
+            tokio::spawn(async move {
+                flights
+                    .run("p".to_owned(), std::future::pending::<Fetched>)
+                    .await
+            })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         let follower = {
             let flights = Arc::clone(&flights);
             tokio::spawn(async move {
                 flights
-                    .run("p", || async { Err(LessonError::NotFound) })
+                    .run("p".to_owned(), || async { Err(Outcome::NotFound) })
                     .await
             })
         };
@@ -171,7 +195,7 @@ mod tests {
             .await
             .expect("the follower does not hang")
             .expect("the follower does not panic");
-        assert_eq!(answer, Err(LessonError::NotFound));
+        assert_eq!(answer, Err(Outcome::NotFound));
         assert_eq!(flights.len(), 0);
     }
 }

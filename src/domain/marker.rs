@@ -115,8 +115,18 @@ impl MarkerFilter {
     /// Feeds one delta; returns the text that is safe to emit now (possibly empty).
     pub fn push(&mut self, delta: &str) -> String {
         let mut out = String::new();
-        for c in delta.chars() {
+        let mut rest = delta;
+        while let Some(c) = rest.chars().next() {
+            if self.mode == Mode::Text && self.opening == Opening::None && c != '[' {
+                // Plain text up to the next `[` cannot start a marker: it goes out as one run
+                // (emitting it at once or character by character gives the same output).
+                let end = rest.find('[').unwrap_or(rest.len());
+                self.emit(&rest[..end], &mut out);
+                rest = &rest[end..];
+                continue;
+            }
             self.step(c, &mut out);
+            rest = &rest[c.len_utf8()..];
         }
         out
     }

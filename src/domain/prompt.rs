@@ -68,8 +68,11 @@ pub fn ask_prompt(
     budget_chars: usize,
     max_tokens: u32,
 ) -> Prompt {
-    let mut messages = vec![message(Role::System, ask_instructions(ctx))];
     let selected = highlighted(ctx);
+    let mut messages = vec![message(
+        Role::System,
+        ask_instructions(ctx, selected.is_some()),
+    )];
     let grounding = ctx.chunk_text.chars().count() + selected.map_or(0, |t| t.chars().count());
     let past = conversation(ctx, history);
     let skip = past.len().saturating_sub(ASK_HISTORY_ITEMS);
@@ -78,7 +81,7 @@ pub fn ask_prompt(
     messages.extend(student_fields(ctx, selected));
     let text = if has_words(&ctx.student_message) {
         ctx.student_message.clone()
-    } else if ctx.selected_text.as_deref().is_some_and(has_words) {
+    } else if selected.is_some() {
         "Explain the highlighted text.".to_string()
     } else {
         "Explain the key idea of this lesson.".to_string()
@@ -331,15 +334,14 @@ fn teach_instructions(ctx: &TutorContext, action: TeachAction) -> String {
     s
 }
 
-fn ask_instructions(ctx: &TutorContext) -> String {
+fn ask_instructions(ctx: &TutorContext, highlight: bool) -> String {
     let mut s = format!(
         "You are a tutor answering a quick question about the lesson \"{}\". Answer directly and \
          briefly, in 1-2 sentences. Put key terms in **bold**. Do not ask a follow-up question. \
          Ground your answer in the lesson excerpt below",
         ctx.lesson_title
     );
-    let selected = highlighted(ctx);
-    if selected.is_some() {
+    if highlight {
         s.push_str(" and the text the student highlighted (the <highlighted_text> field below)");
     }
     s.push_str(

@@ -22,6 +22,7 @@ pub use breaker::BreakerSource;
 use budget::FetchBudget;
 use deliveries::Deliveries;
 pub use metrics::LessonMetrics;
+pub use purge::PurgeError;
 
 /// How long to leave a source alone that asked for it without saying how long.
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(30);
@@ -48,13 +49,6 @@ pub enum LessonError {
         /// Upstream fetches allowed per user and minute.
         limit: u32,
         /// When the caller may fetch again.
-        retry_after: Duration,
-    },
-    /// Everything was purged moments ago; a purge of everything runs at most once per
-    /// interval.
-    #[error("purge of everything throttled")]
-    PurgeThrottled {
-        /// When a purge of everything is accepted again.
         retry_after: Duration,
     },
 }

@@ -140,9 +140,9 @@ fn lesson_err(err: LessonError) -> StudyError {
         LessonError::FetchBudgetExhausted { limit, retry_after } => {
             StudyError::LessonFetchBudgetExhausted { limit, retry_after }
         }
-        LessonError::Unavailable
-        | LessonError::SourceBackingOff { .. }
-        | LessonError::PurgeThrottled { .. } => StudyError::LessonUnavailable,
+        LessonError::Unavailable | LessonError::SourceBackingOff { .. } => {
+            StudyError::LessonUnavailable
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use raw_body::RawJson;
 use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::lessons::deliveries::Deliveries;
-use crate::app::lessons::{LessonError, LessonService};
+use crate::app::lessons::{LessonService, PurgeError};
 use crate::config::Config;
 use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::period_name;
@@ -53,13 +53,13 @@ impl AdminApi {
     async fn purge(&self, paths: &[LessonPath]) -> Result<PurgeOut, ApiError> {
         let lessons = configured(&self.lessons, "lessons")?;
         let count = lessons.invalidate(paths).await.map_err(|e| match e {
-            LessonError::PurgeThrottled { retry_after } => ApiError::rate_limited(
+            PurgeError::Throttled { retry_after } => ApiError::rate_limited(
                 "everything was purged moments ago; a purge of everything runs at most once per LESSON_PURGE_ALL_MIN_INTERVAL_SECS",
                 1,
                 &period_name(self.config.lessons.purge_all_interval),
                 retry_after,
             ),
-            _ => ApiError::unavailable(
+            PurgeError::Unavailable => ApiError::unavailable(
                 "cache_unavailable",
                 "the shared lesson cache cannot be reached; retry shortly",
             ),

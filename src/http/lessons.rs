@@ -130,7 +130,7 @@ pub(crate) fn lesson_error(err: LessonError) -> ApiError {
         LessonError::NotFound => {
             ApiError::not_found("lesson_not_found", "no lesson exists at this path")
         }
-        LessonError::Unavailable | LessonError::PurgeThrottled { .. } => ApiError::unavailable(
+        LessonError::Unavailable => ApiError::unavailable(
             "lesson_unavailable",
             "the lesson cannot be loaded right now; retry shortly",
         ),

@@ -4,9 +4,24 @@
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::{LessonError, LessonService, ParsedLesson};
+use super::{LessonService, ParsedLesson};
 use crate::domain::lesson::LessonPath;
 use crate::domain::ports::Invalidation;
+
+/// Why a purge did not happen (or not everywhere).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PurgeError {
+    /// Everything was purged moments ago; a purge of everything runs at most once per
+    /// interval.
+    #[error("purge of everything throttled")]
+    Throttled {
+        /// When a purge of everything is accepted again.
+        retry_after: Duration,
+    },
+    /// The shared tier could not be reached (this replica's copies were purged).
+    #[error("shared lesson cache unavailable")]
+    Unavailable,
+}
 
 impl LessonService {
     /// Starts applying purges announced by other replicas to this replica's L1, waiting (at most
@@ -41,11 +56,10 @@ impl LessonService {
     /// (marked stale) when the source fails, so a purge during an outage loses nothing.
     ///
     /// # Errors
-    /// [`LessonError::PurgeThrottled`] for a purge of everything within
-    /// `purge_all_interval` of the last one (nothing is purged);
-    /// [`LessonError::Unavailable`] when the shared tier cannot be reached (the local tier is
-    /// purged anyway).
-    pub async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, LessonError> {
+    /// [`PurgeError::Throttled`] for a purge of everything within `purge_all_interval` of the
+    /// last one (nothing is purged); [`PurgeError::Unavailable`] when the shared tier cannot
+    /// be reached (the local tier is purged anyway).
+    pub async fn invalidate(&self, paths: &[LessonPath]) -> Result<u64, PurgeError> {
         if paths.is_empty() {
             self.admit_purge_all(Instant::now())?;
         }
@@ -55,7 +69,7 @@ impl LessonService {
         };
         let shared = l2.invalidate(paths).await.map_err(|e| {
             tracing::error!(error = %e, "purging the shared lesson cache failed");
-            LessonError::Unavailable
+            PurgeError::Unavailable
         })?;
         let announcement = if paths.is_empty() {
             Invalidation::All
@@ -70,7 +84,7 @@ impl LessonService {
     }
 
     /// Lets one purge of everything through per `purge_all_interval`.
-    fn admit_purge_all(&self, now: Instant) -> Result<(), LessonError> {
+    fn admit_purge_all(&self, now: Instant) -> Result<(), PurgeError> {
         let mut last = self
             .last_purge_all
             .lock()
@@ -78,7 +92,7 @@ impl LessonService {
         if let Some(at) = *last {
             let next = at + self.settings.purge_all_interval;
             if now < next {
-                return Err(LessonError::PurgeThrottled {
+                return Err(PurgeError::Throttled {
                     retry_after: next - now,
                 });
             }

@@ -16,33 +16,29 @@ struct Entry {
     /// `None` remembers that the source has no such lesson.
     copy: Option<CachedLesson>,
     fresh_until: Instant,
-    retain: Duration,
+    /// When the entry goes; a purge rewrites the entry and keeps it.
+    expires_at: Instant,
     /// The purge-all epoch it was stored in; an older entry has been purged (stale copy,
     /// forgotten negative entry).
     epoch: u64,
-    /// Set when a purge rewrote the entry: it keeps the expiry it had.
-    purged: bool,
 }
 
+/// Each entry expires at its own `expires_at`.
 struct RetainFor;
 
 impl Expiry<String, Entry> for RetainFor {
-    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
-        Some(entry.retain)
+    fn expire_after_create(&self, _key: &String, entry: &Entry, now: Instant) -> Option<Duration> {
+        Some(entry.expires_at.saturating_duration_since(now))
     }
 
     fn expire_after_update(
         &self,
         _key: &String,
         entry: &Entry,
-        _now: Instant,
-        left: Option<Duration>,
+        now: Instant,
+        _left: Option<Duration>,
     ) -> Option<Duration> {
-        if entry.purged {
-            left
-        } else {
-            Some(entry.retain)
-        }
+        Some(entry.expires_at.saturating_duration_since(now))
     }
 }
 
@@ -101,15 +97,15 @@ impl LessonCache for MemoryLessonCache {
         fresh_for: Duration,
         retain: Duration,
     ) -> Result<(), CacheError> {
+        let now = Instant::now();
         let entry = Entry {
             copy: Some(CachedLesson {
                 stale: false,
                 ..lesson.clone()
             }),
-            fresh_until: Instant::now() + fresh_for,
-            retain: retain.max(fresh_for),
+            fresh_until: now + fresh_for,
+            expires_at: now + retain.max(fresh_for),
             epoch: self.epoch(),
-            purged: false,
         };
         self.entries
             .insert(lesson.lesson.path.as_str().to_string(), entry);
@@ -118,14 +114,14 @@ impl LessonCache for MemoryLessonCache {
 
     async fn put_missing(&self, path: &LessonPath, ttl: Duration) -> Result<(), CacheError> {
         let ttl = ttl.min(Duration::from_secs(60));
+        let until = Instant::now() + ttl;
         self.entries.insert(
             path.as_str().to_string(),
             Entry {
                 copy: None,
-                fresh_until: Instant::now() + ttl,
-                retain: ttl,
+                fresh_until: until,
+                expires_at: until,
                 epoch: self.epoch(),
-                purged: false,
             },
         );
         Ok(())
@@ -153,7 +149,6 @@ impl LessonCache for MemoryLessonCache {
                 key.to_string(),
                 Entry {
                     fresh_until: now,
-                    purged: true,
                     ..entry
                 },
             );

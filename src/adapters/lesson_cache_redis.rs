@@ -71,9 +71,8 @@ for i = 2, #ARGV do
   if value then
     hit = true
     local sep = string.find(value, '|', 1, true)
-    local ttl = redis.call('PTTL', key)
-    if sep and ttl > 0 then
-      redis.call('SET', key, '-1' .. string.sub(value, sep), 'PX', ttl)
+    if sep then
+      redis.call('SET', key, '-1' .. string.sub(value, sep), 'KEEPTTL')
     end
   end
   if hit then purged = purged + 1 end

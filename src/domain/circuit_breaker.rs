@@ -119,17 +119,13 @@ impl CircuitBreaker {
                 self.state = State::Open { until };
                 Some(until - now)
             }
-            (State::HalfOpen { .. }, CallOutcome::Success) => {
+            (State::HalfOpen { .. } | State::Closed { .. }, CallOutcome::Success) => {
                 self.state = State::Closed { failures: 0 };
                 None
             }
             (State::HalfOpen { .. }, CallOutcome::Failure) => self.open(now),
             (State::HalfOpen { .. }, CallOutcome::Abandoned) => {
                 self.state = State::HalfOpen { probing: false };
-                None
-            }
-            (State::Closed { .. }, CallOutcome::Success) => {
-                self.state = State::Closed { failures: 0 };
                 None
             }
             (State::Closed { failures }, CallOutcome::Failure) => {

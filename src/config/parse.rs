@@ -108,6 +108,23 @@ impl Collector {
         Duration::from_secs(self.number(var, raw, default, range))
     }
 
+    /// A comma-separated list of names from `allowed`, each once; any other name is a problem.
+    fn names(&mut self, var: &str, raw: &Option<String>, allowed: &[&str]) -> Vec<String> {
+        let mut named: Vec<String> = Vec::new();
+        let spec = raw.as_deref().unwrap_or("");
+        for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !allowed.contains(&name) {
+                self.push(
+                    var,
+                    format!("{name:?} is not one of {}", allowed.join(", ")),
+                );
+            } else if !named.iter().any(|n| n == name) {
+                named.push(name.to_string());
+            }
+        }
+        named
+    }
+
     fn boolean(&mut self, var: &str, raw: &Option<String>, default: bool) -> bool {
         let Some(text) = raw else { return default };
         match text.trim().to_ascii_lowercase().as_str() {

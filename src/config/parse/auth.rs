@@ -84,25 +84,19 @@ fn unchecked_claims(
     issuer: Option<&String>,
     audience: Option<&String>,
 ) -> Vec<String> {
-    let mut named = Vec::new();
-    let spec = raw.allow_unchecked_jwt_claims.as_deref().unwrap_or("");
-    for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let Some((claim, var)) = CHECKABLE_CLAIMS.iter().find(|(claim, _)| *claim == name) else {
-            c.push(
-                "ALLOW_UNCHECKED_JWT_CLAIMS",
-                format!("{name:?} is not one of iss, aud"),
-            );
-            continue;
-        };
+    let claims: Vec<&str> = CHECKABLE_CLAIMS.iter().map(|(claim, _)| *claim).collect();
+    let named = c.names(
+        "ALLOW_UNCHECKED_JWT_CLAIMS",
+        &raw.allow_unchecked_jwt_claims,
+        &claims,
+    );
+    for (claim, var) in CHECKABLE_CLAIMS {
         let configured = if *claim == "iss" { issuer } else { audience };
-        if configured.is_some() {
+        if configured.is_some() && named.iter().any(|n| n == claim) {
             c.push(
                 "ALLOW_UNCHECKED_JWT_CLAIMS",
                 format!("names {claim}, but {var} is set: remove one of the two"),
             );
-        }
-        if !named.iter().any(|n| n == claim) {
-            named.push((*claim).to_string());
         }
     }
     named

@@ -24,18 +24,11 @@ pub(super) fn insecure_upstreams(
     tutor: &TutorConfig,
     auth: &AuthConfig,
 ) -> Vec<String> {
-    let mut allowed: Vec<String> = Vec::new();
-    let spec = raw.allow_insecure_upstreams.as_deref().unwrap_or("");
-    for name in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        if !UPSTREAMS.contains(&name) {
-            c.push(
-                "ALLOW_INSECURE_UPSTREAMS",
-                format!("{name:?} is not one of {}", UPSTREAMS.join(", ")),
-            );
-        } else if !allowed.iter().any(|a| a == name) {
-            allowed.push(name.to_string());
-        }
-    }
+    let allowed = c.names(
+        "ALLOW_INSECURE_UPSTREAMS",
+        &raw.allow_insecure_upstreams,
+        UPSTREAMS,
+    );
     if !prod {
         return allowed;
     }

@@ -26,7 +26,7 @@ use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::lessons::{BreakerSource, LessonMetrics, LessonService, LessonSettings};
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
-use crate::app::study::{FallbackTurnLock, StudyService, StudySettings};
+use crate::app::study::{Drained, FallbackTurnLock, StudyService, StudySettings};
 use crate::config::Config;
 use crate::domain::circuit_breaker::BreakerSettings;
 use crate::domain::ports::ApiKeyStore;
@@ -161,9 +161,32 @@ impl Application {
         );
         let edge = self.state.config.http.clone();
         let connections = self.state.metrics.connections();
+        let study = self.state.study.clone();
+        let turns = move |grace_ends| async move {
+            match study.shutdown(grace_ends).await {
+                Drained::Finished => tracing::info!("every tutoring turn finished"),
+                Drained::Stopped => {
+                    tracing::info!("unfinished tutoring turns stored as interrupted")
+                }
+                Drained::Abandoned(left) => {
+                    tracing::error!(
+                        left,
+                        "some tutoring turns could not store their answers in time"
+                    );
+                }
+            }
+        };
         let app = http::app(self.state);
-        let result =
-            http::server::serve(self.acceptor, app, edge, connections, shutdown, grace).await;
+        let result = http::server::serve(
+            self.acceptor,
+            app,
+            edge,
+            connections,
+            shutdown,
+            grace,
+            turns,
+        )
+        .await;
         self.db.close().await;
         if let Some(redis) = &self.redis {
             redis.close().await;

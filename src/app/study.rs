@@ -8,6 +8,7 @@ mod ids;
 mod input;
 mod limits;
 mod locks;
+mod shutdown;
 mod turn;
 
 use std::sync::Arc;
@@ -18,7 +19,8 @@ use futures::stream::BoxStream;
 pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
 pub use locks::FallbackTurnLock;
-pub use turn::{PendingTurn, TurnEvent};
+pub use shutdown::{Drained, FINALIZE_WINDOW};
+pub use turn::{ANSWER_NOT_SAVED, PendingTurn, TurnEvent};
 
 use crate::domain::bounds::{BoundError, check_label};
 use crate::domain::lesson::LessonPath;
@@ -185,6 +187,7 @@ pub struct StudyService {
     locks: Arc<dyn TurnLock>,
     settings: StudySettings,
     headroom: limits::Headroom,
+    turns: shutdown::TurnTasks,
 }
 
 impl StudyService {
@@ -203,7 +206,19 @@ impl StudyService {
             locks,
             settings,
             headroom: limits::Headroom::default(),
+            turns: shutdown::TurnTasks::default(),
         }
+    }
+
+    /// At shutdown: waits for every running turn (detached ones included) until `grace_ends`,
+    /// then stops the rest, which store their answers as interrupted (see [`shutdown`]).
+    pub async fn shutdown(&self, grace_ends: tokio::time::Instant) -> Drained {
+        self.turns.drain(grace_ends).await
+    }
+
+    /// Tutoring turns running in this process.
+    pub fn turns_running(&self) -> usize {
+        self.turns.running()
     }
 
     /// Creates an empty thread on a lesson (REST mirror); the first message starts the first turn.

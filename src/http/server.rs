@@ -41,6 +41,10 @@ use crate::config::HttpEdgeConfig;
 const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
 /// HTTP/2 streams a client may reset before its connection is closed (rapid-reset defence).
 const H2_MAX_PENDING_RESETS: usize = 20;
+/// How often a draining connection with a request in flight looks whether it can close.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
+/// How long connections get, after the shutdown work ended, to send their last events.
+const FLUSH_WINDOW: Duration = Duration::from_secs(1);
 /// How long a refused connection gets to take its 503.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -86,23 +90,33 @@ impl Drop for Counted {
     }
 }
 
-/// Serves `ep` on `acceptor` until `shutdown` resolves; then stops accepting, lets every
-/// connection finish its requests for up to `grace`, and closes what is left.
+/// Serves `ep` on `acceptor` until `shutdown` resolves; then stops accepting, answers new
+/// requests on open connections with 503 + `Connection: close`, and lets every connection
+/// finish its requests for up to `grace`.
+///
+/// `work` is the background work that must end before the process does (tutoring turns, whose
+/// student may have gone): it is started with the moment the grace ends and must return soon
+/// after it. When the grace ends with connections still open, they are cut only once `work`
+/// returned (plus [`FLUSH_WINDOW`]), so a turn stopped at the end of the grace can still tell
+/// its connected student.
 ///
 /// # Errors
 /// When accepting fails for a reason other than a single failed connection.
-pub async fn serve<A, E>(
+pub async fn serve<A, E, W, F>(
     mut acceptor: A,
     ep: E,
     edge: HttpEdgeConfig,
     metrics: ConnectionMetrics,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
+    work: W,
 ) -> std::io::Result<()>
 where
     A: Acceptor,
     A::Io: Unpin,
     E: Endpoint + 'static,
+    W: FnOnce(Instant) -> F,
+    F: Future<Output = ()> + Send + 'static,
 {
     // Type-erased once: each request then polls one boxed future instead of the whole stack's.
     let ep: Arc<BoxEndpoint<'static>> = Arc::new(ep.map_to_response().boxed());
@@ -154,16 +168,30 @@ where
     }
     drop(acceptor);
     let _ = draining.send(true);
-    let drained = async {
-        loop {
-            let notified = census.drained.notified();
-            if census.open.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
+    let grace_ends = Instant::now() + grace;
+    let work = tokio::spawn(work(grace_ends));
+    let drained = |until: Instant| {
+        let census = census.clone();
+        async move {
+            let all_closed = async {
+                loop {
+                    let notified = census.drained.notified();
+                    if census.open.load(Ordering::Acquire) == 0 {
+                        return;
+                    }
+                    notified.await;
+                }
+            };
+            tokio::time::timeout_at(until, all_closed).await.is_ok()
         }
     };
-    if tokio::time::timeout(grace, drained).await.is_err() {
+    let closed = drained(grace_ends).await;
+    // Turns still running at the end of the grace are stopped by `work`, which returns once they
+    // stored what they could and told their students; their streams then end by themselves.
+    if let Err(e) = work.await {
+        tracing::error!(error = %e, "shutdown work failed");
+    }
+    if !closed && !drained(Instant::now() + FLUSH_WINDOW).await {
         tracing::warn!(
             open = census.open.load(Ordering::Acquire),
             "shutdown grace ended; closing the remaining connections"
@@ -171,6 +199,24 @@ where
     }
     drop(force);
     Ok(())
+}
+
+/// The answer to a request that arrives on an open connection while the server drains.
+fn shutting_down(version: poem::http::Version) -> poem::Response {
+    let body = r#"{"error":{"code":"shutting_down","message":"The server is restarting; retry."}}"#;
+    let mut resp = poem::Response::builder()
+        .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
+        .header(
+            poem::http::header::CONTENT_TYPE,
+            "application/json; charset=utf-8",
+        )
+        .header(poem::http::header::RETRY_AFTER, "1")
+        .header(poem::http::header::CACHE_CONTROL, "no-store");
+    // HTTP/2 has no `Connection` header: its GOAWAY says the same.
+    if version < poem::http::Version::HTTP_2 {
+        resp = resp.header(poem::http::header::CONNECTION, "close");
+    }
+    resp.body(body)
 }
 
 /// Writes the 503 of a connection over the cap, then closes it.
@@ -225,12 +271,20 @@ impl Conn {
                 self.scheme.clone(),
             );
             let activity = activity.clone();
+            let shutting = draining.clone();
             hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                 let ep = ep.clone();
+                let draining = *shutting.borrow();
+                let version = req.version();
                 let req = poem::Request::from((req, local.clone(), remote.clone(), scheme.clone()));
                 let guard = activity.start_request();
                 async move {
-                    let resp: hyper::Response<_> = ep.get_response(req).await.into();
+                    let resp = if draining {
+                        shutting_down(version)
+                    } else {
+                        ep.get_response(req).await
+                    };
+                    let resp: hyper::Response<_> = resp.into();
                     Ok::<_, Infallible>(resp.map(move |body| {
                         body.map_frame(move |frame| {
                             let _ = &guard;
@@ -246,15 +300,23 @@ impl Conn {
         );
         tokio::pin!(conn);
         let mut closing = false;
+        let mut drain = false;
         loop {
-            let check_at = next_check(&activity, &edge, Instant::now());
+            // While draining, a busy connection stays open: its next request is answered 503 +
+            // `Connection: close` (see `shutting_down`) instead of racing a close. Once nothing
+            // is in flight it closes.
+            if drain && !closing && activity.in_flight() == 0 {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            let mut check_at = next_check(&activity, &edge, Instant::now());
+            if drain && !closing {
+                check_at = check_at.min(Instant::now() + DRAIN_POLL);
+            }
             tokio::select! {
                 _ = conn.as_mut() => return,
                 _ = force.changed() => return,
-                _ = draining.changed(), if !closing => {
-                    conn.as_mut().graceful_shutdown();
-                    closing = true;
-                }
+                _ = draining.changed(), if !drain => drain = true,
                 () = tokio::time::sleep_until(check_at) => {
                     match verdict(&activity, &edge, Instant::now()) {
                         Verdict::Fine => {}

@@ -69,6 +69,7 @@ pub fn test_config(overrides: Vec<(String, String)>) -> Config {
         ("HOST", "127.0.0.1"),
         ("SHUTDOWN_GRACE_SECS", "5"),
     ]);
+    vars.retain(|(k, _)| overrides.iter().all(|(o, _)| o != k));
     vars.extend(overrides);
     Config::from_vars(vars).expect("test configuration is valid")
 }

@@ -24,5 +24,6 @@ mod quotas;
 mod rate_limiter;
 mod redis;
 mod rest;
+mod shutdown;
 mod store;
 mod tutoring;

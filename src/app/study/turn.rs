@@ -3,9 +3,11 @@
 //! with the new study state in one transaction — even when the client has gone away.
 //! This file starts turns; the turn itself runs in [`run`].
 
+mod commit;
 mod pending;
 mod run;
 
+pub use commit::ANSWER_NOT_SAVED;
 pub use pending::PendingTurn;
 use pending::Start;
 
@@ -337,7 +339,8 @@ impl StudyService {
         // 32 slots (~6 KB for this enum) per channel, which every open stream would carry.
         let (tx, rx) = mpsc::unbounded();
         let service = Arc::clone(self);
-        tokio::spawn(async move {
+        // Tracked, so shutdown waits for it even after its client has gone.
+        self.turns.spawn(async move {
             let thread_id = job.thread.id.clone();
             if let Err(e) = service.run(&job, &tx).await {
                 tracing::error!(thread_id, error = ?e, "tutoring turn failed");

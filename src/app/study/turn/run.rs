@@ -5,15 +5,19 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use tokio::time::Instant;
 
+use super::commit::{Committed, MIN_COMMIT_WINDOW, STOPPED_COMMIT_WINDOW};
 use super::{TurnEvent, TurnJob};
 use crate::app::study::{StudyError, StudyService, mode_of, new_item_id, now, thread_err};
 use crate::domain::marker::MarkerFilter;
-use crate::domain::ports::{StoreError, TurnCommit};
+use crate::domain::ports::TurnCommit;
 use crate::domain::prompt::{ask_prompt, teach_prompt};
 use crate::domain::teach::{StudentInput, StudyState, TeachAction, TurnPlan, classify_input};
 use crate::domain::thread::{ItemKind, Order, PageRequest, ThreadItem, Usage};
 use crate::domain::title::{lesson_thread_title, title_from_message};
 use crate::domain::tutor::{Prompt, StudyMode, TutorChunk, TutorContext};
+
+/// Why a turn stopped when the shutdown grace ended (logged, never shown).
+const SHUTTING_DOWN: &str = "the service is shutting down";
 
 /// Items of history loaded for a prompt (the prompt builders trim further).
 const HISTORY_ITEMS: u32 = 60;
@@ -68,10 +72,27 @@ impl StudyService {
         let mut text = String::new();
         let mut usage = None;
         let mut failure = None;
-        match self.tutor.stream(prompt).await {
-            Err(e) => failure = Some(e.to_string()),
+        let stop = self.turns.stop_signal();
+        let started = tokio::select! {
+            biased;
+            () = stop.cancelled() => Err(SHUTTING_DOWN.to_string()),
+            started = tokio::time::timeout_at(deadline, self.tutor.stream(prompt)) => match started {
+                Err(_) => Err("turn deadline passed".to_string()),
+                Ok(started) => started.map_err(|e| e.to_string()),
+            },
+        };
+        match started {
+            Err(reason) => failure = Some(reason),
             Ok(mut stream) => loop {
-                match tokio::time::timeout_at(deadline, stream.next()).await {
+                let next = tokio::select! {
+                    biased;
+                    () = stop.cancelled() => {
+                        failure = Some(SHUTTING_DOWN.into());
+                        break;
+                    }
+                    next = tokio::time::timeout_at(deadline, stream.next()) => next,
+                };
+                match next {
                     Err(_) => failure = Some("turn deadline passed".into()),
                     Ok(None) => failure = Some("model stream ended without completing".into()),
                     Ok(Some(Err(e))) => failure = Some(e.to_string()),
@@ -99,6 +120,13 @@ impl StudyService {
                 break;
             },
         }
+        // The answer's write gets the rest of the turn, at least MIN_COMMIT_WINDOW; a turn
+        // stopped at shutdown gets what the shutdown's finalize window allows.
+        let store_until = if stop.is_cancelled() {
+            Instant::now() + STOPPED_COMMIT_WINDOW
+        } else {
+            deadline.max(Instant::now() + MIN_COMMIT_WINDOW)
+        };
         let tail = filter.finish();
         if !tail.is_empty() {
             text.push_str(&tail);
@@ -130,7 +158,9 @@ impl StudyService {
                     title: None,
                     usage,
                 };
-                self.commit(user, &commit, &send).await?;
+                if self.commit(user, &commit, store_until, &send).await == Committed::Refused {
+                    return Ok(());
+                }
                 send(TurnEvent::AssistantDone(item));
             }
             send(TurnEvent::Error {
@@ -169,7 +199,7 @@ impl StudyService {
             title: title.clone(),
             usage,
         };
-        if !self.commit(user, &commit, &send).await? {
+        if self.commit(user, &commit, store_until, &send).await == Committed::Refused {
             return Ok(());
         }
         tracing::info!(thread_id = %job.thread.id, ?mode, chars = text.len(), ?usage, "tutoring turn completed");
@@ -180,26 +210,6 @@ impl StudyService {
             send(TurnEvent::ThreadUpdated(thread));
         }
         Ok(())
-    }
-
-    /// Commits a turn; `Ok(false)` when the thread was deleted meanwhile (the student is told).
-    async fn commit(
-        &self,
-        user: &str,
-        commit: &TurnCommit,
-        send: &impl Fn(TurnEvent),
-    ) -> Result<bool, StudyError> {
-        match self.store.commit_turn(user, commit).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::NotFound) => {
-                send(TurnEvent::Error {
-                    message: Some("This conversation was deleted.".into()),
-                    allow_retry: false,
-                });
-                Ok(false)
-            }
-            Err(e) => Err(thread_err(e)),
-        }
     }
 
     async fn history(

@@ -32,7 +32,7 @@ async fn retries_stop_at_the_deadline_with_the_store_still_unavailable() {
 #[tokio::test(start_paused = true)]
 async fn an_attempt_that_hangs_is_cut_at_the_deadline() {
     let until = Instant::now() + Duration::from_secs(5);
-    let (outcome, attempts) = retry_unavailable(until, || std::future::pending()).await;
+    let (outcome, attempts) = retry_unavailable(until, std::future::pending).await;
     assert!(matches!(outcome, Err(StoreError::Unavailable)));
     assert_eq!(attempts, 1);
     assert_eq!(Instant::now(), until);

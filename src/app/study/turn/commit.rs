@@ -1,4 +1,5 @@
-//! The final write of a turn: retried while the store is unavailable, within the turn's window.
+//! The final write of a turn: retried while the store is unavailable, within the turn's window
+//! (the turn's reads go through the same retry).
 //!
 //! The write is idempotent (the answer's id is fixed and items and study state are upserts), so
 //! an attempt whose outcome was lost (the commit reached the database, the reply did not) is
@@ -77,10 +78,13 @@ impl StudyService {
 /// Runs `op` until it succeeds or fails for a reason other than [`StoreError::Unavailable`],
 /// pausing with backoff between attempts, while `until` is ahead (every attempt is bounded by
 /// it too). Returns the last outcome and the number of attempts.
-async fn retry_unavailable<F, Fut>(until: Instant, mut op: F) -> (Result<(), StoreError>, u32)
+pub(super) async fn retry_unavailable<T, F, Fut>(
+    until: Instant,
+    mut op: F,
+) -> (Result<T, StoreError>, u32)
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), StoreError>>,
+    Fut: Future<Output = Result<T, StoreError>>,
 {
     let mut pause = FIRST_BACKOFF;
     let mut attempts = 0_u32;

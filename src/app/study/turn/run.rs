@@ -5,11 +5,11 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use tokio::time::Instant;
 
-use super::commit::{Committed, MIN_COMMIT_WINDOW, STOPPED_COMMIT_WINDOW};
+use super::commit::{Committed, MIN_COMMIT_WINDOW, STOPPED_COMMIT_WINDOW, retry_unavailable};
 use super::{TurnEvent, TurnJob};
 use crate::app::study::{StudyError, StudyService, mode_of, new_item_id, now, thread_err};
 use crate::domain::marker::MarkerFilter;
-use crate::domain::ports::TurnCommit;
+use crate::domain::ports::{StoreError, TurnCommit};
 use crate::domain::prompt::{ask_prompt, teach_prompt};
 use crate::domain::teach::{StudentInput, StudyState, TeachAction, TurnPlan, classify_input};
 use crate::domain::thread::{ItemKind, Order, PageRequest, ThreadItem, Usage};
@@ -33,17 +33,20 @@ impl StudyService {
             let _ = tx.unbounded_send(event);
         };
         let deadline = Instant::now() + self.settings.turn_timeout;
+        // The student's message is stored; a store that blinks now delays the turn, not fails it.
+        let reads_until = deadline.min(Instant::now() + MIN_COMMIT_WINDOW);
         let user = &job.who.user_id;
         let mode = mode_of(&job.user_item.kind);
         let state = match mode {
             StudyMode::Teach if job.fresh => StudyState::default(),
             StudyMode::Teach => {
-                let stored = self
-                    .store
-                    .load_study_state(user, &job.thread.id)
-                    .await
-                    .map_err(thread_err)?
-                    .unwrap_or_default();
+                let stored = retry_unavailable(reads_until, || {
+                    self.store.load_study_state(user, &job.thread.id)
+                })
+                .await
+                .0
+                .map_err(thread_err)?
+                .unwrap_or_default();
                 // Retrying the message the last turn answered: undo that turn first.
                 if stored.answered_item.as_deref() == Some(job.user_item.id.as_str()) {
                     stored.previous.map(|p| *p).unwrap_or_default()
@@ -56,8 +59,12 @@ impl StudyService {
         let history = if job.fresh {
             Vec::new()
         } else {
-            self.history(user, &job.thread.id, &job.user_item.id)
-                .await?
+            retry_unavailable(reads_until, || {
+                self.history(user, &job.thread.id, &job.user_item.id)
+            })
+            .await
+            .0
+            .map_err(thread_err)?
         };
         let (prompt, plan) = self.prompt(job, mode, &state, &history);
 
@@ -217,18 +224,13 @@ impl StudyService {
         user: &str,
         thread_id: &str,
         current: &str,
-    ) -> Result<Vec<ThreadItem>, StudyError> {
+    ) -> Result<Vec<ThreadItem>, StoreError> {
         let page = PageRequest {
             limit: HISTORY_ITEMS,
             after: None,
             order: Order::Desc,
         };
-        let mut items = self
-            .store
-            .list_items(user, thread_id, &page)
-            .await
-            .map_err(thread_err)?
-            .data;
+        let mut items = self.store.list_items(user, thread_id, &page).await?.data;
         items.retain(|i| i.id != current && i.kind.is_visible());
         items.reverse();
         Ok(items)

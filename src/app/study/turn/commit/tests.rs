@@ -23,7 +23,7 @@ async fn retries_stop_at_the_deadline_with_the_store_still_unavailable() {
     let start = Instant::now();
     let until = start + Duration::from_secs(5);
     let (outcome, attempts) =
-        retry_unavailable(until, || async { Err(StoreError::Unavailable) }).await;
+        retry_unavailable(until, || async { Err::<(), _>(StoreError::Unavailable) }).await;
     assert!(matches!(outcome, Err(StoreError::Unavailable)));
     assert!(attempts > 3, "backed off and tried again: {attempts}");
     assert!(Instant::now() <= until, "never past the deadline");
@@ -32,7 +32,8 @@ async fn retries_stop_at_the_deadline_with_the_store_still_unavailable() {
 #[tokio::test(start_paused = true)]
 async fn an_attempt_that_hangs_is_cut_at_the_deadline() {
     let until = Instant::now() + Duration::from_secs(5);
-    let (outcome, attempts) = retry_unavailable(until, std::future::pending).await;
+    let (outcome, attempts) =
+        retry_unavailable(until, std::future::pending::<Result<(), StoreError>>).await;
     assert!(matches!(outcome, Err(StoreError::Unavailable)));
     assert_eq!(attempts, 1);
     assert_eq!(Instant::now(), until);
@@ -42,7 +43,7 @@ async fn an_attempt_that_hangs_is_cut_at_the_deadline() {
 async fn a_deleted_thread_is_not_retried() {
     let until = Instant::now() + Duration::from_secs(5);
     let (outcome, attempts) =
-        retry_unavailable(until, || async { Err(StoreError::NotFound) }).await;
+        retry_unavailable(until, || async { Err::<(), _>(StoreError::NotFound) }).await;
     assert!(matches!(outcome, Err(StoreError::NotFound)));
     assert_eq!(attempts, 1);
 }

@@ -18,6 +18,7 @@ use futures::stream::BoxStream;
 
 pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
+pub use input::{MessageInput, TurnContext};
 pub use locks::FallbackTurnLock;
 pub use shutdown::{Drained, FINALIZE_WINDOW};
 pub use turn::{ANSWER_NOT_SAVED, PendingTurn, TurnEvent};
@@ -26,9 +27,7 @@ use crate::domain::bounds::{BoundError, check_label};
 use crate::domain::lesson::LessonPath;
 use crate::domain::ports::{StoreError, ThreadStore, TurnLock, TutorModel};
 use crate::domain::principal::Principal;
-use crate::domain::thread::{
-    FeedbackKind, ItemKind, Page, PageRequest, Thread, ThreadItem, UserContent,
-};
+use crate::domain::thread::{FeedbackKind, ItemKind, Page, PageRequest, Thread, ThreadItem};
 use crate::domain::tutor::StudyMode;
 
 /// Longest message a student may send, in characters.
@@ -150,30 +149,6 @@ fn lesson_err(err: LessonError) -> StudyError {
 
 fn thread_err(err: StoreError) -> StudyError {
     StudyError::from_store(err, StudyError::ThreadNotFound)
-}
-
-/// A student message as received, before it becomes an item.
-#[derive(Debug, Clone)]
-pub struct MessageInput {
-    /// Content parts.
-    pub content: Vec<UserContent>,
-    /// Reply-to-selection text.
-    pub quoted_text: Option<String>,
-    /// Client options (`model` = study mode).
-    pub inference_options: crate::domain::thread::InferenceOptions,
-    /// Attachment ids (none are supported).
-    pub attachments: Vec<String>,
-}
-
-/// Per-request context of a turn, from the query string.
-#[derive(Debug, Clone, Default)]
-pub struct TurnContext {
-    /// Lesson the panel is open on.
-    pub lesson_path: Option<LessonPath>,
-    /// Text the student highlighted.
-    pub selected_text: Option<String>,
-    /// Display name.
-    pub user_name: Option<String>,
 }
 
 /// A started turn: events to stream to the client.

@@ -1,7 +1,8 @@
-//! Input checks shared by the turn starters: message size and shape (every client field bounded
+//! What a turn starts from (the student's message and the request's context) and the input
+//! checks shared by the turn starters: message size and shape (every client field bounded
 //! with [`crate::domain::bounds`]), ids, and which lesson a turn is about.
 
-use super::{MAX_MESSAGE_CHARS, MAX_SELECTED_CHARS, MessageInput, StudyError, TurnContext};
+use super::{MAX_MESSAGE_CHARS, MAX_SELECTED_CHARS, StudyError};
 use crate::domain::bounds::{
     BoundError, MAX_OPTION_CHARS, MAX_STORED_MESSAGE_BYTES, MAX_TAG_DATA_BYTES,
     MAX_TAG_GROUP_CHARS, MAX_TAG_ID_CHARS, check_id, check_json, check_label, check_text,
@@ -9,6 +10,30 @@ use crate::domain::bounds::{
 };
 use crate::domain::lesson::LessonPath;
 use crate::domain::thread::{InferenceOptions, ItemKind, Thread, UserContent};
+
+/// A student message as received, before it becomes an item.
+#[derive(Debug, Clone)]
+pub struct MessageInput {
+    /// Content parts.
+    pub content: Vec<UserContent>,
+    /// Reply-to-selection text.
+    pub quoted_text: Option<String>,
+    /// Client options (`model` = study mode).
+    pub inference_options: crate::domain::thread::InferenceOptions,
+    /// Attachment ids (none are supported).
+    pub attachments: Vec<String>,
+}
+
+/// Per-request context of a turn, from the query string.
+#[derive(Debug, Clone, Default)]
+pub struct TurnContext {
+    /// Lesson the panel is open on.
+    pub lesson_path: Option<LessonPath>,
+    /// Text the student highlighted.
+    pub selected_text: Option<String>,
+    /// Display name.
+    pub user_name: Option<String>,
+}
 
 /// Most content parts of one message.
 const MAX_CONTENT_PARTS: usize = 50;

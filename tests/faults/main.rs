@@ -15,10 +15,12 @@
 //! ```
 //!
 //! Each test prints its figures (`== fault row …: notes`); add `-- --nocapture` to see them on
-//! success. A failure lists every problem found and the tail of the service's log.
+//! success. A failure lists every problem found (grouped by symptom) and the service's last
+//! warnings and errors.
 
 mod harness;
 
+mod control;
 mod pool;
 mod postgres;
 mod redis;

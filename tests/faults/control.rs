@@ -17,6 +17,7 @@ use crate::harness::{secs, sleep_until};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_a_fault_the_audit_finds_nothing() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let Some(database) = fresh_postgres().await else {
         return;
     };

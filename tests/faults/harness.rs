@@ -29,3 +29,18 @@ pub fn crypto() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }
+
+/// Rows run two at a time (the test harness' threads), except the one that saturates the
+/// machine on purpose: it takes [`alone`] and runs by itself, so its load never skews another
+/// row's timings, nor theirs its own.
+static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Held by every row that may run beside another.
+pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().await
+}
+
+/// Held by a row that must run alone.
+pub async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    EXCLUSIVE.write().await
+}

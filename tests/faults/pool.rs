@@ -23,6 +23,7 @@ enum Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn saturated_pool_keeps_readiness_green_and_leaves_no_empty_thread() {
     // Arrange
+    let _turn = crate::harness::alone().await;
     let Some(database) = fresh_postgres().await else {
         return;
     };

@@ -7,7 +7,9 @@ use crate::harness::audit::{
     tally,
 };
 use crate::harness::client::{Turn, TurnPlan};
-use crate::harness::crowd::{Crowd, probe_threads, students, threads_of, watch_readiness};
+use crate::harness::crowd::{
+    Crowd, probe_threads, read_loops, students, threads_of, watch_readiness,
+};
 use crate::harness::model::{FakeModel, Pace};
 use crate::harness::proxy::FaultProxy;
 use crate::harness::service::{Service, base_env, pairs};
@@ -85,6 +87,7 @@ async fn audit_after(f: &mut Findings, s: &Setup, turns: &[Turn], fault: (Instan
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_cut_stores_every_finished_answer_or_says_so() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let Some(s) = setup(
         Pace::lasting(secs(3.0), 12),
         &[("DB_ACQUIRE_TIMEOUT_SECS", "2")],
@@ -120,6 +123,7 @@ async fn postgres_cut_stores_every_finished_answer_or_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_connection_resets_lose_nothing_and_never_answer_500() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let Some(s) = setup(
         Pace::lasting(secs(2.0), 10),
         &[("DB_ACQUIRE_TIMEOUT_SECS", "2")],
@@ -156,6 +160,7 @@ async fn postgres_connection_resets_lose_nothing_and_never_answer_500() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_blackholed_bounds_every_request_and_answers_503() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let model_time = secs(2.0);
     let Some(s) = setup(
         Pace::lasting(model_time, 10),
@@ -184,15 +189,33 @@ async fn postgres_blackholed_bounds_every_request_and_answers_503() {
         TurnPlan::patient(secs(25.0)),
     );
     let readiness = watch_readiness(&ep, secs(0.5), secs(20.0), until);
+    let reads = read_loops(&ep, &users[..4], until);
     sleep_until(hole_at).await;
     s.proxy.blackhole();
     sleep_until(back_at).await;
     s.proxy.restore();
     let turns = crowd.join().await;
     let polls = readiness.await.expect("readiness poller");
+    let reads = reads.await.expect("read loops");
 
     // Assert
     f.note(format!("readiness: {}", readiness_line(&polls, t0)));
+    let slowest_read = reads.iter().map(|r| r.took).max().unwrap_or_default();
+    f.note(format!("{} reads; slowest {slowest_read:?}", reads.len()));
+    for r in &reads {
+        f.check(r.took <= bound && r.transport.is_none(), || {
+            format!(
+                "a read hung: {:?} after {:?} ({:?})",
+                r.status, r.took, r.transport
+            )
+        });
+        f.check(matches!(r.status, Some(200) | Some(503)), || {
+            format!("a read got {:?}: {}", r.status, r.body)
+        });
+        f.check(r.status != Some(503) || r.retry_after.is_some(), || {
+            "a 503 read without Retry-After".into()
+        });
+    }
     let slowest_ready = polls.iter().map(|p| p.took).max().unwrap_or_default();
     f.note(format!("slowest readiness answer {slowest_ready:?}"));
     f.check(slowest_ready <= bound, || {

@@ -21,6 +21,7 @@ enum Outage {
 
 async fn redis_outage(row: &str, outage: Outage) {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let Some(database) = fresh_postgres().await else {
         return;
     };
@@ -68,6 +69,19 @@ async fn redis_outage(row: &str, outage: Outage) {
         .cloned()
         .collect();
     f.note(format!("turns sent during the outage: {}", tally(&during)));
+    // Once the outage is known, a turn must not wait out Redis's 2 s command timeout again.
+    for t in turns
+        .iter()
+        .filter(|t| t.sent_at >= down_at + secs(2.5) && t.sent_at < up_at)
+    {
+        f.check(t.wait_for_head() <= secs(1.5), || {
+            format!(
+                "a turn waited {:?} for its answer to start, Redis down for {:?} already",
+                t.wait_for_head(),
+                t.sent_at.duration_since(down_at)
+            )
+        });
+    }
     let mut all = turns.clone();
     all.extend(probe_turns(&probes));
     audit_probes(&mut f, &probes, secs(5.0));

@@ -37,6 +37,7 @@ fn alternates(stored: &[Stored], thread: &str) -> Result<(), Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_without_redis_run_one_turn_per_thread_at_a_time() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let Some(database) = fresh_postgres().await else {
         return;
     };

@@ -67,6 +67,7 @@ fn answers_of<'a>(stored: &'a [Stored], thread: &str) -> Vec<&'a Stored> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_waits_for_every_turn_detached_ones_included() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let grace = 15.0;
     let Some((database, model, mut service)) = setup(
         Pace::lasting(secs(4.0), 16),
@@ -137,6 +138,7 @@ async fn sigterm_waits_for_every_turn_detached_ones_included() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_shorter_than_a_turn_ends_streams_with_the_partial_answer() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let grace = 2.0;
     let Some((database, model, mut service)) = setup(
         Pace::lasting(secs(8.0), 32),
@@ -197,6 +199,7 @@ async fn sigterm_shorter_than_a_turn_ends_streams_with_the_partial_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_turn_then_restart_serves_every_thread_at_once() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let replica = format!(
         "fm-replica-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
@@ -252,6 +255,7 @@ async fn sigkill_mid_turn_then_restart_serves_every_thread_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_answers_503_and_connection_close_on_an_open_connection() {
     // Arrange: SQLite, one long turn keeps the service draining
+    let _turn = crate::harness::shared().await;
     let model = FakeModel::start(Pace::lasting(secs(4.0), 16)).await;
     let mut env = base_env(&model);
     env.extend(pairs(&[("SHUTDOWN_GRACE_SECS", "10")]));

@@ -16,6 +16,7 @@ use crate::harness::{secs, sleep_until};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_disk_full_keeps_every_acknowledged_message_across_a_restart() {
     // Arrange
+    let _turn = crate::harness::shared().await;
     let Some(disk) = Tmpfs::mount(32) else { return };
     let model = FakeModel::start(Pace::lasting(secs(1.5), 10)).await;
     let file = disk.path().join("app.sqlite");

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::client::{Endpoint, Readiness, Turn, TurnPlan};
+use super::client::{Endpoint, Readiness, Reply, Turn, TurnPlan};
 
 /// `n` student ids unique to this run: `fm-{row}-{8 hex}-{i}`.
 pub fn students(row: &str, n: usize) -> Vec<String> {
@@ -162,5 +162,40 @@ pub fn watch_readiness(
             tokio::time::sleep(every).await;
         }
         out
+    })
+}
+
+/// One loop per user reading `GET /v1/threads` back to back until `until` (each read bounded
+/// by 25 s), so some statement is almost always in flight when a fault starts.
+pub fn read_loops(
+    ep: &Endpoint,
+    users: &[String],
+    until: Instant,
+) -> tokio::task::JoinHandle<Vec<Reply>> {
+    let loops: Vec<_> = users
+        .iter()
+        .map(|user| {
+            let (ep, user) = (ep.clone(), user.clone());
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                while Instant::now() < until {
+                    let reply = ep
+                        .get(&user, "/v1/threads?limit=20", Duration::from_secs(25))
+                        .await;
+                    if reply.status != Some(200) {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    out.push(reply);
+                }
+                out
+            })
+        })
+        .collect();
+    tokio::spawn(async move {
+        let mut all = Vec::new();
+        for task in loops {
+            all.extend(task.await.expect("read loop"));
+        }
+        all
     })
 }

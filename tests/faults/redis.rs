@@ -1,4 +1,4 @@
-//! Row 2: Redis cut, or blackholed, for 5 s while turns run on Postgres.
+//! Row 2: Redis cut, or blackholed, for 6 s while turns run on Postgres.
 
 use std::time::Instant;
 
@@ -37,7 +37,7 @@ async fn redis_outage(row: &str, outage: Outage) {
     let ep = service.endpoint();
     let users = students(row, 12);
     let t0 = Instant::now();
-    let (down_at, up_at, until) = (t0 + secs(3.0), t0 + secs(8.0), t0 + secs(10.0));
+    let (down_at, up_at, until) = (t0 + secs(3.0), t0 + secs(9.0), t0 + secs(11.0));
     let mut f = Findings::new(row);
 
     // Act
@@ -72,7 +72,7 @@ async fn redis_outage(row: &str, outage: Outage) {
     // Once the outage is known, a turn must not wait out Redis's 2 s command timeout again.
     for t in turns
         .iter()
-        .filter(|t| t.sent_at >= down_at + secs(2.5) && t.sent_at < up_at)
+        .filter(|t| t.sent_at >= down_at + secs(3.0) && t.sent_at < up_at)
     {
         f.check(t.wait_for_head() <= secs(1.5), || {
             format!(

@@ -4,9 +4,11 @@
 pub mod audit;
 pub mod client;
 pub mod crowd;
+pub mod findings;
 pub mod model;
 pub mod proxy;
 pub mod raw;
+pub mod rest;
 pub mod service;
 pub mod stores;
 

@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::harness::audit::{Findings, Rules, audit_turns, read_store, readiness_line, tally};
-use crate::harness::client::{Reply, Turn, TurnPlan};
+use crate::harness::client::{Turn, TurnPlan};
 use crate::harness::crowd::{students, watch_readiness};
 use crate::harness::model::{FakeModel, Pace};
+use crate::harness::rest::Reply;
 use crate::harness::service::{Service, base_env, pairs};
 use crate::harness::stores::fresh_postgres;
 use crate::harness::{secs, sleep_until};

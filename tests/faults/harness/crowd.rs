@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::client::{Endpoint, Readiness, Reply, Turn, TurnPlan};
+use super::client::{Endpoint, Turn, TurnPlan};
+use super::rest::{Readiness, Reply};
 
 /// `n` student ids unique to this run: `fm-{row}-{8 hex}-{i}`.
 pub fn students(row: &str, n: usize) -> Vec<String> {

@@ -41,7 +41,9 @@ use crate::config::HttpEdgeConfig;
 const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
 /// HTTP/2 streams a client may reset before its connection is closed (rapid-reset defence).
 const H2_MAX_PENDING_RESETS: usize = 20;
-/// How often a draining connection with a request in flight looks whether it can close.
+/// How long a connection must have been idle, while the server drains, before it is closed.
+const DRAIN_LINGER: Duration = Duration::from_secs(2);
+/// How often a draining connection looks whether it can close.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 /// How long connections get, after the shutdown work ended, to send their last events.
 const FLUSH_WINDOW: Duration = Duration::from_secs(1);
@@ -300,23 +302,29 @@ impl Conn {
         );
         tokio::pin!(conn);
         let mut closing = false;
-        let mut drain = false;
+        let mut drain_since = None;
         loop {
-            // While draining, a busy connection stays open: its next request is answered 503 +
-            // `Connection: close` (see `shutting_down`) instead of racing a close. Once nothing
-            // is in flight it closes.
-            if drain && !closing && activity.in_flight() == 0 {
+            // While draining, a connection stays open until it has been idle for DRAIN_LINGER:
+            // a request it receives meanwhile (one the client sent as the shutdown began, say)
+            // is answered 503 + `Connection: close` (see `shutting_down`) instead of meeting a
+            // closed socket.
+            let now = Instant::now();
+            if let Some(since) = drain_since
+                && !closing
+                && activity.in_flight() == 0
+                && now >= activity.last_io().max(since) + DRAIN_LINGER
+            {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
-            let mut check_at = next_check(&activity, &edge, Instant::now());
-            if drain && !closing {
-                check_at = check_at.min(Instant::now() + DRAIN_POLL);
+            let mut check_at = next_check(&activity, &edge, now);
+            if drain_since.is_some() && !closing {
+                check_at = check_at.min(now + DRAIN_POLL);
             }
             tokio::select! {
                 _ = conn.as_mut() => return,
                 _ = force.changed() => return,
-                _ = draining.changed(), if !drain => drain = true,
+                _ = draining.changed(), if drain_since.is_none() => drain_since = Some(Instant::now()),
                 () = tokio::time::sleep_until(check_at) => {
                     match verdict(&activity, &edge, Instant::now()) {
                         Verdict::Fine => {}

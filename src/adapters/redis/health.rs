@@ -1,0 +1,343 @@
+//! Outage memory of the shared Redis client: once a command fails for want of a connection or
+//! times out, every adapter fails fast (callers fall back to their in-process path at once)
+//! instead of waiting out its timeout on every request, while one background task pings Redis
+//! until it answers again.
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::prelude::{Client, ClientLike, Error, ErrorKind};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use tokio::time::Instant;
+
+/// Pause between two probes while Redis is down.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Bound on one probe: a Redis slower than this to answer `PING` is no use to a request.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Why a guarded Redis call gave no answer. `Display` names the kind only, never the address
+/// or credentials.
+#[derive(Debug)]
+pub enum RedisFailure {
+    /// Not sent: Redis is known to be unreachable.
+    Down,
+    /// No answer within the caller's bound.
+    TimedOut,
+    /// Redis, or the connection to it, answered with an error.
+    Error(Error),
+}
+
+impl std::fmt::Display for RedisFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Down => f.write_str("unreachable"),
+            Self::TimedOut => f.write_str("timed out"),
+            Self::Error(e) => write!(f, "{:?}", e.kind()),
+        }
+    }
+}
+
+/// What the health state needs of a client; a trait so unit tests can play the server.
+#[async_trait]
+pub(super) trait Link: Send + Sync + 'static {
+    /// Whether the client says its connection is up.
+    fn is_connected(&self) -> bool;
+    /// One `PING`.
+    async fn ping(&self) -> Result<(), Error>;
+}
+
+#[async_trait]
+impl Link for Client {
+    fn is_connected(&self) -> bool {
+        ClientLike::is_connected(self)
+    }
+
+    async fn ping(&self) -> Result<(), Error> {
+        ClientLike::ping::<String>(self, None).await.map(drop)
+    }
+}
+
+/// Whether Redis is reachable, shared by every adapter of one client (cheap to clone).
+///
+/// Starts up. Goes down when a call guarded by [`RedisHealth::call`] times out or fails on the
+/// connection, or when the client reports its connection lost; while down, guarded calls fail
+/// with [`RedisFailure::Down`] without sending anything, and a background task pings Redis
+/// every second until it answers. Logs once per outage when it starts and once when it ends.
+#[derive(Clone)]
+pub struct RedisHealth {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisHealth")
+            .field("up", &self.is_up())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    link: Arc<dyn Link>,
+    up: AtomicBool,
+    /// Whether the connection was ever seen up: before that, "not connected" only means the
+    /// first connection is still under way, and a command waits for it.
+    seen_connected: AtomicBool,
+    /// Whether a probe task runs (one per outage).
+    probing: AtomicBool,
+    closed: AtomicBool,
+    down_since: Mutex<Option<Instant>>,
+    interval: Duration,
+    probe_timeout: Duration,
+    up_gauge: IntGauge,
+    fast_failures: IntCounterVec,
+}
+
+impl RedisHealth {
+    /// The health of `client`'s connection, probed with `PING` while down.
+    pub fn new(client: Client) -> Self {
+        Self::with_link(Arc::new(client), PROBE_INTERVAL, PROBE_TIMEOUT)
+    }
+
+    pub(super) fn with_link(
+        link: Arc<dyn Link>,
+        interval: Duration,
+        probe_timeout: Duration,
+    ) -> Self {
+        let up_gauge = IntGauge::new(
+            "redis_up",
+            "1 while Redis answers, 0 while adapters fall back without asking it",
+        )
+        .expect("static gauge definition is valid");
+        up_gauge.set(1);
+        let fast_failures = IntCounterVec::new(
+            Opts::new(
+                "redis_fast_failures_total",
+                "Redis calls not sent because Redis was known to be unreachable, by component",
+            ),
+            &["component"],
+        )
+        .expect("static counter definition is valid");
+        Self {
+            inner: Arc::new(Inner {
+                link,
+                up: AtomicBool::new(true),
+                seen_connected: AtomicBool::new(false),
+                probing: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+                down_since: Mutex::new(None),
+                interval,
+                probe_timeout,
+                up_gauge,
+                fast_failures,
+            }),
+        }
+    }
+
+    /// Registers `redis_up` and `redis_fast_failures_total` on `registry`.
+    pub fn register(&self, registry: &Registry) {
+        for collector in [
+            Box::new(self.inner.up_gauge.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(self.inner.fast_failures.clone()),
+        ] {
+            if let Err(e) = registry.register(collector) {
+                tracing::warn!(error = %e, "Redis health metrics not registered");
+            }
+        }
+    }
+
+    /// Whether Redis is believed reachable.
+    pub fn is_up(&self) -> bool {
+        self.inner.up.load(Ordering::Acquire)
+    }
+
+    /// Runs one Redis call within `timeout`, unless Redis is known to be down: then fails at
+    /// once without polling `call` (so nothing is sent). A timeout or a connection error marks
+    /// Redis down; an error reply (a wrong type, a missing script) does not. `component` labels
+    /// `redis_fast_failures_total` (a fixed name such as `rate_limit`).
+    ///
+    /// # Errors
+    /// [`RedisFailure`] when the call was not sent, timed out or failed.
+    pub async fn call<R>(
+        &self,
+        component: &'static str,
+        timeout: Duration,
+        call: impl Future<Output = Result<R, Error>>,
+    ) -> Result<R, RedisFailure> {
+        if !self.admit() {
+            self.inner
+                .fast_failures
+                .with_label_values(&[component])
+                .inc();
+            return Err(RedisFailure::Down);
+        }
+        self.observe(tokio::time::timeout(timeout, call).await)
+    }
+
+    /// One `PING` within `timeout`, for readiness: a real round trip whatever the remembered
+    /// state (unless the client reports its connection lost), whose outcome updates it.
+    ///
+    /// # Errors
+    /// [`RedisFailure`] when Redis did not answer.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), RedisFailure> {
+        if !self.check_connection() {
+            return Err(RedisFailure::Down);
+        }
+        self.observe(tokio::time::timeout(timeout, self.inner.link.ping()).await)?;
+        self.inner.mark_up();
+        Ok(())
+    }
+
+    /// Stops probing (the client is closing).
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+    }
+
+    /// Whether a call may be sent now.
+    fn admit(&self) -> bool {
+        self.is_up() && self.check_connection()
+    }
+
+    /// Whether the client's connection is up or still being established for the first time;
+    /// false (and Redis marked down) when the client says a connection it had is gone.
+    pub fn check_connection(&self) -> bool {
+        if self.inner.link.is_connected() {
+            self.inner.seen_connected.store(true, Ordering::Release);
+            return true;
+        }
+        if !self.inner.seen_connected.load(Ordering::Acquire) {
+            return true;
+        }
+        self.inner.mark_down("disconnected");
+        false
+    }
+
+    fn observe<R>(
+        &self,
+        outcome: Result<Result<R, Error>, tokio::time::error::Elapsed>,
+    ) -> Result<R, RedisFailure> {
+        match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => {
+                if is_outage(e.kind()) {
+                    self.inner.mark_down(&format!("{:?}", e.kind()));
+                }
+                Err(RedisFailure::Error(e))
+            }
+            Err(_) => {
+                self.inner.mark_down("timed out");
+                Err(RedisFailure::TimedOut)
+            }
+        }
+    }
+}
+
+/// Awaits a Redis call within `timeout`, through `health` when there is one (adapters built
+/// without it behave as before: every call waits out its own timeout).
+///
+/// # Errors
+/// [`RedisFailure`] when the call was not sent, timed out or failed.
+pub async fn guarded<R>(
+    health: Option<&RedisHealth>,
+    component: &'static str,
+    timeout: Duration,
+    call: impl Future<Output = Result<R, Error>>,
+) -> Result<R, RedisFailure> {
+    match health {
+        Some(health) => health.call(component, timeout, call).await,
+        None => match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) => Err(RedisFailure::Error(e)),
+            Err(_) => Err(RedisFailure::TimedOut),
+        },
+    }
+}
+
+/// Errors that say the connection, not the command, failed.
+fn is_outage(kind: &ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::IO
+            | ErrorKind::Timeout
+            | ErrorKind::Canceled
+            | ErrorKind::Backpressure
+            | ErrorKind::Routing
+            | ErrorKind::Tls
+    )
+}
+
+impl Inner {
+    fn mark_down(self: &Arc<Self>, reason: &str) {
+        if self.up.swap(false, Ordering::AcqRel) {
+            self.up_gauge.set(0);
+            *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            tracing::warn!(reason, "Redis unreachable; using in-process fallbacks");
+        }
+        self.start_probing();
+    }
+
+    fn mark_up(&self) {
+        if !self.up.swap(true, Ordering::AcqRel) {
+            self.up_gauge.set(1);
+            let since = self
+                .down_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let down_ms = since.map_or(0, |s| s.elapsed().as_millis());
+            tracing::info!(down_ms, "Redis is back");
+        }
+    }
+
+    /// Starts the probe task unless one runs.
+    fn start_probing(self: &Arc<Self>) {
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.probing.store(false, Ordering::Release);
+            return;
+        };
+        // Weak: a client dropped during an outage takes its probe with it.
+        runtime.spawn(probe_until_up(Arc::downgrade(self)));
+    }
+}
+
+/// Pings every interval while Redis is down; ends once it is up (or the client is gone).
+async fn probe_until_up(health: Weak<Inner>) {
+    loop {
+        let Some(interval) = health.upgrade().map(|h| h.interval) else {
+            return;
+        };
+        tokio::time::sleep(interval).await;
+        let Some(inner) = health.upgrade() else {
+            return;
+        };
+        if inner.closed.load(Ordering::Acquire) {
+            inner.probing.store(false, Ordering::Release);
+            return;
+        }
+        if !inner.up.load(Ordering::Acquire) {
+            // While the client reconnects, a PING would only queue behind the reconnection;
+            // fred retries the connection by itself, so wait for it instead.
+            if !inner.link.is_connected() {
+                continue;
+            }
+            match tokio::time::timeout(inner.probe_timeout, inner.link.ping()).await {
+                Ok(Ok(())) => inner.mark_up(),
+                _ => continue,
+            }
+        }
+        inner.probing.store(false, Ordering::Release);
+        // Down again between the answer and the flag: this task carries on probing.
+        if inner.up.load(Ordering::Acquire) || inner.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+    }
+}

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use fred::prelude::{Client, ClientLike, Error, LuaInterface};
 use tokio::sync::OnceCell;
 
-use super::redis::{RedisHealth, guarded};
+use super::redis::{RedisFailure, RedisHealth, guarded};
 use crate::domain::ports::{RateLimitError, RateLimiter};
 use crate::domain::rate_limit::{Decision, Window, WindowState};
 use crate::domain::sliding_log::{self, Log};
@@ -139,24 +139,21 @@ impl RedisRateLimiter {
             args.push(window.limit.to_string());
             args.push(window.period.as_micros().to_string());
         }
+        let call = evalsha(&self.client, keys, args);
         // Fail fast instead of queueing while disconnected: a check queued during an outage would
         // be replayed after the reconnect and consume the student's quota a second time.
-        if !self.client.is_connected() {
-            // Tells the health state too, so the other adapters stop waiting on the outage.
-            if let Some(health) = &self.health {
-                health.check_connection();
+        let reply = match &self.health {
+            Some(health) => {
+                health
+                    .call_connected("rate_limit", self.timeout, call)
+                    .await
             }
-            return Err(RateLimitError::Unavailable(format!(
-                "redis rate limit {}: disconnected",
-                mode.as_str()
-            )));
+            None if !self.client.is_connected() => Err(RedisFailure::Disconnected),
+            None => guarded(None, "rate_limit", self.timeout, call).await,
         }
-        let call = evalsha(&self.client, keys, args);
-        let reply = guarded(self.health.as_ref(), "rate_limit", self.timeout, call)
-            .await
-            .map_err(|e| {
-                RateLimitError::Unavailable(format!("redis rate limit {}: {e}", mode.as_str()))
-            })?;
+        .map_err(|e| {
+            RateLimitError::Unavailable(format!("redis rate limit {}: {e}", mode.as_str()))
+        })?;
         decode(windows, &reply).ok_or_else(|| {
             RateLimitError::Unavailable(format!("redis rate limit {}: bad reply", mode.as_str()))
         })

@@ -89,7 +89,9 @@ impl Pingable for RedisClient {
     async fn ping(&self) -> Result<(), String> {
         match self.health.ping(COMMAND_TIMEOUT).await {
             Ok(()) => Ok(()),
-            Err(RedisFailure::Down) => Err("redis disconnected".to_string()),
+            Err(RedisFailure::Down | RedisFailure::Disconnected) => {
+                Err("redis disconnected".to_string())
+            }
             Err(RedisFailure::TimedOut) => Err("redis timed out".to_string()),
             Err(e @ RedisFailure::Error(_)) => Err(format!("redis error: {e}")),
         }

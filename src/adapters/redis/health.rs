@@ -28,6 +28,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 pub enum RedisFailure {
     /// Not sent: Redis is known to be unreachable.
     Down,
+    /// Not sent: the client has no connection (it reconnects by itself).
+    Disconnected,
     /// No answer within the caller's bound.
     TimedOut,
     /// Redis, or the connection to it, answered with an error.
@@ -38,6 +40,7 @@ impl std::fmt::Display for RedisFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Down => f.write_str("unreachable"),
+            Self::Disconnected => f.write_str("disconnected"),
             Self::TimedOut => f.write_str("timed out"),
             Self::Error(e) => write!(f, "{:?}", e.kind()),
         }
@@ -159,8 +162,9 @@ impl RedisHealth {
 
     /// Runs one Redis call within `timeout`, unless Redis is known to be down: then fails at
     /// once without polling `call` (so nothing is sent). A timeout or a connection error marks
-    /// Redis down; an error reply (a wrong type, a missing script) does not. `component` labels
-    /// `redis_fast_failures_total` (a fixed name such as `rate_limit`).
+    /// Redis down; an error reply (a wrong type, a missing script) does not. Before the client's
+    /// first connection the call waits for it (within `timeout`). `component` labels
+    /// `redis_fast_failures_total` (a fixed name such as `lesson_cache`).
     ///
     /// # Errors
     /// [`RedisFailure`] when the call was not sent, timed out or failed.
@@ -170,13 +174,23 @@ impl RedisHealth {
         timeout: Duration,
         call: impl Future<Output = Result<R, Error>>,
     ) -> Result<R, RedisFailure> {
-        if !self.admit() {
-            self.inner
-                .fast_failures
-                .with_label_values(&[component])
-                .inc();
-            return Err(RedisFailure::Down);
-        }
+        self.admit(component, false)?;
+        self.observe(tokio::time::timeout(timeout, call).await)
+    }
+
+    /// [`Self::call`] for a call that must never queue behind a connection being (re)made, even
+    /// the first one: a rate-limit check queued during an outage would be replayed after the
+    /// reconnection and spend the quota twice.
+    ///
+    /// # Errors
+    /// [`RedisFailure`] when the call was not sent, timed out or failed.
+    pub async fn call_connected<R>(
+        &self,
+        component: &'static str,
+        timeout: Duration,
+        call: impl Future<Output = Result<R, Error>>,
+    ) -> Result<R, RedisFailure> {
+        self.admit(component, true)?;
         self.observe(tokio::time::timeout(timeout, call).await)
     }
 
@@ -187,7 +201,7 @@ impl RedisHealth {
     /// [`RedisFailure`] when Redis did not answer.
     pub async fn ping(&self, timeout: Duration) -> Result<(), RedisFailure> {
         if !self.check_connection() {
-            return Err(RedisFailure::Down);
+            return Err(RedisFailure::Disconnected);
         }
         self.observe(tokio::time::timeout(timeout, self.inner.link.ping()).await)?;
         self.inner.mark_up();
@@ -199,9 +213,20 @@ impl RedisHealth {
         self.inner.closed.store(true, Ordering::Release);
     }
 
-    /// Whether a call may be sent now.
-    fn admit(&self) -> bool {
-        self.is_up() && self.check_connection()
+    /// Whether a call may be sent now; a refusal counts as a fast failure of `component`.
+    fn admit(&self, component: &'static str, connected: bool) -> Result<(), RedisFailure> {
+        let refusal = if !self.is_up() {
+            RedisFailure::Down
+        } else if !self.check_connection() || (connected && !self.inner.link.is_connected()) {
+            RedisFailure::Disconnected
+        } else {
+            return Ok(());
+        };
+        self.inner
+            .fast_failures
+            .with_label_values(&[component])
+            .inc();
+        Err(refusal)
     }
 
     /// Whether the client's connection is up or still being established for the first time;
@@ -329,6 +354,7 @@ async fn probe_until_up(health: Weak<Inner>) {
             if !inner.link.is_connected() {
                 continue;
             }
+            inner.seen_connected.store(true, Ordering::Release);
             match tokio::time::timeout(inner.probe_timeout, inner.link.ping()).await {
                 Ok(Ok(())) => inner.mark_up(),
                 _ => continue,

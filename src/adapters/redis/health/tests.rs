@@ -182,7 +182,11 @@ async fn a_lost_connection_fails_fast_and_probing_waits_for_the_reconnection() {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Assert
-    assert!(matches!(reply, Err(RedisFailure::Down)), "{reply:?}");
+    assert!(
+        matches!(reply, Err(RedisFailure::Disconnected)),
+        "{reply:?}"
+    );
+    assert!(!health.is_up());
     assert_eq!(sent.load(Ordering::SeqCst), 1);
     assert_eq!(
         link.pings.load(Ordering::SeqCst),
@@ -202,6 +206,23 @@ async fn before_the_first_connection_a_call_is_sent_and_waits_for_it() {
     let reply = health.call("test", TIMEOUT, command(&sent, Ok(5))).await;
     assert_eq!(reply.ok(), Some(5));
     assert!(health.is_up());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_must_not_queue_fails_fast_before_the_first_connection_without_an_outage() {
+    let (health, link) = health();
+    link.disconnected.store(true, Ordering::SeqCst);
+    let sent = AtomicU32::new(0);
+    let reply = health
+        .call_connected("test", TIMEOUT, command(&sent, Ok(5)))
+        .await;
+    assert!(
+        matches!(reply, Err(RedisFailure::Disconnected)),
+        "{reply:?}"
+    );
+    assert_eq!(sent.load(Ordering::SeqCst), 0);
+    assert!(health.is_up(), "a first connection under way is no outage");
+    assert_eq!(fast_failures(&health, "test"), 1);
 }
 
 #[tokio::test(start_paused = true)]

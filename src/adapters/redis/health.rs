@@ -1,7 +1,10 @@
-//! Outage memory of the shared Redis client: once a command fails for want of a connection or
-//! times out, every adapter fails fast (callers fall back to their in-process path at once)
-//! instead of waiting out its timeout on every request, while one background task pings Redis
-//! until it answers again.
+//! Outage memory of the shared Redis client: once Redis is found unreachable, every adapter
+//! fails fast (callers fall back to their in-process path at once) instead of waiting out its
+//! timeout on every request, while one background task pings Redis until it answers again.
+//!
+//! A lost connection is an outage at once. A timeout is only a suspicion, since a busy Redis
+//! (or a busy replica) may answer one call late: a `PING` confirms it, and only a `PING` that
+//! goes unanswered too marks Redis down.
 
 #[cfg(test)]
 mod tests;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::{Client, ClientLike, Error, ErrorKind};
 use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Pause between two probes while Redis is down.
@@ -69,10 +73,12 @@ impl Link for Client {
 
 /// Whether Redis is reachable, shared by every adapter of one client (cheap to clone).
 ///
-/// Starts up. Goes down when a call guarded by [`RedisHealth::call`] times out or fails on the
-/// connection, or when the client reports its connection lost; while down, guarded calls fail
-/// with [`RedisFailure::Down`] without sending anything, and a background task pings Redis
-/// every second until it answers. Logs once per outage when it starts and once when it ends.
+/// Starts up. Goes down when a call guarded by [`RedisHealth::call`] fails on the connection,
+/// when the client reports its connection lost, or when a call times out and a `PING` then goes
+/// unanswered too. While down, guarded calls fail with [`RedisFailure::Down`] without sending
+/// anything (calls waiting on Redis at that moment are released with it), and a background
+/// task pings Redis every second until it answers. Logs once when an outage starts and once
+/// when it ends.
 #[derive(Clone)]
 pub struct RedisHealth {
     inner: Arc<Inner>,
@@ -88,12 +94,15 @@ impl std::fmt::Debug for RedisHealth {
 
 struct Inner {
     link: Arc<dyn Link>,
-    up: AtomicBool,
+    /// Whether Redis is believed reachable; a watch so calls in flight learn of an outage.
+    up: watch::Sender<bool>,
     /// Whether the connection was ever seen up: before that, "not connected" only means the
     /// first connection is still under way, and a command waits for it.
     seen_connected: AtomicBool,
     /// Whether a probe task runs (one per outage).
     probing: AtomicBool,
+    /// Whether a `PING` is checking a timeout (one at a time).
+    confirming: AtomicBool,
     closed: AtomicBool,
     down_since: Mutex<Option<Instant>>,
     interval: Duration,
@@ -130,9 +139,10 @@ impl RedisHealth {
         Self {
             inner: Arc::new(Inner {
                 link,
-                up: AtomicBool::new(true),
+                up: watch::Sender::new(true),
                 seen_connected: AtomicBool::new(false),
                 probing: AtomicBool::new(false),
+                confirming: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 down_since: Mutex::new(None),
                 interval,
@@ -157,13 +167,14 @@ impl RedisHealth {
 
     /// Whether Redis is believed reachable.
     pub fn is_up(&self) -> bool {
-        self.inner.up.load(Ordering::Acquire)
+        *self.inner.up.borrow()
     }
 
     /// Runs one Redis call within `timeout`, unless Redis is known to be down: then fails at
-    /// once without polling `call` (so nothing is sent). A timeout or a connection error marks
-    /// Redis down; an error reply (a wrong type, a missing script) does not. Before the client's
-    /// first connection the call waits for it (within `timeout`). `component` labels
+    /// once without polling `call` (so nothing is sent), and likewise as soon as Redis is found
+    /// down while the call waits. A connection error marks Redis down, a timeout has it
+    /// checked; an error reply (a wrong type, a missing script) does neither. Before the
+    /// client's first connection the call waits for it (within `timeout`). `component` labels
     /// `redis_fast_failures_total` (a fixed name such as `lesson_cache`).
     ///
     /// # Errors
@@ -175,7 +186,7 @@ impl RedisHealth {
         call: impl Future<Output = Result<R, Error>>,
     ) -> Result<R, RedisFailure> {
         self.admit(component, false)?;
-        self.observe(tokio::time::timeout(timeout, call).await)
+        self.send(timeout, call).await
     }
 
     /// [`Self::call`] for a call that must never queue behind a connection being (re)made, even
@@ -191,7 +202,21 @@ impl RedisHealth {
         call: impl Future<Output = Result<R, Error>>,
     ) -> Result<R, RedisFailure> {
         self.admit(component, true)?;
-        self.observe(tokio::time::timeout(timeout, call).await)
+        self.send(timeout, call).await
+    }
+
+    /// Awaits an admitted call, giving up early if Redis is found down meanwhile.
+    async fn send<R>(
+        &self,
+        timeout: Duration,
+        call: impl Future<Output = Result<R, Error>>,
+    ) -> Result<R, RedisFailure> {
+        let mut up = self.inner.up.subscribe();
+        tokio::select! {
+            biased;
+            outcome = tokio::time::timeout(timeout, call) => self.observe(outcome),
+            _ = up.wait_for(|up| !*up) => Err(RedisFailure::Down),
+        }
     }
 
     /// One `PING` within `timeout`, for readiness: a real round trip whatever the remembered
@@ -203,9 +228,23 @@ impl RedisHealth {
         if !self.check_connection() {
             return Err(RedisFailure::Disconnected);
         }
-        self.observe(tokio::time::timeout(timeout, self.inner.link.ping()).await)?;
-        self.inner.mark_up();
-        Ok(())
+        match tokio::time::timeout(timeout, self.inner.link.ping()).await {
+            Ok(Ok(())) => {
+                self.inner.mark_up();
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                if is_outage(e.kind()) || is_slow(e.kind()) {
+                    self.inner.mark_down(&format!("{:?}", e.kind()));
+                }
+                Err(RedisFailure::Error(e))
+            }
+            // An unanswered PING is the confirmation a timeout of another call waits for.
+            Err(_) => {
+                self.inner.mark_down("timed out");
+                Err(RedisFailure::TimedOut)
+            }
+        }
     }
 
     /// Stops probing (the client is closing).
@@ -252,11 +291,13 @@ impl RedisHealth {
             Ok(Err(e)) => {
                 if is_outage(e.kind()) {
                     self.inner.mark_down(&format!("{:?}", e.kind()));
+                } else if is_slow(e.kind()) {
+                    self.inner.confirm();
                 }
                 Err(RedisFailure::Error(e))
             }
             Err(_) => {
-                self.inner.mark_down("timed out");
+                self.inner.confirm();
                 Err(RedisFailure::TimedOut)
             }
         }
@@ -288,18 +329,18 @@ pub async fn guarded<R>(
 fn is_outage(kind: &ErrorKind) -> bool {
     matches!(
         kind,
-        ErrorKind::IO
-            | ErrorKind::Timeout
-            | ErrorKind::Canceled
-            | ErrorKind::Backpressure
-            | ErrorKind::Routing
-            | ErrorKind::Tls
+        ErrorKind::IO | ErrorKind::Canceled | ErrorKind::Routing | ErrorKind::Tls
     )
+}
+
+/// Errors that say Redis (or the client) is slow, which may or may not be an outage.
+fn is_slow(kind: &ErrorKind) -> bool {
+    matches!(kind, ErrorKind::Timeout | ErrorKind::Backpressure)
 }
 
 impl Inner {
     fn mark_down(self: &Arc<Self>, reason: &str) {
-        if self.up.swap(false, Ordering::AcqRel) {
+        if self.up.send_replace(false) {
             self.up_gauge.set(0);
             *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
             tracing::warn!(reason, "Redis unreachable; using in-process fallbacks");
@@ -308,7 +349,7 @@ impl Inner {
     }
 
     fn mark_up(&self) {
-        if !self.up.swap(true, Ordering::AcqRel) {
+        if !self.up.send_replace(true) {
             self.up_gauge.set(1);
             let since = self
                 .down_since
@@ -318,6 +359,34 @@ impl Inner {
             let down_ms = since.map_or(0, |s| s.elapsed().as_millis());
             tracing::info!(down_ms, "Redis is back");
         }
+    }
+
+    /// Checks a timeout with one `PING` in the background (unless one is under way already):
+    /// unanswered within the probe timeout, Redis is down.
+    fn confirm(self: &Arc<Self>) {
+        if !*self.up.borrow() || self.confirming.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.confirming.store(false, Ordering::Release);
+            return;
+        };
+        let inner = self.clone();
+        runtime.spawn(async move {
+            if !inner.link.is_connected() {
+                // A PING would only queue behind the connection, as the call did.
+                inner.mark_down("disconnected");
+                inner.confirming.store(false, Ordering::Release);
+                return;
+            }
+            match tokio::time::timeout(inner.probe_timeout, inner.link.ping()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if !is_outage(e.kind()) && !is_slow(e.kind()) => {}
+                Ok(Err(e)) => inner.mark_down(&format!("{:?}", e.kind())),
+                Err(_) => inner.mark_down("timed out"),
+            }
+            inner.confirming.store(false, Ordering::Release);
+        });
     }
 
     /// Starts the probe task unless one runs.
@@ -348,7 +417,7 @@ async fn probe_until_up(health: Weak<Inner>) {
             inner.probing.store(false, Ordering::Release);
             return;
         }
-        if !inner.up.load(Ordering::Acquire) {
+        if !*inner.up.borrow() {
             // While the client reconnects, a PING would only queue behind the reconnection;
             // fred retries the connection by itself, so wait for it instead.
             if !inner.link.is_connected() {
@@ -362,7 +431,7 @@ async fn probe_until_up(health: Weak<Inner>) {
         }
         inner.probing.store(false, Ordering::Release);
         // Down again between the answer and the flag: this task carries on probing.
-        if inner.up.load(Ordering::Acquire) || inner.probing.swap(true, Ordering::AcqRel) {
+        if *inner.up.borrow() || inner.probing.swap(true, Ordering::AcqRel) {
             return;
         }
     }

@@ -87,23 +87,56 @@ async fn a_connection_error_marks_redis_down_and_later_calls_fail_fast_without_b
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_timeout_marks_redis_down_once_and_the_next_call_does_not_wait_again() {
-    // Arrange
-    let (health, _link) = health();
+async fn a_timeout_confirmed_by_an_unanswered_ping_marks_redis_down_and_releases_waiting_calls() {
+    // Arrange: connected, and nothing answers (a blackholed Redis).
+    let (health, link) = health();
+    let pending = || std::future::pending::<Result<u8, Error>>();
     // Act
     let started = tokio::time::Instant::now();
-    let first = health
-        .call("test", TIMEOUT, std::future::pending::<Result<u8, Error>>())
-        .await;
-    let waited = started.elapsed();
-    let second = health
-        .call("test", TIMEOUT, std::future::pending::<Result<u8, Error>>())
-        .await;
+    let first = health.call("test", TIMEOUT, pending()).await;
+    let second = health.call("test", TIMEOUT, pending()).await;
+    let released_after = started.elapsed();
+    let third = health.call("test", TIMEOUT, pending()).await;
     // Assert
     assert!(matches!(first, Err(RedisFailure::TimedOut)), "{first:?}");
-    assert_eq!(waited, TIMEOUT);
     assert!(matches!(second, Err(RedisFailure::Down)), "{second:?}");
-    assert_eq!(started.elapsed(), TIMEOUT, "no second wait");
+    assert_eq!(
+        released_after,
+        TIMEOUT + Duration::from_millis(500),
+        "the second call waits only for the PING that confirms the outage"
+    );
+    assert!(matches!(third, Err(RedisFailure::Down)), "{third:?}");
+    assert_eq!(started.elapsed(), released_after, "no wait once down");
+    assert_eq!(link.pings.load(Ordering::SeqCst), 1);
+    assert!(!health.is_up());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_call_is_no_outage_while_redis_still_answers_ping() {
+    // Arrange: Redis answers PING; one call is slower than its bound (a busy moment).
+    let (health, link) = health();
+    link.answers.store(true, Ordering::SeqCst);
+    let sent = AtomicU32::new(0);
+    // Act
+    let slow = health
+        .call(
+            "test",
+            Duration::from_millis(50),
+            std::future::pending::<Result<u8, Error>>(),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Assert
+    assert!(matches!(slow, Err(RedisFailure::TimedOut)), "{slow:?}");
+    assert_eq!(link.pings.load(Ordering::SeqCst), 1, "checked once");
+    assert!(health.is_up());
+    assert_eq!(
+        health
+            .call("test", TIMEOUT, command(&sent, Ok(4)))
+            .await
+            .ok(),
+        Some(4)
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -271,7 +271,7 @@ impl RedisHealth {
 
     /// Whether the client's connection is up or still being established for the first time;
     /// false (and Redis marked down) when the client says a connection it had is gone.
-    pub fn check_connection(&self) -> bool {
+    fn check_connection(&self) -> bool {
         if self.inner.link.is_connected() {
             self.inner.seen_connected.store(true, Ordering::Release);
             return true;

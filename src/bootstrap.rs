@@ -71,6 +71,9 @@ impl Application {
             .transpose()?;
 
         let metrics = Arc::new(Metrics::new());
+        if let Some(redis) = &redis {
+            redis.health().register(metrics.registry());
+        }
         let probe_db = db.clone();
         metrics.set_pool_probe(move || {
             let s = probe_db.pool_stats();
@@ -220,12 +223,15 @@ fn quota_service(
     // default quotas, far more at ordinary use.
     let local: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(8_000_000));
     let shared = redis.map(|r| {
-        Arc::new(RedisRateLimiter::new(
-            r.client().clone(),
-            // v2: sliding-log lists; v1 keys held GCRA numbers, which list commands refuse.
-            "rl:v2:",
-            config.rate_limits.redis_timeout,
-        )) as Arc<dyn RateLimiter>
+        Arc::new(
+            RedisRateLimiter::new(
+                r.client().clone(),
+                // v2: sliding-log lists; v1 keys held GCRA numbers, which list commands refuse.
+                "rl:v2:",
+                config.rate_limits.redis_timeout,
+            )
+            .with_health(r.health().clone()),
+        ) as Arc<dyn RateLimiter>
     });
     Arc::new(QuotaService::new(
         shared,
@@ -275,12 +281,16 @@ async fn lesson_service(
     .with_fetch_budget(budget, lessons.upstream_fetches_per_minute);
     if let Some(redis) = redis {
         let client = redis.client().clone();
+        let health = redis.health();
         let l2 =
-            RedisLessonCache::new(client.clone(), &lessons.github_repo, &lessons.github_branch);
-        let bus = RedisInvalidationBus::new(client.clone(), l2.purge_channel());
+            RedisLessonCache::new(client.clone(), &lessons.github_repo, &lessons.github_branch)
+                .with_health(health.clone());
+        let bus = RedisInvalidationBus::new(client.clone(), l2.purge_channel())
+            .with_health(health.clone());
         let fetch_lock = RedisTurnLock::new(client.clone(), "lesson-fetch:");
         let deliveries =
-            RedisDeliveryLog::new(client, &lessons.github_repo, &lessons.github_branch);
+            RedisDeliveryLog::new(client, &lessons.github_repo, &lessons.github_branch)
+                .with_health(health.clone());
         service = service
             .with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock))
             .with_delivery_log(Arc::new(deliveries));

@@ -11,13 +11,13 @@
 #[cfg(test)]
 mod tests;
 
-use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::{Client, ClientLike, Error, LuaInterface};
 use tokio::sync::OnceCell;
 
+use super::redis::{RedisFailure, RedisHealth, guarded};
 use crate::domain::ports::{RateLimitError, RateLimiter};
 use crate::domain::rate_limit::{Decision, Window, WindowState};
 use crate::domain::sliding_log::{self, Log};
@@ -33,6 +33,7 @@ pub struct RedisRateLimiter {
     client: Client,
     prefix: String,
     timeout: Duration,
+    health: Option<RedisHealth>,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
@@ -67,7 +68,16 @@ impl RedisRateLimiter {
             client,
             prefix: prefix.to_string(),
             timeout,
+            health: None,
         }
+    }
+
+    /// Fails fast while `health` says Redis is down, and reports timeouts and connection
+    /// errors to it (without it, every check waits out the timeout while Redis stalls).
+    #[must_use]
+    pub fn with_health(mut self, health: RedisHealth) -> Self {
+        self.health = Some(health);
+        self
     }
 
     /// The Redis key (a LIST) holding the log of `window` for `key`.
@@ -129,15 +139,21 @@ impl RedisRateLimiter {
             args.push(window.limit.to_string());
             args.push(window.period.as_micros().to_string());
         }
+        let call = evalsha(&self.client, keys, args);
         // Fail fast instead of queueing while disconnected: a check queued during an outage would
         // be replayed after the reconnect and consume the student's quota a second time.
-        if !self.client.is_connected() {
-            return Err(RateLimitError::Unavailable(format!(
-                "redis rate limit {}: disconnected",
-                mode.as_str()
-            )));
+        let reply = match &self.health {
+            Some(health) => {
+                health
+                    .call_connected("rate_limit", self.timeout, call)
+                    .await
+            }
+            None if !self.client.is_connected() => Err(RedisFailure::Disconnected),
+            None => guarded(None, "rate_limit", self.timeout, call).await,
         }
-        let reply = bounded(mode, self.timeout, evalsha(&self.client, keys, args)).await?;
+        .map_err(|e| {
+            RateLimitError::Unavailable(format!("redis rate limit {}: {e}", mode.as_str()))
+        })?;
         decode(windows, &reply).ok_or_else(|| {
             RateLimitError::Unavailable(format!("redis rate limit {}: bad reply", mode.as_str()))
         })
@@ -161,26 +177,6 @@ async fn evalsha<C: LuaInterface + Sync>(
             client.evalsha(sha, keys, args).await
         }
         other => other,
-    }
-}
-
-/// Awaits a Redis call within `timeout`; failures name the operation and the kind of error,
-/// never the address or credentials.
-async fn bounded<R>(
-    mode: Mode,
-    timeout: Duration,
-    call: impl Future<Output = Result<R, Error>>,
-) -> Result<R, RateLimitError> {
-    let op = mode.as_str();
-    match tokio::time::timeout(timeout, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(RateLimitError::Unavailable(format!(
-            "redis rate limit {op}: {:?}",
-            e.kind()
-        ))),
-        Err(_) => Err(RateLimitError::Unavailable(format!(
-            "redis rate limit {op}: timed out"
-        ))),
     }
 }
 

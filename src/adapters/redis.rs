@@ -2,6 +2,9 @@
 //!
 //! Redis is optional: the client connects in the background and reconnects by itself, so a
 //! Redis that is down at start or goes away later degrades the service instead of stopping it.
+//! Its [`RedisHealth`] remembers an outage, so adapters fail fast until a probe sees Redis back.
+
+mod health;
 
 use std::time::Duration;
 
@@ -13,6 +16,8 @@ use secrecy::ExposeSecret;
 use crate::config::RedisConfig;
 use crate::domain::ports::Pingable;
 
+pub use health::{RedisFailure, RedisHealth, guarded};
+
 /// Upper bound on any single Redis command, so a stalled Redis cannot stall a request.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -20,6 +25,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct RedisClient {
     client: Client,
+    health: RedisHealth,
 }
 
 impl std::fmt::Debug for RedisClient {
@@ -52,7 +58,10 @@ impl RedisClient {
             .build()
             .context("build Redis client")?;
         drop(client.connect());
-        Ok(Self { client })
+        Ok(Self {
+            health: RedisHealth::new(client.clone()),
+            client,
+        })
     }
 
     /// The underlying client, for adapters built on it.
@@ -60,19 +69,31 @@ impl RedisClient {
         &self.client
     }
 
+    /// Whether Redis is reachable, shared by the adapters built on this client (each takes it
+    /// with `with_health`), so one outage is noticed once and not once per request.
+    pub fn health(&self) -> &RedisHealth {
+        &self.health
+    }
+
     /// Closes the connection (at shutdown).
     pub async fn close(&self) {
+        self.health.close();
         let _ = self.client.quit().await;
     }
 }
 
+/// Readiness: a real `PING` whatever the remembered state, and its outcome updates it (so a
+/// readiness check may end an outage before the background probe does).
 #[async_trait]
 impl Pingable for RedisClient {
     async fn ping(&self) -> Result<(), String> {
-        match tokio::time::timeout(COMMAND_TIMEOUT, self.client.ping::<String>(None)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("redis error: {:?}", e.kind())),
-            Err(_) => Err("redis timed out".to_string()),
+        match self.health.ping(COMMAND_TIMEOUT).await {
+            Ok(()) => Ok(()),
+            Err(RedisFailure::Down | RedisFailure::Disconnected) => {
+                Err("redis disconnected".to_string())
+            }
+            Err(RedisFailure::TimedOut) => Err("redis timed out".to_string()),
+            Err(e @ RedisFailure::Error(_)) => Err(format!("redis error: {e}")),
         }
     }
 }
@@ -81,21 +102,18 @@ impl Pingable for RedisClient {
 /// reload included: a slow cache is worse than none, and a webhook waits for it.
 pub(crate) const OP_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Awaits a Redis call within [`OP_TIMEOUT`]; failures say which operation and what kind of
-/// error, never the address or credentials.
+/// Awaits a Redis call within [`OP_TIMEOUT`], through `health` when given (failing fast while
+/// Redis is known to be down); failures say which operation and what kind of error, never the
+/// address or credentials.
 pub(crate) async fn bounded<R>(
+    health: Option<&RedisHealth>,
+    component: &'static str,
     op: &str,
     call: impl std::future::Future<Output = Result<R, fred::prelude::Error>>,
 ) -> Result<R, crate::domain::ports::CacheError> {
-    use crate::domain::ports::CacheError;
-    match tokio::time::timeout(OP_TIMEOUT, call).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(CacheError::Unavailable(format!(
-            "redis {op}: {:?}",
-            e.kind()
-        ))),
-        Err(_) => Err(CacheError::Unavailable(format!("redis {op}: timed out"))),
-    }
+    guarded(health, component, OP_TIMEOUT, call)
+        .await
+        .map_err(|e| crate::domain::ports::CacheError::Unavailable(format!("redis {op}: {e}")))
 }
 
 /// Milliseconds for `PX`: at least 1 (Redis refuses 0), and far from overflowing its clock.

@@ -19,6 +19,7 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
+use super::redis::{RedisHealth, guarded};
 use crate::domain::lesson::LessonPath;
 use crate::domain::ports::{CacheError, Invalidation, InvalidationBus};
 
@@ -80,6 +81,8 @@ pub struct RedisInvalidationBus {
     fanout: broadcast::Sender<Invalidation>,
     /// Set once the listener runs; tells whether Redis confirmed the subscription yet.
     subscribed: OnceLock<watch::Receiver<bool>>,
+    /// The publisher's outage memory, when shared with the other adapters.
+    health: Option<RedisHealth>,
 }
 
 impl std::fmt::Debug for RedisInvalidationBus {
@@ -102,7 +105,16 @@ impl RedisInvalidationBus {
             channel: channel.into(),
             fanout: broadcast::channel(FANOUT_CAPACITY).0,
             subscribed: OnceLock::new(),
+            health: None,
         }
+    }
+
+    /// Publishing fails fast while `health` says Redis is down, and reports timeouts and
+    /// connection errors to it. (Receiving has its own connection and resubscribes by itself.)
+    #[must_use]
+    pub fn with_health(mut self, health: RedisHealth) -> Self {
+        self.health = Some(health);
+        self
     }
 
     /// Starts the listener once; returns whether the subscription is confirmed.
@@ -146,14 +158,15 @@ impl InvalidationBus for RedisInvalidationBus {
         let sent = self
             .publisher
             .publish::<i64, _, _>(self.channel.as_str(), message);
-        match tokio::time::timeout(PUBLISH_TIMEOUT, sent).await {
-            Ok(Ok(_receivers)) => Ok(()),
-            Ok(Err(e)) => Err(CacheError::Unavailable(format!(
-                "redis publish: {:?}",
-                e.kind()
-            ))),
-            Err(_) => Err(CacheError::Unavailable("redis publish: timed out".into())),
-        }
+        guarded(
+            self.health.as_ref(),
+            "invalidation_bus",
+            PUBLISH_TIMEOUT,
+            sent,
+        )
+        .await
+        .map(|_receivers| ())
+        .map_err(|e| CacheError::Unavailable(format!("redis publish: {e}")))
     }
 
     async fn subscribe(&self) -> BoxStream<'static, Invalidation> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::{Client, Expiration, KeysInterface, SetOptions};
 
-use super::redis::{book_tag, bounded, px};
+use super::redis::{RedisHealth, book_tag, bounded, px};
 use crate::domain::ports::{CacheError, DeliveryLog};
 
 /// [`DeliveryLog`] shared by every replica using the same Redis.
@@ -14,7 +14,11 @@ use crate::domain::ports::{CacheError, DeliveryLog};
 pub struct RedisDeliveryLog {
     client: Client,
     prefix: String,
+    health: Option<RedisHealth>,
 }
+
+/// The label of this adapter's calls in `redis_fast_failures_total`.
+const COMPONENT: &str = "webhook_deliveries";
 
 impl RedisDeliveryLog {
     /// Deliveries for the lessons of `repo`@`branch` (replicas serving another book or branch
@@ -23,7 +27,16 @@ impl RedisDeliveryLog {
         Self {
             client,
             prefix: format!("webhook-delivery:v1:{{{}}}:", book_tag(repo, branch)),
+            health: None,
         }
+    }
+
+    /// Fails fast while `health` says Redis is down, and reports timeouts and connection
+    /// errors to it (without it, every call waits out its own timeout).
+    #[must_use]
+    pub fn with_health(mut self, health: RedisHealth) -> Self {
+        self.health = Some(health);
+        self
     }
 }
 
@@ -37,11 +50,15 @@ impl DeliveryLog for RedisDeliveryLog {
             Some(SetOptions::NX),
             false,
         );
-        bounded("SET NX", set).await.map(|reply| reply.is_some())
+        bounded(self.health.as_ref(), COMPONENT, "SET NX", set)
+            .await
+            .map(|reply| reply.is_some())
     }
 
     async fn forget(&self, key: &str) -> Result<(), CacheError> {
         let del = self.client.del::<i64, _>(format!("{}{key}", self.prefix));
-        bounded("DEL", del).await.map(drop)
+        bounded(self.health.as_ref(), COMPONENT, "DEL", del)
+            .await
+            .map(drop)
     }
 }

@@ -23,6 +23,7 @@ mod quiz;
 mod quotas;
 mod rate_limiter;
 mod redis;
+mod redis_outage;
 mod rest;
 mod shutdown;
 mod store;

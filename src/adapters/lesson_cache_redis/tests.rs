@@ -32,6 +32,7 @@ fn purge_channel_lives_in_the_namespace() {
     let cache = RedisLessonCache {
         client: Client::default(),
         namespace: namespace("r", "b"),
+        health: None,
     };
     assert_eq!(cache.purge_channel(), "lesson:v2:{r@b}:purge");
 }

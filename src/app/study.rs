@@ -7,7 +7,6 @@
 mod ids;
 mod input;
 mod limits;
-mod locks;
 mod turn;
 
 use std::sync::Arc;
@@ -17,7 +16,6 @@ use futures::stream::BoxStream;
 
 pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
-pub use locks::FallbackTurnLock;
 pub use turn::{PendingTurn, TurnEvent};
 
 use crate::domain::bounds::{BoundError, check_label};

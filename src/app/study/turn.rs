@@ -20,7 +20,7 @@ use super::{
     MessageInput, StudyError, StudyService, TurnContext, TurnStream, new_item_id, now, thread_err,
 };
 use crate::domain::lesson::{LessonPath, ParsedLesson};
-use crate::domain::ports::TurnGuard;
+use crate::domain::ports::{LockError, TurnGuard};
 use crate::domain::principal::Principal;
 use crate::domain::thread::{ItemKind, Thread, ThreadItem};
 use crate::domain::title::is_auto_start;
@@ -284,12 +284,16 @@ impl StudyService {
         Ok(futures::stream::iter(events).boxed())
     }
 
+    /// Takes the thread's turn lock. A lock whose holder died frees itself within the lock's
+    /// own (short, renewed) lease; `ttl` only bounds a guard that is never dropped, so it is
+    /// generous: the turn's deadline, its final write's retries and a shutdown grace fit in it.
     async fn lock(&self, thread_id: &str) -> Result<Box<dyn TurnGuard>, StudyError> {
-        let ttl = self.settings.turn_timeout + std::time::Duration::from_secs(10);
+        let ttl = self.settings.turn_timeout * 2 + std::time::Duration::from_secs(60);
         match self.locks.try_acquire(thread_id, ttl).await {
             Ok(Some(guard)) => Ok(guard),
             Ok(None) => Err(StudyError::TurnInProgress),
-            Err(e) => Err(StudyError::Unexpected(anyhow::Error::new(e))),
+            Err(LockError::Unavailable(_)) => Err(StudyError::StoreUnavailable),
+            Err(e @ LockError::Unexpected(_)) => Err(StudyError::Unexpected(anyhow::Error::new(e))),
         }
     }
 

@@ -197,7 +197,11 @@ async fn turn_lock(config: &Config, db: &Database, port: u16, metrics: &Metrics)
     match leases.reclaim_replica().await {
         Ok(0) => {}
         Ok(freed) => {
-            tracing::info!(freed, replica_id, "freed the turn leases of this replica's previous run");
+            tracing::info!(
+                freed,
+                replica_id,
+                "freed the turn leases of this replica's previous run"
+            );
         }
         Err(e) => tracing::warn!(
             error = %e,

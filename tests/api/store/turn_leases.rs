@@ -38,7 +38,9 @@ async fn threads(store: &dyn ThreadStore, ids: &[&str]) {
 }
 
 async fn take(lock: &SqlTurnLease, thread_id: &str) -> Option<Box<dyn TurnGuard>> {
-    lock.try_acquire(thread_id, HOLD).await.expect("lease answers")
+    lock.try_acquire(thread_id, HOLD)
+        .await
+        .expect("lease answers")
 }
 
 /// Polls `lock` until it takes `thread_id`, for at most `within`.
@@ -66,8 +68,14 @@ async fn a_held_thread_is_refused_to_every_replica_until_released(fx: &Fixture) 
     let held = take(&a, "thr_1").await.expect("a free thread is taken");
 
     // Assert
-    assert!(take(&b, "thr_1").await.is_none(), "another replica is refused");
-    assert!(take(&a, "thr_1").await.is_none(), "so is a second turn here");
+    assert!(
+        take(&b, "thr_1").await.is_none(),
+        "another replica is refused"
+    );
+    assert!(
+        take(&a, "thr_1").await.is_none(),
+        "so is a second turn here"
+    );
     assert!(take(&b, "thr_2").await.is_some(), "other threads are free");
     assert!(take(&b, "thr_none").await.is_none(), "no such thread");
     held.release().await;
@@ -85,7 +93,9 @@ async fn a_dropped_guard_frees_the_thread_for_the_next_turn_at_once(fx: &Fixture
 
     // Act + Assert: the next turn here does not race the background release.
     drop(take(&a, "thr_1").await.expect("taken"));
-    let next = take(&a, "thr_1").await.expect("the next turn here goes at once");
+    let next = take(&a, "thr_1")
+        .await
+        .expect("the next turn here goes at once");
     drop(next);
     assert!(a.drain(Duration::from_secs(10)).await, "releases finish");
     assert!(take(&b, "thr_1").await.is_some(), "and free it for others");
@@ -145,8 +155,14 @@ async fn start_up_frees_the_leases_of_this_replica_and_no_other(fx: &Fixture) {
     // Assert
     assert_eq!(freed, 1);
     assert!(take(&restarted, "thr_1").await.is_some(), "own lease freed");
-    assert!(take(&restarted, "thr_2").await.is_none(), "node:8000 keeps its lease");
-    assert!(take(&restarted, "thr_3").await.is_none(), "other keeps its lease");
+    assert!(
+        take(&restarted, "thr_2").await.is_none(),
+        "node:8000 keeps its lease"
+    );
+    assert!(
+        take(&restarted, "thr_3").await.is_none(),
+        "other keeps its lease"
+    );
 }
 
 async fn release_all_frees_every_lease_of_this_process(fx: &Fixture) {

@@ -28,7 +28,10 @@ impl MigrationTrait for Migration {
         // on both engines (Postgres migrators are serialised by an advisory lock).
         for (name, mut col) in [
             ("turn_owner", text_null(Threads::TurnOwner)),
-            ("turn_lease_until", big_integer_null(Threads::TurnLeaseUntil)),
+            (
+                "turn_lease_until",
+                big_integer_null(Threads::TurnLeaseUntil),
+            ),
         ] {
             if manager.has_column("threads", name).await? {
                 continue;

@@ -118,9 +118,11 @@ async fn heartbeat(
             return;
         }
         let next = now_micros() + shared.lease_micros();
-        let renewed =
-            tokio::time::timeout(every, statements::renew(&shared.db, &thread_id, &token, next))
-                .await;
+        let renewed = tokio::time::timeout(
+            every,
+            statements::renew(&shared.db, &thread_id, &token, next),
+        )
+        .await;
         match renewed {
             Ok(Ok(true)) => {
                 until.store(next, Ordering::Relaxed);
@@ -165,7 +167,11 @@ async fn release_with_retry(held: &Held) {
             // Not ours any more (taken over, or passed to the next turn of this process): done.
             Ok(Ok(_)) => {
                 if failures > 0 {
-                    tracing::info!(thread_id = held.thread_id, failures, "turn lease released after retries");
+                    tracing::info!(
+                        thread_id = held.thread_id,
+                        failures,
+                        "turn lease released after retries"
+                    );
                 }
                 return;
             }
@@ -185,7 +191,11 @@ async fn release_with_retry(held: &Held) {
             return;
         }
         if failures == 1 {
-            tracing::warn!(thread_id = held.thread_id, error, "releasing a turn lease failed; retrying");
+            tracing::warn!(
+                thread_id = held.thread_id,
+                error,
+                "releasing a turn lease failed; retrying"
+            );
         }
         let left = Duration::from_micros(left.unsigned_abs());
         tokio::time::sleep(pause.min(left)).await;

@@ -194,7 +194,14 @@ pub enum ReplicaId {
     Explicit(String),
     /// `REPLICA_ID` unset: this host's name (`HOSTNAME`, else the kernel's), to which the
     /// listening port is appended once bound.
-    Host(String),
+    Host {
+        /// The host name, reduced to the characters an id may hold.
+        name: String,
+        /// With `REUSE_PORT` several processes share host and port: the process id tells them
+        /// apart (a restart then no longer frees the previous run's leases at once; they
+        /// expire within `TURN_LEASE_SECS`).
+        process: Option<u32>,
+    },
 }
 
 impl ReplicaId {
@@ -202,7 +209,14 @@ impl ReplicaId {
     pub fn resolve(&self, port: u16) -> String {
         match self {
             Self::Explicit(id) => id.clone(),
-            Self::Host(host) => format!("{host}:{port}"),
+            Self::Host {
+                name,
+                process: None,
+            } => format!("{name}:{port}"),
+            Self::Host {
+                name,
+                process: Some(pid),
+            } => format!("{name}:{port}:{pid}"),
         }
     }
 }

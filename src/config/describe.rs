@@ -195,7 +195,9 @@ impl Config {
                 "REPLICA_ID",
                 match &self.turn_lock.replica {
                     ReplicaId::Explicit(id) => id.clone(),
-                    ReplicaId::Host(host) => format!("(unset: {host}:<listening port>)"),
+                    ReplicaId::Host { .. } => {
+                        format!("(unset: {})", self.turn_lock.replica.resolve(self.port))
+                    }
                 },
             ),
             ("PREAUTH_RATE_LIMIT", quota(&self.rate_limits.preauth)),

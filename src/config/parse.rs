@@ -227,7 +227,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
             (2, 1_000_000),
         ),
     };
-    let turn_lock = turns::turn_lock(&mut c, &raw);
+    let turn_lock = turns::turn_lock(&mut c, &raw, reuse_port);
     let auth = auth::auth(&mut c, &raw, prod);
     let dev = auth::dev(&mut c, &raw, prod, &host, &auth);
     let insecure_upstreams =

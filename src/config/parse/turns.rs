@@ -5,10 +5,10 @@ use crate::config::{RawEnv, ReplicaId, TurnLockConfig};
 
 /// Longest `REPLICA_ID`: it is stored in every lease this replica takes.
 const MAX_REPLICA_ID: usize = 100;
-/// Longest host name kept for the default id (leaves room for `:` and a port).
-const MAX_HOST: usize = MAX_REPLICA_ID - 6;
+/// Longest host name kept for the default id: room for `:port` and `:pid` (6 + 11).
+const MAX_HOST: usize = MAX_REPLICA_ID - 17;
 
-pub(super) fn turn_lock(c: &mut Collector, raw: &RawEnv) -> TurnLockConfig {
+pub(super) fn turn_lock(c: &mut Collector, raw: &RawEnv, reuse_port: bool) -> TurnLockConfig {
     // Renewed every third of its length: 3 s is a renewal a second, and past 5 minutes a dead
     // replica's threads stay locked longer than any student waits.
     let lease = c.secs("TURN_LEASE_SECS", &raw.turn_lease_secs, 10, (3, 300));
@@ -19,7 +19,10 @@ pub(super) fn turn_lock(c: &mut Collector, raw: &RawEnv) -> TurnLockConfig {
             }
             ReplicaId::Explicit(id.to_owned())
         }
-        None => ReplicaId::Host(host_name(raw.hostname.as_deref())),
+        None => ReplicaId::Host {
+            name: host_name(raw.hostname.as_deref()),
+            process: reuse_port.then(std::process::id),
+        },
     };
     TurnLockConfig { lease, replica }
 }
@@ -71,8 +74,23 @@ mod tests {
     fn the_lease_is_ten_seconds_and_the_replica_is_named_after_host_and_port_by_default() {
         let c = cfg(&[("HOSTNAME", "web-7")]).unwrap();
         assert_eq!(c.turn_lock.lease.as_secs(), 10);
-        assert_eq!(c.turn_lock.replica, ReplicaId::Host("web-7".into()));
         assert_eq!(c.turn_lock.replica.resolve(8000), "web-7:8000");
+    }
+
+    #[test]
+    fn processes_sharing_a_port_get_the_process_id_in_their_default_replica_id() {
+        let c = cfg(&[("HOSTNAME", "web-7"), ("REUSE_PORT", "true")]).unwrap();
+        assert_eq!(
+            c.turn_lock.replica,
+            ReplicaId::Host {
+                name: "web-7".into(),
+                process: Some(std::process::id()),
+            }
+        );
+        assert_eq!(
+            c.turn_lock.replica.resolve(8000),
+            format!("web-7:8000:{}", std::process::id())
+        );
     }
 
     #[test]

@@ -25,4 +25,5 @@ mod rate_limiter;
 mod redis;
 mod rest;
 mod store;
+mod turn_lock;
 mod tutoring;

@@ -122,3 +122,54 @@ async fn a_restarted_replica_serves_at_once_the_threads_its_previous_run_left_lo
         .await;
     assert_eq!(other.status(), 409, "another replica's lease is left alone");
 }
+
+#[tokio::test]
+async fn a_stopped_replica_frees_the_threads_of_turns_still_running() {
+    // Arrange: a turn of replica r1 still runs (its student hung up) when r1 is stopped.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/app.sqlite?mode=rwc", dir.path().display());
+    let model = fake_model::start(Script {
+        deltas: vec!["slow ".into(); 10],
+        delay: Duration::from_secs(1),
+        ..Script::default()
+    })
+    .await;
+    let r1 = spawn_tutor_app_on(
+        &url,
+        &[
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", &model.base_url()),
+            ("MODEL_TIMEOUT_SECS", "30"),
+            ("REPLICA_ID", "r1"),
+        ],
+    )
+    .await;
+    let created: serde_json::Value = r1
+        .client
+        .post(r1.url("/v1/threads"))
+        .header("x-user-id", "student-a")
+        .json(&json!({"lesson_path": crate::chatkit_client::LESSON}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let thread_id = created["id"].as_str().expect("thread id").to_owned();
+    let running = r1
+        .chatkit_as("student-a", add_message(&thread_id), "")
+        .await;
+    assert_eq!(running.status(), 200);
+    drop(running);
+
+    // Act
+    r1.stop().await.unwrap();
+
+    // Assert: another replica (so no start-up reclaim helps) takes the thread at once.
+    let r2 = spawn_tutor_app_on(&url, &[("REPLICA_ID", "r2")]).await;
+    let next = r2
+        .chatkit_as("student-a", add_message(&thread_id), "")
+        .await;
+    assert_eq!(next.status(), 200, "the stopped replica released its lease");
+    next.text().await.unwrap();
+}

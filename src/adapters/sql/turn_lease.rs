@@ -125,8 +125,8 @@ impl SqlTurnLease {
             .map_err(|e| classify(e, "release turn leases"))
     }
 
-    /// [`drain`](Self::drain) for up to `timeout`, then [`release_all`](Self::release_all):
-    /// the shutdown sequence in one call. Failures are logged.
+    /// [`drain`](Self::drain) for up to `timeout`, then [`release_all`](Self::release_all)
+    /// for up to `timeout` more: the shutdown sequence in one call. Failures are logged.
     pub async fn shutdown(&self, timeout: Duration) {
         if !self.drain(timeout).await {
             tracing::warn!(
@@ -134,12 +134,16 @@ impl SqlTurnLease {
                 "turn lock releases still under way at shutdown"
             );
         }
-        match self.release_all().await {
-            Ok(0) => {}
-            Ok(freed) => tracing::info!(freed, "turn leases freed at shutdown"),
-            Err(e) => {
+        // Bounded too: with the database gone, waiting for a connection must not hold the exit.
+        match tokio::time::timeout(timeout, self.release_all()).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(freed)) => tracing::info!(freed, "turn leases freed at shutdown"),
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "freeing turn leases at shutdown failed; they expire by themselves");
             }
+            Err(_) => tracing::warn!(
+                "freeing turn leases at shutdown timed out; they expire by themselves"
+            ),
         }
     }
 }

@@ -11,7 +11,6 @@ use crate::adapters::lesson_cache_memory::MemoryLessonCache;
 use crate::adapters::lesson_cache_redis::RedisLessonCache;
 use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
 use crate::adapters::lessons_local::LocalLessonSource;
-use crate::adapters::memory::MemoryTurnLock;
 use crate::adapters::rate_limit_memory::MemoryRateLimiter;
 use crate::adapters::rate_limit_redis::RedisRateLimiter;
 use crate::adapters::redis::RedisClient;
@@ -20,17 +19,18 @@ use crate::adapters::redis_deliveries::RedisDeliveryLog;
 use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
+use crate::adapters::sql::turn_lease::{LeaseSettings, SqlTurnLease};
 use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::lessons::{BreakerSource, LessonMetrics, LessonService, LessonSettings};
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
-use crate::app::study::{Drained, FallbackTurnLock, StudyService, StudySettings};
+use crate::app::study::{Drained, StudyService, StudySettings};
 use crate::config::Config;
 use crate::domain::circuit_breaker::BreakerSettings;
 use crate::domain::ports::ApiKeyStore;
-use crate::domain::ports::{LessonSource, RateLimiter, TurnLock, TutorModel};
+use crate::domain::ports::{LessonSource, RateLimiter, TutorModel};
 use crate::http::listener::NoDelayAcceptor;
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
@@ -46,7 +46,12 @@ pub struct Application {
     state: AppState,
     db: Database,
     redis: Option<RedisClient>,
+    leases: SqlTurnLease,
 }
+
+/// How long shutdown waits for turn lock releases still under way (retrying while the
+/// database was unreachable) before it frees this process's leases in one statement.
+const LEASE_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Application {
     /// Connects the dependencies, applies migrations (when `AUTO_MIGRATE`) and binds the port.
@@ -98,12 +103,20 @@ impl Application {
                 probe: Arc::new(redis.clone()),
             });
         }
+        // Bound before the turn lock is built: the default replica id names the real port.
+        let acceptor = NoDelayAcceptor::bind(&config.host, config.port, config.reuse_port)
+            .await
+            .with_context(|| format!("bind {}:{}", config.host, config.port))?;
+        let addr = acceptor
+            .socket_addr()
+            .context("listener has a socket address")?;
+        let leases = turn_lock(&config, &db, addr.port(), &metrics).await;
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
         let study = Arc::new(StudyService::new(
             Arc::new(SqlThreadStore::new(db.clone())),
             lessons.clone(),
             tutor_model(&config)?,
-            turn_lock(redis.as_ref()),
+            Arc::new(leases.clone()),
             StudySettings {
                 turn_timeout: config.tutor.timeout,
                 max_output_tokens: config.tutor.max_output_tokens,
@@ -124,19 +137,13 @@ impl Application {
             quotas,
             authenticator,
         };
-
-        let acceptor = NoDelayAcceptor::bind(&config.host, config.port, config.reuse_port)
-            .await
-            .with_context(|| format!("bind {}:{}", config.host, config.port))?;
-        let addr = acceptor
-            .socket_addr()
-            .context("listener has a socket address")?;
         Ok(Self {
             acceptor,
             addr,
             state,
             db,
             redis,
+            leases,
         })
     }
 
@@ -190,6 +197,9 @@ impl Application {
             turns,
         )
         .await;
+        // Before the pool closes: releases still retrying, and leases of turns still running
+        // in this process, are freed for the replicas that stay.
+        self.leases.shutdown(LEASE_DRAIN_TIMEOUT).await;
         self.db.close().await;
         if let Some(redis) = &self.redis {
             redis.close().await;
@@ -199,17 +209,33 @@ impl Application {
     }
 }
 
-/// One turn per thread: across replicas through Redis when configured (falling back to this
-/// process while Redis fails), else within this process.
-fn turn_lock(redis: Option<&RedisClient>) -> Arc<dyn TurnLock> {
-    let local = Arc::new(MemoryTurnLock::new());
-    match redis {
-        Some(redis) => Arc::new(FallbackTurnLock::new(
-            Arc::new(RedisTurnLock::new(redis.client().clone(), "")),
-            local,
-        )),
-        None => local,
+/// One turn per thread across every replica: a lease on the thread's row in the database
+/// every replica shares (Redis plays no part, so its outages neither stall nor split turns).
+/// Leases an earlier run of this replica left behind (SIGKILL, crash) are freed first, so a
+/// restarted service serves every thread at once.
+async fn turn_lock(config: &Config, db: &Database, port: u16, metrics: &Metrics) -> SqlTurnLease {
+    let settings = LeaseSettings {
+        lease: config.turn_lock.lease,
+        replica_id: config.turn_lock.replica.resolve(port),
+    };
+    let replica_id = settings.replica_id.clone();
+    let leases = SqlTurnLease::new(db.clone(), settings, Some(metrics.registry()));
+    match leases.reclaim_replica().await {
+        Ok(0) => {}
+        Ok(freed) => {
+            tracing::info!(
+                freed,
+                replica_id,
+                "freed the turn leases of this replica's previous run"
+            );
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            replica_id,
+            "could not free the turn leases of this replica's previous run; they expire within TURN_LEASE_SECS"
+        ),
     }
+    leases
 }
 
 /// Quotas: Redis shared by every replica when configured, with the in-process limiter as the
@@ -287,7 +313,8 @@ async fn lesson_service(
                 .with_health(health.clone());
         let bus = RedisInvalidationBus::new(client.clone(), l2.purge_channel())
             .with_health(health.clone());
-        let fetch_lock = RedisTurnLock::new(client.clone(), "lesson-fetch:");
+        let fetch_lock =
+            RedisTurnLock::new(client.clone(), "lesson-fetch:").with_health(health.clone());
         let deliveries =
             RedisDeliveryLog::new(client, &lessons.github_repo, &lessons.github_branch)
                 .with_health(health.clone());

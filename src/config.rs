@@ -175,6 +175,52 @@ pub struct StorageLimitsConfig {
     pub max_items_per_thread: u64,
 }
 
+/// One turn per thread: a lease on the thread's row, renewed while the turn runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnLockConfig {
+    /// How long a lease holds without renewal (`TURN_LEASE_SECS`): how long a thread stays
+    /// locked after the replica running its turn died.
+    pub lease: Duration,
+    /// Which replica this process is (`REPLICA_ID`).
+    pub replica: ReplicaId,
+}
+
+/// The name of this replica in the owner tokens of its turn leases. A restart with the same
+/// name frees the leases the previous run left behind at once, so two replicas running at
+/// the same time must never share one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplicaId {
+    /// `REPLICA_ID` as set.
+    Explicit(String),
+    /// `REPLICA_ID` unset: this host's name (`HOSTNAME`, else the kernel's), to which the
+    /// listening port is appended once bound.
+    Host {
+        /// The host name, reduced to the characters an id may hold.
+        name: String,
+        /// With `REUSE_PORT` several processes share host and port: the process id tells them
+        /// apart (a restart then no longer frees the previous run's leases at once; they
+        /// expire within `TURN_LEASE_SECS`).
+        process: Option<u32>,
+    },
+}
+
+impl ReplicaId {
+    /// The id in use once the service listens on `port`.
+    pub fn resolve(&self, port: u16) -> String {
+        match self {
+            Self::Explicit(id) => id.clone(),
+            Self::Host {
+                name,
+                process: None,
+            } => format!("{name}:{port}"),
+            Self::Host {
+                name,
+                process: Some(pid),
+            } => format!("{name}:{port}:{pid}"),
+        }
+    }
+}
+
 /// Quotas per bucket and tier, and the limiter's own limits.
 #[derive(Debug, Clone)]
 pub struct RateLimitConfig {
@@ -288,6 +334,8 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Storage caps per user and per thread.
     pub storage_limits: StorageLimitsConfig,
+    /// Turn locks (`TURN_LEASE_SECS`, `REPLICA_ID`).
+    pub turn_lock: TurnLockConfig,
     /// Token verification.
     pub auth: AuthConfig,
     /// Upstream URL variables allowed to use plain `http://` in production

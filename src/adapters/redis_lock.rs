@@ -9,7 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::prelude::{Client, Expiration, KeysInterface, LuaInterface, SetOptions};
 
+use crate::adapters::redis::{OP_TIMEOUT, RedisHealth, guarded};
 use crate::domain::ports::{LockError, TurnGuard, TurnLock};
+
+/// Label of this adapter in `redis_fast_failures_total`.
+const COMPONENT: &str = "fetch_lock";
 
 const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
@@ -18,6 +22,7 @@ const RELEASE: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redi
 pub struct RedisTurnLock {
     client: Client,
     prefix: String,
+    health: Option<RedisHealth>,
 }
 
 impl RedisTurnLock {
@@ -26,7 +31,16 @@ impl RedisTurnLock {
         Self {
             client,
             prefix: format!("turn-lock:v1:{namespace}"),
+            health: None,
         }
+    }
+
+    /// Fails fast while `health` says Redis is down (callers fall back at once), and reports
+    /// timeouts and connection errors to it.
+    #[must_use]
+    pub fn with_health(mut self, health: RedisHealth) -> Self {
+        self.health = Some(health);
+        self
     }
 }
 
@@ -67,17 +81,16 @@ impl TurnLock for RedisTurnLock {
         let key = format!("{}{{{thread_id}}}", self.prefix);
         let token = uuid::Uuid::new_v4().simple().to_string();
         let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
-        let taken: Option<String> = self
-            .client
-            .set(
-                &key,
-                token.as_str(),
-                Some(Expiration::PX(ms)),
-                Some(SetOptions::NX),
-                false,
-            )
+        let set = self.client.set(
+            &key,
+            token.as_str(),
+            Some(Expiration::PX(ms)),
+            Some(SetOptions::NX),
+            false,
+        );
+        let taken: Option<String> = guarded(self.health.as_ref(), COMPONENT, OP_TIMEOUT, set)
             .await
-            .map_err(|e| LockError::Unavailable(format!("{:?}", e.kind())))?;
+            .map_err(|e| LockError::Unavailable(e.to_string()))?;
         Ok(taken.map(|_| {
             Box::new(RedisGuard {
                 client: self.client.clone(),

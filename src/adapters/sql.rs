@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod migrations;
 pub mod thread_store;
+pub mod turn_lease;
 
 use std::path::Path;
 use std::str::FromStr;

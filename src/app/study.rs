@@ -7,7 +7,6 @@
 mod ids;
 mod input;
 mod limits;
-mod locks;
 mod shutdown;
 mod turn;
 
@@ -19,7 +18,6 @@ use futures::stream::BoxStream;
 pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
 pub use input::{MessageInput, TurnContext};
-pub use locks::FallbackTurnLock;
 pub use shutdown::{Drained, FINALIZE_WINDOW};
 pub use turn::{ANSWER_NOT_SAVED, PendingTurn, TurnEvent};
 

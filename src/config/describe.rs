@@ -2,7 +2,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{Config, parse};
+use super::{Config, ReplicaId, parse};
 
 fn or_unset(value: &Option<String>) -> String {
     value.clone().unwrap_or_else(|| "(unset)".into())
@@ -186,6 +186,19 @@ impl Config {
             (
                 "MAX_ITEMS_PER_THREAD",
                 self.storage_limits.max_items_per_thread.to_string(),
+            ),
+            (
+                "TURN_LEASE_SECS",
+                self.turn_lock.lease.as_secs().to_string(),
+            ),
+            (
+                "REPLICA_ID",
+                match &self.turn_lock.replica {
+                    ReplicaId::Explicit(id) => id.clone(),
+                    ReplicaId::Host { .. } => {
+                        format!("(unset: {})", self.turn_lock.replica.resolve(self.port))
+                    }
+                },
             ),
             ("PREAUTH_RATE_LIMIT", quota(&self.rate_limits.preauth)),
             ("JWKS_URL", or_unset(&self.auth.jwks_url)),

@@ -5,6 +5,7 @@ mod edge;
 mod sections;
 mod stores;
 mod transport;
+mod turns;
 
 use std::fmt;
 use std::str::FromStr;
@@ -226,6 +227,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
             (2, 1_000_000),
         ),
     };
+    let turn_lock = turns::turn_lock(&mut c, &raw, reuse_port);
     let auth = auth::auth(&mut c, &raw, prod);
     let dev = auth::dev(&mut c, &raw, prod, &host, &auth);
     let insecure_upstreams =
@@ -255,6 +257,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         tutor,
         rate_limits,
         storage_limits,
+        turn_lock,
         auth,
         insecure_upstreams,
     })

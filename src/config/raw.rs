@@ -71,6 +71,10 @@ pub(crate) struct RawEnv {
     pub rate_limit_redis_timeout_ms: Option<String>,
     pub max_threads_per_user: Option<String>,
     pub max_items_per_thread: Option<String>,
+    pub turn_lease_secs: Option<String>,
+    pub replica_id: Option<String>,
+    /// Not ours: the host name the shell or container runtime sets (default `REPLICA_ID`).
+    pub hostname: Option<String>,
     pub trusted_proxies: Option<String>,
     pub preauth_rate_limit: Option<String>,
     pub jwks_url: Option<String>,

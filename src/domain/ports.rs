@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
 use super::api_key::ApiKeyRecord;
@@ -294,8 +295,20 @@ pub trait Pingable: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), String>;
 }
 
-/// Proof that a turn lock is held; dropping it releases the lock.
-pub trait TurnGuard: Send + Sync {}
+/// Proof that a turn lock is held.
+///
+/// Dropping it releases the lock in the background (a safety net that works from any code
+/// path, a panic included); [`TurnGuard::release`] releases it and lets the caller wait until
+/// the backend confirmed, so the next turn of the thread never finds it still held.
+pub trait TurnGuard: Send + Sync + 'static {
+    /// Releases the lock now; the future resolves once the backend confirmed the release or
+    /// gave up on it (e.g. because the lock expired meanwhile, which frees it as well). It is
+    /// `'static`, so it may outlive the guard's owner.
+    fn release(self: Box<Self>) -> BoxFuture<'static, ()> {
+        drop(self);
+        Box::pin(std::future::ready(()))
+    }
+}
 
 /// Failure of a [`TurnLock`] backend.
 #[derive(Debug, thiserror::Error)]
@@ -303,14 +316,19 @@ pub enum LockError {
     /// The backend did not answer.
     #[error("turn lock unavailable: {0}")]
     Unavailable(String),
+    /// The backend answered with an error.
+    #[error(transparent)]
+    Unexpected(anyhow::Error),
 }
 
 /// One tutoring turn at a time per thread, across every replica sharing the backend.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait TurnLock: Send + Sync + 'static {
-    /// Takes the lock of `thread_id` for at most `ttl` (the lock expires by itself after that,
-    /// so a crashed replica cannot block a thread forever).
+    /// Takes the lock of `thread_id` while the returned guard lives, for at most `ttl`: a lock
+    /// whose holder died or stopped renewing it frees itself (after `ttl` at the latest; a
+    /// backend that renews a short lease while the guard lives frees it much sooner), so a
+    /// crashed replica cannot block a thread for long.
     ///
     /// # Errors
     /// - MUST return `Ok(None)` when another turn holds the lock.

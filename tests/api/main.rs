@@ -27,4 +27,5 @@ mod redis_outage;
 mod rest;
 mod shutdown;
 mod store;
+mod turn_lock;
 mod tutoring;

@@ -137,6 +137,7 @@ mod api_keys;
 mod counts;
 mod items;
 mod threads;
+mod turn_leases;
 mod turns;
 
 /// An arbitrary instant with a non-zero microsecond part.

@@ -22,7 +22,7 @@ use super::{
     MessageInput, StudyError, StudyService, TurnContext, TurnStream, new_item_id, now, thread_err,
 };
 use crate::domain::lesson::{LessonPath, ParsedLesson};
-use crate::domain::ports::TurnGuard;
+use crate::domain::ports::{LockError, TurnGuard};
 use crate::domain::principal::Principal;
 use crate::domain::thread::{ItemKind, Thread, ThreadItem};
 use crate::domain::title::is_auto_start;
@@ -66,6 +66,9 @@ pub enum TurnEvent {
     },
 }
 
+/// How long a finished turn waits for its lock's release before ending its stream anyway.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A turn about to start on a loaded thread and lesson, with its lock held.
 struct NewTurn {
     thread: Thread,
@@ -86,7 +89,7 @@ struct TurnJob {
     /// The thread was created by this request: it has no state and no history yet, so the
     /// turn skips reading them.
     fresh: bool,
-    _guard: Box<dyn TurnGuard>,
+    guard: Box<dyn TurnGuard>,
 }
 
 impl StudyService {
@@ -193,7 +196,7 @@ impl StudyService {
             ctx,
             auto_start,
             fresh: created,
-            _guard: guard,
+            guard,
         };
         Ok(self.spawn(prefix, job))
     }
@@ -239,7 +242,7 @@ impl StudyService {
             ctx,
             auto_start,
             fresh: false,
-            _guard: guard,
+            guard,
         };
         let item_id = item_id.to_string();
         Ok(self.pending(who, Start::Retry { job, item_id }))
@@ -286,12 +289,16 @@ impl StudyService {
         Ok(futures::stream::iter(events).boxed())
     }
 
+    /// Takes the thread's turn lock. A lock whose holder died frees itself within the lock's
+    /// own (short, renewed) lease; `ttl` only bounds a guard that is never dropped, so it is
+    /// generous: the turn's deadline, its final write's retries and a shutdown grace fit in it.
     async fn lock(&self, thread_id: &str) -> Result<Box<dyn TurnGuard>, StudyError> {
-        let ttl = self.settings.turn_timeout + std::time::Duration::from_secs(10);
+        let ttl = self.settings.turn_timeout * 2 + std::time::Duration::from_secs(60);
         match self.locks.try_acquire(thread_id, ttl).await {
             Ok(Some(guard)) => Ok(guard),
             Ok(None) => Err(StudyError::TurnInProgress),
-            Err(e) => Err(StudyError::Unexpected(anyhow::Error::new(e))),
+            Err(LockError::Unavailable(_)) => Err(StudyError::StoreUnavailable),
+            Err(e @ LockError::Unexpected(_)) => Err(StudyError::Unexpected(anyhow::Error::new(e))),
         }
     }
 
@@ -349,6 +356,10 @@ impl StudyService {
                     allow_retry: true,
                 });
             }
+            // The thread is released before the stream ends, so the student's next message
+            // (on any replica) finds it free. A release the store delays goes on by itself.
+            let _ = tokio::time::timeout(RELEASE_WAIT, job.guard.release()).await;
+            drop(tx);
         });
         futures::stream::iter(prefix).chain(rx).boxed()
     }

@@ -224,12 +224,31 @@ fn pool_options<DB: sea_orm::sqlx::Database>(
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                if in_transaction::<DB>(conn) {
+                    return Ok(false);
+                }
                 if meta.idle_for >= PING_IF_IDLE_FOR {
                     conn.ping().await?;
                 }
                 Ok(true)
             })
         })
+        // A connection still inside a transaction when it comes back is closed, never reused.
+        // sqlx lowers a connection's transaction depth only when COMMIT or ROLLBACK succeeds:
+        // after a failed COMMIT whose ROLLBACK fails too (SQLite rolled back by itself on disk
+        // full), the next `begin` on that connection would open a SAVEPOINT, the next rollback
+        // would leave the real transaction open, and every later write on the connection would
+        // "succeed" without ever being committed.
+        .after_release(|conn, _meta| Box::pin(async move { Ok(!in_transaction::<DB>(conn)) }))
+}
+
+/// Whether sqlx counts `conn` as inside a transaction (logged: it means a write went wrong).
+fn in_transaction<DB: sea_orm::sqlx::Database>(conn: &DB::Connection) -> bool {
+    let open = conn.is_in_transaction();
+    if open {
+        tracing::warn!("closing a database connection left inside a transaction");
+    }
+    open
 }
 
 #[async_trait]

@@ -2,6 +2,7 @@
 
 mod m20261122_000001_threads;
 mod m20261122_000002_api_keys;
+mod m20261203_000002_db_probe;
 
 use sea_orm::sqlx::Executor as _;
 use sea_orm_migration::prelude::*;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_threads::Migration),
             Box::new(m20261122_000002_api_keys::Migration),
+            Box::new(m20261203_000002_db_probe::Migration),
         ]
     }
 }

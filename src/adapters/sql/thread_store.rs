@@ -13,22 +13,21 @@ mod keyset;
 mod ops;
 #[cfg(test)]
 mod tests;
-
-use std::collections::BTreeSet;
+mod turns;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, Func, OnConflict};
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use self::convert::{now_micros, to_micros};
-use self::entities::{feedback, item, study_state, thread};
+use self::entities::{item, study_state, thread};
 use super::Database;
 use crate::domain::ports::{StoreError, ThreadStore, TurnCommit};
 use crate::domain::teach::StudyState;
-use crate::domain::thread::{FeedbackKind, ItemKind, Page, PageRequest, Thread, ThreadItem};
+use crate::domain::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem};
 
 /// [`ThreadStore`] over the service's relational database.
 #[derive(Debug, Clone)]
@@ -57,27 +56,62 @@ impl SqlThreadStore {
     }
 }
 
+/// The row of a new thread (`updated_at` = `created_at`).
+fn thread_row(t: &Thread) -> Result<thread::ActiveModel, StoreError> {
+    let created_at = to_micros(t.created_at);
+    Ok(thread::ActiveModel {
+        id: Set(t.id.clone()),
+        user_id: Set(t.user_id.clone()),
+        organization_id: Set(t.organization_id.clone()),
+        title: Set(t.title.clone()),
+        status: Set(convert::status_text(&t.status)?),
+        metadata: Set(t.metadata.clone()),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
+    })
+}
+
 #[async_trait]
 impl ThreadStore for SqlThreadStore {
     async fn create_thread(&self, t: &Thread) -> Result<(), StoreError> {
         self.db
             .write("create thread", async {
-                let created_at = to_micros(t.created_at);
-                let row = thread::ActiveModel {
-                    id: Set(t.id.clone()),
-                    user_id: Set(t.user_id.clone()),
-                    organization_id: Set(t.organization_id.clone()),
-                    title: Set(t.title.clone()),
-                    status: Set(convert::status_text(&t.status)?),
-                    metadata: Set(t.metadata.clone()),
-                    created_at: Set(created_at),
-                    updated_at: Set(created_at),
-                };
-                thread::Entity::insert(row)
+                thread::Entity::insert(thread_row(t)?)
                     .exec_without_returning(self.db.connection())
                     .await
                     .map_err(ops::store_err("create thread"))?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn create_thread_with_item(
+        &self,
+        t: &Thread,
+        first: &ThreadItem,
+    ) -> Result<(), StoreError> {
+        if first.thread_id != t.id {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "first item {} of thread {} created with thread {}",
+                first.id,
+                first.thread_id,
+                t.id
+            )));
+        }
+        self.db
+            .write("create thread with item", async {
+                let row = thread_row(t)?;
+                let txn = self.begin().await?;
+                let result = async {
+                    thread::Entity::insert(row)
+                        .exec_without_returning(&txn)
+                        .await
+                        .map_err(ops::store_err("create thread"))?;
+                    let org = t.organization_id.clone();
+                    ops::upsert_item(&txn, &t.user_id, org, first, None).await
+                }
+                .await;
+                ops::finish(txn, result).await
             })
             .await
     }
@@ -343,37 +377,7 @@ impl ThreadStore for SqlThreadStore {
 
     async fn commit_turn(&self, user_id: &str, turn: &TurnCommit) -> Result<(), StoreError> {
         self.db
-            .write("commit turn", async {
-                if let Some(stray) = turn.items.iter().find(|i| i.thread_id != turn.thread_id) {
-                    return Err(StoreError::Unexpected(anyhow::anyhow!(
-                        "item {} of thread {} committed with a turn of thread {}",
-                        stray.id,
-                        stray.thread_id,
-                        turn.thread_id
-                    )));
-                }
-                // Usage is the turn's, so it is recorded once: on its (last) assistant message.
-                let usage_at = turn
-                    .items
-                    .iter()
-                    .rposition(|i| matches!(i.kind, ItemKind::AssistantMessage { .. }));
-                let txn = self.begin().await?;
-                let result = async {
-                    let org =
-                        ops::touch_thread(&txn, user_id, &turn.thread_id, turn.title.as_deref())
-                            .await?;
-                    for (n, it) in turn.items.iter().enumerate() {
-                        let usage = turn.usage.filter(|_| Some(n) == usage_at);
-                        ops::upsert_item(&txn, user_id, org.clone(), it, usage).await?;
-                    }
-                    if let Some(state) = &turn.state {
-                        ops::upsert_state(&txn, user_id, org, &turn.thread_id, state).await?;
-                    }
-                    Ok(())
-                }
-                .await;
-                ops::finish(txn, result).await
-            })
+            .write("commit turn", self.write_turn(user_id, turn))
             .await
     }
 
@@ -385,50 +389,10 @@ impl ThreadStore for SqlThreadStore {
         kind: FeedbackKind,
     ) -> Result<(), StoreError> {
         self.db
-            .write("record feedback", async {
-                let conn = self.db.connection();
-                let org = ops::thread_org(conn, user_id, thread_id).await?;
-                // A repeated id would make one statement update the same row twice, which Postgres
-                // refuses.
-                let ids: BTreeSet<&str> = item_ids.iter().map(String::as_str).collect();
-                if ids.is_empty() {
-                    return Ok(());
-                }
-                let found = item::Entity::find()
-                    .filter(item::Column::Id.is_in(ids.iter().copied()))
-                    .filter(item::Column::ThreadId.eq(thread_id))
-                    .filter(item::Column::UserId.eq(user_id))
-                    .select_only()
-                    .column(item::Column::Id)
-                    .into_tuple::<String>()
-                    .all(conn)
-                    .await
-                    .map_err(ops::store_err("check rated items"))?;
-                if found.len() != ids.len() {
-                    return Err(StoreError::NotFound);
-                }
-                let now = now_micros();
-                let rows = ids.iter().map(|id| feedback::ActiveModel {
-                    item_id: Set((*id).to_owned()),
-                    user_id: Set(user_id.to_owned()),
-                    thread_id: Set(thread_id.to_owned()),
-                    organization_id: Set(org.clone()),
-                    kind: Set(convert::feedback_name(kind).to_owned()),
-                    created_at: Set(now),
-                });
-                let on_conflict =
-                    OnConflict::columns([feedback::Column::ItemId, feedback::Column::UserId])
-                        .update_columns([feedback::Column::Kind, feedback::Column::CreatedAt])
-                        .to_owned();
-                // One statement, so every rating is recorded or none; an item deleted since the check
-                // fails its foreign key, which reads as NotFound.
-                feedback::Entity::insert_many(rows)
-                    .on_conflict(on_conflict)
-                    .exec_without_returning(conn)
-                    .await
-                    .map_err(ops::store_err("record feedback"))?;
-                Ok(())
-            })
+            .write(
+                "record feedback",
+                self.write_feedback(user_id, thread_id, item_ids, kind),
+            )
             .await
     }
 }

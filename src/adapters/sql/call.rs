@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::Database;
 use crate::domain::ports::StoreError;
-use crate::wait_budget::{self, WaitBudget};
+use crate::wait_budget;
 
 /// Slack on top of acquire + statement timeout, for the round trips around a statement.
 const MARGIN: Duration = Duration::from_millis(500);
@@ -53,7 +53,7 @@ impl Database {
     ) -> Result<T, StoreError> {
         let _op = self.operation();
         // Outside a request (a turn's task, the command line) each call has a budget of its own.
-        let budget = wait_budget::current().unwrap_or_else(WaitBudget::default);
+        let budget = wait_budget::current().unwrap_or_default();
         let started = Instant::now();
         let permit =
             tokio::time::timeout(budget.left_of(self.acquire_timeout), self.gate.acquire()).await;
@@ -71,6 +71,11 @@ impl Database {
         let bound = budget.left_of(self.acquire_timeout) + self.statement_timeout + MARGIN;
         let running = Instant::now();
         match tokio::time::timeout(bound, call).await {
+            Ok(Err(StoreError::Unavailable)) => {
+                // Most likely the pool could not hand out or open a connection in time.
+                budget.spend(running.elapsed());
+                Err(StoreError::Unavailable)
+            }
             Ok(result) => result,
             Err(_) => {
                 tracing::warn!(

@@ -35,6 +35,8 @@ pub(super) struct WriteHealth {
     suspect: AtomicBool,
     /// When commit was last known to work or fail, and the reason when it failed.
     last: Mutex<Option<(Instant, Result<(), String>)>>,
+    /// When the last probe ran (what rate-limits probes of a suspect database).
+    probed: Mutex<Option<Instant>>,
 }
 
 impl WriteHealth {
@@ -53,18 +55,27 @@ impl WriteHealth {
         }
     }
 
-    /// The last known outcome, unless a probe is due.
+    fn last_outcome(&self) -> Option<Result<(), String>> {
+        self.last.lock().ok()?.as_ref().map(|(_, o)| o.clone())
+    }
+
+    /// The last known outcome, unless a probe is due (and then marks it run).
     fn known(&self) -> Option<Result<(), String>> {
-        let gap = if self.suspect.load(Ordering::Relaxed) {
-            SUSPECT_PROBE_GAP
+        let recent = |at: Option<Instant>, gap: Duration| at.is_some_and(|at| at.elapsed() < gap);
+        let due = if self.suspect.load(Ordering::Relaxed) {
+            // A write failed: check soon, whatever succeeded before it.
+            !recent(*self.probed.lock().ok()?, SUSPECT_PROBE_GAP)
         } else {
-            PROBE_INTERVAL
+            let last = self.last.lock().ok()?.as_ref().map(|(at, _)| *at);
+            !recent(last, PROBE_INTERVAL)
         };
-        let last = self.last.lock().ok()?;
-        match &*last {
-            Some((at, outcome)) if at.elapsed() < gap => Some(outcome.clone()),
-            _ => None,
+        if due {
+            if let Ok(mut probed) = self.probed.lock() {
+                *probed = Some(Instant::now());
+            }
+            return None;
         }
+        Some(self.last_outcome().unwrap_or(Ok(())))
     }
 }
 
@@ -112,12 +123,7 @@ impl Pingable for Database {
             // Busy, or a statement the database refused for another reason (say the probe's
             // table is not migrated yet): it answered, so it is reachable; a commit failure
             // seen before still stands.
-            Err(Failure::Statement(_)) => {
-                match self.health.last.lock().ok().and_then(|l| l.clone()) {
-                    Some((_, Err(reason))) => Err(reason),
-                    _ => Ok(()),
-                }
-            }
+            Err(Failure::Statement(_)) => self.health.last_outcome().unwrap_or(Ok(())),
         }
     }
 }

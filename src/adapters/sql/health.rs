@@ -163,7 +163,10 @@ where
         }
     };
     let outcome = run::<DB>(&mut conn, write).await;
-    let _ = tokio::time::timeout(STATEMENT_BOUND, conn.close()).await;
+    // Closed politely but without holding up the answer.
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(STATEMENT_BOUND, conn.close()).await;
+    });
     outcome
 }
 

@@ -88,6 +88,8 @@ impl Application {
                 idle: i64::from(s.idle),
                 waiting: (s.operations - in_use).max(0),
                 max: i64::from(s.max),
+                saturated: s.saturated,
+                acquire_timeouts: s.acquire_timeouts,
             }
         });
 

@@ -154,9 +154,9 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     with_middleware(route, &state.config, state.metrics.clone())
 }
 
-/// Wraps any endpoint in the service's middleware stack (outermost last): CORS, panic
-/// catching, body limit, JSON errors, metrics, and request id with access log and the headers
-/// every answer carries (security, caching, HSTS).
+/// Wraps any endpoint in the service's middleware stack (outermost last): the database wait
+/// budget, rate-limit headers, CORS, panic catching, body limit, JSON errors, metrics, and
+/// request id with access log and the headers every answer carries (security, caching, HSTS).
 pub fn with_middleware<E: Endpoint + 'static>(
     route: E,
     config: &Config,
@@ -166,6 +166,7 @@ pub fn with_middleware<E: Endpoint + 'static>(
     let body_timeout = config.http.body_read_timeout;
     let policy = Arc::new(headers::HeaderPolicy::new(config.http.hsts_max_age));
     route
+        .around(middleware::db_wait_budget)
         .around(rate_limit::headers)
         .with(cors(config))
         .with(CatchPanic::new().with_handler(middleware::panic_response))

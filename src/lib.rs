@@ -16,3 +16,4 @@ pub mod domain;
 pub mod flight;
 pub mod http;
 pub mod telemetry;
+pub mod wait_budget;

@@ -1,32 +1,39 @@
 //! Outbound adapter: the relational database (Postgres or SQLite) behind SeaORM.
 //!
 //! Owns the connection pool, migrations and the translation of driver errors into
-//! [`StoreError`]. The pool is built with sqlx directly so that every knob (warm-up, test before
-//! use, statement timeout, WAL) is set explicitly, then handed to SeaORM.
+//! [`StoreError`](crate::domain::ports::StoreError). The pool is built with sqlx directly so that every knob (warm-up, test before
+//! use, statement timeout, WAL) is set explicitly, then handed to SeaORM. Every store call goes
+//! through [`Database::read`] or [`Database::write`] (see `call`), which bound it on the client
+//! side; readiness (see `health`) tells a database that cannot be reached or cannot commit from
+//! one that is only busy.
 
 pub mod api_keys;
+mod call;
+mod faults;
+mod health;
 pub mod migrations;
 pub mod thread_store;
 pub mod turn_lease;
 
+pub use faults::{Fault, classify, fault_of};
+
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use async_trait::async_trait;
+use sea_orm::DatabaseConnection;
 use sea_orm::sqlx::Connection;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sea_orm::{DatabaseConnection, DbErr};
 use secrecy::ExposeSecret;
+use tokio::sync::Semaphore;
 
 use crate::config::DatabaseConfig;
-use crate::domain::ports::{Pingable, StoreError};
 
 /// Connections idle this long are closed (the pool keeps `min_connections`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -41,6 +48,14 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// of the database backend) to every query under load. Connections that sat idle longer are the
 /// ones a database restart or a dropped TCP session leaves dead, and those are still checked.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+/// Server-side TCP keep-alive of Postgres connections (`tcp_keepalives_*`): the server notices a
+/// client that vanished without closing within about idle + interval × count. sqlx has no
+/// client-side keep-alive; the client's side is bounded by the per-call timeout instead.
+const PG_KEEPALIVES: [(&str, &str); 3] = [
+    ("tcp_keepalives_idle", "30"),
+    ("tcp_keepalives_interval", "10"),
+    ("tcp_keepalives_count", "3"),
+];
 
 /// Which engine a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +77,10 @@ pub struct PoolStats {
     pub max: u32,
     /// Database operations started and not finished (using or waiting for a connection).
     pub operations: i64,
+    /// Every connection is in use (a new operation would have to wait).
+    pub saturated: bool,
+    /// Operations that gave up waiting for a connection, since start.
+    pub acquire_timeouts: u64,
 }
 
 /// A connected database: SeaORM handle plus the pool facts the service reports.
@@ -71,6 +90,13 @@ pub struct Database {
     engine: Engine,
     max: u32,
     operations: Arc<AtomicI64>,
+    /// One permit per connection: store calls queue here, where the wait can be measured and
+    /// charged to the request's [`crate::wait_budget`].
+    gate: Arc<Semaphore>,
+    acquire_timeout: Duration,
+    statement_timeout: Duration,
+    acquire_timeouts: Arc<AtomicU64>,
+    health: Arc<health::WriteHealth>,
 }
 
 /// Counts one database operation while alive (see [`Database::operation`]).
@@ -111,10 +137,12 @@ impl Database {
             Self::wrap(DatabaseConnection::from(pool), Engine::Sqlite, cfg)
         } else {
             let statement_ms = cfg.statement_timeout.as_millis().to_string();
+            let mut server = vec![("statement_timeout", statement_ms.as_str())];
+            server.extend(PG_KEEPALIVES);
             let opts = PgConnectOptions::from_str(url)
                 .context("parse DATABASE_URL as a Postgres URL")?
                 .application_name("study-mode-api")
-                .options([("statement_timeout", statement_ms.as_str())]);
+                .options(server);
             let pool = pool_options::<sea_orm::sqlx::Postgres>(PgPoolOptions::new(), cfg)
                 .connect_with(opts)
                 .await
@@ -131,6 +159,13 @@ impl Database {
             engine,
             max: cfg.max_connections,
             operations: Arc::new(AtomicI64::new(0)),
+            gate: Arc::new(Semaphore::new(
+                usize::try_from(cfg.max_connections).unwrap_or(usize::MAX),
+            )),
+            acquire_timeout: cfg.acquire_timeout,
+            statement_timeout: cfg.statement_timeout,
+            acquire_timeouts: Arc::new(AtomicU64::new(0)),
+            health: Arc::default(),
         }
     }
 
@@ -163,11 +198,14 @@ impl Database {
                 (p.size(), p.num_idle())
             }
         };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
         PoolStats {
             size,
-            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            idle,
             max: self.max,
             operations: self.operations.load(Ordering::Relaxed),
+            saturated: size >= self.max && idle == 0,
+            acquire_timeouts: self.acquire_timeouts.load(Ordering::Relaxed),
         }
     }
 
@@ -225,38 +263,29 @@ fn pool_options<DB: sea_orm::sqlx::Database>(
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                if in_transaction::<DB>(conn) {
+                    return Ok(false);
+                }
                 if meta.idle_for >= PING_IF_IDLE_FOR {
                     conn.ping().await?;
                 }
                 Ok(true)
             })
         })
+        // A connection still inside a transaction when it comes back is closed, never reused.
+        // sqlx lowers a connection's transaction depth only when COMMIT or ROLLBACK succeeds:
+        // after a failed COMMIT whose ROLLBACK fails too (SQLite rolled back by itself on disk
+        // full), the next `begin` on that connection would open a SAVEPOINT, the next rollback
+        // would leave the real transaction open, and every later write on the connection would
+        // "succeed" without ever being committed.
+        .after_release(|conn, _meta| Box::pin(async move { Ok(!in_transaction::<DB>(conn)) }))
 }
 
-#[async_trait]
-impl Pingable for Database {
-    async fn ping(&self) -> Result<(), String> {
-        let _op = self.operation();
-        self.conn
-            .ping()
-            .await
-            .map_err(|e| classify(e, "ping").to_string())
+/// Whether sqlx counts `conn` as inside a transaction (logged: it means a write went wrong).
+fn in_transaction<DB: sea_orm::sqlx::Database>(conn: &DB::Connection) -> bool {
+    let open = conn.is_in_transaction();
+    if open {
+        tracing::warn!("closing a database connection left inside a transaction");
     }
-}
-
-/// Sorts a SeaORM error into the store's business outcomes.
-pub fn classify(err: DbErr, action: &'static str) -> StoreError {
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable,
-        DbErr::RecordNotFound(_) => StoreError::NotFound,
-        other if is_unique_violation(&other) => StoreError::Conflict,
-        other => StoreError::Unexpected(anyhow::Error::new(other).context(action)),
-    }
-}
-
-fn is_unique_violation(err: &DbErr) -> bool {
-    matches!(
-        err.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
+    open
 }

@@ -207,7 +207,7 @@ impl StudyService {
         self.load_lesson(who, lesson_path).await?;
         let seen = self.ensure_thread_room(&who.user_id).await?;
         let thread = new_thread(who, lesson_path, mode);
-        self.insert_thread(&thread, seen).await?;
+        self.insert_thread(&thread, None, seen).await?;
         Ok(thread)
     }
 

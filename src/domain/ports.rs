@@ -67,6 +67,20 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// - MUST return [`StoreError::Unavailable`] when no connection could be had in time.
     async fn create_thread(&self, thread: &Thread) -> Result<(), StoreError>;
 
+    /// Inserts a new thread together with its first item (the student's first message), in
+    /// one transaction: both are stored or neither is, so a create whose message cannot be
+    /// stored leaves no empty thread behind.
+    ///
+    /// # Errors
+    /// - MUST return [`StoreError::Conflict`] when the thread id exists already.
+    /// - MUST return [`StoreError::Unavailable`] when no connection could be had in time.
+    /// - Nothing is written on any error.
+    async fn create_thread_with_item(
+        &self,
+        thread: &Thread,
+        first: &ThreadItem,
+    ) -> Result<(), StoreError>;
+
     /// Loads one thread of `user_id`.
     ///
     /// # Errors

@@ -5,6 +5,10 @@ use std::time::Duration;
 use poem::http::StatusCode;
 use poem_openapi::{ApiResponse, Object, payload::Json};
 
+/// `Retry-After` of a 503 `database_unavailable`: a busy pool or a failover is usually over by
+/// then, and a retry that comes too soon only queues again.
+pub const DATABASE_RETRY_AFTER: Duration = Duration::from_secs(2);
+
 /// Details of an error.
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
 pub struct ErrorDetail {
@@ -270,14 +274,34 @@ impl From<crate::app::study::StudyError> for ApiError {
             E::LessonFetchBudgetExhausted { limit, retry_after } => super::lessons::lesson_error(
                 crate::app::lessons::LessonError::FetchBudgetExhausted { limit, retry_after },
             ),
-            E::StoreUnavailable => Self::unavailable(
+            E::StoreUnavailable => Self::unavailable_for(
                 "database_unavailable",
                 public_message(StatusCode::SERVICE_UNAVAILABLE),
+                DATABASE_RETRY_AFTER,
             ),
             E::Unexpected(e) => {
                 tracing::error!(error = ?e, "study operation failed");
                 Self::internal()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::IntoResponse;
+
+    use super::*;
+    use crate::app::study::StudyError;
+
+    #[test]
+    fn an_unavailable_database_is_a_503_with_retry_after_never_a_500() {
+        // Arrange
+        let err = ApiError::from(StudyError::StoreUnavailable);
+        // Act
+        let resp = err.into_response();
+        // Assert
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()["retry-after"], "2");
     }
 }

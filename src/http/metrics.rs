@@ -25,6 +25,11 @@ pub struct PoolSample {
     pub waiting: i64,
     /// Configured maximum.
     pub max: i64,
+    /// Every connection is in use: requests queue (busy, which readiness does not count as
+    /// down).
+    pub saturated: bool,
+    /// Database calls that gave up waiting for a connection, since start.
+    pub acquire_timeouts: u64,
 }
 
 type PoolProbe = Arc<dyn Fn() -> PoolSample + Send + Sync>;
@@ -36,6 +41,8 @@ pub struct Metrics {
     latency: HistogramVec,
     in_flight: IntGauge,
     pool: IntGaugeVec,
+    pool_saturated: IntGauge,
+    acquire_timeouts: IntCounter,
     pool_probe: RwLock<Option<PoolProbe>>,
     connections: ConnectionMetrics,
 }
@@ -76,6 +83,16 @@ impl Metrics {
             &["state"],
         )
         .expect("static gauge definition is valid");
+        let pool_saturated = IntGauge::new(
+            "db_pool_saturated",
+            "1 while every database connection is in use (busy, not down)",
+        )
+        .expect("static gauge definition is valid");
+        let acquire_timeouts = IntCounter::new(
+            "db_pool_acquire_timeouts_total",
+            "Database calls that gave up waiting for a connection (answered 503)",
+        )
+        .expect("static counter definition is valid");
         let connections = ConnectionMetrics {
             open: IntGauge::new("http_connections_open", "Client connections open")
                 .expect("static gauge definition is valid"),
@@ -95,6 +112,8 @@ impl Metrics {
             Box::new(latency.clone()),
             Box::new(in_flight.clone()),
             Box::new(pool.clone()),
+            Box::new(pool_saturated.clone()),
+            Box::new(acquire_timeouts.clone()),
             Box::new(connections.open.clone()),
             Box::new(connections.refused.clone()),
             Box::new(connections.timed_out.clone()),
@@ -109,6 +128,8 @@ impl Metrics {
             latency,
             in_flight,
             pool,
+            pool_saturated,
+            acquire_timeouts,
             pool_probe: RwLock::new(None),
             connections,
         }
@@ -144,6 +165,12 @@ impl Metrics {
             ] {
                 self.pool.with_label_values(&[state]).set(v);
             }
+            self.pool_saturated.set(i64::from(s.saturated));
+            // The pool counts; the counter only ever catches up.
+            let behind = s
+                .acquire_timeouts
+                .saturating_sub(self.acquire_timeouts.get());
+            self.acquire_timeouts.inc_by(behind);
         }
         let mut out = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {

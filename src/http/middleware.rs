@@ -45,6 +45,13 @@ fn acceptable_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
+/// Serves the request with a fresh database wait budget ([`crate::wait_budget`]): however many
+/// store calls it makes, together they wait at most one acquire timeout for connections.
+pub async fn db_wait_budget<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    crate::wait_budget::scope(async move { ep.call(req).await.map(IntoResponse::into_response) })
+        .await
+}
+
 /// Accepts a sane `X-Request-Id` or generates one, echoes it, puts every log line of the
 /// request in a span carrying it, and adds the headers every answer carries (`policy`).
 pub async fn request_id<E: Endpoint>(

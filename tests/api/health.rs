@@ -87,6 +87,8 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
         "{text}"
     );
     assert!(text.contains(r#"db_pool_connections{state="waiting"}"#));
+    assert!(text.contains("db_pool_saturated 0"), "{text}");
+    assert!(text.contains("db_pool_acquire_timeouts_total 0"), "{text}");
 }
 
 #[tokio::test]

@@ -2,10 +2,12 @@
 //! as a whole, threads per user and items per thread — each refused with a typed 4xx before
 //! anything is written.
 
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
+use study_mode_api::adapters::sql::Database;
 
 use crate::chatkit_client::{LESSON, lessons_dir, message};
-use crate::helpers::{TestApp, pairs, spawn_app_with};
+use crate::helpers::{TestApp, pairs, spawn_app_with, test_config};
 
 async fn spawn_with(extra: &[(&str, &str)]) -> TestApp {
     let mut vars = pairs(&[("LESSONS_DIR", &lessons_dir())]);
@@ -277,4 +279,41 @@ async fn concurrent_creates_at_the_thread_cap_hold_on_postgres_too() {
         futures::future::join_all((0..12).map(|_| async { rest_create(&app, "racer").await.0 }))
             .await;
     assert_cap_held(&app, &statuses, 3).await;
+}
+
+#[tokio::test]
+async fn a_create_whose_first_message_cannot_be_stored_leaves_no_thread_behind() {
+    // Arrange: the database refuses every item of one student, as a full disk would.
+    let app = spawn_with(&[]).await;
+    let dir = app._dir.as_ref().expect("temporary folder");
+    let url = format!("sqlite://{}/nested/app.sqlite", dir.path().display());
+    let vars = pairs(&[("DATABASE_URL", &url), ("AUTO_MIGRATE", "false")]);
+    let db = Database::connect(&test_config(vars).database)
+        .await
+        .expect("database opens");
+    let conn = db.connection();
+    conn.execute_raw(Statement::from_string(
+        conn.get_database_backend(),
+        "CREATE TRIGGER refuse_items BEFORE INSERT ON thread_items \
+         WHEN NEW.user_id = 'student-doomed' \
+         BEGIN SELECT RAISE(ABORT, 'simulated disk full'); END",
+    ))
+    .await
+    .expect("trigger created");
+    db.close().await;
+    let create = json!({"type":"threads.create","params":{"input": message("Hello")}});
+    // Act
+    let (status, _) = refusal(&app, "student-doomed", create, &on_lesson()).await;
+    // Assert
+    assert!(status >= 500, "the create fails: {status}");
+    assert_eq!(
+        thread_count(&app, "student-doomed").await,
+        0,
+        "no empty thread left in the student's list"
+    );
+    let (_, events) = app.start_thread("student-b", "Hello").await;
+    assert_eq!(
+        events[0]["type"], "thread.created",
+        "other students unaffected"
+    );
 }

@@ -22,6 +22,8 @@ use crate::helpers::{fresh_postgres_database, pairs, test_config, test_database_
 pub struct Fixture {
     pub store: SqlThreadStore,
     pub db: Database,
+    /// The database's URL, to open a second, independent pool on it.
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -43,6 +45,7 @@ impl Fixture {
         Self {
             store: SqlThreadStore::new(db.clone()),
             db,
+            url: url.to_owned(),
             _dir: dir,
         }
     }
@@ -83,7 +86,7 @@ pub async fn postgres() -> Option<Fixture> {
 }
 
 /// [`sqlite`] with extra configuration variables.
-async fn sqlite_with(extra: &[(&str, &str)]) -> Fixture {
+pub async fn sqlite_with(extra: &[(&str, &str)]) -> Fixture {
     let dir = tempfile::tempdir().expect("temporary folder");
     let url = format!("sqlite://{}/store.sqlite?mode=rwc", dir.path().display());
     Fixture::open(&url, Some(dir), extra).await
@@ -135,6 +138,7 @@ macro_rules! sql_contract {
 // Declared after the macros, which are then in scope in them.
 mod api_keys;
 mod counts;
+mod faults;
 mod items;
 mod threads;
 mod turn_leases;

@@ -42,80 +42,95 @@ impl SqlApiKeyStore {
 #[async_trait]
 impl ApiKeyStore for SqlApiKeyStore {
     async fn insert(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        Entity::insert(to_row(key)?)
-            .exec_without_returning(self.db.connection())
+        self.db
+            .write("insert api key", async {
+                Entity::insert(to_row(key)?)
+                    .exec_without_returning(self.db.connection())
+                    .await
+                    .map_err(|e| classify(e, "insert api key"))?;
+                Ok(())
+            })
             .await
-            .map_err(|e| classify(e, "insert api key"))?;
-        Ok(())
     }
 
     async fn find(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        let _op = self.db.operation();
-        Entity::find_by_id(id)
-            .one(self.db.connection())
+        self.db
+            .read("find api key", async {
+                Entity::find_by_id(id)
+                    .one(self.db.connection())
+                    .await
+                    .map_err(|e| classify(e, "find api key"))?
+                    .map(from_row)
+                    .transpose()
+            })
             .await
-            .map_err(|e| classify(e, "find api key"))?
-            .map(from_row)
-            .transpose()
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let _op = self.db.operation();
-        Entity::find()
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .all(self.db.connection())
+        self.db
+            .read("list api keys", async {
+                Entity::find()
+                    .order_by_asc(Column::CreatedAt)
+                    .order_by_asc(Column::Id)
+                    .all(self.db.connection())
+                    .await
+                    .map_err(|e| classify(e, "list api keys"))?
+                    .into_iter()
+                    .map(from_row)
+                    .collect()
+            })
             .await
-            .map_err(|e| classify(e, "list api keys"))?
-            .into_iter()
-            .map(from_row)
-            .collect()
     }
 
     async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        let conn = self.db.connection();
-        let revoked = Entity::update_many()
-            .col_expr(Column::RevokedAt, Expr::value(at.timestamp_micros()))
-            .filter(Column::Id.eq(id))
-            .filter(Column::RevokedAt.is_null())
-            .exec(conn)
+        self.db
+            .write("revoke api key", async {
+                let conn = self.db.connection();
+                let revoked = Entity::update_many()
+                    .col_expr(Column::RevokedAt, Expr::value(at.timestamp_micros()))
+                    .filter(Column::Id.eq(id))
+                    .filter(Column::RevokedAt.is_null())
+                    .exec(conn)
+                    .await
+                    .map_err(|e| classify(e, "revoke api key"))?;
+                if revoked.rows_affected == 0 {
+                    // Nothing changed: either the key was revoked before (its first time stays) or
+                    // there is no such key.
+                    let exists = Entity::find_by_id(id)
+                        .select_only()
+                        .column(Column::Id)
+                        .into_tuple::<String>()
+                        .one(conn)
+                        .await
+                        .map_err(|e| classify(e, "find revoked api key"))?;
+                    if exists.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                }
+                Ok(())
+            })
             .await
-            .map_err(|e| classify(e, "revoke api key"))?;
-        if revoked.rows_affected == 0 {
-            // Nothing changed: either the key was revoked before (its first time stays) or
-            // there is no such key.
-            let exists = Entity::find_by_id(id)
-                .select_only()
-                .column(Column::Id)
-                .into_tuple::<String>()
-                .one(conn)
-                .await
-                .map_err(|e| classify(e, "find revoked api key"))?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound);
-            }
-        }
-        Ok(())
     }
 
     async fn touch(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        let micros = at.timestamp_micros();
-        // Touches are fired without waiting and may land out of order: keep the latest.
-        Entity::update_many()
-            .col_expr(Column::LastUsedAt, Expr::value(micros))
-            .filter(Column::Id.eq(id))
-            .filter(
-                Condition::any()
-                    .add(Column::LastUsedAt.is_null())
-                    .add(Column::LastUsedAt.lt(micros)),
-            )
-            .exec(self.db.connection())
+        self.db
+            .write("touch api key", async {
+                let micros = at.timestamp_micros();
+                // Touches are fired without waiting and may land out of order: keep the latest.
+                Entity::update_many()
+                    .col_expr(Column::LastUsedAt, Expr::value(micros))
+                    .filter(Column::Id.eq(id))
+                    .filter(
+                        Condition::any()
+                            .add(Column::LastUsedAt.is_null())
+                            .add(Column::LastUsedAt.lt(micros)),
+                    )
+                    .exec(self.db.connection())
+                    .await
+                    .map_err(|e| classify(e, "touch api key"))?;
+                Ok(())
+            })
             .await
-            .map_err(|e| classify(e, "touch api key"))?;
-        Ok(())
     }
 }
 

@@ -13,22 +13,21 @@ mod keyset;
 mod ops;
 #[cfg(test)]
 mod tests;
-
-use std::collections::BTreeSet;
+mod turns;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, Func, OnConflict};
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use self::convert::{now_micros, to_micros};
-use self::entities::{feedback, item, study_state, thread};
+use self::entities::{item, study_state, thread};
 use super::Database;
 use crate::domain::ports::{StoreError, ThreadStore, TurnCommit};
 use crate::domain::teach::StudyState;
-use crate::domain::thread::{FeedbackKind, ItemKind, Page, PageRequest, Thread, ThreadItem};
+use crate::domain::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem};
 
 /// [`ThreadStore`] over the service's relational database.
 #[derive(Debug, Clone)]
@@ -57,37 +56,78 @@ impl SqlThreadStore {
     }
 }
 
+/// The row of a new thread (`updated_at` = `created_at`).
+fn thread_row(t: &Thread) -> Result<thread::ActiveModel, StoreError> {
+    let created_at = to_micros(t.created_at);
+    Ok(thread::ActiveModel {
+        id: Set(t.id.clone()),
+        user_id: Set(t.user_id.clone()),
+        organization_id: Set(t.organization_id.clone()),
+        title: Set(t.title.clone()),
+        status: Set(convert::status_text(&t.status)?),
+        metadata: Set(t.metadata.clone()),
+        created_at: Set(created_at),
+        updated_at: Set(created_at),
+    })
+}
+
 #[async_trait]
 impl ThreadStore for SqlThreadStore {
     async fn create_thread(&self, t: &Thread) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        let created_at = to_micros(t.created_at);
-        let row = thread::ActiveModel {
-            id: Set(t.id.clone()),
-            user_id: Set(t.user_id.clone()),
-            organization_id: Set(t.organization_id.clone()),
-            title: Set(t.title.clone()),
-            status: Set(convert::status_text(&t.status)?),
-            metadata: Set(t.metadata.clone()),
-            created_at: Set(created_at),
-            updated_at: Set(created_at),
-        };
-        thread::Entity::insert(row)
-            .exec_without_returning(self.db.connection())
+        self.db
+            .write("create thread", async {
+                thread::Entity::insert(thread_row(t)?)
+                    .exec_without_returning(self.db.connection())
+                    .await
+                    .map_err(ops::store_err("create thread"))?;
+                Ok(())
+            })
             .await
-            .map_err(ops::store_err("create thread"))?;
-        Ok(())
+    }
+
+    async fn create_thread_with_item(
+        &self,
+        t: &Thread,
+        first: &ThreadItem,
+    ) -> Result<(), StoreError> {
+        if first.thread_id != t.id {
+            return Err(StoreError::Unexpected(anyhow::anyhow!(
+                "first item {} of thread {} created with thread {}",
+                first.id,
+                first.thread_id,
+                t.id
+            )));
+        }
+        self.db
+            .write("create thread with item", async {
+                let row = thread_row(t)?;
+                let txn = self.begin().await?;
+                let result = async {
+                    thread::Entity::insert(row)
+                        .exec_without_returning(&txn)
+                        .await
+                        .map_err(ops::store_err("create thread"))?;
+                    let org = t.organization_id.clone();
+                    ops::upsert_item(&txn, &t.user_id, org, first, None).await
+                }
+                .await;
+                ops::finish(txn, result).await
+            })
+            .await
     }
 
     async fn get_thread(&self, user_id: &str, thread_id: &str) -> Result<Thread, StoreError> {
-        let _op = self.db.operation();
-        let row = thread::Entity::find_by_id(thread_id)
-            .filter(thread::Column::UserId.eq(user_id))
-            .one(self.db.connection())
+        self.db
+            .read("get thread", async {
+                let row = thread::Entity::find_by_id(thread_id)
+                    .filter(thread::Column::UserId.eq(user_id))
+                    .one(self.db.connection())
+                    .await
+                    .map_err(ops::store_err("get thread"))?
+                    .ok_or(StoreError::NotFound)?;
+                convert::thread_from_row(row)
+            })
             .await
-            .map_err(ops::store_err("get thread"))?
-            .ok_or(StoreError::NotFound)?;
-        convert::thread_from_row(row)
     }
 
     async fn list_threads(
@@ -95,110 +135,128 @@ impl ThreadStore for SqlThreadStore {
         user_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Thread>, StoreError> {
-        let _op = self.db.operation();
-        let conn = self.db.connection();
-        let mut select = thread::Entity::find().filter(thread::Column::UserId.eq(user_id));
-        if let Some(after) = &page.after {
-            let cursor = ops::thread_cursor(conn, user_id, after).await?;
-            select = select.filter(keyset::after(
-                thread::Column::CreatedAt,
-                thread::Column::Id,
-                page.order,
-                &cursor,
-            ));
-        }
-        let rows = keyset::ordered(
-            select,
-            thread::Column::CreatedAt,
-            thread::Column::Id,
-            page.order,
-            page.limit,
-        )
-        .all(conn)
-        .await
-        .map_err(ops::store_err("list threads"))?;
-        let rows = rows
-            .into_iter()
-            .map(convert::thread_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(keyset::into_page(rows, page.limit, |t| &t.id))
+        self.db
+            .read("list threads", async {
+                let conn = self.db.connection();
+                let mut select = thread::Entity::find().filter(thread::Column::UserId.eq(user_id));
+                if let Some(after) = &page.after {
+                    let cursor = ops::thread_cursor(conn, user_id, after).await?;
+                    select = select.filter(keyset::after(
+                        thread::Column::CreatedAt,
+                        thread::Column::Id,
+                        page.order,
+                        &cursor,
+                    ));
+                }
+                let rows = keyset::ordered(
+                    select,
+                    thread::Column::CreatedAt,
+                    thread::Column::Id,
+                    page.order,
+                    page.limit,
+                )
+                .all(conn)
+                .await
+                .map_err(ops::store_err("list threads"))?;
+                let rows = rows
+                    .into_iter()
+                    .map(convert::thread_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(keyset::into_page(rows, page.limit, |t| &t.id))
+            })
+            .await
     }
 
     async fn count_threads(&self, user_id: &str) -> Result<u64, StoreError> {
-        let _op = self.db.operation();
-        // Walks `ix_threads_user_created` alone; the cap keeps the range short.
-        let n = thread::Entity::find()
-            .select_only()
-            .expr_as(Func::count(Expr::col(thread::Column::Id)), "n")
-            .filter(thread::Column::UserId.eq(user_id))
-            .into_tuple::<i64>()
-            .one(self.db.connection())
+        self.db
+            .read("count threads", async {
+                // Walks `ix_threads_user_created` alone; the cap keeps the range short.
+                let n = thread::Entity::find()
+                    .select_only()
+                    .expr_as(Func::count(Expr::col(thread::Column::Id)), "n")
+                    .filter(thread::Column::UserId.eq(user_id))
+                    .into_tuple::<i64>()
+                    .one(self.db.connection())
+                    .await
+                    .map_err(ops::store_err("count threads"))?;
+                Ok(n.map_or(0, |n| n.unsigned_abs()))
+            })
             .await
-            .map_err(ops::store_err("count threads"))?;
-        Ok(n.map_or(0, |n| n.unsigned_abs()))
     }
 
     async fn count_items(&self, user_id: &str, thread_id: &str) -> Result<u64, StoreError> {
-        let _op = self.db.operation();
-        // Walks `ix_thread_items_thread_created`; the cap keeps the range short.
-        let n = item::Entity::find()
-            .select_only()
-            .expr_as(Func::count(Expr::col(item::Column::Id)), "n")
-            .filter(item::Column::ThreadId.eq(thread_id))
-            .filter(item::Column::UserId.eq(user_id))
-            .into_tuple::<i64>()
-            .one(self.db.connection())
+        self.db
+            .read("count items", async {
+                // Walks `ix_thread_items_thread_created`; the cap keeps the range short.
+                let n = item::Entity::find()
+                    .select_only()
+                    .expr_as(Func::count(Expr::col(item::Column::Id)), "n")
+                    .filter(item::Column::ThreadId.eq(thread_id))
+                    .filter(item::Column::UserId.eq(user_id))
+                    .into_tuple::<i64>()
+                    .one(self.db.connection())
+                    .await
+                    .map_err(ops::store_err("count items"))?;
+                Ok(n.map_or(0, |n| n.unsigned_abs()))
+            })
             .await
-            .map_err(ops::store_err("count items"))?;
-        Ok(n.map_or(0, |n| n.unsigned_abs()))
     }
 
     async fn save_thread(&self, t: &Thread) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        let saved = thread::Entity::update_many()
-            .col_expr(thread::Column::Title, Expr::value(t.title.clone()))
-            .col_expr(
-                thread::Column::Status,
-                Expr::value(convert::status_text(&t.status)?),
-            )
-            .col_expr(thread::Column::Metadata, Expr::value(t.metadata.clone()))
-            .col_expr(thread::Column::UpdatedAt, Expr::value(now_micros()))
-            .filter(thread::Column::Id.eq(t.id.as_str()))
-            .filter(thread::Column::UserId.eq(t.user_id.as_str()))
-            .exec(self.db.connection())
+        self.db
+            .write("save thread", async {
+                let saved = thread::Entity::update_many()
+                    .col_expr(thread::Column::Title, Expr::value(t.title.clone()))
+                    .col_expr(
+                        thread::Column::Status,
+                        Expr::value(convert::status_text(&t.status)?),
+                    )
+                    .col_expr(thread::Column::Metadata, Expr::value(t.metadata.clone()))
+                    .col_expr(thread::Column::UpdatedAt, Expr::value(now_micros()))
+                    .filter(thread::Column::Id.eq(t.id.as_str()))
+                    .filter(thread::Column::UserId.eq(t.user_id.as_str()))
+                    .exec(self.db.connection())
+                    .await
+                    .map_err(ops::store_err("save thread"))?;
+                if saved.rows_affected == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
             .await
-            .map_err(ops::store_err("save thread"))?;
-        if saved.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     async fn delete_thread(&self, user_id: &str, thread_id: &str) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        // Items, study state and feedback go with it through ON DELETE CASCADE.
-        let deleted = thread::Entity::delete_many()
-            .filter(thread::Column::Id.eq(thread_id))
-            .filter(thread::Column::UserId.eq(user_id))
-            .exec(self.db.connection())
+        self.db
+            .write("delete thread", async {
+                // Items, study state and feedback go with it through ON DELETE CASCADE.
+                let deleted = thread::Entity::delete_many()
+                    .filter(thread::Column::Id.eq(thread_id))
+                    .filter(thread::Column::UserId.eq(user_id))
+                    .exec(self.db.connection())
+                    .await
+                    .map_err(ops::store_err("delete thread"))?;
+                if deleted.rows_affected == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
             .await
-            .map_err(ops::store_err("delete thread"))?;
-        if deleted.rows_affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 
     async fn add_item(&self, user_id: &str, it: &ThreadItem) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        let txn = self.begin().await?;
-        // A new item is activity: the thread's `updated_at` moves with it.
-        let result = async {
-            let org = ops::touch_thread(&txn, user_id, &it.thread_id, None).await?;
-            ops::upsert_item(&txn, user_id, org, it, None).await
-        }
-        .await;
-        ops::finish(txn, result).await
+        self.db
+            .write("add item", async {
+                let txn = self.begin().await?;
+                // A new item is activity: the thread's `updated_at` moves with it.
+                let result = async {
+                    let org = ops::touch_thread(&txn, user_id, &it.thread_id, None).await?;
+                    ops::upsert_item(&txn, user_id, org, it, None).await
+                }
+                .await;
+                ops::finish(txn, result).await
+            })
+            .await
     }
 
     async fn get_item(
@@ -207,15 +265,18 @@ impl ThreadStore for SqlThreadStore {
         thread_id: &str,
         item_id: &str,
     ) -> Result<ThreadItem, StoreError> {
-        let _op = self.db.operation();
-        let row = item::Entity::find_by_id(item_id)
-            .filter(item::Column::ThreadId.eq(thread_id))
-            .filter(item::Column::UserId.eq(user_id))
-            .one(self.db.connection())
+        self.db
+            .read("get item", async {
+                let row = item::Entity::find_by_id(item_id)
+                    .filter(item::Column::ThreadId.eq(thread_id))
+                    .filter(item::Column::UserId.eq(user_id))
+                    .one(self.db.connection())
+                    .await
+                    .map_err(ops::store_err("get item"))?
+                    .ok_or(StoreError::NotFound)?;
+                convert::item_from_row(row)
+            })
             .await
-            .map_err(ops::store_err("get item"))?
-            .ok_or(StoreError::NotFound)?;
-        convert::item_from_row(row)
     }
 
     async fn list_items(
@@ -224,36 +285,39 @@ impl ThreadStore for SqlThreadStore {
         thread_id: &str,
         page: &PageRequest,
     ) -> Result<Page<ThreadItem>, StoreError> {
-        let _op = self.db.operation();
-        let conn = self.db.connection();
-        ops::thread_org(conn, user_id, thread_id).await?;
-        let mut select = item::Entity::find()
-            .filter(item::Column::ThreadId.eq(thread_id))
-            .filter(item::Column::UserId.eq(user_id));
-        if let Some(after) = &page.after {
-            let cursor = ops::item_cursor(conn, user_id, thread_id, after).await?;
-            select = select.filter(keyset::after(
-                item::Column::CreatedAt,
-                item::Column::Id,
-                page.order,
-                &cursor,
-            ));
-        }
-        let rows = keyset::ordered(
-            select,
-            item::Column::CreatedAt,
-            item::Column::Id,
-            page.order,
-            page.limit,
-        )
-        .all(conn)
-        .await
-        .map_err(ops::store_err("list items"))?;
-        let rows = rows
-            .into_iter()
-            .map(convert::item_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(keyset::into_page(rows, page.limit, |i| &i.id))
+        self.db
+            .read("list items", async {
+                let conn = self.db.connection();
+                ops::thread_org(conn, user_id, thread_id).await?;
+                let mut select = item::Entity::find()
+                    .filter(item::Column::ThreadId.eq(thread_id))
+                    .filter(item::Column::UserId.eq(user_id));
+                if let Some(after) = &page.after {
+                    let cursor = ops::item_cursor(conn, user_id, thread_id, after).await?;
+                    select = select.filter(keyset::after(
+                        item::Column::CreatedAt,
+                        item::Column::Id,
+                        page.order,
+                        &cursor,
+                    ));
+                }
+                let rows = keyset::ordered(
+                    select,
+                    item::Column::CreatedAt,
+                    item::Column::Id,
+                    page.order,
+                    page.limit,
+                )
+                .all(conn)
+                .await
+                .map_err(ops::store_err("list items"))?;
+                let rows = rows
+                    .into_iter()
+                    .map(convert::item_from_row)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(keyset::into_page(rows, page.limit, |i| &i.id))
+            })
+            .await
     }
 
     async fn delete_items_after(
@@ -262,22 +326,25 @@ impl ThreadStore for SqlThreadStore {
         thread_id: &str,
         item_id: &str,
     ) -> Result<u64, StoreError> {
-        let _op = self.db.operation();
-        let conn = self.db.connection();
-        let cursor = ops::item_cursor(conn, user_id, thread_id, item_id).await?;
-        let deleted = item::Entity::delete_many()
-            .filter(item::Column::ThreadId.eq(thread_id))
-            .filter(item::Column::UserId.eq(user_id))
-            .filter(keyset::after(
-                item::Column::CreatedAt,
-                item::Column::Id,
-                crate::domain::thread::Order::Asc,
-                &cursor,
-            ))
-            .exec(conn)
+        self.db
+            .write("delete items", async {
+                let conn = self.db.connection();
+                let cursor = ops::item_cursor(conn, user_id, thread_id, item_id).await?;
+                let deleted = item::Entity::delete_many()
+                    .filter(item::Column::ThreadId.eq(thread_id))
+                    .filter(item::Column::UserId.eq(user_id))
+                    .filter(keyset::after(
+                        item::Column::CreatedAt,
+                        item::Column::Id,
+                        crate::domain::thread::Order::Asc,
+                        &cursor,
+                    ))
+                    .exec(conn)
+                    .await
+                    .map_err(ops::store_err("delete items"))?;
+                Ok(deleted.rows_affected)
+            })
             .await
-            .map_err(ops::store_err("delete items"))?;
-        Ok(deleted.rows_affected)
     }
 
     async fn load_study_state(
@@ -285,56 +352,33 @@ impl ThreadStore for SqlThreadStore {
         user_id: &str,
         thread_id: &str,
     ) -> Result<Option<StudyState>, StoreError> {
-        let _op = self.db.operation();
-        let conn = self.db.connection();
-        let state = study_state::Entity::find_by_id(thread_id)
-            .filter(study_state::Column::UserId.eq(user_id))
-            .select_only()
-            .column(study_state::Column::State)
-            .into_tuple::<serde_json::Value>()
-            .one(conn)
+        self.db
+            .read("load study state", async {
+                let conn = self.db.connection();
+                let state = study_state::Entity::find_by_id(thread_id)
+                    .filter(study_state::Column::UserId.eq(user_id))
+                    .select_only()
+                    .column(study_state::Column::State)
+                    .into_tuple::<serde_json::Value>()
+                    .one(conn)
+                    .await
+                    .map_err(ops::store_err("load study state"))?;
+                match state {
+                    Some(json) => convert::state_from_json(json).map(Some),
+                    None => {
+                        // No state yet is only an answer for a thread the user owns.
+                        ops::thread_org(conn, user_id, thread_id).await?;
+                        Ok(None)
+                    }
+                }
+            })
             .await
-            .map_err(ops::store_err("load study state"))?;
-        match state {
-            Some(json) => convert::state_from_json(json).map(Some),
-            None => {
-                // No state yet is only an answer for a thread the user owns.
-                ops::thread_org(conn, user_id, thread_id).await?;
-                Ok(None)
-            }
-        }
     }
 
     async fn commit_turn(&self, user_id: &str, turn: &TurnCommit) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        if let Some(stray) = turn.items.iter().find(|i| i.thread_id != turn.thread_id) {
-            return Err(StoreError::Unexpected(anyhow::anyhow!(
-                "item {} of thread {} committed with a turn of thread {}",
-                stray.id,
-                stray.thread_id,
-                turn.thread_id
-            )));
-        }
-        // Usage is the turn's, so it is recorded once: on its (last) assistant message.
-        let usage_at = turn
-            .items
-            .iter()
-            .rposition(|i| matches!(i.kind, ItemKind::AssistantMessage { .. }));
-        let txn = self.begin().await?;
-        let result = async {
-            let org =
-                ops::touch_thread(&txn, user_id, &turn.thread_id, turn.title.as_deref()).await?;
-            for (n, it) in turn.items.iter().enumerate() {
-                let usage = turn.usage.filter(|_| Some(n) == usage_at);
-                ops::upsert_item(&txn, user_id, org.clone(), it, usage).await?;
-            }
-            if let Some(state) = &turn.state {
-                ops::upsert_state(&txn, user_id, org, &turn.thread_id, state).await?;
-            }
-            Ok(())
-        }
-        .await;
-        ops::finish(txn, result).await
+        self.db
+            .write("commit turn", self.write_turn(user_id, turn))
+            .await
     }
 
     async fn add_feedback(
@@ -344,47 +388,11 @@ impl ThreadStore for SqlThreadStore {
         item_ids: &[String],
         kind: FeedbackKind,
     ) -> Result<(), StoreError> {
-        let _op = self.db.operation();
-        let conn = self.db.connection();
-        let org = ops::thread_org(conn, user_id, thread_id).await?;
-        // A repeated id would make one statement update the same row twice, which Postgres
-        // refuses.
-        let ids: BTreeSet<&str> = item_ids.iter().map(String::as_str).collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let found = item::Entity::find()
-            .filter(item::Column::Id.is_in(ids.iter().copied()))
-            .filter(item::Column::ThreadId.eq(thread_id))
-            .filter(item::Column::UserId.eq(user_id))
-            .select_only()
-            .column(item::Column::Id)
-            .into_tuple::<String>()
-            .all(conn)
+        self.db
+            .write(
+                "record feedback",
+                self.write_feedback(user_id, thread_id, item_ids, kind),
+            )
             .await
-            .map_err(ops::store_err("check rated items"))?;
-        if found.len() != ids.len() {
-            return Err(StoreError::NotFound);
-        }
-        let now = now_micros();
-        let rows = ids.iter().map(|id| feedback::ActiveModel {
-            item_id: Set((*id).to_owned()),
-            user_id: Set(user_id.to_owned()),
-            thread_id: Set(thread_id.to_owned()),
-            organization_id: Set(org.clone()),
-            kind: Set(convert::feedback_name(kind).to_owned()),
-            created_at: Set(now),
-        });
-        let on_conflict = OnConflict::columns([feedback::Column::ItemId, feedback::Column::UserId])
-            .update_columns([feedback::Column::Kind, feedback::Column::CreatedAt])
-            .to_owned();
-        // One statement, so every rating is recorded or none; an item deleted since the check
-        // fails its foreign key, which reads as NotFound.
-        feedback::Entity::insert_many(rows)
-            .on_conflict(on_conflict)
-            .exec_without_returning(conn)
-            .await
-            .map_err(ops::store_err("record feedback"))?;
-        Ok(())
     }
 }

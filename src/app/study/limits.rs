@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{StudyError, StudyService, thread_err};
-use crate::domain::thread::Thread;
+use crate::domain::thread::{Thread, ThreadItem};
 
 /// Items one turn writes: the student's message and the answer.
 const ITEMS_PER_TURN: u64 = 2;
@@ -95,11 +95,21 @@ impl StudyService {
         Ok(count)
     }
 
-    /// Inserts a new thread; near the cap (`seen` threads at the pre-check), withdraws it when
-    /// the user's count went over the cap meanwhile.
-    pub(super) async fn insert_thread(&self, thread: &Thread, seen: u64) -> Result<(), StudyError> {
+    /// Inserts a new thread, with its first item in the same transaction when given; near the
+    /// cap (`seen` threads at the pre-check), withdraws both when the user's count went over
+    /// the cap meanwhile.
+    pub(super) async fn insert_thread(
+        &self,
+        thread: &Thread,
+        first: Option<&ThreadItem>,
+        seen: u64,
+    ) -> Result<(), StudyError> {
         let limit = self.settings.max_threads_per_user;
-        self.store.create_thread(thread).await.map_err(thread_err)?;
+        match first {
+            Some(item) => self.store.create_thread_with_item(thread, item).await,
+            None => self.store.create_thread(thread).await,
+        }
+        .map_err(thread_err)?;
         if seen.saturating_add(RACE_MARGIN) < limit {
             return Ok(());
         }
@@ -110,15 +120,20 @@ impl StudyService {
             Err(_) => true,
         };
         if over {
-            if let Err(e) = self.store.delete_thread(&thread.user_id, &thread.id).await {
-                tracing::warn!(thread_id = %thread.id, error = %e, "withdrawing a thread over the cap failed");
-            }
+            self.withdraw_thread(thread).await;
             return Err(match counted {
                 Ok(_) => StudyError::ThreadLimitReached { limit },
                 Err(e) => thread_err(e),
             });
         }
         Ok(())
+    }
+
+    /// Deletes a thread this request created and cannot start (its items go with it).
+    pub(super) async fn withdraw_thread(&self, thread: &Thread) {
+        if let Err(e) = self.store.delete_thread(&thread.user_id, &thread.id).await {
+            tracing::warn!(thread_id = %thread.id, error = %e, "withdrawing a new thread failed");
+        }
     }
 
     /// Refuses a turn whose two items would not fit in the thread; call with its lock held.

@@ -172,6 +172,23 @@ impl StudyService {
         input: MessageInput,
         text: &str,
     ) -> Result<TurnStream, StudyError> {
+        let (user_item, auto_start) = user_message(&turn.thread, input, text);
+        // Stored before the model is called: a crash later loses no student words.
+        self.store
+            .add_item(&who.user_id, &user_item)
+            .await
+            .map_err(thread_err)?;
+        Ok(self.start_turn(who, turn, user_item, auto_start))
+    }
+
+    /// Starts the turn that answers `user_item`, stored already.
+    fn start_turn(
+        self: &Arc<Self>,
+        who: &Principal,
+        turn: NewTurn,
+        user_item: ThreadItem,
+        auto_start: bool,
+    ) -> TurnStream {
         let NewTurn {
             thread,
             created,
@@ -179,7 +196,6 @@ impl StudyService {
             ctx,
             guard,
         } = turn;
-        let (user_item, auto_start) = self.store_user_message(who, &thread, input, text).await?;
         let mut prefix = Vec::new();
         if created {
             prefix.push(TurnEvent::ThreadCreated(thread.clone()));
@@ -198,7 +214,7 @@ impl StudyService {
             fresh: created,
             guard,
         };
-        Ok(self.spawn(prefix, job))
+        self.spawn(prefix, job)
     }
 
     /// `threads.retry_after_item`: drop everything after a user message and answer it again.
@@ -314,33 +330,6 @@ impl StudyService {
             .map_err(super::lesson_err)
     }
 
-    async fn store_user_message(
-        &self,
-        who: &Principal,
-        thread: &Thread,
-        input: MessageInput,
-        text: &str,
-    ) -> Result<(ThreadItem, bool), StudyError> {
-        let auto_start = is_auto_start(text);
-        let item = ThreadItem {
-            id: new_item_id(),
-            thread_id: thread.id.clone(),
-            created_at: now(),
-            kind: ItemKind::UserMessage {
-                content: input.content,
-                quoted_text: input.quoted_text,
-                inference_options: input.inference_options,
-                hidden: auto_start,
-            },
-        };
-        // Stored before the model is called: a crash later loses no student words.
-        self.store
-            .add_item(&who.user_id, &item)
-            .await
-            .map_err(thread_err)?;
-        Ok((item, auto_start))
-    }
-
     fn spawn(self: &Arc<Self>, prefix: Vec<TurnEvent>, job: TurnJob) -> TurnStream {
         // futures' channel allocates one node per queued event; tokio's preallocates a block of
         // 32 slots (~6 KB for this enum) per channel, which every open stream would carry.
@@ -363,4 +352,21 @@ impl StudyService {
         });
         futures::stream::iter(prefix).chain(rx).boxed()
     }
+}
+
+/// The student's message as a new item of `thread`, and whether it is the hidden auto-start.
+fn user_message(thread: &Thread, input: MessageInput, text: &str) -> (ThreadItem, bool) {
+    let auto_start = is_auto_start(text);
+    let item = ThreadItem {
+        id: new_item_id(),
+        thread_id: thread.id.clone(),
+        created_at: now(),
+        kind: ItemKind::UserMessage {
+            content: input.content,
+            quoted_text: input.quoted_text,
+            inference_options: input.inference_options,
+            hidden: auto_start,
+        },
+    };
+    (item, auto_start)
 }

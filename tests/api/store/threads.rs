@@ -321,7 +321,66 @@ async fn deleting_a_thread_removes_its_items_state_and_feedback(fx: &Fixture) {
     );
 }
 
+async fn a_thread_created_with_its_first_item_has_both(store: &dyn ThreadStore) {
+    // Arrange
+    let t = thread("alice", "thr_1", 0);
+    // Act
+    store
+        .create_thread_with_item(&t, &user_msg("thr_1", "msg_1", 1, "Hello"))
+        .await
+        .expect("created");
+    // Assert
+    assert_eq!(store.get_thread("alice", "thr_1").await.expect("thread"), t);
+    let item = store
+        .get_item("alice", "thr_1", "msg_1")
+        .await
+        .expect("item");
+    assert_eq!(item, user_msg("thr_1", "msg_1", 1, "Hello"));
+    assert_eq!(store.count_threads("alice").await.expect("count"), 1);
+}
+
+async fn a_thread_whose_first_item_cannot_be_stored_is_not_created(store: &dyn ThreadStore) {
+    // Arrange: the item id belongs to an item of another thread already.
+    store
+        .create_thread_with_item(
+            &thread("alice", "thr_1", 0),
+            &user_msg("thr_1", "msg_1", 1, "Hello"),
+        )
+        .await
+        .expect("created");
+    // Act
+    let taken = store
+        .create_thread_with_item(
+            &thread("alice", "thr_2", 2),
+            &user_msg("thr_2", "msg_1", 3, "Again"),
+        )
+        .await;
+    let duplicate = store
+        .create_thread_with_item(
+            &thread("alice", "thr_1", 4),
+            &user_msg("thr_1", "msg_9", 5, "Twice"),
+        )
+        .await;
+    // Assert
+    assert_not_found(taken, "an item id of another thread");
+    assert!(
+        matches!(duplicate, Err(StoreError::Conflict)),
+        "{duplicate:?}"
+    );
+    assert_not_found(store.get_thread("alice", "thr_2").await, "no thread left");
+    assert_not_found(
+        store.get_item("alice", "thr_1", "msg_9").await,
+        "no item of the refused duplicate",
+    );
+    assert_eq!(
+        walk_threads(store, "alice", 10, Order::Asc).await,
+        ["thr_1"]
+    );
+}
+
 contract!(
+    a_thread_created_with_its_first_item_has_both,
+    a_thread_whose_first_item_cannot_be_stored_is_not_created,
     create_then_get_returns_every_field,
     creating_a_thread_with_an_existing_id_is_a_conflict,
     getting_a_missing_thread_is_not_found,

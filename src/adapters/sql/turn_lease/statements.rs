@@ -2,7 +2,7 @@
 //! answer, so each is atomic on both engines without an explicit transaction or row lock.
 
 use sea_orm::sea_query::{Expr, Func, Query, SimpleExpr, UpdateStatement};
-use sea_orm::{ConnectionTrait, DbErr, DeriveIden, ExprTrait};
+use sea_orm::{ConnectionTrait, DbErr, DeriveIden, ExprTrait, RuntimeErr};
 
 use crate::adapters::sql::Database;
 
@@ -22,9 +22,16 @@ fn set_owner(owner: Option<&str>, until: Option<i64>) -> UpdateStatement {
         .to_owned()
 }
 
+/// Runs one statement through the database's bounded call (the request's wait budget, the
+/// client-side statement bound); running out of either reads as a connection error.
 async fn rows(db: &Database, stmt: &UpdateStatement) -> Result<u64, DbErr> {
-    let _op = db.operation();
-    Ok(db.connection().execute(stmt).await?.rows_affected())
+    let run = async { Ok(db.connection().execute(stmt).await) };
+    match db.write("turn lease", run).await {
+        Ok(done) => Ok(done?.rows_affected()),
+        Err(_) => Err(DbErr::Conn(RuntimeErr::Internal(
+            "no database connection in time".into(),
+        ))),
+    }
 }
 
 /// Takes a free lease: no owner, or one of `handover` (leases of this process whose turn ended

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{NewTurn, TurnEvent, TurnJob};
+use super::{NewTurn, TurnEvent, TurnJob, user_message};
 use crate::app::study::{MessageInput, StudyError, StudyService, TurnContext, TurnStream};
 use crate::domain::lesson::ParsedLesson;
 use crate::domain::principal::Principal;
@@ -21,7 +21,7 @@ pub struct PendingTurn {
 
 /// What [`PendingTurn::begin`] writes before the turn runs.
 pub(super) enum Start {
-    /// `threads.create`: the thread is inserted (within the cap), then the message.
+    /// `threads.create`: the thread is inserted with its first message (within the cap).
     Create {
         thread: Thread,
         /// Threads the user had at the pre-check.
@@ -62,8 +62,19 @@ impl PendingTurn {
                 input,
                 text,
             } => {
-                service.insert_thread(&thread, seen).await?;
-                let guard = service.lock(&thread.id).await?;
+                // The thread and its first message in one transaction: a create whose message
+                // cannot be stored leaves no empty thread in the student's list.
+                let (user_item, auto_start) = user_message(&thread, input, &text);
+                service
+                    .insert_thread(&thread, Some(&user_item), seen)
+                    .await?;
+                let guard = match service.lock(&thread.id).await {
+                    Ok(guard) => guard,
+                    Err(e) => {
+                        service.withdraw_thread(&thread).await;
+                        return Err(e);
+                    }
+                };
                 let turn = NewTurn {
                     thread,
                     created: true,
@@ -71,7 +82,7 @@ impl PendingTurn {
                     ctx,
                     guard,
                 };
-                service.message_turn(&who, turn, input, &text).await
+                Ok(service.start_turn(&who, turn, user_item, auto_start))
             }
             Start::Message { turn, input, text } => {
                 service.message_turn(&who, turn, input, &text).await

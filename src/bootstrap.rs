@@ -19,7 +19,7 @@ use crate::adapters::redis_deliveries::RedisDeliveryLog;
 use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
-use crate::adapters::sql::turn_lease::{LeaseSettings, SqlTurnLease};
+use crate::adapters::sql::turn_lease::SqlTurnLease;
 use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
@@ -36,8 +36,10 @@ use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
 
 mod auth;
+mod leases;
 
 use auth::authenticator;
+use leases::turn_lock;
 
 /// A built service, bound to its port and ready to run.
 pub struct Application {
@@ -209,35 +211,6 @@ impl Application {
         tracing::info!("study-mode-api stopped");
         result
     }
-}
-
-/// One turn per thread across every replica: a lease on the thread's row in the database
-/// every replica shares (Redis plays no part, so its outages neither stall nor split turns).
-/// Leases an earlier run of this replica left behind (SIGKILL, crash) are freed first, so a
-/// restarted service serves every thread at once.
-async fn turn_lock(config: &Config, db: &Database, port: u16, metrics: &Metrics) -> SqlTurnLease {
-    let settings = LeaseSettings {
-        lease: config.turn_lock.lease,
-        replica_id: config.turn_lock.replica.resolve(port),
-    };
-    let replica_id = settings.replica_id.clone();
-    let leases = SqlTurnLease::new(db.clone(), settings, Some(metrics.registry()));
-    match leases.reclaim_replica().await {
-        Ok(0) => {}
-        Ok(freed) => {
-            tracing::info!(
-                freed,
-                replica_id,
-                "freed the turn leases of this replica's previous run"
-            );
-        }
-        Err(e) => tracing::warn!(
-            error = %e,
-            replica_id,
-            "could not free the turn leases of this replica's previous run; they expire within TURN_LEASE_SECS"
-        ),
-    }
-    leases
 }
 
 /// Quotas: Redis shared by every replica when configured, with the in-process limiter as the

@@ -5,6 +5,7 @@
 pub mod api_key;
 pub mod bounds;
 pub mod circuit_breaker;
+pub mod cursor;
 pub mod lesson;
 pub mod marker;
 pub mod ports;

@@ -31,6 +31,11 @@ pub enum BoundError {
         /// The field.
         field: String,
     },
+    /// A page cursor (`after`) that is neither a cursor the server issued nor a valid id.
+    InvalidCursor {
+        /// The field.
+        field: String,
+    },
     /// A text longer than its limit in characters.
     TooLong {
         /// The field.
@@ -62,7 +67,7 @@ impl BoundError {
     /// Stable machine-readable code for the error body.
     pub fn code(&self) -> &'static str {
         match self {
-            BoundError::InvalidId { .. } => "invalid_id",
+            BoundError::InvalidId { .. } | BoundError::InvalidCursor { .. } => "invalid_id",
             BoundError::TooLong { .. } | BoundError::TooLarge { .. } => "field_too_long",
             BoundError::ControlCharacter { .. } => "invalid_text",
             BoundError::MessageTooLarge { .. } => "message_too_large",
@@ -76,6 +81,11 @@ impl fmt::Display for BoundError {
             BoundError::InvalidId { field } => write!(
                 f,
                 "{field} must be 1 to {MAX_ID_BYTES} characters of A-Z, a-z, 0-9, _ and -"
+            ),
+            BoundError::InvalidCursor { field } => write!(
+                f,
+                "{field} must be a cursor returned by a previous page, or an id of 1 to \
+                 {MAX_ID_BYTES} characters of A-Z, a-z, 0-9, _ and -"
             ),
             BoundError::TooLong { field, max_chars } => {
                 write!(f, "{field} has at most {max_chars} characters")

@@ -22,6 +22,7 @@ pub use shutdown::{Drained, FINALIZE_WINDOW};
 pub use turn::{ANSWER_NOT_SAVED, PendingTurn, TurnEvent};
 
 use crate::domain::bounds::{BoundError, check_label};
+use crate::domain::cursor;
 use crate::domain::lesson::LessonPath;
 use crate::domain::ports::{StoreError, ThreadStore, TurnLock, TutorModel};
 use crate::domain::principal::Principal;
@@ -241,7 +242,7 @@ impl StudyService {
         page: &PageRequest,
     ) -> Result<Page<Thread>, StudyError> {
         if let Some(after) = &page.after {
-            input::id("after", after)?;
+            cursor::parse("after", after)?;
         }
         self.store
             .list_threads(&who.user_id, page)
@@ -306,7 +307,7 @@ impl StudyService {
     ) -> Result<Page<ThreadItem>, StudyError> {
         input::id("thread_id", thread_id)?;
         if let Some(after) = &page.after {
-            input::id("after", after)?;
+            cursor::parse("after", after)?;
         }
         // Tell a missing thread (404) apart from a bad cursor (400).
         let mut items = match self.store.list_items(&who.user_id, thread_id, page).await {

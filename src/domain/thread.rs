@@ -182,7 +182,8 @@ pub enum Order {
 pub struct PageRequest {
     /// Page size, 1..=[`MAX_PAGE_SIZE`].
     pub limit: u32,
-    /// Id of the last row of the previous page (exclusive cursor).
+    /// Exclusive cursor: the `after` of the previous page (see [`crate::domain::cursor`]), or
+    /// the older form, the id of the last row of the previous page.
     pub after: Option<String>,
     /// Sort order.
     pub order: Order,
@@ -195,7 +196,7 @@ pub struct Page<T> {
     pub data: Vec<T>,
     /// Whether another page follows.
     pub has_more: bool,
-    /// Id of the last row when `has_more`, to pass as `after`.
+    /// Opaque cursor of the last row when `has_more`, to pass as `after`.
     pub after: Option<String>,
 }
 

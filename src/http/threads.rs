@@ -111,6 +111,10 @@ impl ThreadsApi {
         &self,
         req: &Request,
         limit: Query<Option<u32>>,
+        /// Start strictly after this point: the `after` cursor of the previous page (opaque;
+        /// still valid once the thread it stops at is deleted). The older form, the id of the
+        /// last thread of the previous page, is still accepted but gets a 400 `bad_request`
+        /// once that thread is deleted. Anything else is a 400 `invalid_id`.
         after: Query<Option<String>>,
         order: Query<Option<SortOrder>>,
     ) -> Result<ThreadPageResponse, ApiError> {
@@ -190,6 +194,10 @@ impl ThreadsApi {
         req: &Request,
         thread_id: Path<String>,
         limit: Query<Option<u32>>,
+        /// Start strictly after this point: the `after` cursor of the previous page (opaque;
+        /// still valid once the message it stops at is deleted). The older form, the id of the
+        /// last message of the previous page, is still accepted but gets a 400 `bad_request`
+        /// once that message is deleted. Anything else is a 400 `invalid_id`.
         after: Query<Option<String>>,
         order: Query<Option<SortOrder>>,
     ) -> Result<ItemPageResponse, ApiError> {

@@ -17,6 +17,7 @@ mod lesson_cache;
 mod lessons;
 mod limits;
 mod openapi;
+mod paging;
 mod postgres;
 mod proxy;
 mod quiz;

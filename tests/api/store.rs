@@ -10,6 +10,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use study_mode_api::adapters::sql::thread_store::SqlThreadStore;
 use study_mode_api::adapters::sql::{Database, migrations};
+use study_mode_api::domain::cursor::{self, After};
 use study_mode_api::domain::ports::{StoreError, ThreadStore};
 use study_mode_api::domain::thread::{
     InferenceOptions, ItemKind, Order, Page, PageRequest, Thread, ThreadItem, ThreadStatus,
@@ -138,6 +139,7 @@ macro_rules! sql_contract {
 // Declared after the macros, which are then in scope in them.
 mod api_keys;
 mod counts;
+mod cursors;
 mod faults;
 mod items;
 mod threads;
@@ -222,11 +224,14 @@ fn next_cursor<T>(page: &Page<T>, limit: u32, id_of: impl Fn(&T) -> &str) -> Opt
     assert!(page.data.len() <= max, "a page holds at most `limit` rows");
     if page.has_more {
         assert_eq!(page.data.len(), max, "only a full page can have more");
-        assert_eq!(
-            page.after.as_deref(),
-            page.data.last().map(id_of),
-            "`after` names the last row when there is more"
-        );
+        let after = page.after.as_deref().expect("a cursor when there is more");
+        let last = page.data.last().map(id_of).expect("a full page");
+        match cursor::parse("after", after) {
+            Ok(After::Position(position)) => {
+                assert_eq!(position.id, last, "`after` stops at the last row");
+            }
+            other => panic!("`after` is an opaque cursor, got {after:?}: {other:?}"),
+        }
     } else {
         assert_eq!(page.after, None, "no cursor on the last page");
     }

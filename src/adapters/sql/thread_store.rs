@@ -140,7 +140,7 @@ impl ThreadStore for SqlThreadStore {
                 let conn = self.db.connection();
                 let mut select = thread::Entity::find().filter(thread::Column::UserId.eq(user_id));
                 if let Some(after) = &page.after {
-                    let cursor = ops::thread_cursor(conn, user_id, after).await?;
+                    let cursor = ops::thread_after(conn, user_id, after).await?;
                     select = select.filter(keyset::after(
                         thread::Column::CreatedAt,
                         thread::Column::Id,
@@ -162,7 +162,9 @@ impl ThreadStore for SqlThreadStore {
                     .into_iter()
                     .map(convert::thread_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(keyset::into_page(rows, page.limit, |t| &t.id))
+                Ok(keyset::into_page(rows, page.limit, |t| {
+                    (t.created_at, &t.id)
+                }))
             })
             .await
     }
@@ -293,7 +295,7 @@ impl ThreadStore for SqlThreadStore {
                     .filter(item::Column::ThreadId.eq(thread_id))
                     .filter(item::Column::UserId.eq(user_id));
                 if let Some(after) = &page.after {
-                    let cursor = ops::item_cursor(conn, user_id, thread_id, after).await?;
+                    let cursor = ops::item_after(conn, user_id, thread_id, after).await?;
                     select = select.filter(keyset::after(
                         item::Column::CreatedAt,
                         item::Column::Id,
@@ -315,7 +317,9 @@ impl ThreadStore for SqlThreadStore {
                     .into_iter()
                     .map(convert::item_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(keyset::into_page(rows, page.limit, |i| &i.id))
+                Ok(keyset::into_page(rows, page.limit, |i| {
+                    (i.created_at, &i.id)
+                }))
             })
             .await
     }

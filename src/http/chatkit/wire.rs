@@ -79,7 +79,8 @@ pub struct ListParams {
     /// Sort order (default desc).
     #[serde(default)]
     pub order: Option<Order>,
-    /// Exclusive cursor.
+    /// Exclusive cursor: the `after` of the previous page (opaque, survives deletion of the row
+    /// it stops at), or the older form, the id of the last row the client has.
     #[serde(default)]
     pub after: Option<String>,
 }
@@ -136,7 +137,7 @@ pub struct WirePage<T> {
     pub data: Vec<T>,
     /// More rows exist.
     pub has_more: bool,
-    /// Cursor for the next page.
+    /// Opaque cursor for the next page, only when `has_more`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
 }

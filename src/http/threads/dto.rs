@@ -114,7 +114,8 @@ pub struct ThreadPage {
     pub data: Vec<ThreadOut>,
     /// More pages follow.
     pub has_more: bool,
-    /// Cursor for the next page.
+    /// Opaque cursor for the next page (only when `has_more`): pass it back as `after`. It
+    /// stays valid when the thread it stops at is deleted.
     pub after: Option<String>,
 }
 
@@ -125,7 +126,8 @@ pub struct ItemPage {
     pub data: Vec<ItemOut>,
     /// More pages follow.
     pub has_more: bool,
-    /// Cursor for the next page.
+    /// Opaque cursor for the next page (only when `has_more`): pass it back as `after`. It
+    /// stays valid when the message it stops at is deleted.
     pub after: Option<String>,
 }
 

@@ -1,18 +1,14 @@
 //! Keyset pages on `(created_at, id)`: the condition that starts strictly after a cursor, the
 //! matching sort, and the `has_more` probe row.
 
+use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryOrder, QuerySelect, Select};
 
+use crate::domain::cursor;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Page};
 
-/// Position of a row in page order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Cursor {
-    /// Creation instant, microseconds since the Unix epoch.
-    pub created_at: i64,
-    /// Row id, the tie-breaker among equal instants.
-    pub id: String,
-}
+/// Position of a row in page order: creation instant (microseconds) and id.
+pub(super) use crate::domain::cursor::Position as Cursor;
 
 /// Rows strictly after `cursor` when walking in `order`.
 ///
@@ -54,13 +50,21 @@ pub(super) fn ordered<E: EntityTrait, C: ColumnTrait>(
         .limit(u64::from(page_size(limit)) + 1)
 }
 
-/// Cuts the probe row off `rows` and names the cursor of the next page when there is one.
-pub(super) fn into_page<T>(mut rows: Vec<T>, limit: u32, id_of: impl Fn(&T) -> &str) -> Page<T> {
+/// Cuts the probe row off `rows` and, when another page follows, gives the opaque cursor of the
+/// last row (from its `(created_at, id)`), which stays valid if that row is deleted.
+pub(super) fn into_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    position_of: impl Fn(&T) -> (DateTime<Utc>, &str),
+) -> Page<T> {
     let size = usize::try_from(page_size(limit)).unwrap_or(usize::MAX);
     let has_more = rows.len() > size;
     rows.truncate(size);
     let after = if has_more {
-        rows.last().map(|row| id_of(row).to_owned())
+        rows.last().map(|row| {
+            let (created_at, id) = position_of(row);
+            cursor::encode(created_at.timestamp_micros(), id)
+        })
     } else {
         None
     };

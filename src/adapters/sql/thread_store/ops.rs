@@ -12,6 +12,7 @@ use super::convert::{self, now_micros, to_micros};
 use super::entities::{item, study_state, thread};
 use super::keyset::Cursor;
 use crate::adapters::sql::classify;
+use crate::domain::cursor::{self, After};
 use crate::domain::ports::StoreError;
 use crate::domain::teach::StudyState;
 use crate::domain::thread::{ThreadItem, Usage};
@@ -148,6 +149,33 @@ pub(super) async fn upsert_state(
     Ok(())
 }
 
+/// Where the next page of items starts for a client's `after`: the position an opaque cursor
+/// carries (whether or not its item still exists), or that of the item an older plain-id
+/// `after` names (NotFound once it is gone).
+pub(super) async fn item_after(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    thread_id: &str,
+    after: &str,
+) -> Result<Cursor, StoreError> {
+    match cursor::parse("after", after).map_err(|_| StoreError::NotFound)? {
+        After::Position(position) => Ok(position),
+        After::Id(item_id) => item_cursor(conn, user_id, thread_id, &item_id).await,
+    }
+}
+
+/// Where the next page of threads starts for a client's `after`; see [`item_after`].
+pub(super) async fn thread_after(
+    conn: &impl ConnectionTrait,
+    user_id: &str,
+    after: &str,
+) -> Result<Cursor, StoreError> {
+    match cursor::parse("after", after).map_err(|_| StoreError::NotFound)? {
+        After::Position(position) => Ok(position),
+        After::Id(thread_id) => thread_cursor(conn, user_id, &thread_id).await,
+    }
+}
+
 /// Where the next page starts: the `(created_at, id)` of the item `after` of this thread.
 pub(super) async fn item_cursor(
     conn: &impl ConnectionTrait,
@@ -188,9 +216,8 @@ pub(super) async fn thread_org(
         .ok_or(StoreError::NotFound)
 }
 
-/// Where the next page of threads starts: the `(created_at, id)` of the thread `thread_id` of
-/// `user_id`, or NotFound.
-pub(super) async fn thread_cursor(
+/// The `(created_at, id)` of the thread `thread_id` of `user_id`, or NotFound.
+async fn thread_cursor(
     conn: &impl ConnectionTrait,
     user_id: &str,
     thread_id: &str,

@@ -6,6 +6,7 @@ use serde_json::json;
 use super::convert::{from_micros, item_from_row, kind_name, payload, to_micros};
 use super::entities::item;
 use super::keyset::{into_page, page_size};
+use crate::domain::cursor::{self, After, Position};
 use crate::domain::ports::StoreError;
 use crate::domain::thread::{
     DEFAULT_PAGE_SIZE, InferenceOptions, ItemKind, MAX_PAGE_SIZE, ThreadItem,
@@ -30,18 +31,29 @@ fn kinds() -> Vec<ItemKind> {
 }
 
 #[test]
-fn into_page_cuts_the_probe_row_and_names_the_last_id_of_the_page() {
-    let rows = vec!["a", "b", "c"];
-    let page = into_page(rows, 2, |r| r);
-    assert_eq!(page.data, ["a", "b"]);
+fn into_page_cuts_the_probe_row_and_gives_the_position_of_the_last_row_of_the_page() {
+    let rows = vec![(1, "a"), (2, "b"), (3, "c")];
+    let page = into_page(rows, 2, |&(at, id)| {
+        (from_micros(at).expect("in range"), id)
+    });
+    assert_eq!(page.data, [(1, "a"), (2, "b")]);
     assert!(page.has_more);
-    assert_eq!(page.after.as_deref(), Some("b"));
+    let after = page.after.expect("a cursor");
+    assert_eq!(
+        cursor::parse("after", &after),
+        Ok(After::Position(Position {
+            created_at: 2,
+            id: "b".into()
+        }))
+    );
 }
 
 #[test]
 fn into_page_without_a_probe_row_has_no_more_and_no_cursor() {
-    let page = into_page(vec!["a", "b"], 2, |r| r);
-    assert_eq!(page.data, ["a", "b"]);
+    let page = into_page(vec![(1, "a"), (2, "b")], 2, |&(at, id)| {
+        (from_micros(at).expect("in range"), id)
+    });
+    assert_eq!(page.data, [(1, "a"), (2, "b")]);
     assert!(!page.has_more);
     assert_eq!(page.after, None);
 }

@@ -36,6 +36,15 @@ fn a_cursor_reads_back_as_the_position_it_was_made_from() {
 }
 
 #[test]
+fn the_longest_cursor_is_the_documented_119_characters() {
+    assert_eq!(MAX_CURSOR_CHARS, 119);
+    assert_eq!(
+        encode(-MAX_MICROS, &"a".repeat(MAX_ID_BYTES)).len(),
+        3 + 112
+    );
+}
+
+#[test]
 fn a_cursor_is_opaque_and_never_a_valid_id() {
     let cursor = encode(1_733_231_400_123_456, "thr_1");
     assert!(!cursor.contains("thr_1"));

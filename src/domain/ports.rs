@@ -90,7 +90,9 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// Lists the threads of `user_id`.
     ///
     /// # Errors
-    /// - MUST return [`StoreError::NotFound`] when `page.after` names no thread of this user.
+    /// - MUST return [`StoreError::NotFound`] when `page.after` is a plain id (the older form)
+    ///   that names no thread of this user. An opaque cursor (see [`crate::domain::cursor`]) is
+    ///   a position and never NotFound, even once its thread is deleted.
     async fn list_threads(
         &self,
         user_id: &str,
@@ -144,7 +146,8 @@ pub trait ThreadStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// - MUST return [`StoreError::NotFound`] when the thread does not exist for this user, or
-    ///   `page.after` names no item of it.
+    ///   `page.after` is a plain id (the older form) that names no item of it. An opaque
+    ///   cursor is a position and never NotFound, even once its item is deleted.
     async fn list_items(
         &self,
         user_id: &str,

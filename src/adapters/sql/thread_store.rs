@@ -162,9 +162,7 @@ impl ThreadStore for SqlThreadStore {
                     .into_iter()
                     .map(convert::thread_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(keyset::into_page(rows, page.limit, |t| {
-                    (t.created_at, &t.id)
-                }))
+                Ok(keyset::into_page(rows, page.limit, keyset::thread_position))
             })
             .await
     }
@@ -317,9 +315,7 @@ impl ThreadStore for SqlThreadStore {
                     .into_iter()
                     .map(convert::item_from_row)
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(keyset::into_page(rows, page.limit, |i| {
-                    (i.created_at, &i.id)
-                }))
+                Ok(keyset::into_page(rows, page.limit, keyset::item_position))
             })
             .await
     }

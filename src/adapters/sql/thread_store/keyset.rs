@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryOrder, QuerySelect, Select};
 
 use crate::domain::cursor;
-use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Page};
+use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, Page, Thread, ThreadItem};
 
 /// Position of a row in page order: creation instant (microseconds) and id.
 pub(super) use crate::domain::cursor::Position as Cursor;
@@ -73,4 +73,14 @@ pub(super) fn into_page<T>(
         has_more,
         after,
     }
+}
+
+/// Where a thread stands in page order, for [`into_page`].
+pub(super) fn thread_position(thread: &Thread) -> (DateTime<Utc>, &str) {
+    (thread.created_at, &thread.id)
+}
+
+/// Where an item stands in page order, for [`into_page`].
+pub(super) fn item_position(item: &ThreadItem) -> (DateTime<Utc>, &str) {
+    (item.created_at, &item.id)
 }

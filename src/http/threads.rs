@@ -98,7 +98,11 @@ impl ThreadsApi {
         let who = auth::caller(req, Bucket::Api).await?;
         let thread = self
             .study()?
-            .create_thread(&who, &lesson(&body.lesson_path)?, body.mode.into())
+            .create_thread(
+                &who,
+                &lesson(&body.lesson_path)?,
+                body.mode.unwrap_or_default().into(),
+            )
             .await?;
         Ok(ThreadResponse::Created(Json(ThreadOut::from(&thread))))
     }
@@ -229,7 +233,7 @@ impl ThreadsApi {
             inference_options: InferenceOptions {
                 tool_choice: None,
                 model: Some(
-                    if body.mode == Mode::Ask {
+                    if body.mode == Some(Mode::Ask) {
                         "ask"
                     } else {
                         "teach"

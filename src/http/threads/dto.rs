@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult};
 use poem_openapi::{ApiResponse, Enum, Object};
 
 use crate::app::study::TurnEvent;
@@ -27,6 +28,20 @@ impl From<Mode> for StudyMode {
             Mode::Teach => StudyMode::Teach,
             Mode::Ask => StudyMode::Ask,
         }
+    }
+}
+
+/// Reads an optional `mode` that may be absent but not `null`: the spec declares the field a
+/// non-nullable enum, and quietly reading `null` as the default would hide a client's bug.
+fn mode_or_absent(value: Option<serde_json::Value>) -> ParseResult<Option<Mode>> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Err(ParseError::custom(
+            "mode must be `teach` or `ask`, or left out; null is not accepted",
+        )),
+        value => Mode::parse_from_json(value)
+            .map(Some)
+            .map_err(ParseError::propagate),
     }
 }
 
@@ -134,9 +149,9 @@ pub struct ItemPage {
 pub struct CreateThreadIn {
     /// Lesson path, e.g. `01-Part/02-Chapter/03-lesson`.
     pub lesson_path: String,
-    /// Default mode of the thread.
-    #[oai(default)]
-    pub mode: Mode,
+    /// Default mode of the thread: `teach` when absent; `null` is refused.
+    #[oai(deserialize_with = "mode_or_absent")]
+    pub mode: Option<Mode>,
 }
 
 /// A rename.
@@ -151,9 +166,9 @@ pub struct RenameIn {
 pub struct MessageIn {
     /// The message, at most 8,000 characters.
     pub text: String,
-    /// Mode of this turn.
-    #[oai(default)]
-    pub mode: Mode,
+    /// Mode of this turn: `teach` when absent; `null` is refused.
+    #[oai(deserialize_with = "mode_or_absent")]
+    pub mode: Option<Mode>,
     /// Highlighted text for ask mode, at most 5,000 characters.
     pub selected_text: Option<String>,
     /// Display name of the student: at most 64 characters, only letters (any script), spaces,

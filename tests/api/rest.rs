@@ -180,3 +180,45 @@ async fn both_event_streams_send_the_same_utf8_content_type() {
     assert_eq!(chatkit_type, rest_type);
     assert!(rest_events.iter().any(|(e, _)| e == "done"));
 }
+
+#[tokio::test]
+async fn absent_optional_fields_are_left_out_not_null() {
+    // Arrange
+    let app = spawn_tutor_app().await;
+    let c = &app.client;
+    let as_student = |r: reqwest::RequestBuilder| r.header("x-user-id", "nulls-student");
+    let created: Value = as_student(c.post(app.url("/v1/threads")))
+        .json(&json!({"lesson_path": LESSON}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+
+    // Act
+    let threads: Value = as_student(c.get(app.url("/v1/threads")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items: Value = as_student(c.get(app.url(&format!("/v1/threads/{id}/items"))))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(created.get("title").is_none(), "{created}");
+    assert_eq!(created["lesson_path"], LESSON);
+    assert_eq!(threads["has_more"], false);
+    assert!(threads.get("after").is_none(), "{threads}");
+    assert!(threads["data"][0].get("title").is_none(), "{threads}");
+    assert_eq!(items["has_more"], false);
+    assert!(items.get("after").is_none(), "{items}");
+}

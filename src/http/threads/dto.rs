@@ -57,15 +57,19 @@ pub enum SortOrder {
 }
 
 /// A study thread.
+///
+/// Optional fields are left out when absent, never sent as `null`.
 #[derive(Debug, Object)]
 pub struct ThreadOut {
     /// `thr_…` id.
     pub id: String,
-    /// Title, once set.
+    /// Title, once set; left out until then.
+    #[oai(skip_serializing_if_is_none)]
     pub title: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
-    /// Lesson the thread studies.
+    /// Lesson the thread studies; left out for a thread started without one.
+    #[oai(skip_serializing_if_is_none)]
     pub lesson_path: Option<String>,
 }
 
@@ -129,7 +133,8 @@ pub struct ThreadPage {
     pub data: Vec<ThreadOut>,
     /// More pages follow.
     pub has_more: bool,
-    /// Cursor for the next page.
+    /// Cursor for the next page (the `after` of the next request); left out on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub after: Option<String>,
 }
 
@@ -140,7 +145,8 @@ pub struct ItemPage {
     pub data: Vec<ItemOut>,
     /// More pages follow.
     pub has_more: bool,
-    /// Cursor for the next page.
+    /// Cursor for the next page (the `after` of the next request); left out on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub after: Option<String>,
 }
 

@@ -84,7 +84,9 @@ pub async fn on_405<E: Endpoint>(
     table: Arc<AllowTable>,
 ) -> poem::Result<Response> {
     let path = req.uri().path().to_owned();
-    let mut resp = match ep.call(req).await {
+    // Boxed: the whole application's future sits inside this one, and keeping it on the heap
+    // keeps the outermost layer from growing every task's stack.
+    let mut resp = match Box::pin(ep.call(req)).await {
         Ok(resp) => resp.into_response(),
         Err(err) => err.into_response(),
     };

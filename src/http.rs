@@ -1,6 +1,7 @@
 //! Driving side of the hexagon: HTTP routes, OpenAPI operations and the middleware stack.
 
 pub mod admin;
+pub mod allow;
 pub mod auth;
 pub mod chatkit;
 pub mod client;
@@ -133,6 +134,14 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     ));
     // Rendered once at start-up, not per request.
     let (json, yaml) = documents(&api);
+    let allow = Arc::new(allow::AllowTable::new(
+        &json,
+        &[
+            ("/openapi.json", &["GET"]),
+            ("/openapi.yaml", &["GET"]),
+            ("/metrics", &["GET"]),
+        ],
+    ));
     let mut route = Route::new()
         .at(
             "/openapi.json",
@@ -152,6 +161,7 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
     };
     let route = auth::protect(route.nest("/", api).data(state.quotas.clone()), auth);
     with_middleware(route, &state.config, state.metrics.clone())
+        .around(move |ep, req| allow::on_405(ep, req, allow.clone()))
 }
 
 /// Wraps any endpoint in the service's middleware stack (outermost last): the database wait

@@ -79,22 +79,22 @@ pub fn secret_matches(given: Option<&str>, expected: Option<&SecretString>) -> b
     given[..].ct_eq(&expected[..]).into()
 }
 
-/// The lessons a purge body names: empty (or `null`, or `[]`) means everything.
+/// The lessons a purge body names: an empty body or `[]` means everything.
 ///
 /// # Errors
-/// 400 when the body is not a JSON array of strings, names more than [`MAX_PURGE_PATHS`]
+/// 400 when the body is not a JSON array of strings (`null` included: a client that meant
+/// to name paths and sent nothing must not purge everything), names more than [`MAX_PURGE_PATHS`]
 /// paths, or any path is invalid (the error names it).
 pub fn purge_paths(body: &[u8]) -> Result<Vec<LessonPath>, ApiError> {
     if body.trim_ascii().is_empty() {
         return Ok(Vec::new());
     }
-    let raw: Option<Vec<String>> = serde_json::from_slice(body).map_err(|e| {
+    let raw: Vec<String> = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(
             "bad_request",
             format!("body must be a JSON array of lesson paths, or empty to purge everything: {e}"),
         )
     })?;
-    let raw = raw.unwrap_or_default();
     if raw.len() > MAX_PURGE_PATHS {
         return Err(ApiError::bad_request(
             "bad_request",

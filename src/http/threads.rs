@@ -6,7 +6,8 @@ pub mod dto;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use poem::Request;
+use poem::http::{HeaderValue, header};
+use poem::{Endpoint, EndpointExt, Request, Response};
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{EventStream, Json};
@@ -64,6 +65,25 @@ fn page(
     })
 }
 
+/// Gives the operation's event stream the service's one SSE content type: poem-openapi's
+/// `EventStream` answers a bare `text/event-stream`, `/chatkit` names the charset.
+fn event_stream_charset(ep: impl Endpoint) -> impl Endpoint<Output = Response> {
+    ep.map_to_response().map(|mut resp: Response| async move {
+        let is_stream = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_stream {
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(super::chatkit::sse::EVENT_STREAM_CONTENT_TYPE),
+            );
+        }
+        resp
+    })
+}
+
 fn lesson(raw: &str) -> Result<LessonPath, ApiError> {
     LessonPath::parse(raw).map_err(|e| ApiError::bad_request("invalid_lesson_path", e.to_string()))
 }
@@ -98,7 +118,11 @@ impl ThreadsApi {
         let who = auth::caller(req, Bucket::Api).await?;
         let thread = self
             .study()?
-            .create_thread(&who, &lesson(&body.lesson_path)?, body.mode.into())
+            .create_thread(
+                &who,
+                &lesson(&body.lesson_path)?,
+                body.mode.unwrap_or_default().into(),
+            )
             .await?;
         Ok(ThreadResponse::Created(Json(ThreadOut::from(&thread))))
     }
@@ -220,7 +244,8 @@ impl ThreadsApi {
     #[oai(
         path = "/threads/:thread_id/messages",
         method = "post",
-        operation_id = "sendMessage"
+        operation_id = "sendMessage",
+        transform = "event_stream_charset"
     )]
     async fn send(
         &self,
@@ -237,7 +262,7 @@ impl ThreadsApi {
             inference_options: InferenceOptions {
                 tool_choice: None,
                 model: Some(
-                    if body.mode == Mode::Ask {
+                    if body.mode == Some(Mode::Ask) {
                         "ask"
                     } else {
                         "teach"

@@ -42,7 +42,33 @@ async fn wrong_method_is_a_405_json_error() {
     let app = spawn_app().await;
     let resp = app.client.delete(app.url("/health")).send().await.unwrap();
     assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "GET, HEAD");
     assert_error_shape(&resp.json().await.unwrap(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_405_lists_the_methods_of_the_path_in_allow() {
+    // Arrange
+    let app = spawn_app().await;
+    let c = &app.client;
+
+    // Act
+    let threads = c.put(app.url("/v1/threads")).send().await.unwrap();
+    let thread = c.post(app.url("/v1/threads/thr_x")).send().await.unwrap();
+    let spec = c.delete(app.url("/openapi.json")).send().await.unwrap();
+    let metrics = c.post(app.url("/metrics")).send().await.unwrap();
+
+    // Assert
+    for (resp, allow) in [
+        (threads, "GET, HEAD, POST"),
+        (thread, "DELETE, GET, HEAD, PATCH"),
+        (spec, "GET, HEAD"),
+        (metrics, "GET, HEAD"),
+    ] {
+        assert_eq!(resp.status(), 405, "{}", resp.url());
+        assert_eq!(resp.headers()["allow"], allow, "{}", resp.url());
+        assert_error_shape(&resp.json().await.unwrap(), "method_not_allowed");
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Black-box tests of the service over a real socket: one binary, one module per feature.
 
 mod auth;
+mod bodies;
 mod chatkit;
 mod chatkit_client;
 mod cli;

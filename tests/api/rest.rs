@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::chatkit_client::{LESSON, spawn_tutor_app};
+use crate::chatkit_client::{LESSON, message, spawn_tutor_app};
 
 fn sse_data(body: &str) -> Vec<(String, Value)> {
     body.split_terminator("\n\n")
@@ -136,4 +136,89 @@ async fn rest_inputs_are_validated() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400, "missing lesson_path");
+}
+
+#[tokio::test]
+async fn both_event_streams_send_the_same_utf8_content_type() {
+    // Arrange
+    let app = spawn_tutor_app().await;
+    let c = &app.client;
+    let created: Value = c
+        .post(app.url("/v1/threads"))
+        .header("x-user-id", "sse-student")
+        .json(&json!({"lesson_path": LESSON}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+
+    // Act
+    let rest = c
+        .post(app.url(&format!("/v1/threads/{id}/messages")))
+        .header("x-user-id", "sse-student")
+        .json(&json!({"text": "Start please"}))
+        .send()
+        .await
+        .unwrap();
+    let rest_type = rest.headers()["content-type"].clone();
+    let rest_events = sse_data(&rest.text().await.unwrap());
+    let chatkit = app
+        .chatkit_as(
+            "sse-student",
+            json!({"type": "threads.create", "params": {"input": message("Start please")}}),
+            &format!("?lesson_path={LESSON}"),
+        )
+        .await;
+    let chatkit_type = chatkit.headers()["content-type"].clone();
+    chatkit.text().await.unwrap();
+
+    // Assert
+    assert_eq!(rest_type, "text/event-stream; charset=utf-8");
+    assert_eq!(chatkit_type, rest_type);
+    assert!(rest_events.iter().any(|(e, _)| e == "done"));
+}
+
+#[tokio::test]
+async fn absent_optional_fields_are_left_out_not_null() {
+    // Arrange
+    let app = spawn_tutor_app().await;
+    let c = &app.client;
+    let as_student = |r: reqwest::RequestBuilder| r.header("x-user-id", "nulls-student");
+    let created: Value = as_student(c.post(app.url("/v1/threads")))
+        .json(&json!({"lesson_path": LESSON}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+
+    // Act
+    let threads: Value = as_student(c.get(app.url("/v1/threads")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items: Value = as_student(c.get(app.url(&format!("/v1/threads/{id}/items"))))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(created.get("title").is_none(), "{created}");
+    assert_eq!(created["lesson_path"], LESSON);
+    assert_eq!(threads["has_more"], false);
+    assert!(threads.get("after").is_none(), "{threads}");
+    assert!(threads["data"][0].get("title").is_none(), "{threads}");
+    assert_eq!(items["has_more"], false);
+    assert!(items.get("after").is_none(), "{items}");
 }

@@ -38,9 +38,26 @@ fn secret_matches_only_the_configured_secret() {
 }
 
 #[test]
-fn purge_paths_reads_empty_null_and_empty_array_as_everything() {
-    for body in [&b""[..], b"  \n", b"null", b"[]"] {
+fn purge_paths_reads_empty_and_empty_array_as_everything() {
+    for body in [&b""[..], b"  \n", b"[]"] {
         assert!(purge_paths(body).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn purge_paths_refuses_null_and_wrong_types() {
+    for body in [
+        &b"null"[..],
+        b"{}",
+        b"\"01-A/02-b\"",
+        b"42",
+        b"[null]",
+        b"[1]",
+    ] {
+        let Err(ApiError::BadRequest(err)) = purge_paths(body) else {
+            panic!("400 expected for {}", String::from_utf8_lossy(body));
+        };
+        assert_eq!(err.0.error.code, "bad_request");
     }
 }
 

@@ -100,6 +100,11 @@ pub fn to_wire(event: TurnEvent) -> Vec<WireEvent> {
     }
 }
 
+/// `Content-Type` of every server-sent event stream of the service (`/chatkit` and the REST
+/// mirror's `sendMessage`): the events are JSON, always UTF-8, and saying so keeps clients
+/// from guessing.
+pub const EVENT_STREAM_CONTENT_TYPE: &str = "text/event-stream; charset=utf-8";
+
 /// A `text/event-stream` response carrying `events`.
 pub fn response(events: BoxStream<'static, TurnEvent>, keep_alive: Duration) -> Response {
     let frames = events
@@ -117,7 +122,7 @@ pub fn response(events: BoxStream<'static, TurnEvent>, keep_alive: Duration) -> 
         }
     });
     Response::builder()
-        .content_type("text/event-stream; charset=utf-8")
+        .content_type(EVENT_STREAM_CONTENT_TYPE)
         .header("Cache-Control", "no-cache")
         .header("X-Accel-Buffering", "no")
         .body(Body::from_bytes_stream(body))

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use poem_openapi::payload::{EventStream, Json};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult};
 use poem_openapi::{ApiResponse, Enum, Object};
 
 use crate::app::study::TurnEvent;
@@ -30,6 +31,20 @@ impl From<Mode> for StudyMode {
     }
 }
 
+/// Reads an optional `mode` that may be absent but not `null`: the spec declares the field a
+/// non-nullable enum, and quietly reading `null` as the default would hide a client's bug.
+fn mode_or_absent(value: Option<serde_json::Value>) -> ParseResult<Option<Mode>> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Err(ParseError::custom(
+            "mode must be `teach` or `ask`, or left out; null is not accepted",
+        )),
+        value => Mode::parse_from_json(value)
+            .map(Some)
+            .map_err(ParseError::propagate),
+    }
+}
+
 /// Sort order of a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Default)]
 #[oai(rename_all = "lowercase")]
@@ -42,15 +57,19 @@ pub enum SortOrder {
 }
 
 /// A study thread.
+///
+/// Optional fields are left out when absent, never sent as `null`.
 #[derive(Debug, Object)]
 pub struct ThreadOut {
     /// `thr_…` id.
     pub id: String,
-    /// Title, once set.
+    /// Title, once set; left out until then.
+    #[oai(skip_serializing_if_is_none)]
     pub title: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
-    /// Lesson the thread studies.
+    /// Lesson the thread studies; left out for a thread started without one.
+    #[oai(skip_serializing_if_is_none)]
     pub lesson_path: Option<String>,
 }
 
@@ -114,8 +133,9 @@ pub struct ThreadPage {
     pub data: Vec<ThreadOut>,
     /// More pages follow.
     pub has_more: bool,
-    /// Opaque cursor for the next page (only when `has_more`): pass it back as `after`. It
+    /// Opaque cursor for the next page (left out on the last page): pass it back as `after`. It
     /// stays valid when the thread it stops at is deleted.
+    #[oai(skip_serializing_if_is_none)]
     pub after: Option<String>,
 }
 
@@ -126,8 +146,9 @@ pub struct ItemPage {
     pub data: Vec<ItemOut>,
     /// More pages follow.
     pub has_more: bool,
-    /// Opaque cursor for the next page (only when `has_more`): pass it back as `after`. It
+    /// Opaque cursor for the next page (left out on the last page): pass it back as `after`. It
     /// stays valid when the message it stops at is deleted.
+    #[oai(skip_serializing_if_is_none)]
     pub after: Option<String>,
 }
 
@@ -136,9 +157,9 @@ pub struct ItemPage {
 pub struct CreateThreadIn {
     /// Lesson path, e.g. `01-Part/02-Chapter/03-lesson`.
     pub lesson_path: String,
-    /// Default mode of the thread.
-    #[oai(default)]
-    pub mode: Mode,
+    /// Default mode of the thread: `teach` when absent; `null` is refused.
+    #[oai(deserialize_with = "mode_or_absent")]
+    pub mode: Option<Mode>,
 }
 
 /// A rename.
@@ -153,9 +174,9 @@ pub struct RenameIn {
 pub struct MessageIn {
     /// The message, at most 8,000 characters.
     pub text: String,
-    /// Mode of this turn.
-    #[oai(default)]
-    pub mode: Mode,
+    /// Mode of this turn: `teach` when absent; `null` is refused.
+    #[oai(deserialize_with = "mode_or_absent")]
+    pub mode: Option<Mode>,
     /// Highlighted text for ask mode, at most 5,000 characters.
     pub selected_text: Option<String>,
     /// Display name of the student: at most 64 characters, only letters (any script), spaces,

@@ -116,6 +116,26 @@ async fn admin_purge_with_an_empty_body_purges_everything() {
 }
 
 #[tokio::test]
+async fn admin_purge_refuses_a_null_or_wrong_typed_body_and_purges_nothing() {
+    let (fake, app) = setup().await;
+    app.lesson_json(LESSON).await;
+
+    let mut refused = Vec::new();
+    for body in ["null", "{}", "42", r#""01-A/02-b""#, "[null]", "[1]"] {
+        refused.push((body, app.purge(Some(ADMIN), body).await));
+    }
+    let (_, reread) = app.lesson_json(LESSON).await;
+
+    for (sent, (status, body)) in refused {
+        assert_eq!(status, 400, "{sent}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{sent}: {body}");
+        assert!(body["error"]["request_id"].is_string(), "{sent}: {body}");
+    }
+    assert_eq!(reread["cached"], true);
+    assert_eq!(fake.hits(&format!("{LESSON}.md")), 1);
+}
+
+#[tokio::test]
 async fn admin_purge_refuses_an_invalid_path_naming_it() {
     let (_fake, app) = setup().await;
 

@@ -281,6 +281,11 @@ fn pool_options<DB: sea_orm::sqlx::Database>(
         .after_release(|conn, _meta| Box::pin(async move { Ok(!in_transaction::<DB>(conn)) }))
 }
 
+/// Now, in the epoch microseconds every timestamp column of the schema holds.
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
 /// Whether sqlx counts `conn` as inside a transaction (logged: it means a write went wrong).
 fn in_transaction<DB: sea_orm::sqlx::Database>(conn: &DB::Connection) -> bool {
     let open = conn.is_in_transaction();

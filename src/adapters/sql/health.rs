@@ -130,7 +130,7 @@ impl Pingable for Database {
 
 /// The probe's write: one row, rewritten with the time.
 fn probe_sql() -> String {
-    let micros = chrono::Utc::now().timestamp_micros();
+    let micros = super::now_micros();
     format!(
         "INSERT INTO db_probe (id, probed_at) VALUES (1, {micros}) \
          ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at"

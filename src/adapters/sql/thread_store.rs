@@ -22,9 +22,10 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
-use self::convert::{now_micros, to_micros};
+use self::convert::to_micros;
 use self::entities::{item, study_state, thread};
 use super::Database;
+use super::now_micros;
 use crate::domain::ports::{StoreError, ThreadStore, TurnCommit};
 use crate::domain::teach::StudyState;
 use crate::domain::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem};

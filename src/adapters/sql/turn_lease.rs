@@ -31,7 +31,7 @@ use prometheus::{IntCounterVec, Opts, Registry};
 
 use self::guard::LeaseGuard;
 use self::releases::Releases;
-use super::{Database, classify};
+use super::{Database, classify, now_micros};
 use crate::domain::ports::{LockError, StoreError, TurnGuard, TurnLock};
 
 /// Hex digits of a boot id and of a token's nonce (a simple UUID).
@@ -192,10 +192,6 @@ fn lock_err(err: sea_orm::DbErr) -> LockError {
         StoreError::Unavailable => LockError::Unavailable("database unreachable".into()),
         other => LockError::Unexpected(anyhow::Error::new(other)),
     }
-}
-
-fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 /// Lease events for `/metrics`: `takeover` (an expired lease taken over), `lost` (a running

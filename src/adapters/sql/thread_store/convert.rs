@@ -20,11 +20,6 @@ pub(super) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
         .ok_or_else(|| StoreError::Unexpected(anyhow!("stored instant {micros} is out of range")))
 }
 
-/// Now, in microseconds since the Unix epoch.
-pub(super) fn now_micros() -> i64 {
-    to_micros(Utc::now())
-}
-
 /// The `kind` column of an item.
 pub(super) fn kind_name(kind: &ItemKind) -> &'static str {
     match kind {

@@ -8,10 +8,11 @@ use sea_orm::{
     QuerySelect, SqlErr,
 };
 
-use super::convert::{self, now_micros, to_micros};
+use super::convert::{self, to_micros};
 use super::entities::{item, study_state, thread};
 use super::keyset::Cursor;
 use crate::adapters::sql::classify;
+use crate::adapters::sql::now_micros;
 use crate::domain::cursor::{self, After};
 use crate::domain::ports::StoreError;
 use crate::domain::teach::StudyState;

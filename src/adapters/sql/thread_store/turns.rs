@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use super::convert::{self, now_micros};
+use super::convert;
 use super::entities::{feedback, item};
 use super::{SqlThreadStore, ops};
+use crate::adapters::sql::now_micros;
 use crate::domain::ports::{StoreError, TurnCommit};
 use crate::domain::thread::{FeedbackKind, ItemKind};
 

@@ -36,6 +36,7 @@ use tokio::time::Instant;
 
 use self::activity::{Activity, HeadTimer, Tracked};
 use crate::config::HttpEdgeConfig;
+use crate::http::error::ApiError;
 
 /// Largest HTTP/2 header block a client may send (poem's default).
 const H2_MAX_HEADER_LIST: u32 = 16 * 1024;
@@ -203,22 +204,29 @@ where
     Ok(())
 }
 
-/// The answer to a request that arrives on an open connection while the server drains.
+/// The answer to a request that arrives on an open connection while the server drains: the
+/// service's usual 503 error body, plus `Connection: close`.
 fn shutting_down(version: poem::http::Version) -> poem::Response {
-    let body = r#"{"error":{"code":"shutting_down","message":"The server is restarting; retry."}}"#;
-    let mut resp = poem::Response::builder()
-        .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
-        .header(
-            poem::http::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        )
-        .header(poem::http::header::RETRY_AFTER, "1")
-        .header(poem::http::header::CACHE_CONTROL, "no-store");
+    use poem::IntoResponse;
+    let mut resp = ApiError::unavailable_for(
+        "shutting_down",
+        "The server is restarting; retry.",
+        Duration::from_secs(1),
+    )
+    .into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        poem::http::header::CACHE_CONTROL,
+        poem::http::HeaderValue::from_static("no-store"),
+    );
     // HTTP/2 has no `Connection` header: its GOAWAY says the same.
     if version < poem::http::Version::HTTP_2 {
-        resp = resp.header(poem::http::header::CONNECTION, "close");
+        headers.insert(
+            poem::http::header::CONNECTION,
+            poem::http::HeaderValue::from_static("close"),
+        );
     }
-    resp.body(body)
+    resp
 }
 
 /// Writes the 503 of a connection over the cap, then closes it.

@@ -9,6 +9,9 @@
 //! Decoding treats the value as hostile: its length, alphabet, padding bits, number and id are
 //! all checked before anything is allocated beyond the bounded input.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use crate::domain::bounds::{BoundError, MAX_ID_BYTES, check_id};
 
 /// Prefix of a version-1 cursor.
@@ -20,8 +23,6 @@ pub const MAX_CURSOR_CHARS: usize =
     PREFIX.len() + (MAX_NUMBER_CHARS + 1 + MAX_ID_BYTES).div_ceil(3) * 4;
 /// Microseconds of 9999-12-31T23:59:59.999999Z; positions lie within ±this.
 const MAX_MICROS: i64 = 253_402_300_799_999_999;
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Where a page stops: the creation instant and id of its last row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub enum After {
 pub fn encode(created_at: i64, id: &str) -> String {
     format!(
         "{PREFIX}{}",
-        encode_base64(format!("{created_at}.{id}").as_bytes())
+        URL_SAFE_NO_PAD.encode(format!("{created_at}.{id}"))
     )
 }
 
@@ -67,7 +68,9 @@ pub fn parse(field: &str, after: &str) -> Result<After, BoundError> {
     if after.len() > MAX_CURSOR_CHARS {
         return Err(invalid());
     }
-    let payload = decode_base64(body).ok_or_else(invalid)?;
+    // Strict: a foreign character, padding, an impossible length or non-zero trailing bits
+    // are refused, so each payload has exactly one spelling.
+    let payload = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
     let payload = String::from_utf8(payload).map_err(|_| invalid())?;
     let (number, id) = payload.split_once('.').ok_or_else(invalid)?;
     let digits = number.strip_prefix('-').unwrap_or(number);
@@ -86,46 +89,6 @@ pub fn parse(field: &str, after: &str) -> Result<After, BoundError> {
         created_at,
         id: id.to_string(),
     }))
-}
-
-/// Unpadded URL-safe base64 of `bytes`.
-fn encode_base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            let sextet = (n >> (18 - 6 * i)) & 0x3f;
-            out.push(char::from(ALPHABET[sextet as usize]));
-        }
-    }
-    out
-}
-
-/// Strict unpadded URL-safe base64: `None` for a foreign character, an impossible length or
-/// non-zero trailing bits (so each payload has exactly one spelling).
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for b in text.bytes() {
-        let value = ALPHABET.iter().position(|&a| a == b)?;
-        acc = (acc << 6) | u32::try_from(value).ok()?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    (acc == 0).then_some(out)
 }
 
 #[cfg(test)]

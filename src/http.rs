@@ -16,6 +16,7 @@ pub mod prebuilt;
 pub mod rate_limit;
 pub mod root;
 pub mod server;
+pub mod spec;
 pub mod tags;
 pub mod threads;
 
@@ -72,14 +73,18 @@ pub fn api_service(apis: Apis) -> OpenApiService<Apis, ()> {
         .license(poem_openapi::LicenseObject::new("MIT"))
 }
 
-/// The spec of `service` with its security schemes, as `(json, yaml)`.
+/// The published spec of `service` (the generated document after [`spec::finish`]), as
+/// `(json, yaml)`.
 fn documents(service: &OpenApiService<Apis, ()>) -> (String, String) {
     let generated = service.spec();
     match auth::spec::with_security(&generated) {
-        Ok(doc) => (
-            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| generated.clone()),
-            serde_yaml::to_string(&doc).unwrap_or_else(|_| service.spec_yaml()),
-        ),
+        Ok(mut doc) => {
+            spec::finish(&mut doc);
+            (
+                serde_json::to_string_pretty(&doc).unwrap_or_else(|_| generated.clone()),
+                serde_yaml::to_string(&doc).unwrap_or_else(|_| service.spec_yaml()),
+            )
+        }
         // Unreachable in practice: poem-openapi always emits JSON.
         Err(_) => (generated, service.spec_yaml()),
     }

@@ -100,7 +100,6 @@ const PARAMETER_TEXTS: &[(&str, &str)] = &[
 const CLOSED: &[(&str, &str, &[&str])] = &[
     ("Liveness", "status", &["ok"]),
     ("PurgeOut", "status", &["ok"]),
-    ("IgnoredOut", "status", &["ignored", "duplicate"]),
 ];
 
 fn write(schema: &mut Mapping, bound: Bound) {

@@ -9,6 +9,8 @@ use crate::domain::bounds::{MAX_OPTION_CHARS, MAX_TAG_GROUP_CHARS, MAX_TAG_ID_CH
 /// Longest text of one content part: a message has at most this many characters in all
 /// (`app::study::MAX_MESSAGE_CHARS`, checked on the whole message; a test pins the two equal).
 pub const MAX_PART_CHARS: usize = 8_000;
+/// A label's characters in a schema: no control characters (`bounds::check_label`).
+pub const LABEL_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 
 /// Default page size of the protocol (`limit` absent, null or 0).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -68,7 +70,7 @@ pub enum UserContent {
     /// A tagged entity the client inserted.
     InputTag {
         /// Entity id, at most 256 characters, no control characters.
-        #[schemars(length(max = MAX_TAG_ID_CHARS))]
+        #[schemars(length(max = MAX_TAG_ID_CHARS), pattern(LABEL_PATTERN))]
         id: String,
         /// Display text.
         #[schemars(length(max = MAX_PART_CHARS))]
@@ -77,7 +79,7 @@ pub enum UserContent {
         data: serde_json::Value,
         /// Group label, at most 100 characters, no control characters.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[schemars(length(max = MAX_TAG_GROUP_CHARS))]
+        #[schemars(length(max = MAX_TAG_GROUP_CHARS), pattern(LABEL_PATTERN))]
         group: Option<String>,
         /// Whether the tag is clickable.
         #[serde(default)]
@@ -94,7 +96,7 @@ pub struct InferenceOptions {
     /// `teach` or `ask` in this product (any other value means `teach`); at most 64
     /// characters, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_OPTION_CHARS))]
+    #[schemars(length(max = MAX_OPTION_CHARS), pattern(LABEL_PATTERN))]
     pub model: Option<String>,
 }
 
@@ -102,7 +104,7 @@ pub struct InferenceOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ToolChoice {
     /// Tool id, at most 64 characters, no control characters.
-    #[schemars(length(max = MAX_OPTION_CHARS))]
+    #[schemars(length(max = MAX_OPTION_CHARS), pattern(LABEL_PATTERN))]
     pub id: String,
 }
 

@@ -163,6 +163,17 @@ async fn every_served_operation_answers_what_the_schema_says() {
         .chatkit_json(user, send(json!({"type":"threads.list","params":{}})))
         .await;
     assert_eq!((status, page), (200, json!({"data":[],"has_more":false})));
+    // What the schema refuses, the server refuses: metadata is an object.
+    let (status, body) = app
+        .chatkit_json(
+            user,
+            json!({"type":"threads.list","params":{},"metadata":5}),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("bad_request"))
+    );
 }
 
 #[test]
@@ -235,6 +246,10 @@ fn wrong_events_answers_and_requests_fail_validation() {
         json!({"type":"attachments.create","params":{"name":"a.png","size":1,"mime_type":"image/png"}}),
         json!({"type":"threads.list","params":{"limit":101}}),
         json!({"type":"threads.update","params":{"thread_id":"thr_1","title":""}}),
+        json!({"type":"threads.update","params":{"thread_id":"thr_1","title":"   "}}),
+        json!({"type":"threads.update","params":{"thread_id":"thr_1","title":"a\u{7}b"}}),
+        json!({"type":"threads.list","params":{},"metadata":5}),
+        json!({"type":"threads.get_by_id","params":{"thread_id":"../etc"}}),
         json!({"type":"threads.create","params":{"input":{"content":[],"attachments":[],"inference_options":{}}}}),
         json!({"type":"threads.create","params":{"input":{"content":[{"type":"input_text","text":"hi"}],"attachments":["atc_1"],"inference_options":{}}}}),
     ] {
@@ -246,5 +261,9 @@ fn wrong_events_answers_and_requests_fail_validation() {
     assert_valid(
         "ChatKitRequest",
         &json!({"type":"threads.create","params":{"input":message("hi")}}),
+    );
+    assert_valid(
+        "ChatKitRequest",
+        &json!({"type":"threads.update","params":{"thread_id":"thr_1","title":" Agents ✓ "}}),
     );
 }

@@ -16,6 +16,10 @@ use crate::domain::thread::{FeedbackKind, InferenceOptions, MAX_PAGE_SIZE, Order
 const ID_PATTERN: &str = "^[A-Za-z0-9_-]+$";
 /// An opaque cursor (`c1.` + URL-safe base64) or the older form, a plain id.
 const CURSOR_PATTERN: &str = "^[A-Za-z0-9_.-]+$";
+/// A title: no control characters and not blank (`rename_thread` trims it, then checks it).
+const TITLE_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*\
+                             [^\\s\\u0000-\\u001F\\u007F-\\u009F]\
+                             [^\\u0000-\\u001F\\u007F-\\u009F]*$";
 /// Most content parts of one message (checked by the study use cases).
 const MAX_CONTENT_PARTS: usize = 50;
 /// Most items one `items.feedback` rates.
@@ -30,9 +34,10 @@ pub struct Envelope {
     pub kind: String,
     /// Operation parameters (required by the protocol, even when empty).
     pub params: Option<serde_json::Value>,
-    /// Integration metadata: never stored or used, but bounded like every client field.
+    /// Integration metadata, an object: never stored or used, but bounded like every client
+    /// field.
     #[serde(default)]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A ChatKit request the service serves, selected by `type`, with its `params`.
@@ -175,7 +180,7 @@ pub struct UpdateParams {
     pub thread_id: String,
     /// New title (required, not null): 1 to 200 characters once trimmed, no control
     /// characters.
-    #[schemars(length(min = 1, max = MAX_TITLE_CHARS))]
+    #[schemars(length(min = 1, max = MAX_TITLE_CHARS), pattern(TITLE_PATTERN))]
     pub title: String,
 }
 

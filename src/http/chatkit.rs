@@ -127,10 +127,12 @@ impl ChatKitApi {
 impl ChatKitApi {
     /// ChatKit protocol endpoint
     ///
-    /// One endpoint for every ChatKit operation, selected by the body's `type`
-    /// (`threads.create`, `threads.add_user_message`, `threads.list`, `items.list`, …). The
-    /// study mode comes from `params.input.inference_options.model` (`teach` by default, or
-    /// `ask`).
+    /// One endpoint for every ChatKit operation the service serves, selected by the body's
+    /// `type` (`{"type": …, "params": {…}, "metadata": {…}}`, see `ChatKitRequest`). Streaming
+    /// operations answer an event stream, the others one JSON document (see the 200 answer);
+    /// every failure known before a stream starts is a JSON error with its status. The study
+    /// mode comes from `params.input.inference_options.model` (`teach` by default, or `ask`);
+    /// `threads.create` needs `lesson_path`.
     #[oai(path = "/chatkit", method = "post", operation_id = "chatkit")]
     async fn chatkit(
         &self,

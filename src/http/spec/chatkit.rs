@@ -30,9 +30,9 @@ pub fn apply(doc: &mut Value) {
     if let Some(Value::String(description)) = op.get_mut("description") {
         let refused: Vec<String> = UNSUPPORTED.iter().map(|op| format!("`{op}`")).collect();
         description.push_str(&format!(
-            "\n\nThe protocol's other operations ({}) are answered 400 \
-             `unsupported_operation`; any other `type` is 400 `bad_request`.",
-            refused.join(", ")
+            "\n\nThe protocol's other operations are answered 400 `unsupported_operation`:\n{};\n\
+             any other `type` is 400 `bad_request`.",
+            refused.join(",\n")
         ));
     }
     if let Some(body) = op.get_mut("requestBody").and_then(Value::as_mapping_mut) {

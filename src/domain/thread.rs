@@ -10,7 +10,9 @@ use crate::domain::bounds::{MAX_OPTION_CHARS, MAX_TAG_GROUP_CHARS, MAX_TAG_ID_CH
 /// (`app::study::MAX_MESSAGE_CHARS`, checked on the whole message; a test pins the two equal).
 pub const MAX_PART_CHARS: usize = 8_000;
 /// A label's characters in a schema: no control characters (`bounds::check_label`).
-pub const LABEL_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+pub const LABEL_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*$";
+/// A free text's characters in a schema: anything but NUL (`bounds::check_text`).
+pub const TEXT_PATTERN: &str = "^[^\\x00]*$";
 
 /// Default page size of the protocol (`limit` absent, null or 0).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -63,8 +65,8 @@ pub struct Thread {
 pub enum UserContent {
     /// Plain text.
     InputText {
-        /// The text, exactly as typed.
-        #[schemars(length(max = MAX_PART_CHARS))]
+        /// The text, exactly as typed (no NUL).
+        #[schemars(length(max = MAX_PART_CHARS), pattern(TEXT_PATTERN))]
         text: String,
     },
     /// A tagged entity the client inserted.
@@ -72,10 +74,10 @@ pub enum UserContent {
         /// Entity id, at most 256 characters, no control characters.
         #[schemars(length(max = MAX_TAG_ID_CHARS), pattern(LABEL_PATTERN))]
         id: String,
-        /// Display text.
-        #[schemars(length(max = MAX_PART_CHARS))]
+        /// Display text (no NUL).
+        #[schemars(length(max = MAX_PART_CHARS), pattern(TEXT_PATTERN))]
         text: String,
-        /// Free-form data, at most 4 KiB as JSON.
+        /// Free-form data, at most 4 KiB as JSON, no NUL in any string.
         data: serde_json::Value,
         /// Group label, at most 100 characters, no control characters.
         #[serde(default, skip_serializing_if = "Option::is_none")]

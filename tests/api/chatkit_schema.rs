@@ -250,6 +250,8 @@ fn wrong_events_answers_and_requests_fail_validation() {
         json!({"type":"threads.update","params":{"thread_id":"thr_1","title":"a\u{7}b"}}),
         json!({"type":"threads.list","params":{},"metadata":5}),
         json!({"type":"threads.get_by_id","params":{"thread_id":"../etc"}}),
+        json!({"type":"threads.list","params":{"after":"c1.a.b"}}),
+        json!({"type":"threads.create","params":{"input":{"content":[{"type":"input_text","text":"a\u{0}"}],"attachments":[],"inference_options":{}}}}),
         json!({"type":"threads.create","params":{"input":{"content":[],"attachments":[],"inference_options":{}}}}),
         json!({"type":"threads.create","params":{"input":{"content":[{"type":"input_text","text":"hi"}],"attachments":["atc_1"],"inference_options":{}}}}),
     ] {

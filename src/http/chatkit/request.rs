@@ -10,16 +10,19 @@ use serde::Deserialize;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_TITLE_CHARS};
 use crate::domain::bounds::MAX_ID_BYTES;
 use crate::domain::cursor::MAX_CURSOR_CHARS;
-use crate::domain::thread::{FeedbackKind, InferenceOptions, MAX_PAGE_SIZE, Order, UserContent};
+use crate::domain::thread::{
+    FeedbackKind, InferenceOptions, MAX_PAGE_SIZE, Order, TEXT_PATTERN, UserContent,
+};
 
 /// Ids the service generates and accepts: `[A-Za-z0-9_-]`, 1 to 64 characters.
 const ID_PATTERN: &str = "^[A-Za-z0-9_-]+$";
 /// An opaque cursor (`c1.` + URL-safe base64) or the older form, a plain id.
-const CURSOR_PATTERN: &str = "^[A-Za-z0-9_.-]+$";
-/// A title: no control characters and not blank (`rename_thread` trims it, then checks it).
-const TITLE_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*\
-                             [^\\s\\u0000-\\u001F\\u007F-\\u009F]\
-                             [^\\u0000-\\u001F\\u007F-\\u009F]*$";
+const CURSOR_PATTERN: &str = "^(c1\\.[A-Za-z0-9_-]+|[A-Za-z0-9_-]+)$";
+/// A title: no control characters and not blank (`rename_thread` trims Unicode `White_Space`,
+/// then checks it).
+const TITLE_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*\
+    [^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+    [^\\x00-\\x1F\\x7F-\\x9F]*$";
 /// Most content parts of one message (checked by the study use cases).
 const MAX_CONTENT_PARTS: usize = 50;
 /// Most items one `items.feedback` rates.
@@ -111,9 +114,9 @@ pub struct UserMessageInput {
     /// no attachments; any is refused with 400 `unsupported_operation`).
     #[schemars(length(max = 0))]
     pub attachments: Vec<String>,
-    /// Reply-to-selection text, at most 5,000 characters.
+    /// Reply-to-selection text, at most 5,000 characters, no NUL.
     #[serde(default)]
-    #[schemars(length(max = MAX_SELECTED_CHARS))]
+    #[schemars(length(max = MAX_SELECTED_CHARS), pattern(TEXT_PATTERN))]
     pub quoted_text: Option<String>,
     /// Options; `model` selects the study mode (`teach` unless it is `ask`).
     pub inference_options: InferenceOptions,

@@ -168,7 +168,7 @@ fn add_metadata(all: &mut Map<String, Value>) {
     let metadata = json!({
         "description": format!(
             "Integration metadata: accepted and ignored, at most {MAX_METADATA_BYTES} bytes \
-             as JSON."
+             as JSON, no NUL in any string."
         ),
         "type": "object",
         "nullable": true,

@@ -177,6 +177,22 @@ async fn every_served_operation_answers_what_the_schema_says() {
 }
 
 #[test]
+fn the_published_examples_are_valid() {
+    let spec: Value = serde_json::from_str(&study_mode_api::http::spec_json()).unwrap();
+    let op = &spec["paths"]["/chatkit"]["post"];
+    let requests = op["requestBody"]["content"]["application/json"]["examples"]
+        .as_object()
+        .expect("request examples");
+    assert!(requests.len() >= 3);
+    for example in requests.values() {
+        assert_valid("ChatKitRequest", &example["value"]);
+    }
+    let ok = &op["responses"]["200"]["content"];
+    assert_valid("ChatKitResponse", &ok["application/json"]["example"]);
+    assert_valid("ChatKitEvent", &ok["text/event-stream"]["example"]);
+}
+
+#[test]
 fn wrong_events_answers_and_requests_fail_validation() {
     let part = json!({"annotations":[],"text":"","type":"output_text"});
     let good = json!({"type":"thread.item.updated","item_id":"msg_1","update":{"type":"assistant_message.content_part.added","content_index":0,"content":part}});

@@ -2,6 +2,7 @@
 //! responses and the stream events, generated from the Rust wire types the server uses
 //! ([`crate::http::chatkit::schema`]).
 
+use serde_json::json;
 use serde_yaml::{Mapping, Value};
 
 use crate::http::chatkit::{UNSUPPORTED, schema};
@@ -36,24 +37,75 @@ pub fn apply(doc: &mut Value) {
         ));
     }
     if let Some(body) = op.get_mut("requestBody").and_then(Value::as_mapping_mut) {
-        body.insert(
-            "content".into(),
-            content(&[("application/json", schema::REQUEST)]),
-        );
+        let mut content = content(&[("application/json", schema::REQUEST)]);
+        if let Some(Value::Mapping(media)) = content.get_mut("application/json") {
+            media.insert("examples".into(), yaml(&request_examples()));
+        }
+        body.insert("content".into(), content);
     }
     if let Some(ok) = op
         .get_mut("responses")
         .and_then(|r| r.get_mut("200"))
         .and_then(Value::as_mapping_mut)
     {
-        ok.insert(
-            "content".into(),
-            content(&[
-                ("application/json", schema::RESPONSE),
-                ("text/event-stream", schema::EVENT),
-            ]),
-        );
+        let mut content = content(&[
+            ("application/json", schema::RESPONSE),
+            ("text/event-stream", schema::EVENT),
+        ]);
+        for (media, example) in [
+            ("application/json", json_example()),
+            ("text/event-stream", event_example()),
+        ] {
+            if let Some(Value::Mapping(media)) = content.get_mut(media) {
+                media.insert("example".into(), yaml(&example));
+            }
+        }
+        ok.insert("content".into(), content);
     }
+}
+
+const THREAD: &str = "thr_0f8e3c2a9b7d4e6f8a1b2c3d4e5f6a7b";
+const ITEM: &str = "msg_4b1d9e2c7a6f4e3d8c2b1a0f9e8d7c6b";
+
+/// Named request examples, one per common operation.
+fn request_examples() -> serde_json::Value {
+    let input = json!({"content": [{"type": "input_text", "text": "What is an agent?"}],
+                       "attachments": [], "inference_options": {"model": "teach"}});
+    let example =
+        |summary: &str, value: serde_json::Value| json!({"summary": summary, "value": value});
+    json!({
+        "threads.create": example("Start a thread (stream)",
+            json!({"type": "threads.create", "params": {"input": input}})),
+        "threads.add_user_message": example("Send a message (stream)",
+            json!({"type": "threads.add_user_message",
+                   "params": {"thread_id": THREAD, "input": input}})),
+        "threads.list": example("List threads (JSON)",
+            json!({"type": "threads.list", "params": {"limit": 20, "order": "desc"}})),
+        "items.list": example("List a thread's items (JSON)",
+            json!({"type": "items.list", "params": {"thread_id": THREAD, "limit": 20}})),
+        "items.feedback": example("Rate a tutor message (JSON)",
+            json!({"type": "items.feedback",
+                   "params": {"thread_id": THREAD, "item_ids": [ITEM], "kind": "positive"}})),
+    })
+}
+
+/// A `threads.list` answer.
+fn json_example() -> serde_json::Value {
+    json!({"data": [{"title": "What is an agent?", "id": THREAD,
+                     "created_at": "2026-12-03T09:30:00Z", "status": {"type": "active"},
+                     "metadata": {}, "items": {"data": [], "has_more": false}}],
+           "has_more": false})
+}
+
+/// One event: a piece of the tutor's answer.
+fn event_example() -> serde_json::Value {
+    json!({"type": "thread.item.updated", "item_id": ITEM,
+           "update": {"type": "assistant_message.content_part.text_delta", "content_index": 0,
+                      "delta": "An agent decides"}})
+}
+
+fn yaml(value: &serde_json::Value) -> Value {
+    serde_yaml::to_value(value).unwrap_or(Value::Null)
 }
 
 /// `content` with each media type's schema a bare reference to a component.

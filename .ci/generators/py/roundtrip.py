@@ -14,8 +14,8 @@ import os
 import re
 import sys
 
-from study_mode_api_client import ApiClient, Configuration, ThreadsApi
-from study_mode_api_client.exceptions import NotFoundException
+from study_mode_api_client import ApiClient, Configuration, LessonsApi, ThreadsApi
+from study_mode_api_client.exceptions import ApiException, NotFoundException
 from study_mode_api_client.models import (
     CreateThreadIn,
     DeltaEvent,
@@ -25,8 +25,10 @@ from study_mode_api_client.models import (
     FeedbackIn,
     ItemOut,
     ItemPage,
+    LessonOut,
     MessageIn,
     Mode,
+    RateLimitStatus,
     Rating,
     RenameIn,
     SortOrder,
@@ -56,7 +58,9 @@ def make_api() -> ThreadsApi:
         config.api_key["apiKeyAuth"] = api_key
         return ThreadsApi(ApiClient(config))
     # The development principal: no credential, the user named by X-User-Id.
-    return ThreadsApi(ApiClient(config, header_name="X-User-Id", header_value=os.environ["USER_ID"]))
+    return ThreadsApi(
+        ApiClient(config, header_name="X-User-Id", header_value=os.environ["USER_ID"])
+    )
 
 
 def create_threads(api: ThreadsApi, n: int) -> list[ThreadOut]:
@@ -154,6 +158,19 @@ def items(api: ThreadsApi, thread_id: str, answer: ItemOut) -> None:
     expect(any(i.id == answer.id for i in everything), "listItems: answer missing")
 
 
+def lesson(api: LessonsApi) -> None:
+    first = api.get_lesson_with_http_info(path=LESSON)
+    expect(isinstance(first.data, LessonOut) and first.data.path == LESSON, "getLesson")
+    etag = first.headers.get("etag")
+    expect(etag, "getLesson: no ETag")
+    # The client raises for every status outside 2xx, the documented 304 included.
+    try:
+        api.get_lesson_with_http_info(path=LESSON, if_none_match=etag)
+        raise Broken("getLesson with If-None-Match: no 304")
+    except ApiException as e:
+        expect(e.status == 304, f"getLesson with If-None-Match: {e.status}")
+
+
 def main() -> None:
     api = make_api()
     threads = create_threads(api, 3)
@@ -170,6 +187,11 @@ def main() -> None:
     items(api, main_id, answer)
     rated = api.rate_item_with_http_info(main_id, answer.id, FeedbackIn(kind=Rating.POSITIVE))
     expect(rated.status_code == 204, f"rateItem: {rated.status_code}")
+
+    lesson(LessonsApi(api.api_client))
+    quota = api.get_rate_limit()
+    # Empty on an instance whose quotas are lifted (the run sets them unlimited).
+    expect(isinstance(quota, RateLimitStatus), f"getRateLimit: {quota!r}")
 
     # A message with the student's display name: the generated model checks `user_name`
     # against the spec's pattern with Python's `re`.

@@ -9,6 +9,7 @@ import {
   Configuration,
   ErrorBodyFromJSON,
   ItemOut,
+  LessonsApi,
   MessageIn,
   Mode,
   Rating,
@@ -27,15 +28,30 @@ function expect(cond: unknown, message: string): asserts cond {
   if (!cond) throw new Broken(message);
 }
 
-function makeApi(): ThreadsApi {
+function makeConfig(): Configuration {
   const basePath = process.env.BASE_URL;
   expect(basePath, "BASE_URL is not set");
   const apiKey = process.env.API_KEY;
-  if (apiKey) return new ThreadsApi(new Configuration({ basePath, apiKey }));
+  if (apiKey) return new Configuration({ basePath, apiKey });
   const userId = process.env.USER_ID;
   expect(userId, "API_KEY or USER_ID must be set");
   // The development principal: no credential, the user named by X-User-Id.
-  return new ThreadsApi(new Configuration({ basePath, headers: { "X-User-Id": userId } }));
+  return new Configuration({ basePath, headers: { "X-User-Id": userId } });
+}
+
+async function lesson(api: LessonsApi): Promise<void> {
+  const first = await api.getLessonRaw({ path: LESSON });
+  expect((await first.value()).path === LESSON, "getLesson");
+  const etag = first.raw.headers.get("etag");
+  expect(etag, "getLesson: no ETag");
+  // The client throws for every status outside 2xx, the documented 304 included.
+  try {
+    await api.getLessonRaw({ path: LESSON, ifNoneMatch: etag });
+    throw new Broken("getLesson with If-None-Match: no 304");
+  } catch (e) {
+    if (!(e instanceof ResponseError)) throw e;
+    expect(e.response.status === 304, `getLesson with If-None-Match: ${e.response.status}`);
+  }
 }
 
 async function pageThroughThreads(api: ThreadsApi, want: string[]): Promise<void> {
@@ -133,7 +149,8 @@ async function items(api: ThreadsApi, threadId: string, answer: ItemOut): Promis
 }
 
 async function main(): Promise<void> {
-  const api = makeApi();
+  const config = makeConfig();
+  const api = new ThreadsApi(config);
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
     const r = await api.createThreadRaw({ createThreadIn: { lessonPath: LESSON, mode: Mode.Teach } });
@@ -163,6 +180,11 @@ async function main(): Promise<void> {
   const second = ids[1];
   expect(second, "no second thread");
   await sendAndRead(api, second, { text: "What is an agent?", mode: Mode.Ask, userName: "Ada" });
+
+  await lesson(new LessonsApi(config));
+  const quota = await api.getRateLimit();
+  // Empty on an instance whose quotas are lifted (the run sets them unlimited).
+  expect(Array.isArray(quota.buckets), "getRateLimit: no buckets");
 
   for (const threadId of ids) {
     const d = await api.deleteThreadRaw({ threadId });

@@ -25,6 +25,9 @@ fn a_cursor_reads_back_as_the_position_it_was_made_from() {
     ] {
         let cursor = encode(created_at, id);
         assert!(cursor.len() <= MAX_CURSOR_CHARS, "{cursor}");
+        if (0..=MAX_TIME_2).contains(&created_at) {
+            assert!(cursor.starts_with("c2.") && cursor.len() <= MAX_CURSOR_2_CHARS);
+        }
         assert!(
             cursor
                 .bytes()
@@ -32,6 +35,36 @@ fn a_cursor_reads_back_as_the_position_it_was_made_from() {
             "URL-safe: {cursor}"
         );
         assert_eq!(parse("after", &cursor), Ok(position(created_at, id)));
+    }
+}
+
+#[test]
+fn every_string_of_the_pattern_is_a_cursor_the_server_reads() {
+    let pattern = regex::Regex::new(CURSOR_PATTERN).unwrap();
+    let shortest = format!("c2.{}", "A".repeat(TIME_CHARS + 1));
+    let longest = format!("c2.{}", "_".repeat(TIME_CHARS + MAX_ID_BYTES));
+    for cursor in [
+        shortest.as_str(),
+        longest.as_str(),
+        "c2.0123456789",
+        "c2.-_-_-_-_-_-_",
+    ] {
+        assert!(pattern.is_match(cursor), "{cursor}");
+        let After::Position(position) = parse("after", cursor).expect(cursor) else {
+            panic!("{cursor} is a position");
+        };
+        // And it is the cursor of the position it names: one spelling per position.
+        assert_eq!(encode(position.created_at, &position.id), cursor);
+    }
+    assert_eq!(longest.len(), MAX_CURSOR_2_CHARS);
+    for outside in [
+        "c2.",
+        "c2.AAAAAAAAA",
+        &format!("{longest}A"),
+        "c2.AAAAAAAAA!",
+    ] {
+        assert!(!pattern.is_match(outside), "{outside}");
+        assert!(parse("after", outside).is_err(), "{outside}");
     }
 }
 
@@ -47,7 +80,8 @@ fn the_longest_cursor_is_the_documented_119_characters() {
 #[test]
 fn a_cursor_is_opaque_and_never_a_valid_id() {
     let cursor = encode(1_733_231_400_123_456, "thr_1");
-    assert!(!cursor.contains("thr_1"));
+    assert!(!cursor.contains("thr_1"), "{cursor}");
+    assert!(!cursor.contains("thr"), "{cursor}");
     assert!(check_id("after", &cursor).is_err());
 }
 

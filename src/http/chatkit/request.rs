@@ -9,15 +9,13 @@ use serde::Deserialize;
 
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_TITLE_CHARS};
 use crate::domain::bounds::MAX_ID_BYTES;
-use crate::domain::cursor::MAX_CURSOR_CHARS;
+use crate::domain::cursor::{CURSOR_PATTERN, MAX_CURSOR_2_CHARS};
 use crate::domain::thread::{
     FeedbackKind, InferenceOptions, MAX_PAGE_SIZE, Order, TEXT_PATTERN, UserContent,
 };
 
 /// Ids the service generates and accepts: `[A-Za-z0-9_-]`, 1 to 64 characters.
 const ID_PATTERN: &str = "^[A-Za-z0-9_-]+$";
-/// An opaque cursor (`c1.` + URL-safe base64) or the older form, a plain id.
-const CURSOR_PATTERN: &str = "^(c1\\.[A-Za-z0-9_-]+|[A-Za-z0-9_-]+)$";
 /// A title: no control characters and not blank (`rename_thread` trims Unicode `White_Space`,
 /// then checks it).
 const TITLE_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*\
@@ -199,9 +197,10 @@ pub struct ListParams {
     #[serde(default)]
     pub order: Option<Order>,
     /// Exclusive cursor: the `after` of the previous page (opaque, survives deletion of the row
-    /// it stops at), or the older form, the id of the last row the client has.
+    /// it stops at). The older forms (a `c1.` cursor, the id of the last row the client has)
+    /// are still read but not part of the schema.
     #[serde(default)]
-    #[schemars(length(min = 1, max = MAX_CURSOR_CHARS), pattern(CURSOR_PATTERN))]
+    #[schemars(length(min = 13, max = MAX_CURSOR_2_CHARS), pattern(CURSOR_PATTERN))]
     pub after: Option<String>,
 }
 

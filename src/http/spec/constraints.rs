@@ -9,7 +9,7 @@ use crate::app::study::{
     MAX_MESSAGE_CHARS, MAX_SELECTED_CHARS, MAX_TITLE_CHARS, MAX_USER_NAME_CHARS,
 };
 use crate::domain::bounds::MAX_ID_BYTES;
-use crate::domain::cursor::MAX_CURSOR_CHARS;
+use crate::domain::cursor::{CURSOR_PATTERN, MAX_CURSOR_2_CHARS};
 use crate::domain::lesson::MAX_LESSON_PATH_CHARS;
 use crate::domain::thread::MAX_PAGE_SIZE;
 use crate::http::admin::MAX_PURGE_PATHS;
@@ -29,9 +29,9 @@ const ID: &str = "^[A-Za-z0-9_-]+$";
 /// A lesson path: segments of `A-Z a-z 0-9 . _ -` (each with at least one that is not a dot),
 /// separated by single slashes, no `..`, no leading or trailing slash; white space around it
 /// is trimmed (Unicode `White_Space`, what Rust's `trim` removes).
-const LESSON_PATH: &str = "^(?!.*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$";
+const LESSON_PATH: &str = "^(?![\\s\\S]*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$";
 /// The same, or only white space (`/chatkit` reads a blank `lesson_path` as none).
-const LESSON_PATH_OR_BLANK: &str = "^(?!.*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$";
+const LESSON_PATH_OR_BLANK: &str = "^(?![\\s\\S]*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$";
 /// A one-line label (no control character) with at least one character that is not white
 /// space; "white space" is exactly what the server trims (Unicode `White_Space`).
 const TITLE: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\x00-\\x1F\\x7F-\\x9F]*$";
@@ -90,9 +90,6 @@ static NAME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
-/// A page cursor: one the server issued (`c1.…`) or, the older form, the id of a row.
-const CURSOR: &str = "^(c1\\.[A-Za-z0-9_-]+|[A-Za-z0-9_-]+)$";
-
 fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
     use Bound::{Integer, Text};
     let lesson = Text(1, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH));
@@ -108,7 +105,13 @@ fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
         ("param", "thread_id", Text(1, MAX_ID_BYTES, Some(ID))),
         ("param", "item_id", Text(1, MAX_ID_BYTES, Some(ID))),
         ("param", "limit", Integer(1, MAX_PAGE_SIZE)),
-        ("param", "after", Text(1, MAX_CURSOR_CHARS, Some(CURSOR))),
+        // A cursor as the server issues them; the older forms it still reads are left out,
+        // as not every string of their shape is one it reads.
+        (
+            "param",
+            "after",
+            Text(13, MAX_CURSOR_2_CHARS, Some(CURSOR_PATTERN)),
+        ),
         ("param", "lesson_path", lesson),
         ("param", "path", lesson),
         ("param", "selected_text", selected),
@@ -265,7 +268,7 @@ mod tests {
     fn matches(pattern: &str, text: &str) -> bool {
         // The `regex` crate has no look-ahead: LESSON_PATH's (no `..`) is checked by hand.
         let re = |p: &str| regex::Regex::new(p).unwrap();
-        match pattern.strip_prefix("^(?!.*\\.\\.)") {
+        match pattern.strip_prefix("^(?![\\s\\S]*\\.\\.)") {
             Some(rest) => !text.contains("..") && re(&format!("^{rest}")).is_match(text),
             None => re(pattern).is_match(text),
         }
@@ -292,6 +295,10 @@ mod tests {
         assert!(matches(LESSON_PATH_OR_BLANK, ""));
         assert!(matches(LESSON_PATH_OR_BLANK, " \t"));
         assert!(!matches(LESSON_PATH_OR_BLANK, "a/../b"));
+        assert!(
+            !matches(LESSON_PATH, "\na/../b"),
+            "the look-ahead crosses lines"
+        );
     }
 
     #[test]

@@ -12,8 +12,10 @@ const LESSON: &str = "01-Foundations/02-Agents/01-what-is-an-agent";
 const THREAD: &str = "thr_0f8e3c2a9b7d4e6f8a1b2c3d4e5f6a7b";
 const ITEM: &str = "msg_4b1d9e2c7a6f4e3d8c2b1a0f9e8d7c6b";
 const CREATED: &str = "2026-12-03T09:30:00Z";
-/// A cursor as the server issues them (`c1.` + base64url of `micros.id`).
-const CURSOR: &str = "c1.MTc2NDc2MzIwMDAwMDAwMC50aHJfMGY4ZTNjMmE5YjdkNGU2ZjhhMWIyYzNkNGU1ZjZhN2I";
+/// A cursor as the server issues them.
+fn cursor() -> String {
+    crate::domain::cursor::encode(1_764_754_200_000_000, THREAD)
+}
 
 fn thread() -> Json {
     json!({"id": THREAD, "title": "What is an agent?", "created_at": CREATED, "lesson_path": LESSON})
@@ -60,7 +62,7 @@ fn operations() -> Vec<(&'static str, Option<Json>, Option<Json>)> {
         (
             "listThreads",
             None,
-            Some(json!({"data": [thread()], "has_more": true, "after": CURSOR})),
+            Some(json!({"data": [thread()], "has_more": true, "after": cursor()})),
         ),
         ("getThread", None, Some(thread())),
         (
@@ -133,7 +135,7 @@ fn parameter(name: &str) -> Option<Json> {
         "thread_id" => json!(THREAD),
         "item_id" => json!(ITEM),
         "limit" => json!(20),
-        "after" => json!(CURSOR),
+        "after" => json!(cursor()),
         "order" => json!("desc"),
         "lesson_path" | "path" => json!(LESSON),
         "selected_text" => json!("An agent decides its next step"),

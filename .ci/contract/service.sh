@@ -77,6 +77,18 @@ stop_instance() {
 # A database of its own on the shared Postgres, created fresh and dropped after.
 PG_ADMIN_URL="${CONTRACT_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 create_database() { timeout 30 psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "CREATE DATABASE \"$1\""; }
+# Databases of earlier runs killed before their cleanup (named smcontract_<epoch>_<pid>), once
+# they are two hours old: a run never takes that long, so a concurrent run's is never touched.
+sweep_databases() {
+  local now name born
+  now=$(date +%s)
+  timeout 30 psql -At "$PG_ADMIN_URL" -c "SELECT datname FROM pg_database WHERE datname LIKE 'smcontract\_%'" 2>/dev/null |
+    while read -r name; do
+      born=${name#smcontract_}
+      born=${born%%_*}
+      if [[ "$born" =~ ^[0-9]+$ ]] && [ $((now - born)) -gt 7200 ]; then drop_database "$name"; fi
+    done
+}
 drop_database() {
   timeout 30 psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 || true
 }

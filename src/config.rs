@@ -326,6 +326,8 @@ pub struct Config {
     pub http: HttpEdgeConfig,
     /// Serve the interactive API docs at `/docs`.
     pub docs_enabled: bool,
+    /// Where clients reach the service (the spec's `servers`); default the bound address.
+    pub public_base_url: String,
     /// Lesson source.
     pub lessons: LessonsConfig,
     /// Tutor model.

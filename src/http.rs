@@ -70,16 +70,16 @@ pub fn api_service(apis: Apis) -> OpenApiService<Apis, ()> {
         .description(
             "Backend of the Study Mode Socratic tutor: ChatKit protocol, lessons, study threads.",
         )
-        .license(poem_openapi::LicenseObject::new("MIT"))
+        .license(poem_openapi::LicenseObject::new("MIT").url("https://opensource.org/licenses/MIT"))
 }
 
 /// The published spec of `service` (the generated document after [`spec::finish`]), as
 /// `(json, yaml)`.
-fn documents(service: &OpenApiService<Apis, ()>) -> (String, String) {
+fn documents(service: &OpenApiService<Apis, ()>, base_url: &str) -> (String, String) {
     let generated = service.spec();
     match auth::spec::with_security(&generated) {
         Ok(mut doc) => {
-            spec::finish(&mut doc);
+            spec::finish(&mut doc, base_url);
             (
                 serde_json::to_string_pretty(&doc).unwrap_or_else(|_| generated.clone()),
                 serde_yaml::to_string(&doc).unwrap_or_else(|_| service.spec_yaml()),
@@ -92,12 +92,20 @@ fn documents(service: &OpenApiService<Apis, ()>) -> (String, String) {
 
 /// The spec as committed in `openapi/openapi.yaml`.
 pub fn spec_yaml() -> String {
-    documents(&api_service(apis_for_spec())).1
+    documents(
+        &api_service(apis_for_spec()),
+        &default_config().public_base_url,
+    )
+    .1
 }
 
 /// The spec as JSON.
 pub fn spec_json() -> String {
-    documents(&api_service(apis_for_spec())).0
+    documents(
+        &api_service(apis_for_spec()),
+        &default_config().public_base_url,
+    )
+    .0
 }
 
 fn serve_document(body: String, content_type: &'static str) -> impl Endpoint + 'static {
@@ -112,9 +120,12 @@ fn serve_document(body: String, content_type: &'static str) -> impl Endpoint + '
     })
 }
 
+fn default_config() -> Config {
+    Config::from_vars(Vec::new()).expect("the default configuration is valid")
+}
+
 fn apis_for_spec() -> Apis {
-    let config = Config::from_vars(Vec::new()).expect("the default configuration is valid");
-    let config = Arc::new(config);
+    let config = Arc::new(default_config());
     (
         root::RootApi,
         health::HealthApi::new(Readiness::default()),
@@ -138,7 +149,7 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         rate_limit::QuotaApi::new(),
     ));
     // Rendered once at start-up, not per request.
-    let (json, yaml) = documents(&api);
+    let (json, yaml) = documents(&api, &state.config.public_base_url);
     let allow = Arc::new(allow::AllowTable::new(
         &json,
         &[

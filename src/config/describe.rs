@@ -109,6 +109,7 @@ impl Config {
                     .map_or("(unset: no header)".into(), |n| n.to_string()),
             ),
             ("DOCS_ENABLED", self.docs_enabled.to_string()),
+            ("PUBLIC_BASE_URL", self.public_base_url.clone()),
             (
                 "LESSONS_DIR",
                 self.lessons

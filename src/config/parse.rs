@@ -209,6 +209,13 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     );
     let http = edge::edge(&mut c, &raw);
     let docs_enabled = c.boolean("DOCS_ENABLED", &raw.docs_enabled, !prod);
+    let bound = if host.contains(':') {
+        format!("http://[{host}]:{port}")
+    } else {
+        format!("http://{host}:{port}")
+    };
+    let public_base_url =
+        sections::http_url(&mut c, "PUBLIC_BASE_URL", &raw.public_base_url, &bound);
     let lessons = lessons(&mut c, &raw);
     let tutor = tutor(&mut c, &raw);
     let rate_limits = rate_limits(&mut c, &raw);
@@ -253,6 +260,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         shutdown_grace: Duration::from_secs(grace),
         http,
         docs_enabled,
+        public_base_url,
         lessons,
         tutor,
         rate_limits,

@@ -39,6 +39,7 @@ pub(crate) struct RawEnv {
     pub max_connections: Option<String>,
     pub hsts_max_age_secs: Option<String>,
     pub docs_enabled: Option<String>,
+    pub public_base_url: Option<String>,
     pub lessons_dir: Option<String>,
     pub github_repo: Option<String>,
     pub github_branch: Option<String>,

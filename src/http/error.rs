@@ -9,10 +9,51 @@ use poem_openapi::{ApiResponse, Object, payload::Json};
 /// then, and a retry that comes too soon only queues again.
 pub const DATABASE_RETRY_AFTER: Duration = Duration::from_secs(2);
 
+/// Every `code` an error body can carry: the spec declares `ErrorDetail.code` as this enum, and
+/// debug builds (the test suite) assert that every error the service builds uses one of them.
+pub const ERROR_CODES: &[&str] = &[
+    "bad_request",
+    "invalid_id",
+    "invalid_text",
+    "field_too_long",
+    "message_too_large",
+    "invalid_lesson_path",
+    "invalid_user_name",
+    "invalid_user_id",
+    "invalid_organization_id",
+    "unsupported_operation",
+    "unauthorized",
+    "invalid_token",
+    "forbidden",
+    "not_found",
+    "thread_not_found",
+    "item_not_found",
+    "lesson_not_found",
+    "method_not_allowed",
+    "not_acceptable",
+    "request_timeout",
+    "conflict",
+    "turn_in_progress",
+    "thread_full",
+    "thread_limit_reached",
+    "payload_too_large",
+    "unsupported_media_type",
+    "unprocessable_entity",
+    "rate_limited",
+    "internal_error",
+    "service_unavailable",
+    "database_unavailable",
+    "lesson_unavailable",
+    "cache_unavailable",
+    "auth_unavailable",
+    "shutting_down",
+    "gateway_timeout",
+];
+
 /// Details of an error.
 #[derive(Debug, Clone, Object, serde::Serialize, serde::Deserialize)]
 pub struct ErrorDetail {
-    /// Stable machine-readable code (`not_found`, `payload_too_large`, …).
+    /// Stable machine-readable code; the spec lists every one.
     pub code: String,
     /// Human-readable explanation; never contains internal details of a 5xx.
     pub message: String,
@@ -32,9 +73,14 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// An error body without a request id (the middleware adds it).
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        let code = code.into();
+        debug_assert!(
+            ERROR_CODES.contains(&code.as_str()),
+            "error code {code:?} is not in ERROR_CODES (the spec's enum)"
+        );
         Self {
             error: ErrorDetail {
-                code: code.into(),
+                code,
                 message: message.into(),
                 request_id: None,
             },

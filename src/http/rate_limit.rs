@@ -113,13 +113,81 @@ pub async fn headers<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<
     Ok(resp)
 }
 
+/// A quota window's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum WindowName {
+    /// One second.
+    Second,
+    /// One minute.
+    Minute,
+    /// One hour.
+    Hour,
+    /// One day.
+    Day,
+}
+
+impl WindowName {
+    /// The window of `period` (quotas only have these four lengths).
+    pub fn of(period: Duration) -> Self {
+        match period.as_secs() {
+            0..=1 => Self::Second,
+            2..=60 => Self::Minute,
+            61..=3_600 => Self::Hour,
+            _ => Self::Day,
+        }
+    }
+}
+
+/// A quota bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum BucketName {
+    /// Operations that run the model.
+    Chat,
+    /// Every other authenticated request.
+    Api,
+}
+
+impl From<Bucket> for BucketName {
+    fn from(bucket: Bucket) -> Self {
+        match bucket {
+            Bucket::Chat => Self::Chat,
+            Bucket::Api => Self::Api,
+        }
+    }
+}
+
+/// A quota tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum TierName {
+    /// The default tier.
+    Free,
+    /// Paying students.
+    Premium,
+    /// Operators.
+    Admin,
+}
+
+impl From<crate::domain::principal::Tier> for TierName {
+    fn from(tier: crate::domain::principal::Tier) -> Self {
+        use crate::domain::principal::Tier;
+        match tier {
+            Tier::Free => Self::Free,
+            Tier::Premium => Self::Premium,
+            Tier::Admin => Self::Admin,
+        }
+    }
+}
+
 /// One window as reported by the status endpoint.
 #[derive(Debug, poem_openapi::Object)]
 pub struct WindowStatus {
     /// `{bucket}-{period}`, as in `RateLimit-Policy`.
     pub name: String,
-    /// `second`, `minute`, `hour` or `day`.
-    pub window: String,
+    /// The window's length.
+    pub window: WindowName,
     /// Requests allowed per window.
     pub limit: u32,
     /// Requests left now.
@@ -131,8 +199,8 @@ pub struct WindowStatus {
 /// A bucket's windows for the caller.
 #[derive(Debug, poem_openapi::Object)]
 pub struct BucketStatus {
-    /// `chat` (operations that run the model) or `api` (everything else).
-    pub bucket: String,
+    /// The bucket.
+    pub bucket: BucketName,
     /// Its windows; a bucket without windows is unlimited and not listed.
     pub windows: Vec<WindowStatus>,
 }
@@ -140,8 +208,8 @@ pub struct BucketStatus {
 /// The caller's quotas.
 #[derive(Debug, poem_openapi::Object)]
 pub struct RateLimitStatus {
-    /// Quota tier (`free`, `premium`, `admin`).
-    pub tier: String,
+    /// Quota tier.
+    pub tier: TierName,
     /// Limited buckets.
     pub buckets: Vec<BucketStatus>,
 }
@@ -193,14 +261,14 @@ impl QuotaApi {
             .await
             .into_iter()
             .map(|o| BucketStatus {
-                bucket: o.bucket.as_str().into(),
+                bucket: o.bucket.into(),
                 windows: o
                     .windows
                     .iter()
                     .zip(&o.decision.windows)
                     .map(|(w, s)| WindowStatus {
                         name: format!("{}-{}", o.bucket.as_str(), period_name(w.period)),
-                        window: period_name(w.period),
+                        window: WindowName::of(w.period),
                         limit: w.limit,
                         remaining: s.remaining,
                         reset: ceil_secs(s.reset_after),
@@ -209,7 +277,7 @@ impl QuotaApi {
             })
             .collect();
         Ok(StatusResponse::Ok(Json(RateLimitStatus {
-            tier: who.tier.as_str().into(),
+            tier: who.tier.into(),
             buckets,
         })))
     }

@@ -114,7 +114,7 @@ impl ThreadsApi {
         &self,
         req: &Request,
         body: Json<CreateThreadIn>,
-    ) -> Result<ThreadResponse, ApiError> {
+    ) -> Result<ThreadCreated, ApiError> {
         let who = auth::caller(req, Bucket::Api).await?;
         let thread = self
             .study()?
@@ -124,7 +124,7 @@ impl ThreadsApi {
                 body.mode.unwrap_or_default().into(),
             )
             .await?;
-        Ok(ThreadResponse::Created(Json(ThreadOut::from(&thread))))
+        Ok(ThreadCreated::Created(Json(ThreadOut::from(&thread))))
     }
 
     /// List threads
@@ -291,7 +291,7 @@ impl ThreadsApi {
                         serde_json::to_string(&poem_openapi::types::ToJSON::to_json(&e))
                             .unwrap_or_default(),
                     )
-                    .event_type(e.kind.clone())
+                    .event_type(e.kind())
                 }),
         ))
     }

@@ -8,7 +8,12 @@ use secrecy::SecretString;
 use super::Collector;
 use crate::config::{LessonsConfig, ModelHttpVersion, RateLimitConfig, RawEnv, TutorConfig};
 
-fn http_url(c: &mut Collector, var: &str, raw: &Option<String>, default: &str) -> String {
+pub(super) fn http_url(
+    c: &mut Collector,
+    var: &str,
+    raw: &Option<String>,
+    default: &str,
+) -> String {
     let value = raw
         .clone()
         .unwrap_or_else(|| default.into())

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult};
-use poem_openapi::{ApiResponse, Enum, Object};
+use poem_openapi::{ApiResponse, Enum, Object, Union};
 
 use crate::app::study::TurnEvent;
 use crate::domain::thread::{ItemKind, Thread, ThreadItem};
@@ -88,6 +88,16 @@ impl From<&Thread> for ThreadOut {
     }
 }
 
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Role {
+    /// The student.
+    User,
+    /// The tutor.
+    Tutor,
+}
+
 /// A message of a thread.
 #[derive(Debug, Object)]
 pub struct ItemOut {
@@ -97,8 +107,8 @@ pub struct ItemOut {
     pub thread_id: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
-    /// `user` or `tutor`.
-    pub role: String,
+    /// Who wrote it.
+    pub role: Role,
     /// Text (markdown for the tutor).
     pub text: String,
     /// True when the model failed mid-answer and this is the partial text.
@@ -111,15 +121,15 @@ impl ItemOut {
             return None;
         }
         let (role, interrupted) = match &item.kind {
-            ItemKind::UserMessage { .. } => ("user", false),
-            ItemKind::AssistantMessage { interrupted, .. } => ("tutor", *interrupted),
+            ItemKind::UserMessage { .. } => (Role::User, false),
+            ItemKind::AssistantMessage { interrupted, .. } => (Role::Tutor, *interrupted),
             ItemKind::HiddenContext { .. } => return None,
         };
         Some(Self {
             id: item.id.clone(),
             thread_id: item.thread_id.clone(),
             created_at: item.created_at,
-            role: role.into(),
+            role,
             text: item.kind.text(),
             interrupted,
         })
@@ -201,66 +211,98 @@ pub struct FeedbackIn {
     pub kind: Rating,
 }
 
-/// One event of a tutoring turn.
+/// `user_message`: the student's message as stored.
 #[derive(Debug, Object)]
-pub struct TurnEventOut {
-    /// `user_message` (the stored student message), `delta` (tutor text), `done` (the stored
-    /// tutor message), `thread` (the thread changed) or `error`. Also the SSE `event:` name.
-    #[oai(rename = "type")]
-    pub kind: String,
-    /// The message, for `user_message` and `done`.
-    #[oai(skip_serializing_if_is_none)]
-    pub item: Option<ItemOut>,
-    /// Text to append, for `delta`.
-    #[oai(skip_serializing_if_is_none)]
-    pub delta: Option<String>,
-    /// The thread, for `thread`.
-    #[oai(skip_serializing_if_is_none)]
-    pub thread: Option<ThreadOut>,
-    /// What went wrong, for `error`.
-    #[oai(skip_serializing_if_is_none)]
-    pub message: Option<String>,
-    /// Whether retrying makes sense, for `error`.
-    #[oai(skip_serializing_if_is_none)]
-    pub allow_retry: Option<bool>,
+pub struct UserMessageEvent {
+    /// The stored message.
+    pub item: ItemOut,
+}
+
+/// `delta`: text to append to the tutor's answer.
+#[derive(Debug, Object)]
+pub struct DeltaEvent {
+    /// Text, whitespace exact.
+    pub delta: String,
+}
+
+/// `done`: the tutor's answer as stored; the last event of a turn that succeeded.
+#[derive(Debug, Object)]
+pub struct DoneEvent {
+    /// The stored message.
+    pub item: ItemOut,
+}
+
+/// `thread`: the thread changed (it got its title).
+#[derive(Debug, Object)]
+pub struct ThreadEvent {
+    /// The thread now.
+    pub thread: ThreadOut,
+}
+
+/// `error`: the turn failed; the last event of the stream.
+#[derive(Debug, Object)]
+pub struct ErrorEvent {
+    /// What went wrong, for the student.
+    pub message: String,
+    /// Whether sending the message again makes sense.
+    pub allow_retry: bool,
+}
+
+/// One event of a tutoring turn; `type` says which, and is also the SSE `event:` name.
+#[derive(Debug, Union)]
+#[oai(discriminator_name = "type", one_of)]
+pub enum TurnEventOut {
+    /// The stored student message.
+    #[oai(mapping = "user_message")]
+    UserMessage(UserMessageEvent),
+    /// Tutor text.
+    #[oai(mapping = "delta")]
+    Delta(DeltaEvent),
+    /// The stored tutor message.
+    #[oai(mapping = "done")]
+    Done(DoneEvent),
+    /// The thread changed.
+    #[oai(mapping = "thread")]
+    Thread(ThreadEvent),
+    /// The turn failed.
+    #[oai(mapping = "error")]
+    Error(ErrorEvent),
+}
+
+impl TurnEventOut {
+    /// The event's `type`, also its SSE `event:` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::UserMessage(_) => "user_message",
+            Self::Delta(_) => "delta",
+            Self::Done(_) => "done",
+            Self::Thread(_) => "thread",
+            Self::Error(_) => "error",
+        }
+    }
 }
 
 pub(super) fn event_out(event: TurnEvent) -> Option<TurnEventOut> {
-    let blank = |kind: &str| TurnEventOut {
-        kind: kind.into(),
-        item: None,
-        delta: None,
-        thread: None,
-        message: None,
-        allow_retry: None,
-    };
     Some(match event {
-        TurnEvent::ItemDone(item) => TurnEventOut {
-            item: ItemOut::from_item(&item),
-            ..blank("user_message")
-        },
-        TurnEvent::AssistantDelta { delta, .. } => TurnEventOut {
-            delta: Some(delta),
-            ..blank("delta")
-        },
-        TurnEvent::AssistantDone(item) => TurnEventOut {
-            item: ItemOut::from_item(&item),
-            ..blank("done")
-        },
-        TurnEvent::ThreadUpdated(thread) | TurnEvent::ThreadCreated(thread) => TurnEventOut {
-            thread: Some(ThreadOut::from(&thread)),
-            ..blank("thread")
-        },
+        TurnEvent::ItemDone(item) => TurnEventOut::UserMessage(UserMessageEvent {
+            item: ItemOut::from_item(&item)?,
+        }),
+        TurnEvent::AssistantDelta { delta, .. } => TurnEventOut::Delta(DeltaEvent { delta }),
+        TurnEvent::AssistantDone(item) => TurnEventOut::Done(DoneEvent {
+            item: ItemOut::from_item(&item)?,
+        }),
+        TurnEvent::ThreadUpdated(thread) | TurnEvent::ThreadCreated(thread) => {
+            TurnEventOut::Thread(ThreadEvent {
+                thread: ThreadOut::from(&thread),
+            })
+        }
         TurnEvent::Error {
             message,
             allow_retry,
-        } => TurnEventOut {
-            message: Some(
-                message.unwrap_or_else(|| "the tutor could not finish this answer".into()),
-            ),
-            allow_retry: Some(allow_retry),
-            ..blank("error")
-        },
+        } => TurnEventOut::Error(ErrorEvent {
+            message: message.unwrap_or_else(|| "the tutor could not finish this answer".into()),
+            allow_retry,
+        }),
         TurnEvent::StreamOptions | TurnEvent::AssistantStarted { .. } => return None,
     })
 }
@@ -271,6 +313,11 @@ pub enum ThreadResponse {
     /// The thread.
     #[oai(status = 200)]
     Ok(Json<ThreadOut>),
+}
+
+/// 201 with the new thread.
+#[derive(ApiResponse)]
+pub enum ThreadCreated {
     /// The new thread.
     #[oai(status = 201)]
     Created(Json<ThreadOut>),

@@ -1,0 +1,204 @@
+//! Pass: every bound the server enforces on a client value, stated in the schema, so a
+//! generator validates it and a fuzzer knows what is accepted. The numbers are the server's
+//! own constants; the patterns restate the checks in `domain::bounds`, `domain::lesson`,
+//! `domain::cursor` and `domain::tutor`.
+
+use serde_yaml::{Mapping, Value};
+
+use crate::app::study::{
+    MAX_MESSAGE_CHARS, MAX_SELECTED_CHARS, MAX_TITLE_CHARS, MAX_USER_NAME_CHARS,
+};
+use crate::domain::bounds::MAX_ID_BYTES;
+use crate::domain::cursor::MAX_CURSOR_CHARS;
+use crate::domain::lesson::MAX_LESSON_PATH_CHARS;
+use crate::domain::thread::MAX_PAGE_SIZE;
+use crate::http::error::ERROR_CODES;
+
+/// A bound on one value.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// `min_length..=max_length` characters matching `pattern` (when set).
+    Text(usize, usize, Option<&'static str>),
+    /// An integer `min..=max`.
+    Integer(u32, u32),
+}
+
+/// Ids (`thr_…`, `msg_…`): 1 to 64 of `A-Z a-z 0-9 _ -`.
+const ID: &str = "^[A-Za-z0-9_-]+$";
+/// A lesson path: segments of `A-Z a-z 0-9 . _ -` (each with at least one that is not a dot),
+/// separated by single slashes, no `..`, no leading or trailing slash.
+const LESSON_PATH: &str =
+    "^(?!.*\\.\\.)[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*$";
+/// A one-line label with at least one character that is not white space.
+const TITLE: &str =
+    "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$";
+/// A message: anything, with at least one character that is not white space.
+const NOT_BLANK: &str = "\\S";
+/// A student's name: letters of any script (and combining marks), spaces, apostrophes, hyphens
+/// and dots, with at least one letter.
+const NAME: &str = "^[\\p{L}\\p{M} '\u{2019}.-]*\\p{L}[\\p{L}\\p{M} '\u{2019}.-]*$";
+/// A page cursor: one the server issued (`c1.…`) or, the older form, the id of a row.
+const CURSOR: &str = "^(c1\\.[A-Za-z0-9_-]+|[A-Za-z0-9_-]+)$";
+
+fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
+    use Bound::{Integer, Text};
+    let lesson = Text(1, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH));
+    let selected = Text(0, MAX_SELECTED_CHARS, None);
+    let name = Text(1, MAX_USER_NAME_CHARS, Some(NAME));
+    vec![
+        // Parameters, by name (the same bound wherever the name appears).
+        ("param", "thread_id", Text(1, MAX_ID_BYTES, Some(ID))),
+        ("param", "item_id", Text(1, MAX_ID_BYTES, Some(ID))),
+        ("param", "limit", Integer(1, MAX_PAGE_SIZE)),
+        ("param", "after", Text(1, MAX_CURSOR_CHARS, Some(CURSOR))),
+        ("param", "lesson_path", lesson),
+        ("param", "path", lesson),
+        ("param", "selected_text", selected),
+        ("param", "user_name", name),
+        // Request bodies, by schema and property.
+        ("CreateThreadIn", "lesson_path", lesson),
+        ("RenameIn", "title", Text(1, MAX_TITLE_CHARS, Some(TITLE))),
+        (
+            "MessageIn",
+            "text",
+            Text(1, MAX_MESSAGE_CHARS, Some(NOT_BLANK)),
+        ),
+        ("MessageIn", "selected_text", selected),
+        ("MessageIn", "user_name", name),
+    ]
+}
+
+/// Descriptions of parameters poem-openapi leaves bare (path parameters and typed queries).
+const PARAMETER_TEXTS: &[(&str, &str)] = &[
+    (
+        "thread_id",
+        "The thread's id (`thr_…`), as returned when it was created.",
+    ),
+    (
+        "item_id",
+        "The message's id (`msg_…`), as listed by `listItems`.",
+    ),
+    ("limit", "Page size: 1 to 100, 20 when left out."),
+    (
+        "order",
+        "Order of creation: `desc` (newest first, the default) or `asc`.",
+    ),
+];
+
+fn write(schema: &mut Mapping, bound: Bound) {
+    match bound {
+        Bound::Text(min, max, pattern) => {
+            schema.insert("minLength".into(), Value::from(min as u64));
+            schema.insert("maxLength".into(), Value::from(max as u64));
+            if let Some(pattern) = pattern {
+                schema.insert("pattern".into(), pattern.into());
+            }
+        }
+        Bound::Integer(min, max) => {
+            schema.remove("format");
+            schema.insert("format".into(), "int32".into());
+            schema.insert("minimum".into(), Value::from(min));
+            schema.insert("maximum".into(), Value::from(max));
+        }
+    }
+}
+
+/// States every bound in `doc`, and the closed set of error codes.
+pub fn apply(doc: &mut Value) {
+    let bounds = bounds();
+    if let Some(Value::Mapping(paths)) = doc.get_mut("paths") {
+        for (_, item) in paths.iter_mut() {
+            let Value::Mapping(item) = item else { continue };
+            for (_, operation) in item.iter_mut() {
+                let Some(Value::Sequence(params)) = operation.get_mut("parameters") else {
+                    continue;
+                };
+                for param in params {
+                    let name = param.get("name").and_then(Value::as_str).map(str::to_owned);
+                    let text = PARAMETER_TEXTS
+                        .iter()
+                        .find(|(n, _)| Some(*n) == name.as_deref());
+                    if let (Some((_, text)), Value::Mapping(param)) = (text, &mut *param)
+                        && !param.contains_key("description")
+                    {
+                        param.insert("description".into(), (*text).into());
+                    }
+                    let found = bounds
+                        .iter()
+                        .find(|(on, field, _)| *on == "param" && Some(*field) == name.as_deref());
+                    if let (Some((_, _, bound)), Some(Value::Mapping(schema))) =
+                        (found, param.get_mut("schema"))
+                    {
+                        write(schema, *bound);
+                    }
+                }
+            }
+        }
+    }
+    let Some(Value::Mapping(schemas)) =
+        doc.get_mut("components").and_then(|c| c.get_mut("schemas"))
+    else {
+        return;
+    };
+    for (on, field, bound) in &bounds {
+        if let Some(Value::Mapping(schema)) = schemas
+            .get_mut(*on)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(*field))
+        {
+            write(schema, *bound);
+        }
+    }
+    if let Some(Value::Mapping(code)) = schemas
+        .get_mut("ErrorDetail")
+        .and_then(|s| s.get_mut("properties"))
+        .and_then(|p| p.get_mut("code"))
+    {
+        let codes = ERROR_CODES.iter().map(|c| Value::from(*c)).collect();
+        code.insert("enum".into(), Value::Sequence(codes));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        // The `regex` crate has no look-ahead: LESSON_PATH's (no `..`) is checked by hand.
+        let re = |p: &str| regex::Regex::new(p).unwrap();
+        match pattern.strip_prefix("^(?!.*\\.\\.)") {
+            Some(rest) => !text.contains("..") && re(&format!("^{rest}")).is_match(text),
+            None => re(pattern).is_match(text),
+        }
+    }
+
+    #[test]
+    fn the_lesson_path_pattern_accepts_what_the_server_accepts() {
+        for ok in ["01-Part/02-Chapter/03-lesson", "a", "a.md", ".well/x"] {
+            assert!(matches(LESSON_PATH, ok), "{ok}");
+            assert!(crate::domain::lesson::LessonPath::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "/a", "a/", "a//b", "a b", ".", "%41"] {
+            assert!(!matches(LESSON_PATH, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_name_pattern_follows_is_student_name() {
+        for ok in ["Ada", "José María", "O'Brien", "Zoë-Ann", "李雷"] {
+            assert!(matches(NAME, ok), "{ok}");
+            assert!(crate::domain::tutor::is_student_name(ok), "{ok}");
+        }
+        for bad in ["", "R2D2", " ", "a_b", "a\u{1F600}"] {
+            assert!(!matches(NAME, bad), "{bad}");
+            assert!(!crate::domain::tutor::is_student_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn titles_need_a_visible_character() {
+        assert!(matches(TITLE, "Loops, part 2"));
+        assert!(!matches(TITLE, "   "));
+        assert!(!matches(TITLE, "a\tb"));
+    }
+}

@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   }
   const gone = await getThread({ path: { thread_id: main.id } });
   expect(gone.response.status === 404, `getThread after delete: ${gone.response.status}`);
-  expect(gone.error?.error.code === 'not_found', `404 code ${JSON.stringify(gone.error)}`);
+  expect(gone.error?.error.code === 'thread_not_found', `404 code ${JSON.stringify(gone.error)}`);
   console.log('typescript round trip: ok');
 }
 

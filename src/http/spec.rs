@@ -5,6 +5,7 @@
 
 pub mod chatkit;
 pub mod constraints;
+pub mod examples;
 pub mod operations;
 pub mod shape;
 
@@ -22,6 +23,7 @@ pub fn finish(doc: &mut Value, base_url: &str) {
         super::auth::requirement(path) == super::auth::Requirement::Public
     });
     constraints::apply(doc);
+    examples::apply(doc);
     servers(doc, base_url);
 }
 

@@ -28,16 +28,23 @@ fn header<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, Refusal> 
     }
 }
 
-/// The credential a request presents: `X-API-Key`, else `Authorization: Bearer …`.
+/// The credential a request presents: `X-API-Key` or `Authorization: Bearer …`.
 ///
 /// # Errors
-/// 401 for an `Authorization` header of another scheme or unreadable bytes.
+/// 401 for an `Authorization` header of another scheme or unreadable bytes, and for a request
+/// presenting both headers: only one would be verified, and a credential presented is always
+/// verified (a bad bearer token beside a good key must not pass unnoticed).
 pub(super) fn presented(req: &Request) -> Result<Option<Credential<'_>>, Refusal> {
-    if let Some(key) = header(req, "x-api-key")? {
-        return Ok(Some(Credential::ApiKey(key)));
-    }
-    let Some(authorization) = header(req, "authorization")? else {
-        return Ok(None);
+    let authorization = match (header(req, "x-api-key")?, header(req, "authorization")?) {
+        (Some(_), Some(_)) => {
+            return Err(Refusal::invalid(
+                "present one credential: X-API-Key or Authorization, not both",
+                None,
+            ));
+        }
+        (Some(key), None) => return Ok(Some(Credential::ApiKey(key))),
+        (None, None) => return Ok(None),
+        (None, Some(authorization)) => authorization,
     };
     let (scheme, token) = authorization.split_once(' ').unwrap_or((authorization, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {

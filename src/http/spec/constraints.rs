@@ -12,6 +12,7 @@ use crate::domain::bounds::MAX_ID_BYTES;
 use crate::domain::cursor::MAX_CURSOR_CHARS;
 use crate::domain::lesson::MAX_LESSON_PATH_CHARS;
 use crate::domain::thread::MAX_PAGE_SIZE;
+use crate::http::admin::MAX_PURGE_PATHS;
 use crate::http::error::ERROR_CODES;
 
 /// A bound on one value.
@@ -103,6 +104,25 @@ fn write(schema: &mut Mapping, bound: Bound) {
     }
 }
 
+/// The purge body: at most [`MAX_PURGE_PATHS`] lesson paths.
+fn purge_body(operation: &mut Value) {
+    let Some(Value::Mapping(schema)) = operation
+        .get_mut("requestBody")
+        .and_then(|b| b.get_mut("content"))
+        .and_then(|c| c.get_mut(super::shape::JSON))
+        .and_then(|m| m.get_mut("schema"))
+    else {
+        return;
+    };
+    schema.insert("maxItems".into(), Value::from(MAX_PURGE_PATHS as u64));
+    if let Some(Value::Mapping(items)) = schema.get_mut("items") {
+        write(
+            items,
+            Bound::Text(1, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH)),
+        );
+    }
+}
+
 /// States every bound in `doc`, and the closed set of error codes.
 pub fn apply(doc: &mut Value) {
     let bounds = bounds();
@@ -110,6 +130,11 @@ pub fn apply(doc: &mut Value) {
         for (_, item) in paths.iter_mut() {
             let Value::Mapping(item) = item else { continue };
             for (_, operation) in item.iter_mut() {
+                if operation.get("operationId").and_then(Value::as_str)
+                    == Some("invalidateLessonCache")
+                {
+                    purge_body(operation);
+                }
                 let Some(Value::Sequence(params)) = operation.get_mut("parameters") else {
                     continue;
                 };

@@ -64,6 +64,12 @@ async fn a_key_is_created_used_scoped_and_revoked() {
         list_threads(&app, &[("authorization", &bearer)]).await.0,
         200
     );
+    // Two credentials are refused, even when one of them is good: each would need verifying.
+    let two = [
+        ("x-api-key", api.as_str()),
+        ("authorization", "Bearer not-a-token"),
+    ];
+    assert_eq!(list_threads(&app, &two).await.0, 401);
     // Wrong scope either way is 403.
     assert_eq!(purge(&app, &[("x-api-key", &api)]).await, 403);
     let (status, _, body) = list_threads(&app, &[("x-api-key", &purger)]).await;

@@ -93,6 +93,9 @@ async fn wrong_typed_fields_are_400_with_the_error_shape() {
         json!({"lesson_path": null}),
         json!({"lesson_path": LESSON, "mode": "lecture"}),
         json!({"lesson_path": LESSON, "mode": 1}),
+        // A number or a boolean is not text, even if it could be printed as a path.
+        json!({"lesson_path": 42}),
+        json!({"lesson_path": true}),
     ];
 
     for sent in cases {
@@ -143,4 +146,29 @@ async fn a_null_mode_is_refused_where_an_absent_one_means_teach() {
     assert_eq!(absent_status, 201, "{thread}");
     assert_eq!(ask_status, 201);
     assert_bad_request("sendMessage mode null", message_status, &message_body);
+}
+
+#[tokio::test]
+async fn null_or_non_text_fields_of_a_message_are_refused() {
+    // Arrange
+    let app = spawn_tutor_app().await;
+    let (_, thread) = app
+        .post_raw("/v1/threads", &json!({"lesson_path": LESSON}).to_string())
+        .await;
+    let id = thread["id"].as_str().expect("thread id");
+
+    let sent = [
+        json!({"text": "hello", "selected_text": null}),
+        json!({"text": "hello", "user_name": null}),
+        json!({"text": 42}),
+        json!({"text": "hello", "selected_text": false}),
+    ];
+    for sent in sent {
+        // Act
+        let (status, body) = app
+            .post_raw(&format!("/v1/threads/{id}/messages"), &sent.to_string())
+            .await;
+        // Assert
+        assert_bad_request(&sent.to_string(), status, &body);
+    }
 }

@@ -30,14 +30,15 @@ const ID: &str = "^[A-Za-z0-9_-]+$";
 /// separated by single slashes, no `..`, no leading or trailing slash.
 const LESSON_PATH: &str =
     "^(?!.*\\.\\.)[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*$";
-/// A one-line label with at least one character that is not white space.
-const TITLE: &str =
-    "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$";
-/// A message: anything, with at least one character that is not white space.
-const NOT_BLANK: &str = "\\S";
-/// A student's name: letters of any script (and combining marks), spaces, apostrophes, hyphens
-/// and dots, with at least one letter.
-const NAME: &str = "^[\\p{L}\\p{M} '\u{2019}.-]*\\p{L}[\\p{L}\\p{M} '\u{2019}.-]*$";
+/// A one-line label (no control character) with at least one character that is not white
+/// space; "white space" is exactly what the server trims (Unicode `White_Space`).
+const TITLE: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\x00-\\x1F\\x7F-\\x9F]*$";
+/// A message: anything, with at least one character that is not (Unicode) white space.
+const NOT_BLANK: &str =
+    "[^\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
+/// A student's name: letters of any script and the combining marks the server allows, spaces,
+/// apostrophes, hyphens and dots, with at least one letter.
+const NAME: &str = "^[\\p{L}\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF '\u{2019}.-]*\\p{L}[\\p{L}\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF '\u{2019}.-]*$";
 /// A page cursor: one the server issued (`c1.…`) or, the older form, the id of a row.
 const CURSOR: &str = "^(c1\\.[A-Za-z0-9_-]+|[A-Za-z0-9_-]+)$";
 
@@ -221,9 +222,14 @@ mod tests {
     }
 
     #[test]
-    fn titles_need_a_visible_character() {
+    fn titles_and_messages_need_a_character_the_server_does_not_trim() {
         assert!(matches(TITLE, "Loops, part 2"));
-        assert!(!matches(TITLE, "   "));
         assert!(!matches(TITLE, "a\tb"));
+        assert!(matches(NOT_BLANK, "\u{a0} x"));
+        for blank in [" ", "\u{a0}", "\u{3000}\u{2028}", "\u{85}"] {
+            assert!(blank.trim().is_empty());
+            assert!(!matches(TITLE, blank), "{blank:?}");
+            assert!(!matches(NOT_BLANK, blank), "{blank:?}");
+        }
     }
 }

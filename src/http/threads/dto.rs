@@ -45,6 +45,27 @@ fn mode_or_absent(value: Option<serde_json::Value>) -> ParseResult<Option<Mode>>
     }
 }
 
+/// Reads a JSON string, and only a string: poem-openapi would read `42` or `true` as text, and
+/// the spec (which says `string`) would then not describe what the server accepts.
+fn text(value: Option<serde_json::Value>) -> ParseResult<String> {
+    match value {
+        Some(serde_json::Value::String(text)) => Ok(text),
+        Some(other) => Err(ParseError::expected_type(other)),
+        None => Err(ParseError::custom("the field is required")),
+    }
+}
+
+/// Reads an optional text that may be absent but not `null` (the spec declares a string).
+fn text_or_absent(value: Option<serde_json::Value>) -> ParseResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(serde_json::Value::Null) => Err(ParseError::custom(
+            "a string, or leave the field out; null is not accepted",
+        )),
+        value => text(value).map(Some).map_err(ParseError::propagate),
+    }
+}
+
 /// Sort order of a page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Default)]
 #[oai(rename_all = "lowercase")]
@@ -166,6 +187,7 @@ pub struct ItemPage {
 #[derive(Debug, Object)]
 pub struct CreateThreadIn {
     /// Lesson path, e.g. `01-Part/02-Chapter/03-lesson`.
+    #[oai(deserialize_with = "text")]
     pub lesson_path: String,
     /// Default mode of the thread: `teach` when absent; `null` is refused.
     #[oai(deserialize_with = "mode_or_absent")]
@@ -176,6 +198,7 @@ pub struct CreateThreadIn {
 #[derive(Debug, Object)]
 pub struct RenameIn {
     /// New title, 1-200 characters.
+    #[oai(deserialize_with = "text")]
     pub title: String,
 }
 
@@ -183,14 +206,17 @@ pub struct RenameIn {
 #[derive(Debug, Object)]
 pub struct MessageIn {
     /// The message, at most 8,000 characters.
+    #[oai(deserialize_with = "text")]
     pub text: String,
     /// Mode of this turn: `teach` when absent; `null` is refused.
     #[oai(deserialize_with = "mode_or_absent")]
     pub mode: Option<Mode>,
     /// Highlighted text for ask mode, at most 5,000 characters.
+    #[oai(deserialize_with = "text_or_absent")]
     pub selected_text: Option<String>,
     /// Display name of the student: at most 64 characters, only letters (any script), spaces,
     /// apostrophes, hyphens and dots; anything else is refused with 400 `invalid_user_name`.
+    #[oai(deserialize_with = "text_or_absent")]
     pub user_name: Option<String>,
 }
 

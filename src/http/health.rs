@@ -15,7 +15,7 @@ pub struct Liveness {
     pub version: String,
 }
 
-/// State of a dependency or of the whole replica.
+/// State of the whole replica.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum Status {
@@ -25,9 +25,15 @@ pub enum Status {
     Degraded,
     /// A required dependency is down.
     Unavailable,
-    /// A dependency answered.
+}
+
+/// State of one dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum DependencyState {
+    /// It answered.
     Up,
-    /// A dependency did not answer.
+    /// It did not answer.
     Down,
 }
 
@@ -36,8 +42,8 @@ pub enum Status {
 pub struct DependencyStatus {
     /// Dependency name (`database`, `redis`).
     pub name: String,
-    /// `up` or `down`.
-    pub status: Status,
+    /// Whether it answered.
+    pub status: DependencyState,
     /// Whether the replica is unready without it.
     pub required: bool,
     /// Round-trip time of the check.
@@ -128,7 +134,11 @@ impl HealthApi {
                 .into_iter()
                 .map(|c| DependencyStatus {
                     name: c.name.into(),
-                    status: if c.up { Status::Up } else { Status::Down },
+                    status: if c.up {
+                        DependencyState::Up
+                    } else {
+                        DependencyState::Down
+                    },
                     required: c.required,
                     latency_ms: c.latency_ms,
                     error: c.error,

@@ -68,3 +68,27 @@ async fn openapi_command_prints_exactly_the_committed_spec() {
         "`openapi` output differs from the file"
     );
 }
+
+#[tokio::test]
+async fn the_served_spec_names_the_public_base_url_as_its_server() {
+    // Arrange
+    let app = crate::helpers::spawn_app_with(crate::helpers::pairs(&[(
+        "PUBLIC_BASE_URL",
+        "https://study.example.com",
+    )]))
+    .await;
+
+    // Act
+    let spec: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(spec["servers"][0]["url"], "https://study.example.com");
+}

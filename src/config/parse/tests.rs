@@ -195,3 +195,18 @@ fn lesson_source_protections_have_defaults_and_refuse_out_of_range_values() {
     .unwrap_err();
     assert_eq!(err.problems.len(), 4, "{err:?}");
 }
+
+#[test]
+fn the_public_base_url_defaults_to_the_bound_address_and_must_be_http() {
+    assert_eq!(cfg(&[]).unwrap().public_base_url, "http://127.0.0.1:8000");
+    assert_eq!(
+        cfg(&[("HOST", "::1"), ("PORT", "9000")])
+            .unwrap()
+            .public_base_url,
+        "http://[::1]:9000"
+    );
+    let set = cfg(&[("PUBLIC_BASE_URL", "https://api.example.com/")]).unwrap();
+    assert_eq!(set.public_base_url, "https://api.example.com");
+    let err = cfg(&[("PUBLIC_BASE_URL", "api.example.com")]).unwrap_err();
+    assert_eq!(vars(&err), ["PUBLIC_BASE_URL"]);
+}

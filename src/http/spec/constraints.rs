@@ -87,6 +87,13 @@ const PARAMETER_TEXTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Text fields of answers that only ever hold one of a few constants.
+const CLOSED: &[(&str, &str, &[&str])] = &[
+    ("Liveness", "status", &["ok"]),
+    ("PurgeOut", "status", &["ok"]),
+    ("IgnoredOut", "status", &["ignored", "duplicate"]),
+];
+
 fn write(schema: &mut Mapping, bound: Bound) {
     match bound {
         Bound::Text(min, max, pattern) => {
@@ -175,13 +182,19 @@ pub fn apply(doc: &mut Value) {
             write(schema, *bound);
         }
     }
-    if let Some(Value::Mapping(code)) = schemas
-        .get_mut("ErrorDetail")
-        .and_then(|s| s.get_mut("properties"))
-        .and_then(|p| p.get_mut("code"))
-    {
-        let codes = ERROR_CODES.iter().map(|c| Value::from(*c)).collect();
-        code.insert("enum".into(), Value::Sequence(codes));
+    let closed = CLOSED
+        .iter()
+        .copied()
+        .chain([("ErrorDetail", "code", ERROR_CODES)]);
+    for (on, field, values) in closed {
+        if let Some(Value::Mapping(schema)) = schemas
+            .get_mut(on)
+            .and_then(|s| s.get_mut("properties"))
+            .and_then(|p| p.get_mut(field))
+        {
+            let values = values.iter().map(|v| Value::from(*v)).collect();
+            schema.insert("enum".into(), Value::Sequence(values));
+        }
     }
 }
 

@@ -38,7 +38,7 @@ const CONTRACTS: &[Contract] = &[
         &[400, 401, 403, 404, 408, 413, 415, 429],
         true,
     ),
-    op("deleteThread", &[400, 401, 403, 404, 409, 429], true),
+    op("deleteThread", &[400, 401, 403, 404, 429], true),
     op("listItems", &[400, 401, 403, 404, 429], true),
     op(
         "sendMessage",

@@ -49,6 +49,11 @@ pub enum BoundError {
         /// The field.
         field: String,
     },
+    /// A text holding U+0000, which no store keeps (PostgreSQL refuses it in text and JSON).
+    NulCharacter {
+        /// The field.
+        field: String,
+    },
     /// A JSON value whose serialised form exceeds its limit in bytes.
     TooLarge {
         /// The field.
@@ -69,7 +74,7 @@ impl BoundError {
         match self {
             BoundError::InvalidId { .. } | BoundError::InvalidCursor { .. } => "invalid_id",
             BoundError::TooLong { .. } | BoundError::TooLarge { .. } => "field_too_long",
-            BoundError::ControlCharacter { .. } => "invalid_text",
+            BoundError::ControlCharacter { .. } | BoundError::NulCharacter { .. } => "invalid_text",
             BoundError::MessageTooLarge { .. } => "message_too_large",
         }
     }
@@ -92,6 +97,9 @@ impl fmt::Display for BoundError {
             }
             BoundError::ControlCharacter { field } => {
                 write!(f, "{field} must not contain control characters")
+            }
+            BoundError::NulCharacter { field } => {
+                write!(f, "{field} must not contain the NUL character (U+0000)")
             }
             BoundError::TooLarge { field, max_bytes } => {
                 write!(f, "{field} has at most {max_bytes} bytes of JSON")
@@ -128,16 +136,22 @@ pub fn check_id(field: &str, id: &str) -> Result<(), BoundError> {
     }
 }
 
-/// Checks a free text of at most `max_chars` characters (line breaks and tabs allowed).
+/// Checks a free text of at most `max_chars` characters (line breaks and tabs allowed, NUL
+/// not: no store keeps it).
 ///
 /// # Errors
-/// [`BoundError::TooLong`].
+/// [`BoundError::TooLong`], [`BoundError::NulCharacter`].
 pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), BoundError> {
     // `nth` stops counting at the limit: a huge value costs no more than a short one.
     if text.chars().nth(max_chars).is_some() {
         return Err(BoundError::TooLong {
             field: field.to_string(),
             max_chars,
+        });
+    }
+    if text.contains('\0') {
+        return Err(BoundError::NulCharacter {
+            field: field.to_string(),
         });
     }
     Ok(())
@@ -165,21 +179,38 @@ pub fn json_size<T: serde::Serialize + ?Sized>(value: &T, max_bytes: usize) -> O
     Some(counter.n)
 }
 
-/// Checks that `value` serialises to at most `max_bytes` bytes of JSON.
+/// Checks that `value` serialises to at most `max_bytes` bytes of JSON, with no NUL character
+/// in any string or key.
 ///
 /// # Errors
-/// [`BoundError::TooLarge`].
+/// [`BoundError::TooLarge`], [`BoundError::NulCharacter`].
 pub fn check_json<T: serde::Serialize + ?Sized>(
     field: &str,
     value: &T,
     max_bytes: usize,
 ) -> Result<(), BoundError> {
-    match json_size(value, max_bytes) {
-        Some(_) => Ok(()),
-        None => Err(BoundError::TooLarge {
+    if json_size(value, max_bytes).is_none() {
+        return Err(BoundError::TooLarge {
             field: field.to_string(),
             max_bytes,
-        }),
+        });
+    }
+    // Small by now (the size is bounded), so walking a copy is cheap.
+    let holds_nul = serde_json::to_value(value).is_ok_and(|v| has_nul(&v));
+    if holds_nul {
+        return Err(BoundError::NulCharacter {
+            field: field.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(has_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
     }
 }
 

@@ -173,9 +173,9 @@ impl AdminApi {
     ///
     /// Verifies `X-Hub-Signature-256` (HMAC-SHA256 of the raw body with
     /// `GITHUB_WEBHOOK_SECRET`), then, for a `push` to the book's branch, purges every lesson
-    /// whose `.md`/`.mdx` file under the docs folder was added, changed or removed. Other
-    /// events and other branches are acknowledged with 202. Configure the webhook with
-    /// content type `application/json`.
+    /// whose `.md`/`.mdx` file under the docs folder was added, changed or removed (`status`
+    /// `ok`). Other events and other branches are acknowledged as `ignored`, a replayed
+    /// delivery as `duplicate`. Configure the webhook with content type `application/json`.
     #[oai(
         path = "/webhooks/github",
         method = "post",
@@ -191,7 +191,7 @@ impl AdminApi {
         #[oai(name = "X-Hub-Signature-256")]
         signature: Header<Option<String>>,
         /// Delivery id, logged to match GitHub's delivery log (at most 64 of `[A-Za-z0-9-]`).
-        /// A delivery whose signed body was already acted on is answered 202 `duplicate`.
+        /// A delivery whose signed body was already acted on is answered `duplicate`.
         #[oai(name = "X-GitHub-Delivery")]
         delivery: Header<Option<String>>,
         /// The event payload, exactly as GitHub signed it.
@@ -245,7 +245,7 @@ impl AdminApi {
         let mut paths = push::touched_lessons(&push, &lessons.docs_prefix);
         if paths.is_empty() {
             tracing::info!(delivery, "push touched no lesson");
-            return Ok(WebhookResponse::Purged(Json(PurgeOut::new(0, &[]))));
+            return Ok(WebhookResponse::purged(PurgeOut::new(0, &[])));
         }
         if paths.len() > MAX_PURGE_PATHS {
             tracing::info!(
@@ -272,6 +272,6 @@ impl AdminApi {
             paths = ?out.paths,
             "lesson cache purged by a GitHub push"
         );
-        Ok(WebhookResponse::Purged(Json(out)))
+        Ok(WebhookResponse::purged(out))
     }
 }

@@ -172,3 +172,32 @@ async fn null_or_non_text_fields_of_a_message_are_refused() {
         assert_bad_request(&sent.to_string(), status, &body);
     }
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_before_anything_is_stored() {
+    // Arrange: PostgreSQL refuses U+0000 in text and JSON, so it is refused on every backend.
+    let app = spawn_tutor_app().await;
+    let (_, thread) = app
+        .post_raw("/v1/threads", &json!({"lesson_path": LESSON}).to_string())
+        .await;
+    let id = thread["id"].as_str().expect("thread id");
+
+    // Act
+    let (message_status, message) = app
+        .post_raw(
+            &format!("/v1/threads/{id}/messages"),
+            &json!({"text": "a\u{0}b"}).to_string(),
+        )
+        .await;
+    let (title_status, title) = app
+        .patch_raw(
+            &format!("/v1/threads/{id}"),
+            &json!({"title": "a\u{0}b"}).to_string(),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(message_status, 400, "{message}");
+    assert_eq!(message["error"]["code"], "invalid_text");
+    assert_eq!(title_status, 400, "{title}");
+}

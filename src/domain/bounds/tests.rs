@@ -67,3 +67,21 @@ fn json_is_measured_as_serialised_and_stops_at_the_limit() {
     assert_eq!(err.code(), "field_too_long");
     assert!(err.to_string().contains("4096 bytes"), "{err}");
 }
+
+#[test]
+fn nul_is_refused_in_texts_and_inside_json() {
+    let err = check_text("text", "a\0b", 10).unwrap_err();
+    assert_eq!(err.code(), "invalid_text");
+    assert!(err.to_string().contains("U+0000"), "{err}");
+    assert!(check_label("title", "a\0", 10).is_err());
+    let data = serde_json::json!({"k": ["ok", "x\u{0}"]});
+    assert_eq!(
+        check_json("data", &data, 1024).unwrap_err().code(),
+        "invalid_text"
+    );
+    let key = serde_json::json!({"\u{0}": 1});
+    assert!(check_json("data", &key, 1024).is_err());
+    // A backslash followed by `u0000` is text, not NUL.
+    assert!(check_text("text", "\\u0000", 10).is_ok());
+    assert!(check_json("data", &serde_json::json!("\\u0000"), 1024).is_ok());
+}

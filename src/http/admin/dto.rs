@@ -1,7 +1,7 @@
 //! Wire types of the operator endpoints: purge answers and webhook acknowledgements.
 
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object};
+use poem_openapi::{ApiResponse, Enum, Object};
 
 use crate::domain::lesson::LessonPath;
 
@@ -34,11 +34,27 @@ impl PurgeOut {
     }
 }
 
-/// A webhook delivery that required nothing.
+/// What a webhook delivery led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum WebhookStatus {
+    /// A push to the book's branch: the lessons it touched were purged.
+    Ok,
+    /// Another event, or a push to another repository or branch: nothing to do.
+    Ignored,
+    /// A delivery already acted on (a replay): nothing done again.
+    Duplicate,
+}
+
+/// The answer to a webhook delivery.
 #[derive(Debug, Object)]
-pub struct IgnoredOut {
-    /// `ignored`, or `duplicate` for a delivery already acted on (a replay).
-    pub status: String,
+pub struct WebhookOut {
+    /// What the delivery led to.
+    pub status: WebhookStatus,
+    /// Cache entries purged (0 unless `ok`).
+    pub invalidated_count: u64,
+    /// The first 20 purged lesson paths; empty for "everything" and unless `ok`.
+    pub paths: Vec<String>,
 }
 
 /// A purge was done.
@@ -49,30 +65,39 @@ pub enum PurgeResponse {
     Ok(Json<PurgeOut>),
 }
 
-/// A webhook delivery was accepted.
+/// A webhook delivery was accepted (whatever it led to: GitHub only needs a 2xx).
 #[derive(ApiResponse)]
 pub enum WebhookResponse {
-    /// A push to the book's branch: the lessons it touched were purged.
+    /// What the delivery led to.
     #[oai(status = 200)]
-    Purged(Json<PurgeOut>),
-    /// Another event, a push to another repository or branch, or a delivery already acted on
-    /// (`duplicate`): nothing to do.
-    #[oai(status = 202)]
-    Ignored(Json<IgnoredOut>),
+    Done(Json<WebhookOut>),
 }
 
 impl WebhookResponse {
-    /// `202 {"status":"ignored"}`.
-    pub fn ignored() -> Self {
-        Self::Ignored(Json(IgnoredOut {
-            status: "ignored".into(),
+    fn nothing(status: WebhookStatus) -> Self {
+        Self::Done(Json(WebhookOut {
+            status,
+            invalidated_count: 0,
+            paths: Vec::new(),
         }))
     }
 
-    /// `202 {"status":"duplicate"}`: this delivery was already acted on.
+    /// `{"status":"ignored",…}`: nothing to do.
+    pub fn ignored() -> Self {
+        Self::nothing(WebhookStatus::Ignored)
+    }
+
+    /// `{"status":"duplicate",…}`: this delivery was already acted on.
     pub fn duplicate() -> Self {
-        Self::Ignored(Json(IgnoredOut {
-            status: "duplicate".into(),
+        Self::nothing(WebhookStatus::Duplicate)
+    }
+
+    /// `{"status":"ok",…}`: the purge of a push.
+    pub fn purged(out: PurgeOut) -> Self {
+        Self::Done(Json(WebhookOut {
+            status: WebhookStatus::Ok,
+            invalidated_count: out.invalidated_count,
+            paths: out.paths,
         }))
     }
 }

@@ -261,9 +261,12 @@ async fn github_webhook_ignores_other_events_and_other_branches() {
     )
     .await;
 
-    assert_eq!(ping_status, StatusCode::ACCEPTED);
-    assert_eq!(ping_body, json!({"status": "ignored"}));
-    assert_eq!(dev_status, StatusCode::ACCEPTED);
+    assert_eq!(ping_status, StatusCode::OK);
+    assert_eq!(
+        ping_body,
+        json!({"status": "ignored", "invalidated_count": 0, "paths": []})
+    );
+    assert_eq!(dev_status, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -27,28 +27,37 @@ enum Bound {
 /// Ids (`thr_…`, `msg_…`): 1 to 64 of `A-Z a-z 0-9 _ -`.
 const ID: &str = "^[A-Za-z0-9_-]+$";
 /// A lesson path: segments of `A-Z a-z 0-9 . _ -` (each with at least one that is not a dot),
-/// separated by single slashes, no `..`, no leading or trailing slash.
-const LESSON_PATH: &str =
-    "^(?!.*\\.\\.)[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*$";
+/// separated by single slashes, no `..`, no leading or trailing slash; white space around it
+/// is trimmed (Unicode `White_Space`, what Rust's `trim` removes).
+const LESSON_PATH: &str = "^(?!.*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$";
+/// The same, or only white space (`/chatkit` reads a blank `lesson_path` as none).
+const LESSON_PATH_OR_BLANK: &str = "^(?!.*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$";
 /// A one-line label (no control character) with at least one character that is not white
 /// space; "white space" is exactly what the server trims (Unicode `White_Space`).
 const TITLE: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\x00-\\x1F\\x7F-\\x9F]*$";
-/// A message: anything, with at least one character that is not (Unicode) white space.
-const NOT_BLANK: &str =
-    "[^\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
+/// A message: no NUL, and at least one character that is not (Unicode) white space.
+const NOT_BLANK: &str = "^[^\\x00]*[^\\x00\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\x00]*$";
+/// Free text: anything but NUL.
+const NO_NUL: &str = "^[^\\x00]*$";
 /// A student's name: letters of any script and the combining marks the server allows, spaces,
-/// apostrophes, hyphens and dots, with at least one letter.
-const NAME: &str = "^[\\p{L}\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF '\u{2019}.-]*\\p{L}[\\p{L}\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF '\u{2019}.-]*$";
+/// apostrophes, hyphens and dots, with at least one letter; white space around it is trimmed,
+/// and a blank one is the same as none.
+const NAME: &str = "^[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([\\p{L}\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF '\u{2019}.-]*\\p{L}[\\p{L}\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF '\u{2019}.-]*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$";
 /// A page cursor: one the server issued (`c1.…`) or, the older form, the id of a row.
 const CURSOR: &str = "^(c1\\.[A-Za-z0-9_-]+|[A-Za-z0-9_-]+)$";
 
 fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
     use Bound::{Integer, Text};
     let lesson = Text(1, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH));
-    let selected = Text(0, MAX_SELECTED_CHARS, None);
-    let name = Text(1, MAX_USER_NAME_CHARS, Some(NAME));
+    let selected = Text(0, MAX_SELECTED_CHARS, Some(NO_NUL));
+    let name = Text(0, MAX_USER_NAME_CHARS, Some(NAME));
     vec![
-        // Parameters, by name (the same bound wherever the name appears).
+        // Parameters of one operation, then by name (wherever the name appears).
+        (
+            "chatkit",
+            "lesson_path",
+            Text(0, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH_OR_BLANK)),
+        ),
         ("param", "thread_id", Text(1, MAX_ID_BYTES, Some(ID))),
         ("param", "item_id", Text(1, MAX_ID_BYTES, Some(ID))),
         ("param", "limit", Integer(1, MAX_PAGE_SIZE)),
@@ -91,7 +100,6 @@ const PARAMETER_TEXTS: &[(&str, &str)] = &[
 const CLOSED: &[(&str, &str, &[&str])] = &[
     ("Liveness", "status", &["ok"]),
     ("PurgeOut", "status", &["ok"]),
-    ("IgnoredOut", "status", &["ignored", "duplicate"]),
 ];
 
 fn write(schema: &mut Mapping, bound: Bound) {
@@ -138,9 +146,12 @@ pub fn apply(doc: &mut Value) {
         for (_, item) in paths.iter_mut() {
             let Value::Mapping(item) = item else { continue };
             for (_, operation) in item.iter_mut() {
-                if operation.get("operationId").and_then(Value::as_str)
-                    == Some("invalidateLessonCache")
-                {
+                let id = operation
+                    .get("operationId")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                if id == "invalidateLessonCache" {
                     purge_body(operation);
                 }
                 let Some(Value::Sequence(params)) = operation.get_mut("parameters") else {
@@ -156,9 +167,11 @@ pub fn apply(doc: &mut Value) {
                     {
                         param.insert("description".into(), (*text).into());
                     }
-                    let found = bounds
-                        .iter()
-                        .find(|(on, field, _)| *on == "param" && Some(*field) == name.as_deref());
+                    let found = [id.as_str(), "param"].into_iter().find_map(|on| {
+                        bounds
+                            .iter()
+                            .find(|(o, f, _)| *o == on && Some(*f) == name.as_deref())
+                    });
                     if let (Some((_, _, bound)), Some(Value::Mapping(schema))) =
                         (found, param.get_mut("schema"))
                     {
@@ -213,24 +226,50 @@ mod tests {
 
     #[test]
     fn the_lesson_path_pattern_accepts_what_the_server_accepts() {
-        for ok in ["01-Part/02-Chapter/03-lesson", "a", "a.md", ".well/x"] {
-            assert!(matches(LESSON_PATH, ok), "{ok}");
-            assert!(crate::domain::lesson::LessonPath::parse(ok).is_ok(), "{ok}");
+        let parse = crate::domain::lesson::LessonPath::parse;
+        for ok in [
+            "01-Part/02-Chapter/03-lesson",
+            "a",
+            "a.md",
+            ".well/x",
+            " a\u{a0}",
+        ] {
+            assert!(matches(LESSON_PATH, ok), "{ok:?}");
+            assert!(matches(LESSON_PATH_OR_BLANK, ok), "{ok:?}");
+            assert!(parse(ok).is_ok(), "{ok:?}");
         }
-        for bad in ["", "/a", "a/", "a//b", "a b", ".", "%41"] {
-            assert!(!matches(LESSON_PATH, bad), "{bad}");
+        for bad in ["", " ", "/a", "a/", "a//b", "a b", ".", "%41", "a/../b"] {
+            assert!(!matches(LESSON_PATH, bad), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
+        assert!(matches(LESSON_PATH_OR_BLANK, ""));
+        assert!(matches(LESSON_PATH_OR_BLANK, " \t"));
+        assert!(!matches(LESSON_PATH_OR_BLANK, "a/../b"));
     }
 
     #[test]
     fn the_name_pattern_follows_is_student_name() {
-        for ok in ["Ada", "José María", "O'Brien", "Zoë-Ann", "李雷"] {
-            assert!(matches(NAME, ok), "{ok}");
-            assert!(crate::domain::tutor::is_student_name(ok), "{ok}");
+        let accepted = |name: &str| {
+            let name = name.trim();
+            name.is_empty() || crate::domain::tutor::is_student_name(name)
+        };
+        let ok = [
+            "Ada",
+            "José María",
+            "O'Brien",
+            "Zoë-Ann",
+            "李雷",
+            " Ada\t",
+            "",
+            "  ",
+        ];
+        for ok in ok.into_iter().chain(["A\u{345}\u{352}\u{36d}"]) {
+            assert!(matches(NAME, ok), "{ok:?}");
+            assert!(accepted(ok), "{ok:?}");
         }
-        for bad in ["", "R2D2", " ", "a_b", "a\u{1F600}"] {
-            assert!(!matches(NAME, bad), "{bad}");
-            assert!(!crate::domain::tutor::is_student_name(bad), "{bad}");
+        for bad in ["R2D2", "a_b", "a\u{1F600}", "a\u{20d0}", "- ."] {
+            assert!(!matches(NAME, bad), "{bad:?}");
+            assert!(!accepted(bad), "{bad:?}");
         }
     }
 
@@ -239,6 +278,8 @@ mod tests {
         assert!(matches(TITLE, "Loops, part 2"));
         assert!(!matches(TITLE, "a\tb"));
         assert!(matches(NOT_BLANK, "\u{a0} x"));
+        assert!(!matches(NOT_BLANK, "x\u{0}"));
+        assert!(!matches(NO_NUL, "x\u{0}"));
         for blank in [" ", "\u{a0}", "\u{3000}\u{2028}", "\u{85}"] {
             assert!(blank.trim().is_empty());
             assert!(!matches(TITLE, blank), "{blank:?}");

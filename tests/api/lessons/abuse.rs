@@ -127,8 +127,20 @@ async fn a_replayed_delivery_is_acted_on_once_whatever_its_delivery_id() {
 
     assert_eq!(first.0, 200);
     assert_eq!(first.1["invalidated_count"], 1);
-    assert_eq!(replay, (202, json!({"status": "duplicate"})));
-    assert_eq!(renamed, (202, json!({"status": "duplicate"})));
+    assert_eq!(
+        replay,
+        (
+            200,
+            json!({"status": "duplicate", "invalidated_count": 0, "paths": []})
+        )
+    );
+    assert_eq!(
+        renamed,
+        (
+            200,
+            json!({"status": "duplicate", "invalidated_count": 0, "paths": []})
+        )
+    );
     assert_eq!(reread["cached"], true, "no second purge");
     assert_eq!(
         fake.hits(&format!("{LESSON}.md")),
@@ -156,5 +168,11 @@ async fn a_delivery_replayed_to_another_replica_is_acted_on_once() {
     let replay = deliver(&b, "d-1", &signature, &body).await;
 
     assert_eq!(first.0, 200, "{first:?}");
-    assert_eq!(replay, (202, json!({"status": "duplicate"})));
+    assert_eq!(
+        replay,
+        (
+            200,
+            json!({"status": "duplicate", "invalidated_count": 0, "paths": []})
+        )
+    );
 }

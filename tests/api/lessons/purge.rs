@@ -188,8 +188,11 @@ async fn a_signed_event_other_than_push_is_acknowledged_and_ignored() {
 
     let (status, out) = app.webhook("ping", &sign(&body), &body).await;
 
-    assert_eq!(status, 202);
-    assert_eq!(out, json!({"status": "ignored"}));
+    assert_eq!(status, 200);
+    assert_eq!(
+        out,
+        json!({"status": "ignored", "invalidated_count": 0, "paths": []})
+    );
     assert_eq!(app.lesson_json(LESSON).await.1["cached"], true);
     assert_eq!(fake.hits(&format!("{LESSON}.md")), 1);
 }

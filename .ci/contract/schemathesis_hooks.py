@@ -31,7 +31,9 @@ def _component(raw_schema: dict[str, Any], schema: Any) -> Any:
 def _frame(data_schema: Any, event_name: str | None = None) -> dict[str, Any]:
     event: dict[str, Any] = {"type": "string"}
     if event_name is not None:
-        event["enum"] = [event_name]
+        # A frame without an `event:` line is read as the SSE default, `message` (ChatKit sends
+        # none; the round trips check that, and that the REST stream always names its events).
+        event["enum"] = [event_name, "message"]
     return {
         "type": "object",
         "required": ["data"],

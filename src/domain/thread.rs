@@ -1,7 +1,18 @@
 //! Study threads and their items: the durable record of a tutoring conversation.
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::domain::bounds::{MAX_OPTION_CHARS, MAX_TAG_GROUP_CHARS, MAX_TAG_ID_CHARS};
+
+/// Longest text of one content part: a message has at most this many characters in all
+/// (`app::study::MAX_MESSAGE_CHARS`, checked on the whole message; a test pins the two equal).
+pub const MAX_PART_CHARS: usize = 8_000;
+/// A label's characters in a schema: no control characters (`bounds::check_label`).
+pub const LABEL_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*$";
+/// A free text's characters in a schema: anything but NUL (`bounds::check_text`).
+pub const TEXT_PATTERN: &str = "^[^\\x00]*$";
 
 /// Default page size of the protocol (`limit` absent, null or 0).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -9,7 +20,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// Advisory UI state of a thread.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ThreadStatus {
     /// Open for messages.
@@ -49,24 +60,28 @@ pub struct Thread {
 }
 
 /// One piece of a user message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum UserContent {
     /// Plain text.
     InputText {
-        /// The text, exactly as typed.
+        /// The text, exactly as typed (no NUL).
+        #[schemars(length(max = MAX_PART_CHARS), pattern(TEXT_PATTERN))]
         text: String,
     },
     /// A tagged entity the client inserted.
     InputTag {
-        /// Entity id.
+        /// Entity id, at most 256 characters, no control characters.
+        #[schemars(length(max = MAX_TAG_ID_CHARS), pattern(LABEL_PATTERN))]
         id: String,
-        /// Display text.
+        /// Display text (no NUL).
+        #[schemars(length(max = MAX_PART_CHARS), pattern(TEXT_PATTERN))]
         text: String,
-        /// Free-form data.
+        /// Free-form data, at most 4 KiB as JSON, no NUL in any string.
         data: serde_json::Value,
-        /// Group label.
+        /// Group label, at most 100 characters, no control characters.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(max = MAX_TAG_GROUP_CHARS), pattern(LABEL_PATTERN))]
         group: Option<String>,
         /// Whether the tag is clickable.
         #[serde(default)]
@@ -75,20 +90,23 @@ pub enum UserContent {
 }
 
 /// Options the client attached to a message (`model` selects the study mode).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 pub struct InferenceOptions {
     /// Tool the client asked for, by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_choice: Option<ToolChoice>,
-    /// `teach` or `ask` in this product.
+    /// `teach` or `ask` in this product (any other value means `teach`); at most 64
+    /// characters, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_OPTION_CHARS), pattern(LABEL_PATTERN))]
     pub model: Option<String>,
 }
 
 /// A tool choice by id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ToolChoice {
-    /// Tool id.
+    /// Tool id, at most 64 characters, no control characters.
+    #[schemars(length(max = MAX_OPTION_CHARS), pattern(LABEL_PATTERN))]
     pub id: String,
 }
 
@@ -167,7 +185,7 @@ pub struct ThreadItem {
 }
 
 /// Sort order of a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Order {
     /// Oldest first.
@@ -201,7 +219,7 @@ pub struct Page<T> {
 }
 
 /// A student's rating of tutor messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FeedbackKind {
     /// Thumbs up.

@@ -4,6 +4,8 @@
 //! `text/event-stream`. Every failure that can be known before a stream starts (malformed body,
 //! unknown type, missing thread, a turn already running) is a JSON error with a status instead.
 
+pub mod request;
+pub mod schema;
 pub mod sse;
 pub mod wire;
 
@@ -13,7 +15,6 @@ use std::time::Duration;
 use poem::{IntoResponse, Request, Response};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::{ApiResponse, OpenApi, param::Query, payload::Json, types::Type};
-use serde::de::DeserializeOwned;
 
 use super::auth;
 use super::error::{ApiError, configured};
@@ -25,7 +26,8 @@ use crate::domain::lesson::LessonPath;
 use crate::domain::rate_limit::Bucket;
 use crate::domain::thread::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Order, PageRequest};
 use crate::domain::tutor::is_student_name;
-use wire::{Envelope, WireItem, WirePage, WireThread};
+use request::{ChatKitRequest, Envelope};
+use wire::{WireItem, WirePage, WireThread};
 
 /// Interval of `: keep-alive` comments while the model is silent.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -33,8 +35,9 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Longest operation name echoed in an error; the longest real one has 30 characters.
 const MAX_TYPE_CHARS: usize = 64;
 
-/// Operations of the protocol this service does not offer.
-const UNSUPPORTED: &[&str] = &[
+/// Operations of the protocol this service does not offer (answered 400
+/// `unsupported_operation`; the spec lists them in the operation's description).
+pub const UNSUPPORTED: &[&str] = &[
     "attachments.create",
     "attachments.delete",
     "input.transcribe",
@@ -67,8 +70,16 @@ impl IntoResponse for ChatKitResponse {
 impl ApiResponse for ChatKitResponse {
     fn meta() -> MetaResponses {
         let mut responses = vec![MetaResponse {
-            description: "JSON operations answer one compact JSON document; streaming operations \
-                          answer `text/event-stream` with one `data: {json}` event per protocol event.",
+            description: "JSON operations (`threads.get_by_id`, `threads.list`, `threads.update`, \
+                `threads.delete`, `items.list`, `items.feedback`) answer one compact \
+                `application/json` document. Streaming operations (`threads.create`, \
+                `threads.add_user_message`, `threads.retry_after_item`, \
+                `threads.add_client_tool_output`, `threads.custom_action`) answer \
+                `text/event-stream; charset=utf-8`: each event is one line `data: {json}` (the \
+                `text/event-stream` schema; its kind is its `type`) followed by a blank line. \
+                A line starting with `:` is a comment to skip (`: keep-alive` while the tutor \
+                is silent). ChatKit streams carry no `event:` or `id:` lines and no end \
+                marker: the stream ends with the body.",
             status: Some(200),
             status_range: None,
             content: vec![
@@ -116,10 +127,12 @@ impl ChatKitApi {
 impl ChatKitApi {
     /// ChatKit protocol endpoint
     ///
-    /// One endpoint for every ChatKit operation, selected by the body's `type`
-    /// (`threads.create`, `threads.add_user_message`, `threads.list`, `items.list`, …). The
-    /// study mode comes from `params.input.inference_options.model` (`teach` by default, or
-    /// `ask`).
+    /// One endpoint for every ChatKit operation the service serves, selected by the body's
+    /// `type` (`{"type": …, "params": {…}, "metadata": {…}}`, see `ChatKitRequest`). Streaming
+    /// operations answer an event stream, the others one JSON document (see the 200 answer);
+    /// every failure known before a stream starts is a JSON error with its status. The study
+    /// mode comes from `params.input.inference_options.model` (`teach` by default, or `ask`);
+    /// `threads.create` needs `lesson_path`.
     #[oai(path = "/chatkit", method = "post", operation_id = "chatkit")]
     async fn chatkit(
         &self,
@@ -176,37 +189,32 @@ impl ChatKitApi {
         // turn that passed every check and is about to start (see `start`).
         super::rate_limit::enforce(req, &who, Bucket::Api).await?;
         let study = configured(&self.study, "study sessions")?;
+        let request = parse(kind, params)?;
         let stream = |s: TurnStream| Ok(ChatKitResponse::Stream(s));
-        match kind {
-            "threads.create" => {
-                let p: wire::CreateParams = parse(params)?;
+        match request {
+            ChatKitRequest::ThreadsCreate(p) => {
                 let turn = study.start_thread(&who, message(p.input), ctx).await?;
                 stream(start(req, &who, turn).await?)
             }
-            "threads.add_user_message" => {
-                let p: wire::AddMessageParams = parse(params)?;
+            ChatKitRequest::AddUserMessage(p) => {
                 let turn = study
                     .add_message(&who, &p.thread_id, message(p.input), ctx)
                     .await?;
                 stream(start(req, &who, turn).await?)
             }
-            "threads.retry_after_item" => {
-                let p: wire::RetryParams = parse(params)?;
+            ChatKitRequest::RetryAfterItem(p) => {
                 let turn = study
                     .retry_after(&who, &p.thread_id, &p.item_id, ctx)
                     .await?;
                 stream(start(req, &who, turn).await?)
             }
-            "threads.add_client_tool_output" => {
-                let p: wire::ThreadParams = parse(params)?;
+            ChatKitRequest::AddClientToolOutput(p) => {
                 stream(study.client_tool_output(&who, &p.thread_id).await?)
             }
-            "threads.custom_action" => {
-                let p: wire::ThreadParams = parse(params)?;
+            ChatKitRequest::CustomAction(p) => {
                 stream(study.custom_action(&who, &p.thread_id).await?)
             }
-            "threads.get_by_id" => {
-                let p: wire::ThreadParams = parse(params)?;
+            ChatKitRequest::GetById(p) => {
                 let page = PageRequest {
                     limit: DEFAULT_PAGE_SIZE,
                     after: None,
@@ -218,41 +226,32 @@ impl ChatKitApi {
                     WirePage::from_page(items, |i| WireItem::from_item(&i)),
                 ))
             }
-            "threads.list" => {
-                let p: wire::ListParams = parse(params)?;
+            ChatKitRequest::List(p) => {
                 let page = page_request(p)?;
                 let threads = study.list_threads(&who, &page).await?;
                 json(&WirePage::from_page(threads, |t| {
                     Some(WireThread::new(&t, WirePage::empty()))
                 }))
             }
-            "threads.update" => {
-                let p: wire::UpdateParams = parse(params)?;
+            ChatKitRequest::Update(p) => {
                 let thread = study.rename_thread(&who, &p.thread_id, &p.title).await?;
                 json(&WireThread::new(&thread, WirePage::empty()))
             }
-            "threads.delete" => {
-                let p: wire::ThreadParams = parse(params)?;
+            ChatKitRequest::Delete(p) => {
                 study.delete_thread(&who, &p.thread_id).await?;
                 Ok(ChatKitResponse::Json(b"{}".to_vec()))
             }
-            "items.list" => {
-                let p: wire::ItemsListParams = parse(params)?;
+            ChatKitRequest::ItemsList(p) => {
                 let page = page_request(p.page)?;
                 let items = study.list_items(&who, &p.thread_id, &page).await?;
                 json(&WirePage::from_page(items, |i| WireItem::from_item(&i)))
             }
-            "items.feedback" => {
-                let p: wire::FeedbackParams = parse(params)?;
+            ChatKitRequest::Feedback(p) => {
                 study
                     .feedback(&who, &p.thread_id, &p.item_ids, p.kind)
                     .await?;
                 Ok(ChatKitResponse::Json(b"{}".to_vec()))
             }
-            other => Err(ApiError::bad_request(
-                "bad_request",
-                format!("unknown type {other:?}"),
-            )),
         }
     }
 }
@@ -272,8 +271,17 @@ pub(crate) async fn start(
     Ok(turn.begin().await?)
 }
 
-fn parse<T: DeserializeOwned>(params: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(params)
+/// The typed request of operation `kind` with `params`: the parser the request schema is
+/// generated from.
+fn parse(kind: &str, params: serde_json::Value) -> Result<ChatKitRequest, ApiError> {
+    if !ChatKitRequest::OPERATIONS.contains(&kind) {
+        return Err(ApiError::bad_request(
+            "bad_request",
+            format!("unknown type {kind:?}"),
+        ));
+    }
+    let envelope = serde_json::json!({ "type": kind, "params": params });
+    serde_json::from_value(envelope)
         .map_err(|e| ApiError::bad_request("bad_request", format!("params: {e}")))
 }
 
@@ -286,7 +294,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<ChatKitResponse, ApiError> {
         })
 }
 
-fn message(input: wire::UserMessageInput) -> MessageInput {
+fn message(input: request::UserMessageInput) -> MessageInput {
     MessageInput {
         content: input.content,
         quoted_text: input.quoted_text,
@@ -296,8 +304,8 @@ fn message(input: wire::UserMessageInput) -> MessageInput {
 }
 
 /// `limit` as the protocol reads it: absent, null and 0 mean 20; "5" and 5.0 mean 5.
-fn page_request(params: wire::ListParams) -> Result<PageRequest, ApiError> {
-    let wire::ListParams {
+fn page_request(params: request::ListParams) -> Result<PageRequest, ApiError> {
+    let request::ListParams {
         limit,
         order,
         after,

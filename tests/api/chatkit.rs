@@ -326,7 +326,8 @@ async fn bad_requests_get_typed_json_errors_before_any_stream() {
     assert_eq!(status, 400);
     let (status, _, _) = error_of(
         &app,
-        json!({"type":"threads.create","params":{"input":message(&"y".repeat(8_001))}}),
+        // Built by hand: `message` only makes valid messages.
+        json!({"type":"threads.create","params":{"input":{"content":[{"type":"input_text","text":"y".repeat(8_001)}],"attachments":[],"inference_options":{}}}}),
         &q,
     )
     .await;

@@ -1,6 +1,10 @@
-//! A ChatKit client for tests: requests, SSE framing checks, and shortcuts.
+//! A ChatKit client for tests: requests, SSE framing checks, and shortcuts. Every 2xx JSON
+//! answer and every event it reads is validated against the published spec's ChatKit schemas
+//! (see `chatkit_schema`), and so are the requests of its helpers, which are meant to be valid.
 
 use serde_json::{Value, json};
+
+use crate::chatkit_schema::assert_valid;
 
 use crate::helpers::{TestApp, pairs, spawn_app_with, spawn_with_config, test_config};
 
@@ -26,12 +30,18 @@ pub async fn spawn_tutor_app_on(database_url: &str, extra: &[(&str, &str)]) -> T
     spawn_with_config(test_config(vars)).await
 }
 
+/// The `input` of a teach-mode message.
 pub fn message(text: &str) -> Value {
-    json!({"content":[{"type":"input_text","text":text}],"attachments":[],"inference_options":{}})
+    let input = json!({"content":[{"type":"input_text","text":text}],"attachments":[],"inference_options":{}});
+    assert_valid("ChatKitUserMessageInput", &input);
+    input
 }
 
+/// The `input` of an ask-mode message.
 pub fn ask_message(text: &str) -> Value {
-    json!({"content":[{"type":"input_text","text":text}],"attachments":[],"inference_options":{"model":"ask"}})
+    let input = json!({"content":[{"type":"input_text","text":text}],"attachments":[],"inference_options":{"model":"ask"}});
+    assert_valid("ChatKitUserMessageInput", &input);
+    input
 }
 
 impl TestApp {
@@ -55,10 +65,12 @@ impl TestApp {
         let resp = self.chatkit_as(user, body, "").await;
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text:?}")),
-        )
+        let body: Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text:?}"));
+        if (200..300).contains(&status) {
+            assert_valid("ChatKitResponse", &body);
+        }
+        (status, body)
     }
 
     /// A streaming operation read to the end: its events.
@@ -71,12 +83,17 @@ impl TestApp {
         );
         assert_eq!(resp.headers()["cache-control"], "no-cache");
         assert_eq!(resp.headers()["x-accel-buffering"], "no");
-        sse_events(&resp.text().await.unwrap())
+        let events = sse_events(&resp.text().await.unwrap());
+        for event in &events {
+            assert_valid("ChatKitEvent", event);
+        }
+        events
     }
 
     /// Starts a thread with `text`; returns the thread id and the events.
     pub async fn start_thread(&self, user: &str, text: &str) -> (String, Vec<Value>) {
         let body = json!({"type":"threads.create","params":{"input": message(text)}});
+        assert_valid("ChatKitRequest", &body);
         let events = self
             .chatkit_stream(user, body, &format!("?lesson_path={LESSON}"))
             .await;
@@ -89,6 +106,7 @@ impl TestApp {
 
     pub async fn send(&self, user: &str, thread_id: &str, text: &str) -> Vec<Value> {
         let body = json!({"type":"threads.add_user_message","params":{"thread_id":thread_id,"input": message(text)}});
+        assert_valid("ChatKitRequest", &body);
         self.chatkit_stream(user, body, "").await
     }
 }

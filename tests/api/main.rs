@@ -4,6 +4,7 @@ mod auth;
 mod bodies;
 mod chatkit;
 mod chatkit_client;
+mod chatkit_schema;
 mod cli;
 #[cfg(feature = "containers")]
 mod containers;

@@ -8,8 +8,8 @@ use futures::stream::BoxStream;
 use poem::{Body, Response};
 
 use super::wire::{
-    OutputText, StreamOptions, WireEvent, WireItem, WireItemBody, WirePage, WireThread, WireUpdate,
-    datetime,
+    ErrorCode, OutputText, StreamOptions, WireEvent, WireItem, WireItemBody, WirePage, WireThread,
+    WireUpdate, datetime,
 };
 use crate::app::study::TurnEvent;
 
@@ -90,9 +90,9 @@ pub fn to_wire(event: TurnEvent) -> Vec<WireEvent> {
             allow_retry,
         } => vec![WireEvent::Error {
             code: if message.is_some() {
-                "custom"
+                ErrorCode::Custom
             } else {
-                "stream.error"
+                ErrorCode::StreamError
             },
             message,
             allow_retry,

@@ -1,119 +1,14 @@
-//! ChatKit wire types: requests as the client sends them and responses/events exactly as the
-//! protocol document serialises them (field order, omitted nulls, compact JSON).
+//! ChatKit wire types: responses and events exactly as the protocol document serialises them
+//! (field order, omitted nulls, compact JSON). They also generate the response and event
+//! schemas of the OpenAPI document (see [`super::schema`]); requests are in [`super::request`].
 
 use chrono::{DateTime, Timelike, Utc};
-use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::domain::thread::{
-    FeedbackKind, InferenceOptions, ItemKind, Order, Page, Thread, ThreadItem, ThreadStatus,
-    UserContent,
+    InferenceOptions, ItemKind, Page, Thread, ThreadItem, ThreadStatus, UserContent,
 };
-
-// ---------------------------------------------------------------- requests
-
-/// The envelope every request shares; `params` is parsed per operation.
-#[derive(Debug, Deserialize)]
-pub struct Envelope {
-    /// Operation name.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Operation parameters (required by the protocol, even when empty).
-    pub params: Option<serde_json::Value>,
-    /// Integration metadata: never stored or used, but bounded like every client field.
-    #[serde(default)]
-    pub metadata: Option<serde_json::Value>,
-}
-
-/// `input` of `threads.create` and `threads.add_user_message`.
-#[derive(Debug, Deserialize)]
-pub struct UserMessageInput {
-    /// Content parts (`input_text` / `input_tag`).
-    pub content: Vec<UserContent>,
-    /// Attachment ids (required key; this service supports none).
-    pub attachments: Vec<String>,
-    /// Reply-to-selection text.
-    #[serde(default)]
-    pub quoted_text: Option<String>,
-    /// Options; `model` selects the study mode.
-    pub inference_options: InferenceOptions,
-}
-
-/// `threads.create`.
-#[derive(Debug, Deserialize)]
-pub struct CreateParams {
-    /// The first message.
-    pub input: UserMessageInput,
-}
-
-/// `threads.add_user_message`.
-#[derive(Debug, Deserialize)]
-pub struct AddMessageParams {
-    /// Thread.
-    pub thread_id: String,
-    /// The message.
-    pub input: UserMessageInput,
-}
-
-/// Operations that only name a thread.
-#[derive(Debug, Deserialize)]
-pub struct ThreadParams {
-    /// Thread.
-    pub thread_id: String,
-}
-
-/// `threads.update`.
-#[derive(Debug, Deserialize)]
-pub struct UpdateParams {
-    /// Thread.
-    pub thread_id: String,
-    /// New title (required, not null).
-    pub title: String,
-}
-
-/// `threads.list`.
-#[derive(Debug, Deserialize, Default)]
-pub struct ListParams {
-    /// Page size; absent, null and 0 mean 20.
-    #[serde(default)]
-    pub limit: Option<serde_json::Value>,
-    /// Sort order (default desc).
-    #[serde(default)]
-    pub order: Option<Order>,
-    /// Exclusive cursor: the `after` of the previous page (opaque, survives deletion of the row
-    /// it stops at), or the older form, the id of the last row the client has.
-    #[serde(default)]
-    pub after: Option<String>,
-}
-
-/// `items.list`.
-#[derive(Debug, Deserialize)]
-pub struct ItemsListParams {
-    /// Thread.
-    pub thread_id: String,
-    /// Paging, as for `threads.list`.
-    #[serde(flatten)]
-    pub page: ListParams,
-}
-
-/// `items.feedback`.
-#[derive(Debug, Deserialize)]
-pub struct FeedbackParams {
-    /// Thread.
-    pub thread_id: String,
-    /// Rated items.
-    pub item_ids: Vec<String>,
-    /// Rating.
-    pub kind: FeedbackKind,
-}
-
-/// `threads.retry_after_item`.
-#[derive(Debug, Deserialize)]
-pub struct RetryParams {
-    /// Thread.
-    pub thread_id: String,
-    /// The user message to answer again.
-    pub item_id: String,
-}
 
 // --------------------------------------------------------------- responses
 
@@ -130,8 +25,9 @@ pub fn datetime(at: &DateTime<Utc>) -> String {
     }
 }
 
-/// A page as sent to clients.
-#[derive(Debug, Serialize)]
+/// A page of rows, oldest or newest first as asked.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "{T}Page")]
 pub struct WirePage<T> {
     /// Rows.
     pub data: Vec<T>,
@@ -162,19 +58,24 @@ impl<T> WirePage<T> {
     }
 }
 
-/// The always-empty `metadata` of wire threads (server metadata is never sent).
-#[derive(Debug, Serialize, Default)]
+/// An empty object, `{}`: the `metadata` of wire threads (server metadata is never sent) and
+/// the answer of `threads.delete` and `items.feedback`.
+#[derive(Debug, Serialize, Default, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Empty")]
 pub struct Empty {}
 
 /// A thread as sent to clients; key order `title, id, created_at, status, metadata, items`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Thread")]
 pub struct WireThread {
     /// Title, omitted when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Id.
     pub id: String,
-    /// Creation time.
+    /// Creation time (UTC, RFC 3339; microseconds only when non-zero).
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
     /// Status.
     pub status: ThreadStatus,
@@ -198,16 +99,27 @@ impl WireThread {
     }
 }
 
-/// `AssistantMessageContent`: key order `annotations, text, type`.
-#[derive(Debug, Serialize, Clone)]
+/// A part of a tutor message (`AssistantMessageContent`): key order `annotations, text, type`.
+#[derive(Debug, Serialize, Clone, JsonSchema)]
+#[schemars(rename = "OutputText")]
 pub struct OutputText {
     /// Always empty: the tutor cites nothing inline.
+    #[schemars(length(max = 0))]
     pub annotations: Vec<serde_json::Value>,
     /// Markdown text.
     pub text: String,
     /// Always `output_text`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: OutputTextType,
+}
+
+/// The `type` of an [`OutputText`].
+#[derive(Debug, Serialize, Clone, Copy, JsonSchema)]
+#[schemars(rename = "OutputTextType")]
+pub enum OutputTextType {
+    /// Markdown text.
+    #[serde(rename = "output_text")]
+    OutputText,
 }
 
 impl OutputText {
@@ -216,19 +128,22 @@ impl OutputText {
         Self {
             annotations: Vec::new(),
             text: text.into(),
-            kind: "output_text",
+            kind: OutputTextType::OutputText,
         }
     }
 }
 
-/// An item as sent to clients: base fields `id, thread_id, created_at, type` then the body.
-#[derive(Debug, Serialize)]
+/// An item of a thread as sent to clients: base fields `id, thread_id, created_at, type`
+/// then the fields of its type.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Item")]
 pub struct WireItem {
     /// Id.
     pub id: String,
     /// Thread.
     pub thread_id: String,
-    /// Creation time.
+    /// Creation time (UTC, RFC 3339; microseconds only when non-zero).
+    #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
     /// Type and type-specific fields.
     #[serde(flatten)]
@@ -236,7 +151,7 @@ pub struct WireItem {
 }
 
 /// Type-specific fields of a wire item.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum WireItemBody {
     /// A student message.
@@ -244,6 +159,7 @@ pub enum WireItemBody {
         /// Content parts as sent.
         content: Vec<UserContent>,
         /// Always empty.
+        #[schemars(length(max = 0))]
         attachments: Vec<serde_json::Value>,
         /// Reply-to text.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -287,8 +203,9 @@ impl WireItem {
     }
 }
 
-/// `update` of a `thread.item.updated` event.
-#[derive(Debug, Serialize)]
+/// `update` of a `thread.item.updated` event: how a streaming tutor message changed.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "ItemUpdate")]
 #[serde(tag = "type")]
 pub enum WireUpdate {
     /// A content part starts.
@@ -318,14 +235,16 @@ pub enum WireUpdate {
 }
 
 /// `stream_options` payload.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "StreamOptions")]
 pub struct StreamOptions {
     /// Whether the client shows a stop button.
     pub allow_cancel: bool,
 }
 
-/// One server-sent event of a streaming operation.
-#[derive(Debug, Serialize)]
+/// One server-sent event of a streaming operation (the JSON of one `data:` line).
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "Event")]
 #[serde(tag = "type")]
 pub enum WireEvent {
     /// A thread was created.
@@ -369,14 +288,26 @@ pub enum WireEvent {
     /// The turn failed.
     #[serde(rename = "error")]
     Error {
-        /// `stream.error` or `custom`.
-        code: &'static str,
+        /// `stream.error` (show a generic message) or `custom` (show `message`).
+        code: ErrorCode,
         /// Shown verbatim for `custom`.
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
         /// Whether the client offers a retry.
         allow_retry: bool,
     },
+}
+
+/// `code` of an `error` event.
+#[derive(Debug, Serialize, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(rename = "ErrorCode")]
+pub enum ErrorCode {
+    /// The turn failed; the client shows its own message.
+    #[serde(rename = "stream.error")]
+    StreamError,
+    /// The turn failed with a message for the student.
+    #[serde(rename = "custom")]
+    Custom,
 }
 
 impl WireEvent {

@@ -54,18 +54,21 @@ pub const MAX_STUDENT_NAME_CHARS: usize = 64;
 /// spaces, apostrophes, hyphens and dots, and at least one letter. A display name comes from
 /// the query string, so anything that could carry instructions or markup is refused.
 pub fn is_student_name(name: &str) -> bool {
-    let allowed = |c: char| {
-        c.is_alphabetic()
-            || matches!(c, ' ' | '\'' | '\u{2019}' | '-' | '.')
-            || matches!(
-                c,
-                '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
-            )
-    };
     let count = name.chars().count();
     (1..=MAX_STUDENT_NAME_CHARS).contains(&count)
-        && name.chars().all(allowed)
+        && name.chars().all(is_name_char)
         && name.chars().any(char::is_alphabetic)
+}
+
+/// A character a student's name may hold: a letter (any script), a combining mark of the
+/// common combining blocks, a space, an apostrophe, a hyphen or a dot.
+pub fn is_name_char(c: char) -> bool {
+    c.is_alphabetic()
+        || matches!(c, ' ' | '\'' | '\u{2019}' | '-' | '.')
+        || matches!(
+            c,
+            '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
+        )
 }
 
 /// The structured facts behind a prompt. A network model reads `Prompt::messages`; the offline

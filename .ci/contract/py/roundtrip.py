@@ -14,6 +14,7 @@ import os
 import sys
 from http import HTTPStatus
 
+from chatkit import chatkit_round_trip
 from study_mode_client import AuthenticatedClient
 from study_mode_client.api.lessons import get_lesson
 from study_mode_client.api.threads import (
@@ -226,8 +227,7 @@ def main() -> None:
         # The round trip's key is of the free tier, whose quotas are limited.
         expect(quota.tier == "free" and quota.buckets, f"quota {quota!r}")
 
-    # TODO(chatkit): call chatkit.chatkit_round_trip here once the ChatKit schemas are on main;
-    # branch contract-chatkit does it.
+    chatkit_round_trip(client, LESSON, expect)
 
     for tid in ids:
         d = delete_thread.sync_detailed(tid, client=client)

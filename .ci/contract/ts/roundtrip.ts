@@ -3,6 +3,7 @@
 // HTTP. Environment: BASE_URL; API_KEY (sent by the generated auth hook as X-API-Key) or USER_ID
 // (the development principal, X-User-Id). Exits 1 at the first broken expectation.
 
+import { chatkitRoundTrip } from './chatkit';
 import { client } from './client/client.gen';
 import {
   createThread,
@@ -176,8 +177,7 @@ async function main(): Promise<void> {
     expect(q.tier === 'free' && q.buckets.length > 0, `getRateLimit: ${JSON.stringify(q)}`);
   }
 
-  // TODO(chatkit): call chatkitRoundTrip (./chatkit.ts) here once the ChatKit schemas are on
-  // main; branch contract-chatkit does it (it type-checks only against the typed /chatkit).
+  await chatkitRoundTrip(LESSON, expect);
 
   for (const id of ids) {
     const del = await deleteThread({ path: { thread_id: id } });

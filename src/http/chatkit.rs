@@ -184,6 +184,14 @@ impl ChatKitApi {
         let params = envelope
             .params
             .ok_or_else(|| ApiError::bad_request("bad_request", "missing field `params`"))?;
+        // serde would read a struct from a JSON array too (`[null, null]`); the protocol and the
+        // schema say an object.
+        if !params.is_object() {
+            return Err(ApiError::bad_request(
+                "bad_request",
+                "params must be a JSON object",
+            ));
+        }
         let who = auth::principal(req)?;
         // Every request is parsed and checked on the `api` quota; `chat` is charged only for a
         // turn that passed every check and is about to start (see `start`).

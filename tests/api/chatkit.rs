@@ -293,6 +293,11 @@ async fn bad_requests_get_typed_json_errors_before_any_stream() {
     let (status, _, message_text) = error_of(&app, json!({"type":"threads.list"}), &q).await;
     assert_eq!(status, 400);
     assert!(message_text.contains("params"));
+    // serde reads a struct from an array too; the protocol says an object.
+    let list_of_nulls = json!({"type":"threads.list","params":[null, null]});
+    let (status, _, message_text) = error_of(&app, list_of_nulls, &q).await;
+    assert_eq!(status, 400);
+    assert!(message_text.contains("params"), "{message_text}");
     let (status, _, message_text) =
         error_of(&app, json!({"type":"threads.get_by_id","params":{}}), &q).await;
     assert_eq!(status, 400);

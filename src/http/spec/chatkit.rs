@@ -19,6 +19,7 @@ pub fn apply(doc: &mut Value) {
         .and_then(Value::as_mapping_mut)
     {
         schemas.extend(components);
+        nullable_optional_references(schemas);
     }
     let Some(op) = doc
         .get_mut("paths")
@@ -61,6 +62,53 @@ pub fn apply(doc: &mut Value) {
             }
         }
         ok.insert("content".into(), content);
+    }
+}
+
+/// Whether the component `name` is read from requests (`…Request`, `…Params`, `…Input`).
+fn is_request_side(name: &str) -> bool {
+    name.starts_with("ChatKit")
+        && ["Request", "Params", "Input"]
+            .iter()
+            .any(|end| name.ends_with(end))
+}
+
+/// The protocol reads `null` for every optional field of a request (`T?`), and the parser does
+/// (`Option<T>`). OpenAPI 3.0 cannot put `nullable` beside a `$ref`, so an optional request
+/// property that is a bare reference gets a copy of its target, nullable (`null` added to an
+/// enum's values, as 3.0.3 asks), instead of an `allOf` wrapper generators trip over.
+fn nullable_optional_references(schemas: &mut Mapping) {
+    let targets = schemas.clone();
+    for (name, schema) in schemas.iter_mut() {
+        if !name.as_str().is_some_and(is_request_side) {
+            continue;
+        }
+        let required: Vec<Value> = schema
+            .get("required")
+            .and_then(Value::as_sequence)
+            .cloned()
+            .unwrap_or_default();
+        let Some(Value::Mapping(properties)) = schema.get_mut("properties") else {
+            continue;
+        };
+        for (property, value) in properties.iter_mut() {
+            let target = value
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .and_then(|n| targets.get(n));
+            let (false, Some(Value::Mapping(target))) = (required.contains(property), target)
+            else {
+                continue;
+            };
+            let mut copy = target.clone();
+            copy.remove("title");
+            copy.insert("nullable".into(), Value::Bool(true));
+            if let Some(Value::Sequence(values)) = copy.get_mut("enum") {
+                values.push(Value::Null);
+            }
+            *value = Value::Mapping(copy);
+        }
     }
 }
 

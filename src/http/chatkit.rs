@@ -45,6 +45,29 @@ pub const UNSUPPORTED: &[&str] = &[
     "threads.sync_custom_action",
 ];
 
+/// Where the parser reads a struct: `params` and its struct members (absent or `null` ones are
+/// the parser's to judge).
+const STRUCTS: &[&[&str]] = &[
+    &[],
+    &["input"],
+    &["input", "inference_options"],
+    &["input", "inference_options", "tool_choice"],
+];
+
+/// The first place in `params` where a struct is given as anything but a JSON object.
+fn struct_given_as_non_object(params: &serde_json::Value) -> Option<String> {
+    STRUCTS.iter().find_map(|path| {
+        let value = path.iter().try_fold(params, |v, key| v.get(key))?;
+        let wrong = !(value.is_object() || (value.is_null() && !path.is_empty()));
+        wrong.then(|| {
+            std::iter::once("params")
+                .chain(path.iter().copied())
+                .collect::<Vec<_>>()
+                .join(".")
+        })
+    })
+}
+
 /// The answer of `POST /chatkit`: JSON, an event stream, or a JSON error.
 pub enum ChatKitResponse {
     /// A compact JSON document.
@@ -186,10 +209,10 @@ impl ChatKitApi {
             .ok_or_else(|| ApiError::bad_request("bad_request", "missing field `params`"))?;
         // serde would read a struct from a JSON array too (`[null, null]`); the protocol and the
         // schema say an object.
-        if !params.is_object() {
+        if let Some(path) = struct_given_as_non_object(&params) {
             return Err(ApiError::bad_request(
                 "bad_request",
-                "params must be a JSON object",
+                format!("{path} must be a JSON object"),
             ));
         }
         let who = auth::principal(req)?;

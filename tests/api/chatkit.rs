@@ -298,6 +298,15 @@ async fn bad_requests_get_typed_json_errors_before_any_stream() {
     let (status, _, message_text) = error_of(&app, list_of_nulls, &q).await;
     assert_eq!(status, 400);
     assert!(message_text.contains("params"), "{message_text}");
+    let options_as_list = json!({"type":"threads.create","params":{"input":{
+        "content":[{"type":"input_text","text":"hi"}],"attachments":[],
+        "inference_options":[null, null]}}});
+    let (status, _, message_text) = error_of(&app, options_as_list, &q).await;
+    assert_eq!(status, 400);
+    assert!(
+        message_text.contains("params.input.inference_options"),
+        "{message_text}"
+    );
     let (status, _, message_text) =
         error_of(&app, json!({"type":"threads.get_by_id","params":{}}), &q).await;
     assert_eq!(status, 400);

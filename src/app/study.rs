@@ -17,7 +17,7 @@ use futures::stream::BoxStream;
 
 pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
-pub use input::{MessageInput, TurnContext};
+pub use input::{MAX_CONTENT_PARTS, MessageInput, TurnContext};
 pub use shutdown::{Drained, FINALIZE_WINDOW};
 pub use turn::{ANSWER_NOT_SAVED, PendingTurn, TurnEvent};
 

@@ -116,6 +116,18 @@ impl fmt::Display for BoundError {
 
 impl std::error::Error for BoundError {}
 
+/// Unicode `White_Space` (what `str::trim` removes) as the inside of a regex character class,
+/// for the schema patterns of trimmed values; a macro so `concat!` can build patterns with it.
+macro_rules! white_space_chars {
+    () => {
+        "\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000"
+    };
+}
+pub(crate) use white_space_chars;
+
+/// An id's characters in a schema ([`check_id`]; the length goes beside it).
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_-]+$";
+
 /// Checks an id: 1 to [`MAX_ID_BYTES`] bytes of `[A-Za-z0-9_-]`, the alphabet of every id the
 /// service generates (and of the protocol's examples), so it is safe in logs, keys and URLs.
 ///

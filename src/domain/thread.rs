@@ -13,6 +13,13 @@ pub const MAX_PART_CHARS: usize = 8_000;
 pub const LABEL_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*$";
 /// A free text's characters in a schema: anything but NUL (`bounds::check_text`).
 pub const TEXT_PATTERN: &str = "^[^\\x00]*$";
+/// A title in a schema: a label with at least one character that is not white space
+/// (`rename_thread` trims Unicode `White_Space`, then checks it).
+pub const TITLE_PATTERN: &str = concat!(
+    "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\x00-\\x1F\\x7F-\\x9F",
+    crate::domain::bounds::white_space_chars!(),
+    "][^\\x00-\\x1F\\x7F-\\x9F]*$"
+);
 
 /// Default page size of the protocol (`limit` absent, null or 0).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;

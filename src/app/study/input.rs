@@ -36,7 +36,7 @@ pub struct TurnContext {
 }
 
 /// Most content parts of one message.
-const MAX_CONTENT_PARTS: usize = 50;
+pub const MAX_CONTENT_PARTS: usize = 50;
 
 /// The error for a turn that names no lesson, neither in the query nor in the thread.
 pub(super) fn lesson_required() -> StudyError {

@@ -7,22 +7,13 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::app::study::{MAX_SELECTED_CHARS, MAX_TITLE_CHARS};
-use crate::domain::bounds::MAX_ID_BYTES;
+use crate::app::study::{MAX_CONTENT_PARTS, MAX_SELECTED_CHARS, MAX_TITLE_CHARS};
+use crate::domain::bounds::{ID_PATTERN, MAX_ID_BYTES};
 use crate::domain::cursor::{CURSOR_PATTERN, MAX_CURSOR_2_CHARS};
 use crate::domain::thread::{
-    FeedbackKind, InferenceOptions, MAX_PAGE_SIZE, Order, TEXT_PATTERN, UserContent,
+    FeedbackKind, InferenceOptions, MAX_PAGE_SIZE, Order, TEXT_PATTERN, TITLE_PATTERN, UserContent,
 };
 
-/// Ids the service generates and accepts: `[A-Za-z0-9_-]`, 1 to 64 characters.
-const ID_PATTERN: &str = "^[A-Za-z0-9_-]+$";
-/// A title: no control characters and not blank (`rename_thread` trims Unicode `White_Space`,
-/// then checks it).
-const TITLE_PATTERN: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*\
-    [^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
-    [^\\x00-\\x1F\\x7F-\\x9F]*$";
-/// Most content parts of one message (checked by the study use cases).
-const MAX_CONTENT_PARTS: usize = 50;
 /// Most items one `items.feedback` rates.
 const MAX_RATED_ITEMS: usize = 100;
 

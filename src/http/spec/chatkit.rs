@@ -112,8 +112,7 @@ fn nullable_optional_references(schemas: &mut Mapping) {
     }
 }
 
-const THREAD: &str = "thr_0f8e3c2a9b7d4e6f8a1b2c3d4e5f6a7b";
-const ITEM: &str = "msg_4b1d9e2c7a6f4e3d8c2b1a0f9e8d7c6b";
+use super::examples::{ITEM, THREAD};
 
 /// Named request examples, one per common operation.
 fn request_examples() -> serde_json::Value {

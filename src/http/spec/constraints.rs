@@ -8,10 +8,10 @@ use serde_yaml::{Mapping, Value};
 use crate::app::study::{
     MAX_MESSAGE_CHARS, MAX_SELECTED_CHARS, MAX_TITLE_CHARS, MAX_USER_NAME_CHARS,
 };
-use crate::domain::bounds::MAX_ID_BYTES;
+use crate::domain::bounds::{ID_PATTERN, MAX_ID_BYTES, white_space_chars};
 use crate::domain::cursor::{CURSOR_PATTERN, MAX_CURSOR_2_CHARS};
 use crate::domain::lesson::MAX_LESSON_PATH_CHARS;
-use crate::domain::thread::MAX_PAGE_SIZE;
+use crate::domain::thread::{MAX_PAGE_SIZE, TEXT_PATTERN, TITLE_PATTERN};
 use crate::http::admin::MAX_PURGE_PATHS;
 use crate::http::error::ERROR_CODES;
 
@@ -24,24 +24,35 @@ enum Bound {
     Integer(u32, u32),
 }
 
-/// Ids (`thr_…`, `msg_…`): 1 to 64 of `A-Z a-z 0-9 _ -`.
-const ID: &str = "^[A-Za-z0-9_-]+$";
-/// A lesson path: segments of `A-Z a-z 0-9 . _ -` (each with at least one that is not a dot),
-/// separated by single slashes, no `..`, no leading or trailing slash; white space around it
-/// is trimmed (Unicode `White_Space`, what Rust's `trim` removes).
-const LESSON_PATH: &str = "^(?![\\s\\S]*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*$";
+/// `[…]` of Unicode `White_Space`, what the server trims.
+macro_rules! ws {
+    () => {
+        concat!("[", white_space_chars!(), "]")
+    };
+}
+/// Segments of `A-Z a-z 0-9 . _ -` (each with at least one that is not a dot), separated by
+/// single slashes.
+macro_rules! segments {
+    () => {
+        "[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*"
+    };
+}
+/// A lesson path: [`segments!`], no `..`, no leading or trailing slash; white space around it
+/// is trimmed.
+const LESSON_PATH: &str = concat!("^(?![\\s\\S]*\\.\\.)", ws!(), "*", segments!(), ws!(), "*$");
 /// The same, or only white space (`/chatkit` reads a blank `lesson_path` as none).
-const LESSON_PATH_OR_BLANK: &str = "^(?![\\s\\S]*\\.\\.)[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*([.]*[A-Za-z0-9_-][A-Za-z0-9._-]*(/[.]*[A-Za-z0-9_-][A-Za-z0-9._-]*)*[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$";
-/// A one-line label (no control character) with at least one character that is not white
-/// space; "white space" is exactly what the server trims (Unicode `White_Space`).
-const TITLE: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\x00-\\x1F\\x7F-\\x9F]*$";
-/// A message: no NUL, and at least one character that is not (Unicode) white space.
-const NOT_BLANK: &str = "^[^\\x00]*[^\\x00\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\x00]*$";
-/// Free text: anything but NUL.
-const NO_NUL: &str = "^[^\\x00]*$";
+const LESSON_PATH_OR_BLANK: &str = concat!(
+    "^(?![\\s\\S]*\\.\\.)",
+    ws!(),
+    "*(",
+    segments!(),
+    ws!(),
+    "*)?$"
+);
+/// A message: no NUL, and at least one character that is not white space.
+const NOT_BLANK: &str = concat!("^[^\\x00]*[^\\x00", white_space_chars!(), "][^\\x00]*$");
 /// Unicode `White_Space`: what Rust's `trim` removes.
-const WS: &str =
-    "[\\t\\n\\x0B\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]";
+const WS: &str = ws!();
 /// Name characters that are not letters (spaces, punctuation, combining marks).
 const NAME_NON_LETTERS: &str = "[ '\\u2019.\\u002D\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF]";
 
@@ -93,7 +104,7 @@ static NAME: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
     use Bound::{Integer, Text};
     let lesson = Text(1, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH));
-    let selected = Text(0, MAX_SELECTED_CHARS, Some(NO_NUL));
+    let selected = Text(0, MAX_SELECTED_CHARS, Some(TEXT_PATTERN));
     let name = Text(0, MAX_USER_NAME_CHARS, Some(NAME.as_str()));
     vec![
         // Parameters of one operation, then by name (wherever the name appears).
@@ -102,8 +113,12 @@ fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
             "lesson_path",
             Text(0, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH_OR_BLANK)),
         ),
-        ("param", "thread_id", Text(1, MAX_ID_BYTES, Some(ID))),
-        ("param", "item_id", Text(1, MAX_ID_BYTES, Some(ID))),
+        (
+            "param",
+            "thread_id",
+            Text(1, MAX_ID_BYTES, Some(ID_PATTERN)),
+        ),
+        ("param", "item_id", Text(1, MAX_ID_BYTES, Some(ID_PATTERN))),
         ("param", "limit", Integer(1, MAX_PAGE_SIZE)),
         // A cursor as the server issues them; the older forms it still reads are left out,
         // as not every string of their shape is one it reads.
@@ -118,7 +133,11 @@ fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
         ("param", "user_name", name),
         // Request bodies, by schema and property.
         ("CreateThreadIn", "lesson_path", lesson),
-        ("RenameIn", "title", Text(1, MAX_TITLE_CHARS, Some(TITLE))),
+        (
+            "RenameIn",
+            "title",
+            Text(1, MAX_TITLE_CHARS, Some(TITLE_PATTERN)),
+        ),
         (
             "MessageIn",
             "text",
@@ -363,14 +382,14 @@ mod tests {
 
     #[test]
     fn titles_and_messages_need_a_character_the_server_does_not_trim() {
-        assert!(matches(TITLE, "Loops, part 2"));
-        assert!(!matches(TITLE, "a\tb"));
+        assert!(matches(TITLE_PATTERN, "Loops, part 2"));
+        assert!(!matches(TITLE_PATTERN, "a\tb"));
         assert!(matches(NOT_BLANK, "\u{a0} x"));
         assert!(!matches(NOT_BLANK, "x\u{0}"));
-        assert!(!matches(NO_NUL, "x\u{0}"));
+        assert!(!matches(TEXT_PATTERN, "x\u{0}"));
         for blank in [" ", "\u{a0}", "\u{3000}\u{2028}", "\u{85}"] {
             assert!(blank.trim().is_empty());
-            assert!(!matches(TITLE, blank), "{blank:?}");
+            assert!(!matches(TITLE_PATTERN, blank), "{blank:?}");
             assert!(!matches(NOT_BLANK, blank), "{blank:?}");
         }
     }

@@ -9,8 +9,9 @@ use serde_yaml::Value;
 use super::shape::JSON;
 
 const LESSON: &str = "01-Foundations/02-Agents/01-what-is-an-agent";
-const THREAD: &str = "thr_0f8e3c2a9b7d4e6f8a1b2c3d4e5f6a7b";
-const ITEM: &str = "msg_4b1d9e2c7a6f4e3d8c2b1a0f9e8d7c6b";
+/// The thread and message ids of every example (ChatKit's too).
+pub(super) const THREAD: &str = "thr_0f8e3c2a9b7d4e6f8a1b2c3d4e5f6a7b";
+pub(super) const ITEM: &str = "msg_4b1d9e2c7a6f4e3d8c2b1a0f9e8d7c6b";
 const CREATED: &str = "2026-12-03T09:30:00Z";
 /// A cursor as the server issues them.
 fn cursor() -> String {

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod bounds;
 pub mod circuit_breaker;
 pub mod cursor;
+pub mod identity;
 pub mod lesson;
 pub mod marker;
 pub mod ports;

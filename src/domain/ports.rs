@@ -17,8 +17,10 @@ use super::teach::StudyState;
 use super::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem, Usage};
 use super::tutor::{Prompt, TutorChunk};
 
+mod identity;
 mod lessons;
 
+pub use identity::*;
 pub use lessons::*;
 
 /// Failure of a [`ThreadStore`] call.

@@ -7,6 +7,7 @@ pub mod lesson_cache_memory;
 pub mod lesson_cache_redis;
 pub mod lessons_github;
 pub mod lessons_local;
+pub mod oauth;
 pub mod rate_limit_memory;
 pub mod rate_limit_redis;
 pub mod redis;

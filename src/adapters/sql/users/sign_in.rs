@@ -12,12 +12,15 @@
 //!
 //! Concurrent first sign-ins meet at a unique key (the identity's, or the verified address'):
 //! the loser's transaction rolls back with [`StoreError::Conflict`], and the store runs it once
-//! more, which then finds the winner's rows.
+//! more, which then finds the winner's rows. A user deleted while an identity is being linked
+//! to it ends the same way (the second run makes a new user).
 
 use anyhow::anyhow;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, SqlErr,
+};
 
 use super::entity::{self as user, Column};
 use super::{SqlUserStore, from_row, identity};
@@ -225,7 +228,11 @@ impl SignIn {
         identity::Entity::insert(row)
             .exec_without_returning(txn)
             .await
-            .map_err(|e| classify(e, "link identity"))?;
+            .map_err(|e| match e.sql_err() {
+                // The user found in step 2 was deleted meanwhile: running again makes a new one.
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => StoreError::Conflict,
+                _ => classify(e, "link identity"),
+            })?;
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ sql_contract!(
     concurrent_first_sign_ins_with_one_verified_address_give_one_user,
     tier_role_and_disabling_are_set_and_unknown_users_are_not_found,
     delete_removes_the_user_and_its_identities,
+    a_verified_address_another_user_holds_is_refreshed_unverified,
 );
 
 async fn a_first_sign_in_creates_a_free_student(fx: &Fixture) {
@@ -242,4 +243,83 @@ async fn delete_removes_the_user_and_its_identities(fx: &Fixture) {
         .await
         .expect("signs in as someone new");
     assert_eq!(again.id, "usr_3");
+}
+
+async fn a_verified_address_another_user_holds_is_refreshed_unverified(fx: &Fixture) {
+    let store = users(fx);
+    store
+        .sign_in(
+            &profile(Github, "1", Some("ada@x.org"), true),
+            "usr_1",
+            at(0),
+        )
+        .await
+        .expect("holder");
+    store
+        .sign_in(
+            &profile(Google, "g-2", Some("bob@x.org"), true),
+            "usr_2",
+            at(1),
+        )
+        .await
+        .expect("bob");
+
+    // Bob's Google account now says it verified Ada's address.
+    let moved = store
+        .sign_in(
+            &profile(Google, "g-2", Some("ada@x.org"), true),
+            "usr_3",
+            at(2),
+        )
+        .await
+        .expect("signs in");
+
+    assert_eq!(moved.id, "usr_2");
+    assert_eq!(moved.email.as_deref(), Some("ada@x.org"));
+    assert!(!moved.email_verified, "one address verifies one user");
+    let holder = store.get("usr_1").await.expect("loads").expect("kept");
+    assert!(holder.email_verified);
+    // An unverified profile of the stored address keeps it verified.
+    let mut unverified = profile(Github, "1", Some("ada@x.org"), false);
+    unverified.name = None;
+    let kept = store
+        .sign_in(&unverified, "usr_4", at(3))
+        .await
+        .expect("signs in");
+    assert!(kept.email_verified, "{kept:?}");
+}
+
+/// With its only connection taken, a sign-in gives up after the acquire timeout and writes
+/// nothing.
+async fn a_sign_in_without_a_free_connection_is_unavailable(fx: Fixture) {
+    use sea_orm::TransactionTrait;
+    let store = users(&fx);
+    let p = profile(Github, "42", Some("ada@x.org"), true);
+    let held = fx
+        .db
+        .connection()
+        .begin()
+        .await
+        .expect("the only connection");
+
+    let result = store.sign_in(&p, "usr_1", at(0)).await;
+
+    assert!(matches!(result, Err(StoreError::Unavailable)), "{result:?}");
+    held.rollback().await.expect("released");
+    assert_eq!(store.get("usr_1").await.expect("loads"), None);
+    let user = store.sign_in(&p, "usr_1", at(1)).await.expect("signs in");
+    assert_eq!(user.created_at, at(1));
+}
+
+#[tokio::test]
+async fn a_sign_in_without_a_free_connection_is_unavailable_on_sqlite() {
+    let fx = super::super::sqlite_with(super::super::ONE_CONNECTION).await;
+    a_sign_in_without_a_free_connection_is_unavailable(fx).await;
+}
+
+#[tokio::test]
+async fn a_sign_in_without_a_free_connection_is_unavailable_on_postgres() {
+    if let Some(fx) = super::super::postgres_with(super::super::ONE_CONNECTION).await {
+        a_sign_in_without_a_free_connection_is_unavailable(fx).await;
+    }
 }

@@ -1,6 +1,8 @@
-//! Command line: `serve` (default), `migrate`, `keys`, `openapi`, `check-config`, `healthcheck`.
+//! Command line: `serve` (default), `migrate`, `keys`, `users`, `openapi`, `check-config`,
+//! `healthcheck`.
 
 mod keys;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +16,7 @@ use crate::config::Config;
 use crate::{http, telemetry};
 
 pub use self::keys::{KeysCommand, TierArg};
+pub use self::users::{RoleArg, UsersCommand};
 
 /// Exit status for an invalid configuration.
 const EXIT_CONFIG: u8 = 2;
@@ -42,6 +45,16 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage the users of the own sign-in (`list`, `set-tier`, `set-role`, `disable`,
+    /// `enable`) in the database of `DATABASE_URL`.
+    ///
+    /// Each subcommand applies pending migrations first. `disable` also revokes every refresh
+    /// token of the user.
+    Users {
+        /// What to do with users.
+        #[command(subcommand)]
+        command: UsersCommand,
     },
     /// Print the OpenAPI document generated from the code.
     Openapi {
@@ -78,6 +91,7 @@ pub async fn run() -> ExitCode {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
         Command::Keys { command } => keys::run(command).await,
+        Command::Users { command } => users::run(command).await,
         Command::Openapi { format, output } => openapi(format, output),
         Command::CheckConfig => check_config(),
         Command::Healthcheck { url } => healthcheck(url).await,

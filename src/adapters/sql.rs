@@ -12,8 +12,12 @@ mod call;
 mod faults;
 mod health;
 pub mod migrations;
+pub mod refresh_tokens;
 pub mod thread_store;
 pub mod turn_lease;
+mod txn;
+pub mod user_data;
+pub mod users;
 
 pub use faults::{Fault, classify, fault_of};
 

@@ -4,7 +4,7 @@
 //! A created key is printed once; only the SHA-256 of its secret is stored, and no command
 //! prints a secret or a hash afterwards.
 
-mod output;
+pub(super) mod output;
 #[cfg(test)]
 mod tests;
 

@@ -4,7 +4,7 @@ use std::process::Output;
 
 use study_mode_api::domain::api_key::{hash_secret, parse_key};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{pairs, spawn_app, test_config};
 
 pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
@@ -113,7 +113,7 @@ async fn migrate_applies_migrations_once_and_is_idempotent() {
     let url = format!("sqlite://{}/m.sqlite?mode=rwc", dir.path().display());
     let first = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    assert!(String::from_utf8_lossy(&first.stdout).contains("migrations applied: 4"));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("migrations applied: 5"));
     let second = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     assert!(String::from_utf8_lossy(&second.stdout).contains("migrations applied: 0"));
 }
@@ -127,6 +127,12 @@ async fn every_subcommand_has_help() {
         &["keys", "create"],
         &["keys", "list"],
         &["keys", "revoke"],
+        &["users"],
+        &["users", "list"],
+        &["users", "set-tier"],
+        &["users", "set-role"],
+        &["users", "disable"],
+        &["users", "enable"],
         &["openapi"],
         &["check-config"],
         &["healthcheck"],
@@ -250,4 +256,126 @@ async fn keys_create_refuses_unknown_scopes_and_tiers_with_status_2() {
 
     let listed = run(&["keys", "list"], &env).await;
     assert_eq!(stdout(&listed), "No API keys.\n", "{}", stderr(&listed));
+}
+
+/// A migrated SQLite database in `dir` with one user `usr_cli1` who signed in with GitHub, and
+/// one live refresh token of that user; returns its URL.
+async fn database_with_a_user(dir: &std::path::Path) -> String {
+    use study_mode_api::adapters::sql::refresh_tokens::SqlRefreshTokenStore;
+    use study_mode_api::adapters::sql::users::SqlUserStore;
+    use study_mode_api::adapters::sql::{Database, migrations};
+    use study_mode_api::domain::identity::{
+        Provider, ProviderProfile, RefreshTokenRecord, hash_refresh_token,
+    };
+    use study_mode_api::domain::ports::{RefreshTokenStore, UserStore};
+
+    let url = format!("sqlite://{}/users.sqlite?mode=rwc", dir.display());
+    let config = test_config(pairs(&[("DATABASE_URL", &url)]));
+    let db = Database::connect(&config.database).await.unwrap();
+    migrations::run(&db).await.unwrap();
+    let profile = ProviderProfile {
+        provider: Provider::Github,
+        subject: "4242".to_owned(),
+        email: Some("Ada@Example.org".to_owned()),
+        email_verified: true,
+        name: Some("Ada Lovelace".to_owned()),
+    };
+    let now = chrono::Utc::now();
+    let user = SqlUserStore::new(db.clone())
+        .sign_in(&profile, "usr_cli1", now)
+        .await
+        .unwrap();
+    SqlRefreshTokenStore::new(db.clone())
+        .insert(&RefreshTokenRecord {
+            hash: hash_refresh_token("rt_cli"),
+            family_id: "fam_cli".to_owned(),
+            user_id: user.id,
+            issued_at: now,
+            expires_at: now + chrono::Duration::days(7),
+            replaced_by: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    db.close().await;
+    url
+}
+
+#[tokio::test]
+async fn users_list_shows_a_user_who_signed_in_and_operators_change_it() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let url = database_with_a_user(dir.path()).await;
+    let env = [("DATABASE_URL", url.as_str())];
+
+    // Act
+    let listed = run(&["users", "list"], &env).await;
+
+    // Assert
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    let table = stdout(&listed);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("usr_cli1"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        row.contains("ada@example.org") && row.contains("Ada Lovelace"),
+        "{row}"
+    );
+    assert!(row.contains("free") && row.contains("student"), "{row}");
+
+    let tier = run(&["users", "set-tier", "usr_cli1", "premium"], &env).await;
+    assert_eq!(tier.status.code(), Some(0), "{}", stderr(&tier));
+    assert_eq!(stdout(&tier), "User usr_cli1 now has tier premium.\n");
+    let role = run(&["users", "set-role", "usr_cli1", "teacher"], &env).await;
+    assert_eq!(stdout(&role), "User usr_cli1 now has role teacher.\n");
+    let disabled = run(&["users", "disable", "usr_cli1"], &env).await;
+    assert_eq!(disabled.status.code(), Some(0), "{}", stderr(&disabled));
+    assert!(
+        stdout(&disabled).contains("revoked 1 refresh token."),
+        "{}",
+        stdout(&disabled)
+    );
+    let again = run(&["users", "disable", "usr_cli1"], &env).await;
+    assert!(
+        stdout(&again).contains("already disabled"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(stdout(&again).contains("revoked 0 refresh tokens"));
+
+    let json = run(&["users", "list", "--json", "--limit", "5"], &env).await;
+    assert_eq!(json.status.code(), Some(0), "{}", stderr(&json));
+    let users: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(users[0]["id"], "usr_cli1");
+    assert_eq!(users[0]["tier"], "premium");
+    assert_eq!(users[0]["role"], "teacher");
+    assert!(users[0]["disabled_at"].is_string(), "{users}");
+
+    let enabled = run(&["users", "enable", "usr_cli1"], &env).await;
+    assert_eq!(stdout(&enabled), "Enabled user usr_cli1.\n");
+    let json = run(&["users", "list", "--json"], &env).await;
+    let users: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert!(users[0]["disabled_at"].is_null(), "{users}");
+}
+
+#[tokio::test]
+async fn users_set_tier_of_an_unknown_id_fails_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/users.sqlite?mode=rwc", dir.path().display());
+    let env = [("DATABASE_URL", url.as_str())];
+
+    let unknown = run(&["users", "set-tier", "usr_nope", "premium"], &env).await;
+
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("no user has id \"usr_nope\""),
+        "{}",
+        stderr(&unknown)
+    );
+    assert_eq!(stdout(&unknown), "");
+    let tier = run(&["users", "set-tier", "usr_nope", "gold"], &env).await;
+    assert_eq!(tier.status.code(), Some(2), "clap refuses an unknown tier");
+    let listed = run(&["users", "list"], &env).await;
+    assert_eq!(stdout(&listed), "No users.\n", "{}", stderr(&listed));
 }

@@ -1,6 +1,6 @@
-//! Contracts of the `ThreadStore` and `ApiKeyStore` ports, run against the SQL adapters on
-//! SQLite (always) and on Postgres (when `TEST_DATABASE_URL` is set), each test on a fresh,
-//! migrated database.
+//! Contracts of the `ThreadStore`, `ApiKeyStore` and identity ports (users, refresh tokens,
+//! user data), run against the SQL adapters on SQLite (always) and on Postgres (when
+//! `TEST_DATABASE_URL` is set), each test on a fresh, migrated database.
 //!
 //! Port contracts take a `&dyn ThreadStore` (or `&dyn ApiKeyStore`); the few SQL contracts that must look at rows the
 //! port does not return (organisation, usage, ratings, cascades) take the whole [`Fixture`].
@@ -141,6 +141,7 @@ mod api_keys;
 mod counts;
 mod cursors;
 mod faults;
+mod identity;
 mod items;
 mod threads;
 mod turn_leases;

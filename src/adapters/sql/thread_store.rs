@@ -7,8 +7,8 @@
 //! concurrent `delete_thread` either happens before (the write finds nothing) or after (the
 //! cascade removes what was written).
 
-mod convert;
-mod entities;
+pub(super) mod convert;
+pub(super) mod entities;
 mod keyset;
 mod ops;
 #[cfg(test)]

@@ -74,7 +74,7 @@ pub(super) fn table(keys: &[ApiKeyRecord]) -> String {
     text
 }
 
-fn line(cells: &[String; 7], widths: &[usize; 7]) -> String {
+pub(in crate::cli) fn line<const N: usize>(cells: &[String; N], widths: &[usize; N]) -> String {
     let padded: Vec<String> = cells
         .iter()
         .zip(widths)
@@ -83,17 +83,17 @@ fn line(cells: &[String; 7], widths: &[usize; 7]) -> String {
     format!("{}\n", padded.join("  ").trim_end())
 }
 
-fn instant(at: DateTime<Utc>) -> String {
+pub(in crate::cli) fn instant(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-fn optional_instant(at: Option<DateTime<Utc>>) -> String {
+pub(in crate::cli) fn optional_instant(at: Option<DateTime<Utc>>) -> String {
     at.map_or_else(|| "-".to_owned(), instant)
 }
 
 /// Stored text with control characters (which could forge table lines or move the cursor)
 /// replaced by `?`.
-fn printable(text: &str) -> String {
+pub(in crate::cli) fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()

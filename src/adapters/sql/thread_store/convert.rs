@@ -15,7 +15,7 @@ pub(super) fn to_micros(at: DateTime<Utc>) -> i64 {
 }
 
 /// The instant `micros` microseconds after the Unix epoch.
-pub(super) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(in crate::adapters::sql) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros)
         .ok_or_else(|| StoreError::Unexpected(anyhow!("stored instant {micros} is out of range")))
 }
@@ -35,6 +35,14 @@ pub(super) fn feedback_name(kind: FeedbackKind) -> &'static str {
         FeedbackKind::Positive => "positive",
         FeedbackKind::Negative => "negative",
     }
+}
+
+/// A rating read back from its `kind` column.
+pub(in crate::adapters::sql) fn feedback_from_name(name: &str) -> Result<FeedbackKind, StoreError> {
+    [FeedbackKind::Positive, FeedbackKind::Negative]
+        .into_iter()
+        .find(|k| feedback_name(*k) == name)
+        .ok_or_else(|| StoreError::Unexpected(anyhow!("stored rating {name:?} is unknown")))
 }
 
 fn unexpected(err: serde_json::Error, what: &'static str) -> StoreError {
@@ -57,12 +65,14 @@ pub(super) fn state_json(state: &StudyState) -> Result<serde_json::Value, StoreE
 }
 
 /// A study state read back from its `state` column.
-pub(super) fn state_from_json(json: serde_json::Value) -> Result<StudyState, StoreError> {
+pub(in crate::adapters::sql) fn state_from_json(
+    json: serde_json::Value,
+) -> Result<StudyState, StoreError> {
     serde_json::from_value(json).map_err(|e| unexpected(e, "deserialize study state"))
 }
 
 /// A thread read back from its row.
-pub(super) fn thread_from_row(row: thread::Model) -> Result<Thread, StoreError> {
+pub(in crate::adapters::sql) fn thread_from_row(row: thread::Model) -> Result<Thread, StoreError> {
     let status = serde_json::from_str(&row.status)
         .with_context(|| format!("deserialize status of thread {}", row.id))?;
     Ok(Thread {
@@ -77,7 +87,7 @@ pub(super) fn thread_from_row(row: thread::Model) -> Result<Thread, StoreError> 
 }
 
 /// An item read back from its row.
-pub(super) fn item_from_row(row: item::Model) -> Result<ThreadItem, StoreError> {
+pub(in crate::adapters::sql) fn item_from_row(row: item::Model) -> Result<ThreadItem, StoreError> {
     let kind = serde_json::from_value(row.payload)
         .with_context(|| format!("deserialize item {}", row.id))?;
     Ok(ThreadItem {

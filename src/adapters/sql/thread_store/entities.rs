@@ -1,6 +1,7 @@
-//! SeaORM entities of the thread store: the adapter's own wire types, never seen outside it.
+//! SeaORM entities of the thread store: the adapter's own wire types, never seen outside
+//! the SQL adapter (the user data store reads them too).
 
-pub(super) mod feedback;
-pub(super) mod item;
-pub(super) mod study_state;
-pub(super) mod thread;
+pub(in crate::adapters::sql) mod feedback;
+pub(in crate::adapters::sql) mod item;
+pub(in crate::adapters::sql) mod study_state;
+pub(in crate::adapters::sql) mod thread;

@@ -1,6 +1,8 @@
 //! Use cases: what the service does, expressed over the domain's ports only.
 
+pub mod account;
 pub mod auth;
+pub mod identity;
 pub mod lessons;
 pub mod preauth;
 pub mod quota;

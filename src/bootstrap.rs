@@ -20,9 +20,11 @@ use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::turn_lease::SqlTurnLease;
+use crate::adapters::sql::user_data::SqlUserDataStore;
 use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
+use crate::app::account::AccountService;
 use crate::app::lessons::{BreakerSource, LessonMetrics, LessonService, LessonSettings};
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
@@ -36,6 +38,7 @@ use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
 
 mod auth;
+mod identity;
 mod leases;
 
 use auth::authenticator;
@@ -131,7 +134,18 @@ impl Application {
         ));
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
-        let authenticator = authenticator(&config, Some(keys), &metrics)?;
+        let own = identity::identity(&config, &db, &metrics)?;
+        let authenticator = authenticator(
+            &config,
+            Some(keys),
+            own.as_ref().map(|(_, local)| local.clone()),
+            &metrics,
+        )?;
+        let identity = own.map(|(service, _)| service);
+        let account = Arc::new(AccountService::new(
+            Arc::new(SqlUserDataStore::new(db.clone())),
+            identity.clone(),
+        ));
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,
@@ -140,6 +154,8 @@ impl Application {
             lessons,
             quotas,
             authenticator,
+            identity,
+            account,
         };
         Ok(Self {
             acceptor,

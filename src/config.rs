@@ -2,6 +2,7 @@
 //! start-up with every problem reported together.
 
 mod describe;
+pub mod identity;
 mod parse;
 mod raw;
 
@@ -340,6 +341,8 @@ pub struct Config {
     pub turn_lock: TurnLockConfig,
     /// Token verification.
     pub auth: AuthConfig,
+    /// The own sign-in and token issuance.
+    pub identity: identity::IdentityConfig,
     /// Upstream URL variables allowed to use plain `http://` in production
     /// (`ALLOW_INSECURE_UPSTREAMS`, e.g. `OPENAI_BASE_URL` for a model on the same host).
     pub insecure_upstreams: Vec<String>,

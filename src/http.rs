@@ -8,6 +8,7 @@ pub mod client;
 pub mod error;
 pub mod headers;
 pub mod health;
+pub mod identity;
 pub mod lessons;
 pub mod listener;
 pub mod metrics;
@@ -51,6 +52,10 @@ pub struct AppState {
     pub quotas: Arc<QuotaService>,
     /// Authentication.
     pub authenticator: Arc<Authenticator>,
+    /// The own sign-in, when the service issues tokens.
+    pub identity: Option<Arc<crate::app::identity::IdentityService>>,
+    /// Export and erasure of the caller's data.
+    pub account: Arc<crate::app::account::AccountService>,
 }
 
 /// The OpenAPI operations of the service.
@@ -62,6 +67,8 @@ pub type Apis = (
     lessons::LessonsApi,
     admin::AdminApi,
     rate_limit::QuotaApi,
+    identity::IdentityApi,
+    identity::MeApi,
 );
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
@@ -134,6 +141,8 @@ fn apis_for_spec() -> Apis {
         lessons::LessonsApi::new(None, config.clone()),
         admin::AdminApi::new(None, config.clone()),
         rate_limit::QuotaApi::new(),
+        identity::IdentityApi::new(None, config.clone()),
+        identity::MeApi::new(None, None),
     )
 }
 
@@ -147,6 +156,8 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         lessons::LessonsApi::new(Some(state.lessons.clone()), state.config.clone()),
         admin::AdminApi::new(Some(state.lessons.clone()), state.config.clone()),
         rate_limit::QuotaApi::new(),
+        identity::IdentityApi::new(state.identity.clone(), state.config.clone()),
+        identity::MeApi::new(Some(state.account.clone()), state.identity.clone()),
     ));
     // Rendered once at start-up, not per request.
     let (json, yaml) = documents(&api, &state.config.public_base_url);

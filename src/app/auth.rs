@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use moka::sync::Cache;
 
+use super::identity::tokens::LocalVerifier;
 use super::preauth::PreauthLimiter;
 use crate::domain::api_key::{ADMIN_SCOPE, parse_key};
 use crate::domain::ports::{ApiKeyStore, AuthError, StoreError, TokenVerifier};
@@ -64,6 +65,8 @@ pub enum CredentialKind {
 pub enum Via {
     /// A JWT verified against the SSO's keys.
     Jwt,
+    /// An access token of the service's own sign-in.
+    Own,
     /// An opaque token the SSO vouched for.
     Opaque,
     /// An API key, with the scopes it grants.
@@ -95,7 +98,7 @@ impl Caller {
         match &self.via {
             Via::ApiKey { scopes, .. } => scopes.iter().any(|s| s == scope || s == ADMIN_SCOPE),
             Via::AdminSecret => true,
-            Via::Jwt | Via::Opaque | Via::Development => false,
+            Via::Jwt | Via::Own | Via::Opaque | Via::Development => false,
         }
     }
 
@@ -118,6 +121,7 @@ impl Caller {
 /// The authentication use case.
 pub struct Authenticator {
     jwt: Option<Arc<dyn TokenVerifier>>,
+    local: Option<Arc<LocalVerifier>>,
     opaque: Option<Arc<dyn TokenVerifier>>,
     keys: Option<Arc<dyn ApiKeyStore>>,
     touched: Cache<String, ()>,
@@ -128,6 +132,7 @@ impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
             .field("jwt", &self.jwt.is_some())
+            .field("own_tokens", &self.local.is_some())
             .field("opaque", &self.opaque.is_some())
             .field("api_keys", &self.keys.is_some())
             .finish()
@@ -143,6 +148,7 @@ impl Authenticator {
     ) -> Self {
         Self {
             jwt,
+            local: None,
             opaque,
             keys,
             touched: Cache::builder()
@@ -151,6 +157,13 @@ impl Authenticator {
                 .build(),
             preauth: None,
         }
+    }
+
+    /// The same, also accepting the service's own access tokens (told apart from the SSO's by
+    /// the key id in their header).
+    pub fn with_own_tokens(mut self, local: Arc<LocalVerifier>) -> Self {
+        self.local = Some(local);
+        self
     }
 
     /// The same, with a budget of refused attempts per client address in front of it.
@@ -188,6 +201,18 @@ impl Authenticator {
         match credential.kind() {
             CredentialKind::ApiKey => self.api_key(value).await,
             CredentialKind::Jwt => {
+                // An own token names this service's key; anything else goes to the SSO, and
+                // without an SSO to the own verifier, which refuses it with a reason.
+                let own = self
+                    .local
+                    .as_ref()
+                    .filter(|local| local.claims_key_of(value) || self.jwt.is_none());
+                if let Some(local) = own {
+                    return Ok(Caller {
+                        principal: local.verify(value).await?,
+                        via: Via::Own,
+                    });
+                }
                 let verifier = self.jwt.as_ref().ok_or_else(|| not_configured("JWTs"))?;
                 Ok(Caller {
                     principal: verifier.verify(value).await?,

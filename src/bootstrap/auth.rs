@@ -7,6 +7,7 @@ use crate::adapters::jwks::{JwksSettings, JwksVerifier};
 use crate::adapters::rate_limit_memory::MemoryRateLimiter;
 use crate::adapters::userinfo::{self, UserinfoVerifier};
 use crate::app::auth::Authenticator;
+use crate::app::identity::tokens::LocalVerifier;
 use crate::app::preauth::PreauthLimiter;
 use crate::config::Config;
 use crate::domain::ports::{ApiKeyStore, RateLimiter, TokenVerifier};
@@ -17,6 +18,7 @@ use crate::http::metrics::Metrics;
 pub(super) fn authenticator(
     config: &Config,
     keys: Option<Arc<dyn ApiKeyStore>>,
+    own: Option<Arc<LocalVerifier>>,
     metrics: &Metrics,
 ) -> anyhow::Result<Arc<Authenticator>> {
     let auth = &config.auth;
@@ -55,7 +57,7 @@ pub(super) fn authenticator(
         )?)),
         None => None,
     };
-    if jwt.is_none() && opaque.is_none() && !config.dev.enabled {
+    if jwt.is_none() && opaque.is_none() && own.is_none() && !config.dev.enabled {
         tracing::warn!(
             "no SSO configured (SSO_URL, JWKS_URL, USERINFO_URL): only API keys are accepted"
         );
@@ -73,6 +75,9 @@ pub(super) fn authenticator(
         );
     }
     let mut authenticator = Authenticator::new(jwt, opaque, keys);
+    if let Some(own) = own {
+        authenticator = authenticator.with_own_tokens(own);
+    }
     if let Some(limiter) = preauth_limiter(config, metrics) {
         authenticator = authenticator.with_preauth(limiter);
     }

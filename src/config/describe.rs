@@ -23,7 +23,7 @@ impl Config {
             Some(_) => "***".to_string(),
             None => "(unset)".to_string(),
         };
-        vec![
+        let mut pairs = vec![
             ("APP_ENV", format!("{:?}", self.app_env).to_lowercase()),
             ("HOST", self.host.clone()),
             ("PORT", self.port.to_string()),
@@ -71,6 +71,10 @@ impl Config {
                     (true, false) => "true (loopback bind, no SSO)".into(),
                     (false, _) => "false".into(),
                 },
+            ),
+            (
+                "TEST_MODE",
+                "(another name of DEV_MODE: the same switch)".into(),
             ),
             ("DEV_USER_ID", self.dev.user_id.clone()),
             ("DEV_USER_EMAIL", self.dev.email.clone()),
@@ -236,7 +240,9 @@ impl Config {
                 "ALLOW_INSECURE_UPSTREAMS",
                 none_if_empty(&self.insecure_upstreams),
             ),
-        ]
+        ];
+        pairs.extend(self.identity.describe());
+        pairs
     }
 }
 

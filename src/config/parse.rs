@@ -2,6 +2,7 @@
 
 mod auth;
 mod edge;
+mod identity;
 mod sections;
 mod stores;
 mod transport;
@@ -236,9 +237,10 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     };
     let turn_lock = turns::turn_lock(&mut c, &raw, reuse_port);
     let auth = auth::auth(&mut c, &raw, prod);
-    let dev = auth::dev(&mut c, &raw, prod, &host, &auth);
+    let identity = identity::identity(&mut c, &raw, prod, &allowed_origins, &public_base_url);
+    let dev = auth::dev(&mut c, &raw, prod, &host, &auth, &identity);
     let insecure_upstreams =
-        transport::insecure_upstreams(&mut c, &raw, prod, &lessons, &tutor, &auth);
+        transport::insecure_upstreams(&mut c, &raw, prod, (&lessons, &tutor), &auth, &identity);
 
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -267,6 +269,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         storage_limits,
         turn_lock,
         auth,
+        identity,
         insecure_upstreams,
     })
 }

@@ -201,8 +201,6 @@ pub struct Erased {
     pub feedback: u64,
     /// Refresh tokens revoked.
     pub refresh_tokens: u64,
-    /// API keys of the principal revoked.
-    pub api_keys: u64,
     /// Whether a user account of the own sign-in was deleted.
     pub account: bool,
 }

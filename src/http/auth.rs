@@ -36,7 +36,7 @@ pub enum Requirement {
 /// The requirement of `path`.
 pub fn requirement(path: &str) -> Requirement {
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-    if under("/chatkit") || under("/v1") {
+    if under("/chatkit") || under("/v1") || path == "/auth/me" {
         Requirement::User
     } else if path == "/admin/invalidate-cache" {
         Requirement::Operator("lessons:purge")
@@ -199,6 +199,7 @@ mod tests {
         assert_eq!(requirement("/chatkit"), Requirement::User);
         assert_eq!(requirement("/v1/threads/x"), Requirement::User);
         assert_eq!(requirement("/v1"), Requirement::User);
+        assert_eq!(requirement("/auth/me"), Requirement::User);
         assert_eq!(
             requirement("/admin/invalidate-cache"),
             Requirement::Operator("lessons:purge")
@@ -214,6 +215,9 @@ mod tests {
             "/webhooks/github",
             "/v1x",
             "/chatkitty",
+            "/auth/refresh",
+            "/auth/github/login",
+            "/.well-known/jwks.json",
         ] {
             assert_eq!(requirement(public), Requirement::Public, "{public}");
         }

@@ -48,6 +48,10 @@ pub const ERROR_CODES: &[&str] = &[
     "auth_unavailable",
     "shutting_down",
     "gateway_timeout",
+    "redirect_not_allowed",
+    "signin_not_started",
+    "signin_refused",
+    "refresh_token_reused",
 ];
 
 /// Details of an error.
@@ -281,6 +285,28 @@ pub fn configured<'a, T>(
 impl From<crate::domain::bounds::BoundError> for ApiError {
     fn from(bound: crate::domain::bounds::BoundError) -> Self {
         Self::bad_request(bound.code(), bound.to_string())
+    }
+}
+
+impl From<crate::domain::ports::StoreError> for ApiError {
+    fn from(err: crate::domain::ports::StoreError) -> Self {
+        use crate::domain::ports::StoreError as E;
+        match err {
+            E::NotFound => Self::not_found("not_found", "no such resource for this caller"),
+            E::Conflict => Self::Conflict(Json(ErrorBody::new(
+                "conflict",
+                "changed concurrently; try again",
+            ))),
+            E::Unavailable => Self::unavailable_for(
+                "database_unavailable",
+                public_message(StatusCode::SERVICE_UNAVAILABLE),
+                DATABASE_RETRY_AFTER,
+            ),
+            E::Unexpected(e) => {
+                tracing::error!(error = ?e, "store operation failed");
+                Self::internal()
+            }
+        }
     }
 }
 

@@ -20,4 +20,6 @@ pub enum ApiTags {
     Admin,
     /// Signed notifications from GitHub.
     Webhooks,
+    /// The service's own sign-in (GitHub, Google), tokens and the caller.
+    Auth,
 }

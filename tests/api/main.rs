@@ -31,6 +31,7 @@ mod redis;
 mod redis_outage;
 mod rest;
 mod shutdown;
+mod signin;
 mod store;
 mod turn_lock;
 mod tutoring;

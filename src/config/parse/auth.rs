@@ -5,6 +5,7 @@ use jsonwebtoken::Algorithm;
 
 use super::Collector;
 use super::sections::bounded;
+use crate::config::identity::IdentityConfig;
 use crate::config::{AuthConfig, DevConfig, RawEnv};
 
 /// Claims `ALLOW_UNCHECKED_JWT_CLAIMS` may name, with the variable that would check each.
@@ -155,24 +156,51 @@ fn loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// `DEV_MODE` and `DEV_USER_*`. Unset `DEV_MODE` turns the development principal on only in
-/// development, on a loopback bind, with no token verifier: a service others can reach, or one
-/// with a real SSO, must never take `X-User-ID` at its word unless told so explicitly.
+/// `DEV_MODE` (alias `TEST_MODE`) and `DEV_USER_*`. Unset, the development principal is on
+/// only in development, on a loopback bind, with no token verifier and no own sign-in: a
+/// service others can reach, or one with real identities, must never take `X-User-ID` at its
+/// word unless told so explicitly.
+///
+/// `TEST_MODE` (seed 003) and `DEV_MODE` are two names of one switch: either may be set, both
+/// must agree when both are, and production refuses it under either name.
 pub(super) fn dev(
     c: &mut Collector,
     raw: &RawEnv,
     prod: bool,
     host: &str,
     auth: &AuthConfig,
+    identity: &IdentityConfig,
 ) -> DevConfig {
-    let chosen = raw
+    let dev_mode = raw
         .dev_mode
         .as_ref()
         .map(|_| c.boolean("DEV_MODE", &raw.dev_mode, false));
-    let enabled = chosen.unwrap_or(!prod && loopback(host) && !auth.verifies_tokens());
-    if prod && enabled {
+    let test_mode = raw
+        .test_mode
+        .as_ref()
+        .map(|_| c.boolean("TEST_MODE", &raw.test_mode, false));
+    if let (Some(dev), Some(test)) = (dev_mode, test_mode)
+        && dev != test
+    {
         c.push(
-            "DEV_MODE",
+            "TEST_MODE",
+            format!(
+                "is {test} but DEV_MODE is {dev}: they are two names of one switch; set one of \
+                 them"
+            ),
+        );
+    }
+    let chosen = dev_mode.or(test_mode);
+    let enabled = chosen
+        .unwrap_or(!prod && loopback(host) && !auth.verifies_tokens() && !identity.issues_tokens());
+    if prod && enabled {
+        let var = if dev_mode.is_some() {
+            "DEV_MODE"
+        } else {
+            "TEST_MODE"
+        };
+        c.push(
+            var,
             "must be false when APP_ENV=production (it trusts X-User-ID headers)",
         );
     }

@@ -2,7 +2,9 @@
 //! requests for lessons to must be https, unless `ALLOW_INSECURE_UPSTREAMS` names its variable.
 
 use super::Collector;
+use crate::config::identity::IdentityConfig;
 use crate::config::{AuthConfig, LessonsConfig, RawEnv, TutorConfig};
+use crate::domain::identity::Provider;
 
 /// The upstream URL variables; `ALLOW_INSECURE_UPSTREAMS` may name only these.
 pub(super) const UPSTREAMS: &[&str] = &[
@@ -11,6 +13,10 @@ pub(super) const UPSTREAMS: &[&str] = &[
     "USERINFO_URL",
     "OPENAI_BASE_URL",
     "GITHUB_RAW_BASE_URL",
+    "OAUTH_GITHUB_AUTHORIZE_URL",
+    "OAUTH_GITHUB_TOKEN_URL",
+    "OAUTH_GITHUB_API_URL",
+    "OAUTH_GOOGLE_ISSUER",
 ];
 
 /// `ALLOW_INSECURE_UPSTREAMS`, and (in production) a problem for every `http://` upstream it
@@ -20,9 +26,9 @@ pub(super) fn insecure_upstreams(
     c: &mut Collector,
     raw: &RawEnv,
     prod: bool,
-    lessons: &LessonsConfig,
-    tutor: &TutorConfig,
+    (lessons, tutor): (&LessonsConfig, &TutorConfig),
     auth: &AuthConfig,
+    identity: &IdentityConfig,
 ) -> Vec<String> {
     let allowed = c.names(
         "ALLOW_INSECURE_UPSTREAMS",
@@ -34,6 +40,22 @@ pub(super) fn insecure_upstreams(
     }
     // USERINFO_URL derived from SSO_URL is the SSO's own URL: SSO_URL's choice covers it.
     let userinfo = raw.userinfo_url.as_ref().and(auth.userinfo_url.as_ref());
+    let mut provider_urls: Vec<(&str, Option<&String>)> = Vec::new();
+    for client in &identity.providers {
+        match client.provider {
+            Provider::Github => provider_urls.extend([
+                (
+                    "OAUTH_GITHUB_AUTHORIZE_URL",
+                    Some(&client.authorize_or_issuer),
+                ),
+                ("OAUTH_GITHUB_TOKEN_URL", Some(&client.token_url)),
+                ("OAUTH_GITHUB_API_URL", Some(&client.api_url)),
+            ]),
+            Provider::Google => {
+                provider_urls.push(("OAUTH_GOOGLE_ISSUER", Some(&client.authorize_or_issuer)));
+            }
+        }
+    }
     let urls = [
         ("JWKS_URL", auth.jwks_url.as_ref()),
         ("SSO_URL", auth.sso_url.as_ref()),
@@ -41,7 +63,7 @@ pub(super) fn insecure_upstreams(
         ("OPENAI_BASE_URL", Some(&tutor.openai_base_url)),
         ("GITHUB_RAW_BASE_URL", Some(&lessons.github_raw_base_url)),
     ];
-    for (var, url) in urls {
+    for (var, url) in urls.into_iter().chain(provider_urls) {
         let Some(url) = url else { continue };
         let plaintext = url
             .get(..7)

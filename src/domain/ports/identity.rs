@@ -59,8 +59,7 @@ pub trait UserStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// MUST return [`StoreError::NotFound`] when there is no user `id`.
-    async fn set_disabled(&self, id: &str, at: Option<DateTime<Utc>>)
-    -> Result<User, StoreError>;
+    async fn set_disabled(&self, id: &str, at: Option<DateTime<Utc>>) -> Result<User, StoreError>;
 
     /// Deletes the user and its identities; `false` when there was none.
     async fn delete(&self, id: &str) -> Result<bool, StoreError>;
@@ -210,8 +209,11 @@ pub struct ThreadsErased {
 pub trait UserDataStore: Send + Sync + 'static {
     /// Every thread of `user_id` (oldest first), at most `max_threads` of them, with their
     /// items, study state and feedback.
-    async fn export(&self, user_id: &str, max_threads: u64)
-    -> Result<Vec<ThreadExport>, StoreError>;
+    async fn export(
+        &self,
+        user_id: &str,
+        max_threads: u64,
+    ) -> Result<Vec<ThreadExport>, StoreError>;
 
     /// Deletes every thread of `user_id` with its items, study state and feedback, in one
     /// transaction; says how many of each went.

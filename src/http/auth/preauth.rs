@@ -46,8 +46,11 @@ pub async fn gate(
     Ok(outcome)
 }
 
-/// A public route: passed through, except the signed webhook, where an address over budget is
-/// turned away before the signature is checked and a 401 (bad signature) is charged.
+/// A public route: passed through, except the signed webhook and the own sign-in (`/auth/*`),
+/// where an address over budget is turned away before any work, and a refusal is charged: a
+/// 401 of the webhook (bad signature), any 4xx of `/auth/*` but a 429 (bad state, replayed
+/// code, refused redirect, invalid or reused refresh token). Successes are never charged, so
+/// a school behind one address is not throttled for signing its students in.
 ///
 /// # Errors
 /// Only errors of the inner endpoint.
@@ -56,7 +59,8 @@ pub async fn public<E: Endpoint>(
     req: Request,
     state: &AuthState,
 ) -> poem::Result<Response> {
-    if req.uri().path() != WEBHOOK_PATH {
+    let sign_in = req.uri().path().starts_with("/auth/");
+    if req.uri().path() != WEBHOOK_PATH && !sign_in {
         return ep.call(req).await.map(IntoResponse::into_response);
     }
     let attempt = match admit(&req, state).await {
@@ -68,8 +72,13 @@ pub async fn public<E: Endpoint>(
         Ok(response) => response.status(),
         Err(err) => err.status(),
     };
+    let refused = if sign_in {
+        status.is_client_error() && status != poem::http::StatusCode::TOO_MANY_REQUESTS
+    } else {
+        status == poem::http::StatusCode::UNAUTHORIZED
+    };
     if let Some(attempt) = attempt
-        && status == poem::http::StatusCode::UNAUTHORIZED
+        && refused
     {
         attempt.refused().await;
     }

@@ -8,6 +8,10 @@ use super::{Requirement, requirement};
 const BEARER: &str = "bearerAuth";
 const API_KEY: &str = "apiKeyAuth";
 const ADMIN_SECRET: &str = "adminSecret";
+const REFRESH_COOKIE: &str = "refreshCookie";
+
+/// Paths that take the refresh token from the `sm_refresh` cookie or from the body.
+const COOKIE_PATHS: &[&str] = &["/auth/refresh", "/auth/logout"];
 
 fn map(pairs: &[(&str, Value)]) -> Value {
     let mut mapping = Mapping::new();
@@ -32,8 +36,9 @@ fn schemes() -> Value {
                 (
                     "description",
                     text(
-                        "A JWT signed by the SSO (verified against its JWKS), or an opaque SSO \
-                         token (looked up at its userinfo endpoint), or an API key `sk_…`.",
+                        "An access token of this service's own sign-in (`POST /auth/refresh`), a \
+                         JWT signed by the SSO (verified against its JWKS), an opaque SSO token \
+                         (looked up at its userinfo endpoint), or an API key `sk_…`.",
                     ),
                 ),
             ]),
@@ -47,6 +52,23 @@ fn schemes() -> Value {
                 (
                     "description",
                     text("An API key `sk_<id>_<secret>` made with `study-mode-api keys create`."),
+                ),
+            ]),
+        ),
+        (
+            REFRESH_COOKIE,
+            map(&[
+                ("type", text("apiKey")),
+                ("in", text("cookie")),
+                ("name", text("sm_refresh")),
+                (
+                    "description",
+                    text(
+                        "The refresh token of a browser session, set by the sign-in callback \
+                         (HttpOnly, SameSite=Strict, path /auth). Accepted only from \
+                         ALLOWED_ORIGINS. Clients without cookies send `refresh_token` in the \
+                         body instead.",
+                    ),
                 ),
             ]),
         ),
@@ -80,7 +102,15 @@ pub fn with_security(spec: &str) -> serde_json::Result<Value> {
     let mut doc: Value = serde_json::from_str(spec)?;
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_mapping_mut) {
         for (path, item) in paths.iter_mut() {
-            let security = match requirement(path.as_str().unwrap_or_default()) {
+            let path = path.as_str().unwrap_or_default();
+            let security = match requirement(path) {
+                Requirement::Public if COOKIE_PATHS.contains(&path) => {
+                    let mut either = alternatives(&[REFRESH_COOKIE]);
+                    if let Value::Sequence(list) = &mut either {
+                        list.push(Value::Mapping(Mapping::new()));
+                    }
+                    either
+                }
                 Requirement::Public => continue,
                 Requirement::User => alternatives(&[BEARER, API_KEY]),
                 Requirement::Operator(_) => alternatives(&[API_KEY, ADMIN_SECRET]),

@@ -55,6 +55,15 @@ const CONTRACTS: &[Contract] = &[
     ),
     op("receiveGithubWebhook", &[400, 401, 408, 413, 429], false),
     op("getRateLimit", &[401, 403, 429], false),
+    op("listAuthProviders", &[429], false),
+    op("startSignIn", &[400, 404, 429], false),
+    op("finishSignIn", &[400, 401, 403, 404, 429], false),
+    op("refreshToken", &[400, 401, 403, 408, 413, 415, 429], false),
+    op("signOut", &[400, 401, 403, 408, 413, 415, 429], false),
+    op("getMe", &[401, 403, 429], false),
+    op("getJwks", &[], false),
+    op("exportMyData", &[401, 403, 429], true),
+    op("deleteMyData", &[401, 403, 429], true),
 ];
 
 const fn op(id: &'static str, errors: &'static [u16], quota: bool) -> Contract {
@@ -158,7 +167,9 @@ pub fn apply(doc: &mut Value, public: impl Fn(&str) -> bool) {
             let Some(contract) = CONTRACTS.iter().find(|c| Some(c.id) == id) else {
                 continue;
             };
-            if is_public {
+            // A public operation that takes an optional credential (the refresh cookie) keeps
+            // the alternatives the security pass gave it.
+            if is_public && !operation.contains_key("security") {
                 operation.insert("security".into(), Value::Sequence(Vec::new()));
             }
             if let Some(Value::Mapping(responses)) = operation.get_mut("responses") {

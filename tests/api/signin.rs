@@ -71,7 +71,12 @@ impl Auth {
             Some("Ada Lovelace"),
             vec![("ada@example.org", true, true)],
         );
-        google.set_user("g-1001", Some("grace@example.org"), true, Some("Grace Hopper"));
+        google.set_user(
+            "g-1001",
+            Some("grace@example.org"),
+            true,
+            Some("Grace Hopper"),
+        );
         let mut vars = pairs(&[
             ("OAUTH2_PROVIDERS", "github,google"),
             ("JWT_SECRET_KEY", SECRET),
@@ -123,7 +128,9 @@ impl Auth {
 
     /// Starts a sign-in: the provider URL and the `sm_signin` cookie.
     pub async fn begin(&self, provider: &str) -> (String, String) {
-        let resp = self.login(provider, Some(&format!("{FRONT_END}/lesson"))).await;
+        let resp = self
+            .login(provider, Some(&format!("{FRONT_END}/lesson")))
+            .await;
         assert_eq!(resp.status(), 302, "login redirects to the provider");
         let location = resp.headers()[LOCATION].to_str().unwrap().to_string();
         let (cookie, attributes) = set_cookie(&resp, "sm_signin").expect("sign-in cookie");
@@ -202,7 +209,10 @@ impl Auth {
         let browser = self.sign_in(provider).await;
         let (status, body, cookie) = self.refresh_cookie(&browser.refresh_cookie).await;
         assert_eq!(status, 200, "{body}");
-        assert!(body.get("refresh_token").is_none(), "browsers never see it: {body}");
+        assert!(
+            body.get("refresh_token").is_none(),
+            "browsers never see it: {body}"
+        );
         (
             body["access_token"].as_str().unwrap().to_string(),
             cookie.expect("rotated cookie"),

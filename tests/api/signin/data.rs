@@ -53,7 +53,10 @@ async fn a_student_exports_everything_then_deletes_it_and_every_session_ends() {
         .iter()
         .map(|i| i["role"].as_str().unwrap())
         .collect();
-    assert!(roles.contains(&"user") && roles.contains(&"tutor"), "{roles:?}");
+    assert!(
+        roles.contains(&"user") && roles.contains(&"tutor"),
+        "{roles:?}"
+    );
 
     // Act: delete
     let resp = auth
@@ -69,7 +72,10 @@ async fn a_student_exports_everything_then_deletes_it_and_every_session_ends() {
     assert_eq!(erased["threads"], 1);
     assert!(erased["items"].as_u64().unwrap() >= 2, "{erased}");
     assert_eq!(erased["account_deleted"], true);
-    assert!(erased["refresh_tokens_revoked"].as_u64().unwrap() >= 1, "{erased}");
+    assert!(
+        erased["refresh_tokens_revoked"].as_u64().unwrap() >= 1,
+        "{erased}"
+    );
     let (status, _) = auth.refresh_body(&refresh).await;
     assert_eq!(status, 401, "every session ended");
     let (status, _) = auth.get_as(&access, "/v1/me/export").await;

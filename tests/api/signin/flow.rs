@@ -111,7 +111,9 @@ async fn a_cli_keeps_its_refresh_token_in_the_body_and_gets_a_new_one_each_time(
     let (status, body) = auth.refresh_body(&refresh).await;
     // Assert
     assert_eq!(status, 200, "{body}");
-    let next = body["refresh_token"].as_str().expect("body clients get the new token");
+    let next = body["refresh_token"]
+        .as_str()
+        .expect("body clients get the new token");
     assert_ne!(next, refresh);
     assert_eq!(body["refresh_expires_in"], 7 * 86_400);
     let (status, _) = auth.refresh_body(next).await;

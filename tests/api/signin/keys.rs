@@ -59,15 +59,14 @@ async fn eddsa_tokens_verify_against_the_published_key_set() {
     let jwk = jwks.find(&kid).expect("the token's key is published");
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_audience(&["study-mode-api"]);
-    let claims = jsonwebtoken::decode::<Value>(
-        &access,
-        &DecodingKey::from_jwk(jwk).unwrap(),
-        &validation,
-    )
-    .expect("verifies with the published key")
-    .claims;
+    let claims =
+        jsonwebtoken::decode::<Value>(&access, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .expect("verifies with the published key")
+            .claims;
     assert!(claims["sub"].as_str().unwrap().starts_with("usr_"));
-    for claim in ["email", "name", "tier", "role", "iat", "exp", "iss", "aud", "jti"] {
+    for claim in [
+        "email", "name", "tier", "role", "iat", "exp", "iss", "aud", "jti",
+    ] {
         assert!(claims.get(claim).is_some(), "{claim} in {claims}");
     }
     let (status, _) = auth.get_as(&access, "/auth/me").await;

@@ -11,7 +11,13 @@ use crate::fake_oauth::follow_authorize;
 async fn error(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.expect("JSON error");
-    (status, body["error"]["code"].as_str().unwrap_or_default().to_string())
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
 }
 
 #[tokio::test]
@@ -21,7 +27,9 @@ async fn a_callback_whose_state_does_not_match_the_cookie_is_refused() {
     let (location, cookie) = auth.begin("github").await;
     let (code, _) = follow_authorize(&location).await;
     // Act
-    let forged = auth.callback("github", &code, "forged-state", Some(&cookie)).await;
+    let forged = auth
+        .callback("github", &code, "forged-state", Some(&cookie))
+        .await;
     // Assert
     assert_eq!(error(forged).await, (400, "signin_not_started".into()));
 }
@@ -53,7 +61,12 @@ async fn a_code_issued_to_another_sign_in_fails_its_pkce_check() {
     let (attacker_code, _) = follow_authorize(&attacker_location).await;
     // Act: injected into the victim's callback (state and cookie are the victim's)
     let resp = auth
-        .callback("github", &attacker_code, &victim_state, Some(&victim_cookie))
+        .callback(
+            "github",
+            &attacker_code,
+            &victim_state,
+            Some(&victim_cookie),
+        )
         .await;
     // Assert: the verifier in the victim's cookie does not match the code's challenge
     assert_eq!(error(resp).await, (401, "signin_refused".into()));
@@ -90,13 +103,24 @@ async fn open_redirects_are_refused_before_anything_is_sent_to_the_provider() {
         // Assert
         assert!(resp.headers().get(LOCATION).is_none(), "{target}");
         assert!(set_cookie(&resp, "sm_signin").is_none(), "{target}");
-        assert_eq!(error(resp).await, (400, "redirect_not_allowed".into()), "{target}");
+        assert_eq!(
+            error(resp).await,
+            (400, "redirect_not_allowed".into()),
+            "{target}"
+        );
     }
-    let allowed = auth.login("github", Some("http://localhost:3000/deep/link")).await;
+    let allowed = auth
+        .login("github", Some("http://localhost:3000/deep/link"))
+        .await;
     assert_eq!(allowed.status(), 302);
     let location = allowed.headers()[LOCATION].to_str().unwrap().to_string();
     assert!(location.starts_with(&auth.github.base), "{location}");
-    for part in ["code_challenge_method=S256", "code_challenge=", "state=", "response_type=code"] {
+    for part in [
+        "code_challenge_method=S256",
+        "code_challenge=",
+        "state=",
+        "response_type=code",
+    ] {
         assert!(location.contains(part), "{part} in {location}");
     }
 }
@@ -163,7 +187,11 @@ async fn a_forged_google_id_token_is_refused() {
         // Act
         let resp = auth.callback("google", &code, &state, Some(&cookie)).await;
         // Assert
-        assert_eq!(error(resp).await, (401, "signin_refused".into()), "{tamper:?}");
+        assert_eq!(
+            error(resp).await,
+            (401, "signin_refused".into()),
+            "{tamper:?}"
+        );
     }
 }
 

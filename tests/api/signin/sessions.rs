@@ -40,7 +40,10 @@ async fn a_rotated_refresh_token_presented_again_revokes_the_whole_session() {
     let (status, body) = auth.refresh_body(&second).await;
     assert_eq!(status, 401, "{body}");
     let (status, body) = auth.get_as(&access, "/auth/me").await;
-    assert_eq!(status, 401, "the session's access tokens die with it: {body}");
+    assert_eq!(
+        status, 401,
+        "the session's access tokens die with it: {body}"
+    );
 }
 
 #[tokio::test]
@@ -148,12 +151,8 @@ async fn one_user_per_address_only_when_both_providers_verified_it() {
     assert_eq!(by_google["providers"], json!(["github", "google"]));
 
     // Arrange: Google does not verify bob@example.org, GitHub does
-    auth.github.set_user(
-        2002,
-        "bob",
-        None,
-        vec![("bob@example.org", true, true)],
-    );
+    auth.github
+        .set_user(2002, "bob", None, vec![("bob@example.org", true, true)]);
     auth.google
         .set_user("g-bob", Some("bob@example.org"), false, Some("Bob?"));
     let (github_access, _) = auth.tokens("github").await;
@@ -162,7 +161,10 @@ async fn one_user_per_address_only_when_both_providers_verified_it() {
     let (_, by_google) = auth.get_as(&google_access, "/auth/me").await;
     // Assert: two users; the unverified address took nothing over
     assert_ne!(by_github["user_id"], by_google["user_id"]);
-    assert_eq!(by_github["name"], "bob", "GitHub login when there is no name");
+    assert_eq!(
+        by_github["name"], "bob",
+        "GitHub login when there is no name"
+    );
 
     // Arrange: GitHub has no verified primary address
     auth.github.set_user(

@@ -36,6 +36,10 @@ pub struct IdentitySettings {
     pub redirect_base_url: String,
     /// Where a finished sign-in may return to.
     pub allowed_redirects: Vec<String>,
+    /// A rotated refresh token presented again within this time of its rotation is refused
+    /// without revoking the session (two tabs refreshing at once, a retried refresh whose
+    /// answer was lost); later it is reuse. Zero: always reuse.
+    pub reuse_grace: Duration,
 }
 
 /// Why a sign-in failed.

@@ -63,6 +63,7 @@ pub(super) fn identity(
             refresh_ttl: settings.refresh_ttl,
             redirect_base_url: settings.redirect_base_url.clone(),
             allowed_redirects: settings.allowed_redirects.clone(),
+            reuse_grace: settings.reuse_grace,
         },
         AuthEvents::new(Some(metrics.registry())),
         seen,

@@ -65,6 +65,9 @@ pub struct IdentityConfig {
     /// Lifetime of a refresh token, hence of a session without activity
     /// (`REFRESH_TOKEN_EXPIRE_DAYS`).
     pub refresh_ttl: Duration,
+    /// A rotated refresh token presented again this soon is refused without ending the session
+    /// (`REFRESH_REUSE_GRACE_SECS`); later it is reuse.
+    pub reuse_grace: Duration,
     /// Enabled providers, in `OAUTH2_PROVIDERS` order.
     pub providers: Vec<OAuthClientConfig>,
     /// Public base of the callbacks (`OAUTH_REDIRECT_BASE_URL`, default `PUBLIC_BASE_URL`):
@@ -154,6 +157,10 @@ impl IdentityConfig {
             (
                 "OAUTH_GOOGLE_ISSUER",
                 google.map_or_else(unset, |c| c.authorize_or_issuer.clone()),
+            ),
+            (
+                "REFRESH_REUSE_GRACE_SECS",
+                self.reuse_grace.as_secs().to_string(),
             ),
             ("OAUTH_REDIRECT_BASE_URL", self.redirect_base_url.clone()),
             (

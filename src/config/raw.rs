@@ -95,6 +95,7 @@ pub(crate) struct RawEnv {
     pub jwt_private_key_file: Option<String>,
     pub access_token_expire_minutes: Option<String>,
     pub refresh_token_expire_days: Option<String>,
+    pub refresh_reuse_grace_secs: Option<String>,
     pub oauth2_providers: Option<String>,
     pub oauth_github_client_id: Option<String>,
     pub oauth_github_client_secret: Option<String>,

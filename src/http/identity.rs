@@ -139,6 +139,7 @@ fn sign_in_error(err: SignInError) -> ApiError {
 fn session_error(err: SessionError) -> ApiError {
     match err {
         SessionError::Invalid(reason) => ApiError::invalid_token(reason),
+        SessionError::Superseded => ApiError::invalid_token(err.to_string()),
         SessionError::Reused => ApiError::Unauthorized(Json(super::error::ErrorBody::new(
             "refresh_token_reused",
             err.to_string(),

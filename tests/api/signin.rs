@@ -4,6 +4,7 @@
 mod data;
 mod flow;
 mod keys;
+mod outage;
 mod refusals;
 mod sessions;
 
@@ -86,7 +87,12 @@ impl Auth {
         vars.extend(google.env());
         vars.retain(|(name, _)| !extra.iter().any(|(k, _)| k == name));
         vars.extend(pairs(extra));
-        let app = spawn_app_with(vars.clone()).await;
+        // A database of the test's own (Postgres through a proxy) or a fresh SQLite one.
+        let app = if vars.iter().any(|(k, _)| k == "DATABASE_URL") {
+            spawn_with_config(test_config(vars.clone())).await
+        } else {
+            spawn_app_with(vars.clone()).await
+        };
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -100,8 +106,11 @@ impl Auth {
         }
     }
 
-    /// The URL of the service's SQLite database.
+    /// The URL of the service's database.
     pub fn database_url(&self) -> String {
+        if let Some((_, url)) = self.vars.iter().find(|(k, _)| k == "DATABASE_URL") {
+            return url.clone();
+        }
         let dir = self.app._dir.as_ref().expect("SQLite folder");
         format!(
             "sqlite://{}/nested/app.sqlite?mode=rwc",
@@ -112,6 +121,7 @@ impl Auth {
     /// A second replica of the service on the same database and keys.
     pub async fn replica(&self) -> TestApp {
         let mut vars = self.vars.clone();
+        vars.retain(|(k, _)| k != "DATABASE_URL");
         vars.push(("DATABASE_URL".into(), self.database_url()));
         spawn_with_config(test_config(vars)).await
     }

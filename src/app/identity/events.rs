@@ -68,9 +68,11 @@ impl AuthEvents {
     }
 
     pub(super) fn refresh_failed(&self, err: &SessionError) {
-        if matches!(err, SessionError::Reused) {
-            // Counted (and logged louder) by `reuse_detected`.
-            self.count("refresh", "reused");
+        if matches!(err, SessionError::Reused | SessionError::Superseded) {
+            // A reuse is counted (and logged louder) by `reuse_detected` as well.
+            tracing::info!(target: "security", event = "refresh", outcome = err.reason(),
+                "refresh refused: token already rotated");
+            self.count("refresh", err.reason());
             return;
         }
         tracing::warn!(target: "security", event = "refresh", outcome = err.reason(),

@@ -33,6 +33,10 @@ pub enum SessionError {
     /// A token that was already rotated came back: the whole session was revoked.
     #[error("refresh token reused: the session was revoked, sign in again")]
     Reused,
+    /// The token was rotated moments ago by a concurrent refresh of the same session; the
+    /// session lives on with the token that refresh received.
+    #[error("refresh token already rotated by a concurrent refresh; use the newer one")]
+    Superseded,
     /// The database cannot be reached now.
     #[error("sessions are unavailable right now; try again")]
     Unavailable,
@@ -44,6 +48,7 @@ impl SessionError {
         match self {
             Self::Invalid(_) => "invalid",
             Self::Reused => "reused",
+            Self::Superseded => "superseded",
             Self::Unavailable => "unavailable",
         }
     }
@@ -70,6 +75,10 @@ impl IdentityService {
             revoked_at: None,
         };
         (token, record)
+    }
+
+    fn grace(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settings.reuse_grace).unwrap_or_default()
     }
 
     fn session(
@@ -127,7 +136,7 @@ impl IdentityService {
         let record = self.lookup(presented).await?;
         match record.verdict(Utc::now()) {
             RefreshVerdict::Live => {}
-            RefreshVerdict::Reused => return Err(self.reused(&record).await),
+            RefreshVerdict::Reused => return Err(self.replayed(&record).await),
             RefreshVerdict::Revoked => {
                 return Err(SessionError::Invalid("refresh token revoked"));
             }
@@ -154,8 +163,37 @@ impl IdentityService {
                 .map_err(unavailable),
             // Someone rotated or revoked it between the read and the write: the same token was
             // presented twice at once, which is reuse as well.
-            Rotation::Lost => Err(self.reused(&record).await),
+            Rotation::Lost => Err(self.replayed(&record).await),
         }
+    }
+
+    /// A replaced token came back: superseded within the reuse grace
+    /// ([`super::IdentitySettings::reuse_grace`]) of its rotation, else reuse.
+    async fn replayed(&self, record: &RefreshTokenRecord) -> SessionError {
+        let fresh = match &record.replaced_by {
+            Some(next) => match self.tokens.find(next).await {
+                Ok(Some(next)) => {
+                    next.revoked_at.is_none() && Utc::now() - next.issued_at < self.grace()
+                }
+                Ok(None) => false,
+                Err(err) => return unavailable(err),
+            },
+            // Lost the race to a rotation made while this one ran: concurrent by definition.
+            None => {
+                !self.settings.reuse_grace.is_zero()
+                    && self
+                        .tokens
+                        .find(&record.hash)
+                        .await
+                        .ok()
+                        .flatten()
+                        .is_some_and(|now| now.revoked_at.is_none())
+            }
+        };
+        if fresh {
+            return SessionError::Superseded;
+        }
+        self.reused(record).await
     }
 
     async fn reused(&self, record: &RefreshTokenRecord) -> SessionError {

@@ -343,3 +343,6 @@ impl TokenVerifier for LocalVerifier {
         .map_err(|reason| AuthError::Invalid(reason.into()))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -327,6 +327,12 @@ pub(super) fn identity(
         7u64,
         (1, 365),
     );
+    let reuse_grace = c.secs(
+        "REFRESH_REUSE_GRACE_SECS",
+        &raw.refresh_reuse_grace_secs,
+        10,
+        (0, 60),
+    );
     let providers = providers(c, raw);
     if !providers.is_empty() && signing.is_none() && raw.jwt_secret_key.is_none() {
         c.push(
@@ -359,6 +365,7 @@ pub(super) fn identity(
         signing,
         access_ttl: Duration::from_secs(minutes * 60),
         refresh_ttl: Duration::from_secs(days * 86_400),
+        reuse_grace,
         providers,
         redirect_base_url,
         allowed_redirects,

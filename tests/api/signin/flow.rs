@@ -123,7 +123,7 @@ async fn a_cli_keeps_its_refresh_token_in_the_body_and_gets_a_new_one_each_time(
 #[tokio::test]
 async fn the_security_events_are_counted_in_metrics() {
     // Arrange
-    let auth = Auth::start(&[]).await;
+    let auth = Auth::start(&[("REFRESH_REUSE_GRACE_SECS", "0")]).await;
     let (_, refresh) = auth.tokens("github").await;
     let (_, body) = auth.refresh_body(&refresh).await;
     let _ = body;

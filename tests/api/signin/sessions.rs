@@ -23,8 +23,8 @@ async fn database(auth: &Auth) -> Database {
 
 #[tokio::test]
 async fn a_rotated_refresh_token_presented_again_revokes_the_whole_session() {
-    // Arrange
-    let auth = Auth::start(&[]).await;
+    // Arrange: no grace, so an immediate replay is reuse
+    let auth = Auth::start(&[("REFRESH_REUSE_GRACE_SECS", "0")]).await;
     let (_, first) = auth.tokens("github").await;
     let (status, body) = auth.refresh_body(&first).await;
     assert_eq!(status, 200);
@@ -44,6 +44,26 @@ async fn a_rotated_refresh_token_presented_again_revokes_the_whole_session() {
         status, 401,
         "the session's access tokens die with it: {body}"
     );
+}
+
+#[tokio::test]
+async fn two_tabs_refreshing_at_once_keep_the_session() {
+    // Arrange: the default grace of 10 s
+    let auth = Auth::start(&[]).await;
+    let (_, token) = auth.tokens("github").await;
+    // Act: two refreshes with the same token at once
+    let (a, b) = tokio::join!(auth.refresh_body(&token), auth.refresh_body(&token));
+    // Assert: one wins; the other is refused without ending the session
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "{a:?} {b:?}");
+    let winner = if a.0 == 200 { &a.1 } else { &b.1 };
+    let loser = if a.0 == 200 { &b.1 } else { &a.1 };
+    assert_eq!(loser["error"]["code"], "invalid_token", "{loser}");
+    let next = winner["refresh_token"].as_str().unwrap();
+    let (status, body) = auth.refresh_body(next).await;
+    assert_eq!(status, 200, "the session lives on: {body}");
+    // The same replay after the grace would be reuse; without grace it is at once.
 }
 
 #[tokio::test]

@@ -3,7 +3,10 @@
 //! JWKS). Both auto-approve as their current user, check client credentials, redirect URI and
 //! PKCE (S256) like the real ones, accept each code once, and can go down.
 
+// Paths spelled out, so `examples/fake_providers.rs` can load these files as well.
+#[path = "fake_oauth/flow.rs"]
 mod flow;
+#[path = "fake_oauth/google.rs"]
 mod google;
 
 use std::collections::HashSet;

@@ -105,6 +105,23 @@ fn load_config() -> Result<Config, ExitCode> {
     })
 }
 
+/// What the store commands (`keys`, `users`) start with: the configuration, logs on standard
+/// error, and the migrated database. `Err` is the exit status, the reason already printed.
+async fn store_database() -> Result<Database, ExitCode> {
+    let config = load_config()?;
+    telemetry::init_stderr(&config.log_level, config.log_format);
+    let opened: anyhow::Result<Database> = async {
+        let db = Database::connect(&config.database).await?;
+        migrations::run(&db).await?;
+        Ok(db)
+    }
+    .await;
+    opened.map_err(|e| {
+        eprintln!("cannot open the database: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
 async fn serve() -> ExitCode {
     let config = match load_config() {
         Ok(c) => c,

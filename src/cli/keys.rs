@@ -14,13 +14,11 @@ use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 use uuid::Uuid;
 
-use super::{EXIT_CONFIG, load_config};
+use super::EXIT_CONFIG;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
-use crate::adapters::sql::{Database, migrations};
 use crate::domain::api_key::{ApiKeyRecord, KNOWN_SCOPES, format_key, hash_secret, parse_scopes};
 use crate::domain::ports::{ApiKeyStore, StoreError};
 use crate::domain::principal::Tier;
-use crate::telemetry;
 
 /// Length of a generated key id (about 62 random bits).
 const ID_LEN: usize = 12;
@@ -175,17 +173,9 @@ pub async fn run(cmd: KeysCommand) -> ExitCode {
             return e.exit_code();
         }
     };
-    let config = match load_config() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    telemetry::init_stderr(&config.log_level, config.log_format);
-    let db = match open(&config).await {
+    let db = match super::store_database().await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("cannot open the database: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let store = SqlApiKeyStore::new(db.clone());
     let result = execute(&store, action, Utc::now()).await;
@@ -200,12 +190,6 @@ pub async fn run(cmd: KeysCommand) -> ExitCode {
             e.exit_code()
         }
     }
-}
-
-async fn open(config: &crate::config::Config) -> anyhow::Result<Database> {
-    let db = Database::connect(&config.database).await?;
-    migrations::run(&db).await?;
-    Ok(db)
 }
 
 /// Runs `action` at `now` and returns what to print.

@@ -14,15 +14,13 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 
+use super::EXIT_CONFIG;
 use super::keys::TierArg;
-use super::{EXIT_CONFIG, load_config};
 use crate::adapters::sql::refresh_tokens::SqlRefreshTokenStore;
 use crate::adapters::sql::users::SqlUserStore;
-use crate::adapters::sql::{Database, migrations};
 use crate::domain::identity::User;
 use crate::domain::ports::{RefreshTokenStore, StoreError, UserStore};
 use crate::domain::principal::Tier;
-use crate::telemetry;
 
 /// Users `users list` shows when `--limit` is not given.
 const DEFAULT_LIMIT: u64 = 100;
@@ -168,17 +166,9 @@ pub async fn run(cmd: UsersCommand) -> ExitCode {
             return e.exit_code();
         }
     };
-    let config = match load_config() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    telemetry::init_stderr(&config.log_level, config.log_format);
-    let db = match open(&config).await {
+    let db = match super::store_database().await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("cannot open the database: {e:#}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let users = SqlUserStore::new(db.clone());
     let tokens = SqlRefreshTokenStore::new(db.clone());
@@ -194,12 +184,6 @@ pub async fn run(cmd: UsersCommand) -> ExitCode {
             e.exit_code()
         }
     }
-}
-
-async fn open(config: &crate::config::Config) -> anyhow::Result<Database> {
-    let db = Database::connect(&config.database).await?;
-    migrations::run(&db).await?;
-    Ok(db)
 }
 
 /// Runs `action` at `now` and returns what to print.

@@ -82,6 +82,13 @@ async fn a_student_exports_everything_then_deletes_it_and_every_session_ends() {
     assert_eq!(status, 401, "the access token died with the account");
 }
 
+/// `req` as the development principal `dev-export`: status and JSON body.
+async fn as_dev(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.header("x-user-id", "dev-export").send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
 #[tokio::test]
 async fn export_and_erasure_work_for_the_development_principal_too() {
     // Arrange: a plain development service, the caller named by X-User-ID
@@ -90,50 +97,21 @@ async fn export_and_erasure_work_for_the_development_principal_too() {
         &crate::chatkit_client::lessons_dir(),
     )]))
     .await;
-    let created = app
-        .client
-        .post(app.url("/v1/threads"))
-        .header("x-user-id", "dev-export")
-        .json(&json!({ "lesson_path": LESSON }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let c = &app.client;
+    let (created, _) = as_dev(
+        c.post(app.url("/v1/threads"))
+            .json(&json!({ "lesson_path": LESSON })),
+    )
+    .await;
+    assert_eq!(created, 201);
     // Act
-    let export: Value = app
-        .client
-        .get(app.url("/v1/me/export"))
-        .header("x-user-id", "dev-export")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let erased: Value = app
-        .client
-        .delete(app.url("/v1/me"))
-        .header("x-user-id", "dev-export")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, export) = as_dev(c.get(app.url("/v1/me/export"))).await;
+    let (_, erased) = as_dev(c.delete(app.url("/v1/me"))).await;
     // Assert
     assert_eq!(export["user"]["credential"], "development");
     assert_eq!(export["threads"].as_array().unwrap().len(), 1);
     assert_eq!(erased["threads"], 1);
     assert_eq!(erased["account_deleted"], false);
-    let listed: Value = app
-        .client
-        .get(app.url("/v1/threads"))
-        .header("x-user-id", "dev-export")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = as_dev(c.get(app.url("/v1/threads"))).await;
     assert_eq!(listed["data"], json!([]));
 }

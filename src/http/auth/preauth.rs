@@ -48,9 +48,11 @@ pub async fn gate(
 
 /// A public route: passed through, except the signed webhook and the own sign-in (`/auth/*`),
 /// where an address over budget is turned away before any work, and a refusal is charged: a
-/// 401 of the webhook (bad signature), any 4xx of `/auth/*` but a 429 (bad state, replayed
-/// code, refused redirect, invalid or reused refresh token). Successes are never charged, so
-/// a school behind one address is not throttled for signing its students in.
+/// 401 of the webhook (bad signature), any 4xx but a 429 of a sign-in step
+/// (`/auth/{provider}/login` and `/callback`: a forged state, a replayed code, a refused
+/// redirect). Refresh and logout refusals are not charged: a refresh token cannot be guessed,
+/// and a page that asks "am I signed in?" with no session must not spend the budget of a
+/// school behind one address. Successes are never charged.
 ///
 /// # Errors
 /// Only errors of the inner endpoint.
@@ -59,8 +61,10 @@ pub async fn public<E: Endpoint>(
     req: Request,
     state: &AuthState,
 ) -> poem::Result<Response> {
-    let sign_in = req.uri().path().starts_with("/auth/");
-    if req.uri().path() != WEBHOOK_PATH && !sign_in {
+    let path = req.uri().path();
+    let sign_in = path.starts_with("/auth/");
+    let sign_in_step = sign_in && (path.ends_with("/login") || path.ends_with("/callback"));
+    if path != WEBHOOK_PATH && !sign_in {
         return ep.call(req).await.map(IntoResponse::into_response);
     }
     let attempt = match admit(&req, state).await {
@@ -73,7 +77,9 @@ pub async fn public<E: Endpoint>(
         Err(err) => err.status(),
     };
     let refused = if sign_in {
-        status.is_client_error() && status != poem::http::StatusCode::TOO_MANY_REQUESTS
+        sign_in_step
+            && status.is_client_error()
+            && status != poem::http::StatusCode::TOO_MANY_REQUESTS
     } else {
         status == poem::http::StatusCode::UNAUTHORIZED
     };

@@ -209,3 +209,23 @@ async fn failed_sign_ins_from_one_address_are_throttled() {
     assert_eq!(resp.status(), 429);
     assert!(resp.headers().get("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn pages_asking_for_a_session_without_one_do_not_spend_the_budget() {
+    // Arrange: a small budget, and a school's worth of pages with no session yet
+    let auth = Auth::start(&[("PREAUTH_RATE_LIMIT", "3/minute")]).await;
+    for _ in 0..6 {
+        let resp = auth
+            .http
+            .post(auth.app.url("/auth/refresh"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    // Act
+    let resp = auth.login("github", None).await;
+    // Assert: signing in still works from that address
+    assert_eq!(resp.status(), 302);
+}

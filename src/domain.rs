@@ -3,6 +3,7 @@
 //! Nothing in here performs I/O or imports an I/O crate; `tests/architecture.rs` enforces it.
 
 pub mod api_key;
+pub mod book;
 pub mod bounds;
 pub mod circuit_breaker;
 pub mod cursor;

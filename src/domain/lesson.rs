@@ -1,6 +1,6 @@
 //! Lessons of the book: the validated path that names one, its raw text and its parsed chunks.
 
-mod markdown;
+pub(crate) mod markdown;
 #[cfg(test)]
 mod tests;
 

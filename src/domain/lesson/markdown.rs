@@ -45,13 +45,13 @@ pub fn parse_lesson(path: &LessonPath, markdown: &str) -> ParsedLesson {
 
 /// Tracks fenced code blocks line by line (``` or ~~~, closed by the same char, as long or longer).
 #[derive(Debug, Default)]
-struct Fences {
+pub(crate) struct Fences {
     open: Option<(char, usize)>,
 }
 
 impl Fences {
     /// Feeds the next line; true when it belongs to a fenced block, fence lines included.
-    fn step(&mut self, line: &str) -> bool {
+    pub(crate) fn step(&mut self, line: &str) -> bool {
         match self.open {
             Some((ch, len)) => {
                 if matches!(fence_marker(line), Some((c, l, rest)) if c == ch && l >= len && rest.trim().is_empty())
@@ -86,7 +86,9 @@ fn fence_marker(line: &str) -> Option<(char, usize, &str)> {
 }
 
 /// Splits a leading `---` … `---` block off; without a closing line there is no front matter.
-fn split_front_matter<'a, 'b>(lines: &'b [&'a str]) -> (Option<&'b [&'a str]>, &'b [&'a str]) {
+pub(crate) fn split_front_matter<'a, 'b>(
+    lines: &'b [&'a str],
+) -> (Option<&'b [&'a str]>, &'b [&'a str]) {
     let is_delimiter = |line: &&str| line.trim_end() == "---";
     if lines.first().is_some_and(is_delimiter)
         && let Some(end) = lines.iter().skip(1).position(is_delimiter)
@@ -147,7 +149,7 @@ fn trim_blank_lines<'a, T: AsRef<[&'a str]>>(lines: T) -> Vec<&'a str> {
 }
 
 /// The text of the first `# ` heading outside fenced code.
-fn first_h1(lines: &[&str]) -> Option<String> {
+pub(crate) fn first_h1(lines: &[&str]) -> Option<String> {
     let mut fences = Fences::default();
     lines
         .iter()

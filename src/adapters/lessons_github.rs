@@ -1,5 +1,6 @@
 //! Outbound adapter: LessonSource over raw files of a GitHub repository (reqwest).
 
+pub mod catalog;
 #[cfg(test)]
 mod tests;
 

@@ -1,5 +1,6 @@
 //! Outbound adapter: LessonSource over a local folder laid out like the book's docs prefix.
 
+mod catalog;
 #[cfg(test)]
 mod tests;
 

@@ -17,6 +17,29 @@ pub use links::lesson_links;
 pub use placement::{Placement, placement};
 pub use quality::{Problem, ProblemKind};
 
+/// Most lessons a book may list (a catalog stops there and says so).
+pub const MAX_BOOK_LESSONS: usize = 10_000;
+
+/// The lesson path of a file of the book, relative to the docs folder: `a/b.md` → `a/b`,
+/// `a/index.mdx` and `a/README.md` → `a`. `None` for anything that is not a lesson (another
+/// extension, a name starting with `_` or `.`, a path the lesson rules refuse).
+pub fn lesson_path_of_file(relative: &str) -> Option<LessonPath> {
+    let stem = relative
+        .strip_suffix(".mdx")
+        .or_else(|| relative.strip_suffix(".md"))?;
+    if relative
+        .split('/')
+        .any(|segment| segment.starts_with('_') || segment.starts_with('.'))
+    {
+        return None;
+    }
+    let stem = stem
+        .strip_suffix("/index")
+        .or_else(|| stem.strip_suffix("/README"))
+        .unwrap_or(stem);
+    LessonPath::parse(stem).ok()
+}
+
 /// Most links kept per lesson (a generated page with thousands is refused past this).
 pub const MAX_LINKS: usize = 500;
 

@@ -115,3 +115,31 @@ async fn fetch_replaces_invalid_utf8_instead_of_failing() {
     let lesson = fetch(dir.path(), "bytes").await.expect("found");
     assert_eq!(lesson.markdown, "ok \u{fffd} end");
 }
+
+#[tokio::test]
+async fn the_catalog_lists_every_lesson_of_the_folder_once_and_nothing_else() {
+    use crate::domain::ports::LessonCatalog;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str| {
+        let file = dir.path().join(rel);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, "# T\n").unwrap();
+    };
+    for rel in [
+        "01-A/01-one.md",
+        "01-A/02-two.mdx",
+        "01-A/index.md",
+        "01-A/_partial.md",
+        "01-A/img/pic.png",
+        "02-B/README.md",
+        ".git/x.md",
+    ] {
+        write(rel);
+    }
+    let listed = LocalLessonSource::new(dir.path()).list().await.unwrap();
+    let paths: Vec<&str> = listed.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["01-A", "01-A/01-one", "01-A/02-two", "02-B"]);
+    assert!(listed.iter().all(|e| !e.version.is_empty()));
+    let missing = LocalLessonSource::new(dir.path().join("nope")).list().await;
+    assert!(matches!(missing, Err(LessonSourceError::Unavailable(_))));
+}

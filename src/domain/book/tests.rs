@@ -151,3 +151,20 @@ fn the_book_orders_lessons_links_them_and_reports_broken_links() {
         )]
     );
 }
+
+#[test]
+fn files_of_the_book_map_to_lesson_paths() {
+    let of = |f: &str| lesson_path_of_file(f).map(|p| p.as_str().to_string());
+    assert_eq!(of("01-A/02-b.md").as_deref(), Some("01-A/02-b"));
+    assert_eq!(of("01-A/02-b.mdx").as_deref(), Some("01-A/02-b"));
+    assert_eq!(of("01-A/index.md").as_deref(), Some("01-A"));
+    assert_eq!(of("01-A/README.md").as_deref(), Some("01-A"));
+    for not_a_lesson in [
+        "01-A/img.png",
+        "01-A/_partial.md",
+        ".github/x.md",
+        "01-A/b.txt",
+    ] {
+        assert_eq!(of(not_a_lesson), None, "{not_a_lesson}");
+    }
+}

@@ -144,3 +144,24 @@ pub trait DeliveryLog: Send + Sync + 'static {
     /// [`CacheError::Unavailable`] when the backend cannot answer.
     async fn forget(&self, key: &str) -> Result<(), CacheError>;
 }
+
+/// One lesson file of the book, as the catalog lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// The lesson's path (no extension; a folder's `index.md`/`README.md` is the folder).
+    pub path: crate::domain::lesson::LessonPath,
+    /// Changes whenever the file changes (GitHub: the blob's SHA; a folder: size and mtime),
+    /// so a sync can skip unchanged lessons.
+    pub version: String,
+}
+
+/// The whole book in one call: every lesson file under the docs prefix.
+#[async_trait]
+pub trait LessonCatalog: Send + Sync + 'static {
+    /// Every lesson, sorted by path, at most [`crate::domain::book::MAX_BOOK_LESSONS`].
+    ///
+    /// # Errors
+    /// [`LessonSourceError::Unavailable`] or [`LessonSourceError::Backoff`] when the listing
+    /// cannot be had; never a partial list without saying so in the log.
+    async fn list(&self) -> Result<Vec<CatalogEntry>, LessonSourceError>;
+}

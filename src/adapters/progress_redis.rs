@@ -209,10 +209,12 @@ impl ProgressTracker for RedisProgressTracker {
                 }
             };
             for resource in chunk {
-                let known = validate_resource_id(resource)
-                    .is_ok()
-                    .then(|| read.next())
-                    .flatten();
+                // The batch holds the valid ids only, in order.
+                let known = if validate_resource_id(resource).is_ok() {
+                    read.next()
+                } else {
+                    None
+                };
                 out.push(known.unwrap_or_else(|| ResourceProgress::pending(resource)));
             }
         }

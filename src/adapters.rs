@@ -8,6 +8,8 @@ pub mod lesson_cache_redis;
 pub mod lessons_github;
 pub mod lessons_local;
 pub mod oauth;
+pub mod progress_memory;
+pub mod progress_redis;
 pub mod rate_limit_memory;
 pub mod rate_limit_redis;
 pub mod redis;

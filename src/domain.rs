@@ -12,6 +12,7 @@ pub mod lesson;
 pub mod marker;
 pub mod ports;
 pub mod principal;
+pub mod progress;
 pub mod prompt;
 pub mod rate_limit;
 pub mod sliding_log;

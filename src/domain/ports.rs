@@ -19,9 +19,11 @@ use super::tutor::{Prompt, TutorChunk};
 
 mod identity;
 mod lessons;
+mod progress;
 
 pub use identity::*;
 pub use lessons::*;
+pub use progress::*;
 
 /// Failure of a [`ThreadStore`] call.
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,7 @@ mod oauth;
 mod openapi;
 mod paging;
 mod postgres;
+mod progress;
 mod proxy;
 mod quiz;
 mod quotas;

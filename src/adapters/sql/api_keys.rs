@@ -164,14 +164,8 @@ fn from_row(row: Model) -> Result<ApiKeyRecord, StoreError> {
         .into_iter()
         .find(|t| t.as_str() == row.tier)
         .ok_or_else(|| anyhow!("api key {} has unknown tier {:?}", row.id, row.tier))?;
-    let instant = |micros: i64| {
-        DateTime::from_timestamp_micros(micros).ok_or_else(|| {
-            StoreError::Unexpected(anyhow!(
-                "api key {} has an out-of-range instant {micros}",
-                row.id
-            ))
-        })
-    };
+    let what = format!("api key {}", row.id);
+    let instant = |micros: i64| super::txn::instant(micros, &what);
     Ok(ApiKeyRecord {
         created_at: instant(row.created_at)?,
         last_used_at: row.last_used_at.map(instant).transpose()?,

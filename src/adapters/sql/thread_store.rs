@@ -19,7 +19,6 @@ use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use self::convert::to_micros;
@@ -42,18 +41,9 @@ impl SqlThreadStore {
         Self { db }
     }
 
-    /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE`, so it never has to upgrade a read
-    /// lock, which SQLite refuses without waiting when another writer got in first).
+    /// Starts a write transaction (SQLite: `BEGIN IMMEDIATE`, see [`super::txn`]).
     async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        self.db
-            .connection()
-            .begin_with_options(options)
-            .await
-            .map_err(ops::store_err("begin transaction"))
+        super::txn::begin_with(&self.db, ops::store_err("begin transaction")).await
     }
 }
 

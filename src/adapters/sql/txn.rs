@@ -1,14 +1,24 @@
-//! Write transactions of the identity stores: begun `IMMEDIATE` on SQLite (so they never have
-//! to upgrade a read lock, which SQLite refuses without waiting when another writer got in
-//! first), committed when the work succeeded and rolled back otherwise.
+//! Write transactions of the SQL stores: begun `IMMEDIATE` on SQLite (so they never have to
+//! upgrade a read lock, which SQLite refuses without waiting when another writer got in first),
+//! committed when the work succeeded and rolled back otherwise; and stored instants read back.
 
-use sea_orm::{DatabaseTransaction, SqliteTransactionMode, TransactionOptions, TransactionTrait};
+use sea_orm::{
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use super::{Database, classify};
 use crate::domain::ports::StoreError;
 
 /// Starts a write transaction on `db`.
 pub(super) async fn begin(db: &Database) -> Result<DatabaseTransaction, StoreError> {
+    begin_with(db, |e| classify(e, "begin transaction")).await
+}
+
+/// Starts a write transaction on `db`, a failure mapped by `map`.
+pub(super) async fn begin_with(
+    db: &Database,
+    map: impl FnOnce(DbErr) -> StoreError,
+) -> Result<DatabaseTransaction, StoreError> {
     let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
@@ -16,7 +26,7 @@ pub(super) async fn begin(db: &Database) -> Result<DatabaseTransaction, StoreErr
     db.connection()
         .begin_with_options(options)
         .await
-        .map_err(|e| classify(e, "begin transaction"))
+        .map_err(map)
 }
 
 /// Commits `txn` when `result` is Ok, rolls it back otherwise; returns `result`.
@@ -25,9 +35,19 @@ pub(super) async fn finish<T>(
     result: Result<T, StoreError>,
     action: &'static str,
 ) -> Result<T, StoreError> {
+    finish_with(txn, result, action, |e| classify(e, action)).await
+}
+
+/// Like [`finish`], a failed commit mapped by `map`.
+pub(super) async fn finish_with<T>(
+    txn: DatabaseTransaction,
+    result: Result<T, StoreError>,
+    action: &'static str,
+    map: impl FnOnce(DbErr) -> StoreError,
+) -> Result<T, StoreError> {
     match result {
         Ok(value) => {
-            txn.commit().await.map_err(|e| classify(e, action))?;
+            txn.commit().await.map_err(map)?;
             Ok(value)
         }
         Err(err) => {

@@ -16,8 +16,7 @@ pub(super) fn to_micros(at: DateTime<Utc>) -> i64 {
 
 /// The instant `micros` microseconds after the Unix epoch.
 pub(in crate::adapters::sql) fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| StoreError::Unexpected(anyhow!("stored instant {micros} is out of range")))
+    super::super::txn::instant(micros, "a stored row")
 }
 
 /// The `kind` column of an item.

@@ -31,18 +31,7 @@ pub(super) async fn finish<T>(
     txn: DatabaseTransaction,
     result: Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    match result {
-        Ok(value) => {
-            txn.commit().await.map_err(store_err("commit"))?;
-            Ok(value)
-        }
-        Err(err) => {
-            if let Err(rollback) = txn.rollback().await {
-                tracing::warn!(error = %rollback, "rolling back a thread store write failed");
-            }
-            Err(err)
-        }
-    }
+    super::super::txn::finish_with(txn, result, "thread store write", store_err("commit")).await
 }
 
 /// Bumps `updated_at` (and sets the title when given) of a thread of `user_id`, returning its

@@ -122,6 +122,24 @@ async fn store_database() -> Result<Database, ExitCode> {
     })
 }
 
+/// The end of a store command: its text on standard output, or its error on standard error
+/// with the exit status `code` gives it.
+fn outcome<E: std::fmt::Display>(
+    result: Result<String, E>,
+    code: impl FnOnce(&E) -> ExitCode,
+) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            code(&e)
+        }
+    }
+}
+
 async fn serve() -> ExitCode {
     let config = match load_config() {
         Ok(c) => c,

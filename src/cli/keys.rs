@@ -180,16 +180,7 @@ pub async fn run(cmd: KeysCommand) -> ExitCode {
     let store = SqlApiKeyStore::new(db.clone());
     let result = execute(&store, action, Utc::now()).await;
     db.close().await;
-    match result {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code()
-        }
-    }
+    super::outcome(result, KeysError::exit_code)
 }
 
 /// Runs `action` at `now` and returns what to print.

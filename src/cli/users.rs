@@ -174,16 +174,7 @@ pub async fn run(cmd: UsersCommand) -> ExitCode {
     let tokens = SqlRefreshTokenStore::new(db.clone());
     let result = execute(&users, &tokens, action, Utc::now()).await;
     db.close().await;
-    match result {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            e.exit_code()
-        }
-    }
+    super::outcome(result, UsersError::exit_code)
 }
 
 /// Runs `action` at `now` and returns what to print.

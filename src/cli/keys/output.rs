@@ -61,20 +61,25 @@ pub(super) fn table(keys: &[ApiKeyRecord]) -> String {
             ]
         })
         .collect();
-    let mut widths = HEADINGS.map(|h| h.chars().count());
-    for row in &rows {
+    aligned(HEADINGS, &rows)
+}
+
+/// `headings` and `rows` as a table, each column as wide as its widest cell.
+pub(in crate::cli) fn aligned<const N: usize>(headings: [&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = headings.map(|h| h.chars().count());
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let mut text = line(&HEADINGS.map(str::to_owned), &widths);
-    for row in &rows {
+    let mut text = line(&headings.map(str::to_owned), &widths);
+    for row in rows {
         text.push_str(&line(row, &widths));
     }
     text
 }
 
-pub(in crate::cli) fn line<const N: usize>(cells: &[String; N], widths: &[usize; N]) -> String {
+fn line<const N: usize>(cells: &[String; N], widths: &[usize; N]) -> String {
     let padded: Vec<String> = cells
         .iter()
         .zip(widths)

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::UsersError;
-use crate::cli::keys::output::{instant, line, optional_instant, printable};
+use crate::cli::keys::output::{aligned, instant, optional_instant, printable};
 use crate::domain::identity::User;
 
 /// Table headings, in column order.
@@ -31,17 +31,7 @@ pub(super) fn table(users: &[User]) -> String {
             ]
         })
         .collect();
-    let mut widths = HEADINGS.map(|h| h.chars().count());
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut text = line(&HEADINGS.map(str::to_owned), &widths);
-    for row in &rows {
-        text.push_str(&line(row, &widths));
-    }
-    text
+    aligned(HEADINGS, &rows)
 }
 
 /// Every user as a JSON array.

@@ -160,21 +160,26 @@ async fn operator(
     }
 }
 
-/// The caller the guard admitted.
+/// The caller the guard admitted, with how it was authenticated.
 ///
 /// # Errors
 /// 401 when the request did not pass the guard (a route missing from [`requirement`]).
+pub fn admitted(req: &Request) -> Result<&Caller, ApiError> {
+    req.extensions().get::<Caller>().ok_or_else(|| {
+        tracing::error!(
+            path = super::middleware::log_path(req.uri().path()),
+            "protected handler reached without the guard"
+        );
+        ApiError::unauthorized("authentication required")
+    })
+}
+
+/// The principal the guard admitted.
+///
+/// # Errors
+/// 401 as [`admitted`].
 pub fn principal(req: &Request) -> Result<Principal, ApiError> {
-    req.extensions()
-        .get::<Caller>()
-        .map(|caller| caller.principal.clone())
-        .ok_or_else(|| {
-            tracing::error!(
-                path = super::middleware::log_path(req.uri().path()),
-                "protected handler reached without the guard"
-            );
-            ApiError::unauthorized("authentication required")
-        })
+    admitted(req).map(|caller| caller.principal.clone())
 }
 
 /// The caller of `req`, after one request is counted against its quota in `bucket`.

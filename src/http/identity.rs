@@ -101,6 +101,17 @@ impl IdentityApi {
         Ok((token, true))
     }
 
+    /// The sign-in use case and the provider named by the path, or 404 (also when the service
+    /// has no sign-in of its own).
+    fn sign_in<'a>(&self, provider: &'a str) -> Result<(&Arc<IdentityService>, &'a str), ApiError> {
+        let unknown = || sign_in_error(SignInError::UnknownProvider);
+        if provider.len() > MAX_PROVIDER_LEN || Provider::parse(provider).is_none() {
+            return Err(unknown());
+        }
+        let identity = self.identity.as_ref().ok_or_else(unknown)?;
+        Ok((identity, provider))
+    }
+
     fn refresh_cookie(&self, session: &Session) -> String {
         cookies::set(
             cookies::REFRESH,
@@ -109,14 +120,6 @@ impl IdentityApi {
             "Strict",
             self.secure(),
         )
-    }
-}
-
-fn provider_name(raw: &str) -> Result<&str, ApiError> {
-    if raw.len() <= MAX_PROVIDER_LEN && Provider::parse(raw).is_some() {
-        Ok(raw)
-    } else {
-        Err(ApiError::not_found("not_found", "unknown sign-in provider"))
     }
 }
 
@@ -198,11 +201,7 @@ impl IdentityApi {
         provider: Path<String>,
         redirect_to: Query<Option<String>>,
     ) -> Result<RedirectResponse, ApiError> {
-        let name = provider_name(&provider.0)?;
-        let identity = self
-            .identity
-            .as_ref()
-            .ok_or_else(|| ApiError::not_found("not_found", "unknown sign-in provider"))?;
+        let (identity, name) = self.sign_in(&provider.0)?;
         let started = identity
             .start(name, redirect_to.0.as_deref())
             .await
@@ -241,11 +240,7 @@ impl IdentityApi {
         state: Query<Option<String>>,
         error: Query<Option<String>>,
     ) -> Result<RedirectResponse, ApiError> {
-        let name = provider_name(&provider.0)?;
-        let identity = self
-            .identity
-            .as_ref()
-            .ok_or_else(|| ApiError::not_found("not_found", "unknown sign-in provider"))?;
+        let (identity, name) = self.sign_in(&provider.0)?;
         let callback = Callback {
             code: code.0.as_deref(),
             state: state.0.as_deref(),

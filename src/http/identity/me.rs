@@ -35,14 +35,6 @@ impl MeApi {
     }
 }
 
-fn caller(req: &Request) -> Result<Caller, ApiError> {
-    crate::http::auth::principal(req)?;
-    req.extensions()
-        .get::<Caller>()
-        .cloned()
-        .ok_or_else(|| ApiError::unauthorized("authentication required"))
-}
-
 fn credential(via: &Via) -> CredentialKind {
     match via {
         Via::Own => CredentialKind::OwnToken,
@@ -135,7 +127,7 @@ impl MeApi {
         tag = "ApiTags::Auth"
     )]
     async fn me(&self, req: &Request) -> Result<MeResponse, ApiError> {
-        let caller = caller(req)?;
+        let caller = crate::http::auth::admitted(req)?;
         let providers = match (&self.identity, &caller.via) {
             (Some(identity), Via::Own) => identity
                 .linked_providers(&caller.principal.user_id)
@@ -143,7 +135,7 @@ impl MeApi {
                 .map_err(store_error)?,
             _ => Vec::new(),
         };
-        Ok(MeResponse::Ok(Json(me_out(&caller, providers))))
+        Ok(MeResponse::Ok(Json(me_out(caller, providers))))
     }
 
     /// Public keys of the own access tokens
@@ -193,9 +185,9 @@ impl MeApi {
     )]
     async fn export(&self, req: &Request) -> Result<ExportResponse, ApiError> {
         crate::http::auth::caller(req, Bucket::Api).await?;
-        let caller = caller(req)?;
+        let caller = crate::http::auth::admitted(req)?;
         let account = configured(&self.account, "accounts")?;
-        let export = account.export(&caller).await.map_err(store_error)?;
+        let export = account.export(caller).await.map_err(store_error)?;
         let providers = match (&self.identity, &export.account) {
             (Some(identity), Some(user)) => identity
                 .linked_providers(&user.id)
@@ -205,7 +197,7 @@ impl MeApi {
         };
         Ok(ExportResponse::Ok(Json(ExportOut {
             exported_at: Utc::now(),
-            user: me_out(&caller, providers),
+            user: me_out(caller, providers),
             account_created_at: export.account.as_ref().map(|u| u.created_at),
             threads: export.threads.into_iter().map(export_thread).collect(),
         })))
@@ -224,9 +216,9 @@ impl MeApi {
     )]
     async fn erase(&self, req: &Request) -> Result<ErasedResponse, ApiError> {
         crate::http::auth::caller(req, Bucket::Api).await?;
-        let caller = caller(req)?;
+        let caller = crate::http::auth::admitted(req)?;
         let account = configured(&self.account, "accounts")?;
-        let erased = account.erase(&caller).await.map_err(store_error)?;
+        let erased = account.erase(caller).await.map_err(store_error)?;
         Ok(ErasedResponse::Ok(Json(ErasedOut {
             threads: erased.threads,
             items: erased.items,

@@ -11,6 +11,20 @@ use crate::helpers::{TestApp, pairs, spawn_app_with, spawn_with_config, test_con
 pub const LESSON: &str = "01-Foundations/02-Agents/01-what-is-an-agent";
 pub const LESSON_TITLE: &str = "What Is an AI Agent?";
 
+/// `POST /v1/threads` for a thread studying [`LESSON`], sent with `req` (which names the
+/// caller): the new thread's id.
+pub async fn create_lesson_thread(req: reqwest::RequestBuilder) -> String {
+    let created: Value = req
+        .json(&json!({ "lesson_path": LESSON }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["id"].as_str().expect("thread id").to_string()
+}
+
 pub fn lessons_dir() -> String {
     format!("{}/examples/lessons", env!("CARGO_MANIFEST_DIR"))
 }

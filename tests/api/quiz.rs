@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::chatkit_client::{LESSON, assistant_text, lessons_dir, message, types};
+use crate::chatkit_client::{
+    LESSON, assistant_text, create_lesson_thread, lessons_dir, message, types,
+};
 use crate::fake_model::{self, FakeModel, Script};
 use crate::helpers::{TestApp, pairs, spawn_app_with};
 
@@ -185,18 +187,12 @@ async fn a_display_name_that_is_not_a_name_is_refused_with_400() {
         let err: Value = resp.json().await.unwrap();
         assert_eq!(err["error"]["code"], "invalid_user_name", "{bad}");
     }
-    let created: Value = app
-        .client
-        .post(app.url("/v1/threads"))
-        .header("x-user-id", "student-a")
-        .json(&json!({"lesson_path": LESSON}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap();
+    let id = &create_lesson_thread(
+        app.client
+            .post(app.url("/v1/threads"))
+            .header("x-user-id", "student-a"),
+    )
+    .await;
     let resp = app
         .client
         .post(app.url(&format!("/v1/threads/{id}/messages")))

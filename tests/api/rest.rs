@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::chatkit_client::{LESSON, message, spawn_tutor_app};
+use crate::chatkit_client::{LESSON, create_lesson_thread, message, spawn_tutor_app};
 
 fn sse_data(body: &str) -> Vec<(String, Value)> {
     body.split_terminator("\n\n")
@@ -143,17 +143,11 @@ async fn both_event_streams_send_the_same_utf8_content_type() {
     // Arrange
     let app = spawn_tutor_app().await;
     let c = &app.client;
-    let created: Value = c
-        .post(app.url("/v1/threads"))
-        .header("x-user-id", "sse-student")
-        .json(&json!({"lesson_path": LESSON}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap();
+    let id = &create_lesson_thread(
+        c.post(app.url("/v1/threads"))
+            .header("x-user-id", "sse-student"),
+    )
+    .await;
 
     // Act
     let rest = c

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::spawn_verifying;
-use crate::chatkit_client::{LESSON, message};
+use crate::chatkit_client::{LESSON, create_lesson_thread, message};
 use crate::fake_sso::{FakeSso, token};
 
 #[tokio::test]
@@ -60,17 +60,7 @@ async fn no_rest_operation_reaches_another_students_thread() {
     let app = spawn_verifying(&sso, &[]).await;
     let c = &app.client;
     let (ada, bob) = (token("ada"), token("bob"));
-    let created: Value = c
-        .post(app.url("/v1/threads"))
-        .bearer_auth(&ada)
-        .json(&json!({"lesson_path": LESSON}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().expect("thread id").to_string();
+    let id = create_lesson_thread(c.post(app.url("/v1/threads")).bearer_auth(&ada)).await;
     let listed: Value = c
         .get(app.url("/v1/threads"))
         .bearer_auth(&bob)

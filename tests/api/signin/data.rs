@@ -3,21 +3,15 @@
 use serde_json::{Value, json};
 
 use super::Auth;
-use crate::chatkit_client::LESSON;
+use crate::chatkit_client::{LESSON, create_lesson_thread};
 
 async fn study(auth: &Auth, token: &str) -> String {
-    let created: Value = auth
-        .http
-        .post(auth.app.url("/v1/threads"))
-        .bearer_auth(token)
-        .json(&json!({ "lesson_path": LESSON }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().unwrap().to_string();
+    let id = create_lesson_thread(
+        auth.http
+            .post(auth.app.url("/v1/threads"))
+            .bearer_auth(token),
+    )
+    .await;
     let turn = auth
         .http
         .post(auth.app.url(&format!("/v1/threads/{id}/messages")))

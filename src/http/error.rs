@@ -346,11 +346,7 @@ impl From<crate::app::study::StudyError> for ApiError {
             E::LessonFetchBudgetExhausted { limit, retry_after } => super::lessons::lesson_error(
                 crate::app::lessons::LessonError::FetchBudgetExhausted { limit, retry_after },
             ),
-            E::StoreUnavailable => Self::unavailable_for(
-                "database_unavailable",
-                public_message(StatusCode::SERVICE_UNAVAILABLE),
-                DATABASE_RETRY_AFTER,
-            ),
+            E::StoreUnavailable => crate::domain::ports::StoreError::Unavailable.into(),
             E::Unexpected(e) => {
                 tracing::error!(error = ?e, "study operation failed");
                 Self::internal()

@@ -20,3 +20,13 @@ pub mod sql;
 pub mod tutor_offline;
 pub mod tutor_openai;
 pub mod userinfo;
+
+/// Installs the `ring` rustls provider as the process default when none is installed yet:
+/// reqwest is built without one and cannot build a client otherwise. The binary installs it at
+/// start; this covers the other entry points (tests, tools) of every HTTP adapter.
+pub(crate) fn ensure_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race against another installer is fine: a provider is installed either way.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

@@ -91,7 +91,7 @@ impl GithubLessonSource {
                 Ok::<_, anyhow::Error>(value)
             })
             .transpose()?;
-        install_crypto_provider();
+        crate::adapters::ensure_tls_provider();
         let client = Client::builder()
             .connect_timeout(connect)
             .timeout(total)
@@ -239,15 +239,6 @@ fn backoff_hint(
     }
     let reset: i64 = reset?.trim().parse().ok()?;
     until(chrono::DateTime::from_timestamp(reset, 0)?)
-}
-
-/// reqwest builds its TLS config from the process-wide rustls provider and panics without
-/// one; the binary installs ring at start, this covers other entry points (tests, tools).
-fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race to another installer is fine: any installed provider will do.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }
 
 /// A short, secret-free description of a transport failure.

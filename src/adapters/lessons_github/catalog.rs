@@ -11,7 +11,7 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{install_crypto_provider, rate_limit_refusal, transport_error};
+use super::{rate_limit_refusal, transport_error};
 use crate::domain::book::{MAX_BOOK_LESSONS, lesson_path_of_file};
 use crate::domain::ports::{CatalogEntry, LessonCatalog, LessonSourceError};
 
@@ -92,7 +92,7 @@ impl GithubCatalog {
             }
             None => None,
         };
-        install_crypto_provider();
+        crate::adapters::ensure_tls_provider();
         let client = Client::builder()
             .connect_timeout(super::CONNECT_TIMEOUT)
             .timeout(total)

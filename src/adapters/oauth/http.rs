@@ -61,7 +61,7 @@ impl ProviderHttp {
     /// A client with 3 s connect and 10 s total timeouts that follows no redirect; with
     /// `https_only`, every plain http URL is refused before anything is sent.
     pub(super) fn new(https_only: bool) -> anyhow::Result<Self> {
-        install_crypto_provider();
+        crate::adapters::ensure_tls_provider();
         let client = Client::builder()
             .https_only(https_only)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -166,13 +166,4 @@ fn transport(error: reqwest::Error) -> HttpError {
     } else {
         "request failed"
     })
-}
-
-/// reqwest builds its TLS config from the process-wide rustls provider and panics without
-/// one; the binary installs ring at start, this covers other entry points (tests, tools).
-fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race to another installer is fine: any installed provider will do.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }

@@ -65,7 +65,7 @@ impl ClientPool {
         streams_per_client: usize,
         https: bool,
     ) -> anyhow::Result<Self> {
-        ensure_crypto_provider();
+        crate::adapters::ensure_tls_provider();
         let multiplexed = match version {
             ModelHttpVersion::Http1 => false,
             ModelHttpVersion::Http2 => true,
@@ -122,15 +122,6 @@ impl ClientPool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
-    }
-}
-
-/// Installs the `ring` rustls provider as the process default when none is installed yet:
-/// no client can be built without one.
-fn ensure_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race against another installer is fine: a provider is installed either way.
-        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -79,26 +79,8 @@ impl GithubLessonSource {
         total: Duration,
     ) -> anyhow::Result<Self> {
         let url_prefix = url_prefix(&settings)?;
-        let authorization = settings
-            .token
-            .as_ref()
-            .map(|token| {
-                let mut value = HeaderValue::from_str(&format!("token {}", token.expose_secret()))
-                    .map_err(|_| {
-                        anyhow!("GitHub token holds characters not allowed in a header")
-                    })?;
-                value.set_sensitive(true);
-                Ok::<_, anyhow::Error>(value)
-            })
-            .transpose()?;
-        crate::adapters::ensure_tls_provider();
-        let client = Client::builder()
-            .connect_timeout(connect)
-            .timeout(total)
-            .user_agent(concat!("study-mode-api/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .build()
-            .context("build GitHub HTTP client")?;
+        let authorization = token_header(settings.token.as_ref())?;
+        let client = http_client(connect, total, reqwest::redirect::Policy::limited(5))?;
         Ok(Self {
             client,
             url_prefix,
@@ -169,6 +151,34 @@ impl LessonSource for GithubLessonSource {
         }
         Err(LessonSourceError::NotFound)
     }
+}
+
+/// `Authorization: token …` for `token`, marked sensitive (never printed by reqwest).
+fn token_header(token: Option<&SecretString>) -> anyhow::Result<Option<HeaderValue>> {
+    token
+        .map(|token| {
+            let mut value = HeaderValue::from_str(&format!("token {}", token.expose_secret()))
+                .map_err(|_| anyhow!("GitHub token holds characters not allowed in a header"))?;
+            value.set_sensitive(true);
+            Ok(value)
+        })
+        .transpose()
+}
+
+/// The HTTP client of a GitHub adapter.
+fn http_client(
+    connect: Duration,
+    total: Duration,
+    redirect: reqwest::redirect::Policy,
+) -> anyhow::Result<Client> {
+    crate::adapters::ensure_tls_provider();
+    Client::builder()
+        .connect_timeout(connect)
+        .timeout(total)
+        .user_agent(concat!("study-mode-api/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect)
+        .build()
+        .context("build GitHub HTTP client")
 }
 
 /// `{base}/{repo}/{branch}/{prefix}` with the slashes between parts normalised.

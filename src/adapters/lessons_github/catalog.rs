@@ -8,10 +8,10 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use reqwest::Client;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{rate_limit_refusal, transport_error};
+use super::{http_client, rate_limit_refusal, token_header, transport_error};
 use crate::domain::book::{MAX_BOOK_LESSONS, lesson_path_of_file};
 use crate::domain::ports::{CatalogEntry, LessonCatalog, LessonSourceError};
 
@@ -83,22 +83,12 @@ impl GithubCatalog {
         if repo.is_empty() || branch.is_empty() {
             bail!("GitHub repository and branch must not be empty");
         }
-        let authorization = match &settings.token {
-            Some(token) => {
-                let mut value = HeaderValue::from_str(&format!("token {}", token.expose_secret()))
-                    .context("GitHub token holds characters not allowed in a header")?;
-                value.set_sensitive(true);
-                Some(value)
-            }
-            None => None,
-        };
-        crate::adapters::ensure_tls_provider();
-        let client = Client::builder()
-            .connect_timeout(super::CONNECT_TIMEOUT)
-            .timeout(total)
-            .user_agent(concat!("study-mode-api/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("build GitHub HTTP client")?;
+        let authorization = token_header(settings.token.as_ref())?;
+        let client = http_client(
+            super::CONNECT_TIMEOUT,
+            total,
+            reqwest::redirect::Policy::default(),
+        )?;
         let prefix = settings.docs_prefix.trim().trim_matches('/');
         Ok(Self {
             client,

@@ -17,6 +17,7 @@ pub mod prompt;
 pub mod rate_limit;
 pub mod sliding_log;
 pub mod suggestions;
+pub mod sync;
 pub mod teach;
 pub mod thread;
 pub mod title;

@@ -10,7 +10,7 @@ mod tests;
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::lesson::LessonPath;
 pub use links::lesson_links;
@@ -47,7 +47,7 @@ pub const MAX_LINKS: usize = 500;
 pub const MAX_PROBLEMS: usize = 100;
 
 /// What one lesson's markdown says about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LessonAnalysis {
     /// The lesson.
     pub path: LessonPath,

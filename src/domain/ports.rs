@@ -17,10 +17,12 @@ use super::teach::StudyState;
 use super::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem, Usage};
 use super::tutor::{Prompt, TutorChunk};
 
+mod book;
 mod identity;
 mod lessons;
 mod progress;
 
+pub use book::*;
 pub use identity::*;
 pub use lessons::*;
 pub use progress::*;

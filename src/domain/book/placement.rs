@@ -1,14 +1,14 @@
 //! TAXONOMY: part, chapter and order of a lesson, from its path (`01-Foundations/02-Agents/
 //! 01-what-is-an-agent`) and its front matter's `sidebar_position`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::quality::{Problem, ProblemKind};
 use crate::domain::lesson::LessonPath;
 use crate::domain::lesson::markdown::split_front_matter;
 
 /// Where a lesson sits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Placement {
     /// The first folder, named without its number (`Foundations`); none for a lesson at the
     /// book's root.

@@ -1,6 +1,6 @@
 //! QUALITY: what a content author must fix before a student meets the lesson.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::links::link_targets;
 use crate::domain::lesson::ParsedLesson;
@@ -12,7 +12,7 @@ use crate::domain::lesson::markdown::{
 const MAX_DETAIL_CHARS: usize = 300;
 
 /// Kinds of problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
     /// No `title:` in the front matter and no `# ` heading: the title comes from the path.
@@ -34,7 +34,7 @@ pub enum ProblemKind {
 }
 
 /// One problem, with a short detail (a heading, a link target, an image source).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Problem {
     /// What is wrong.
     pub kind: ProblemKind,

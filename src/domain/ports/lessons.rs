@@ -41,6 +41,38 @@ pub trait LessonSource: Send + Sync + 'static {
     /// - SHOULD return [`LessonSourceError::Backoff`] when the upstream refuses for its rate
     ///   limit, with its `Retry-After` (or rate-limit reset) as the hint.
     async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError>;
+
+    /// Fetches a lesson unless it still matches `etag` (a validator an earlier
+    /// [`Conditional::Modified`] gave): a conditional request, so an unchanged lesson costs
+    /// no download. A source without validators fetches every time (the default).
+    ///
+    /// # Errors
+    /// As [`LessonSource::fetch`].
+    async fn fetch_if_changed(
+        &self,
+        path: &LessonPath,
+        etag: Option<String>,
+    ) -> Result<Conditional, LessonSourceError> {
+        let _ = etag;
+        Ok(Conditional::Modified {
+            lesson: self.fetch(path).await?,
+            etag: None,
+        })
+    }
+}
+
+/// What a conditional fetch found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional {
+    /// The lesson changed (or no validator was given): its text, and its new validator.
+    Modified {
+        /// The lesson.
+        lesson: RawLesson,
+        /// The source's validator (an HTTP `ETag`), when it gave one.
+        etag: Option<String>,
+    },
+    /// The lesson still matches the validator given: nothing was downloaded.
+    NotModified,
 }
 
 /// Failure of a [`LessonCache`] call. Callers treat every cache error as a miss.

@@ -8,3 +8,4 @@ pub mod preauth;
 pub mod quota;
 pub mod readiness;
 pub mod study;
+pub mod sync;

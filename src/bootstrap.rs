@@ -40,6 +40,8 @@ use crate::http::{self, AppState};
 mod auth;
 mod identity;
 mod leases;
+pub mod sync;
+pub mod worker;
 
 use auth::authenticator;
 use leases::turn_lock;
@@ -52,6 +54,7 @@ pub struct Application {
     db: Database,
     redis: Option<RedisClient>,
     leases: SqlTurnLease,
+    sync: sync::SyncParts,
 }
 
 /// How long shutdown waits for turn lock releases still under way (retrying while the
@@ -119,6 +122,7 @@ impl Application {
             .context("listener has a socket address")?;
         let leases = turn_lock(&config, &db, addr.port(), &metrics).await;
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
+        let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
         let study = Arc::new(StudyService::new(
             Arc::new(SqlThreadStore::new(db.clone())),
             lessons.clone(),
@@ -156,6 +160,7 @@ impl Application {
             authenticator,
             identity,
             account,
+            sync: sync.service.clone(),
         };
         Ok(Self {
             acceptor,
@@ -164,6 +169,7 @@ impl Application {
             db,
             redis,
             leases,
+            sync,
         })
     }
 
@@ -206,6 +212,19 @@ impl Application {
                 }
             }
         };
+        let worker = self.state.config.jobs.in_process.then(|| {
+            crate::adapters::jobs::start_worker(
+                &self.sync.queue,
+                self.sync.service.clone(),
+                sync::worker_settings(&self.state.config, sync::worker_name("serve")),
+            )
+        });
+        let schedule = self
+            .state
+            .config
+            .jobs
+            .sync_interval
+            .map(|every| tokio::spawn(scheduled_syncs(self.sync.service.clone(), every)));
         let app = http::app(self.state);
         let result = http::server::serve(
             self.acceptor,
@@ -220,12 +239,34 @@ impl Application {
         // Before the pool closes: releases still retrying, and leases of turns still running
         // in this process, are freed for the replicas that stay.
         self.leases.shutdown(LEASE_DRAIN_TIMEOUT).await;
+        if let Some(schedule) = schedule {
+            schedule.abort();
+        }
+        if let Some(worker) = worker {
+            worker.stop().await;
+        }
         self.db.close().await;
         if let Some(redis) = &self.redis {
             redis.close().await;
         }
         tracing::info!("study-mode-api stopped");
         result
+    }
+}
+
+/// Starts a sync of the whole book every `every` (`SYNC_INTERVAL_SECS`), the first one
+/// `every` after start-up.
+async fn scheduled_syncs(sync: Arc<crate::app::sync::SyncService>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = sync
+            .start(crate::domain::sync::SyncScope::Book, "schedule")
+            .await
+        {
+            tracing::warn!(%error, "scheduled book sync could not start");
+        }
     }
 }
 
@@ -265,7 +306,7 @@ pub fn install_tls_provider() {
 }
 
 /// Lessons through the in-process cache (and the shared tier when Redis is configured).
-async fn lesson_service(
+pub(crate) async fn lesson_service(
     config: &Config,
     redis: Option<&RedisClient>,
     metrics: &Metrics,

@@ -1,6 +1,7 @@
 //! Command line: `serve` (default), `migrate`, `keys`, `users`, `openapi`, `check-config`,
 //! `healthcheck`.
 
+mod book;
 mod keys;
 mod users;
 
@@ -15,6 +16,7 @@ use crate::bootstrap::{Application, shutdown_signal};
 use crate::config::Config;
 use crate::{http, telemetry};
 
+pub use self::book::{BookCommand, JobsCommand};
 pub use self::keys::{KeysCommand, TierArg};
 pub use self::users::{RoleArg, UsersCommand};
 
@@ -37,6 +39,19 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run book sync workers only (no HTTP API); `/health` and `/health/ready` on
+    /// `WORKER_PORT`.
+    Worker,
+    /// Sync the book: fetch, check, place and index its lessons.
+    Book {
+        #[command(subcommand)]
+        command: BookCommand,
+    },
+    /// Book sync jobs: list, show, retry.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Manage API keys (`create`, `list`, `revoke`) in the database of `DATABASE_URL`.
     ///
     /// Each subcommand applies pending migrations first. A created key is printed once; only a
@@ -90,6 +105,9 @@ pub async fn run() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Migrate => migrate().await,
+        Command::Worker => worker().await,
+        Command::Book { command } => book::run_book(command).await,
+        Command::Jobs { command } => book::run_jobs(command).await,
         Command::Keys { command } => keys::run(command).await,
         Command::Users { command } => users::run(command).await,
         Command::Openapi { format, output } => openapi(format, output),
@@ -157,6 +175,21 @@ async fn serve() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn worker() -> ExitCode {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    telemetry::init(&config.log_level, config.log_format);
+    match crate::bootstrap::worker::run_worker(config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "worker start-up failed");
             ExitCode::FAILURE
         }
     }

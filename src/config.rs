@@ -3,6 +3,7 @@
 
 mod describe;
 pub mod identity;
+pub mod jobs;
 mod parse;
 mod raw;
 
@@ -346,6 +347,8 @@ pub struct Config {
     /// Upstream URL variables allowed to use plain `http://` in production
     /// (`ALLOW_INSECURE_UPSTREAMS`, e.g. `OPENAI_BASE_URL` for a model on the same host).
     pub insecure_upstreams: Vec<String>,
+    /// The book sync: job queue, workers, progress, schedule.
+    pub jobs: jobs::JobsConfig,
 }
 
 impl Config {

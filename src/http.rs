@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod root;
 pub mod server;
 pub mod spec;
+pub mod sync;
 pub mod tags;
 pub mod threads;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub identity: Option<Arc<crate::app::identity::IdentityService>>,
     /// Export and erasure of the caller's data.
     pub account: Arc<crate::app::account::AccountService>,
+    /// The book sync: runs, progress, the synced book.
+    pub sync: Arc<crate::app::sync::SyncService>,
 }
 
 /// The OpenAPI operations of the service.
@@ -69,6 +72,7 @@ pub type Apis = (
     rate_limit::QuotaApi,
     identity::IdentityApi,
     identity::MeApi,
+    sync::SyncApi,
 );
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
@@ -143,6 +147,7 @@ fn apis_for_spec() -> Apis {
         rate_limit::QuotaApi::new(),
         identity::IdentityApi::new(None, config.clone()),
         identity::MeApi::new(None, None),
+        sync::SyncApi::new(None),
     )
 }
 
@@ -154,10 +159,12 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         chatkit::ChatKitApi::new(Some(state.study.clone())),
         threads::ThreadsApi::new(Some(state.study.clone())),
         lessons::LessonsApi::new(Some(state.lessons.clone()), state.config.clone()),
-        admin::AdminApi::new(Some(state.lessons.clone()), state.config.clone()),
+        admin::AdminApi::new(Some(state.lessons.clone()), state.config.clone())
+            .with_sync(state.sync.clone()),
         rate_limit::QuotaApi::new(),
         identity::IdentityApi::new(state.identity.clone(), state.config.clone()),
         identity::MeApi::new(Some(state.account.clone()), state.identity.clone()),
+        sync::SyncApi::new(Some(state.sync.clone())),
     ));
     // Rendered once at start-up, not per request.
     let (json, yaml) = documents(&api, &state.config.public_base_url);

@@ -242,6 +242,7 @@ impl Config {
             ),
         ];
         pairs.extend(self.identity.describe());
+        pairs.extend(self.jobs.describe());
         pairs
     }
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod edge;
 mod identity;
+mod jobs;
 mod sections;
 mod stores;
 mod transport;
@@ -239,8 +240,15 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     let auth = auth::auth(&mut c, &raw, prod);
     let identity = identity::identity(&mut c, &raw, prod, &allowed_origins, &public_base_url);
     let dev = auth::dev(&mut c, &raw, prod, &host, &auth, &identity);
-    let insecure_upstreams =
-        transport::insecure_upstreams(&mut c, &raw, prod, (&lessons, &tutor), &auth, &identity);
+    let jobs = jobs::jobs(&mut c, &raw, prod);
+    let insecure_upstreams = transport::insecure_upstreams(
+        &mut c,
+        &raw,
+        prod,
+        (&lessons, &tutor, &jobs),
+        &auth,
+        &identity,
+    );
 
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -271,6 +279,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         auth,
         identity,
         insecure_upstreams,
+        jobs,
     })
 }
 

@@ -69,7 +69,9 @@ impl fmt::Display for Stage {
 }
 
 /// Where one stage of a resource stands (serde names as in the seed: `PENDING`, …).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StageStatus {
     /// Not started (also what an unknown or expired resource reports).

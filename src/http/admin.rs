@@ -41,12 +41,24 @@ pub struct AdminApi {
     /// `None` only in the instance built to print the spec.
     lessons: Option<Arc<LessonService>>,
     config: Arc<Config>,
+    /// The book sync a push starts (`None`: spec generation, or purge only).
+    sync: Option<Arc<crate::app::sync::SyncService>>,
 }
 
 impl AdminApi {
     /// The endpoints over the lesson use cases (`None`: spec generation only).
     pub fn new(lessons: Option<Arc<LessonService>>, config: Arc<Config>) -> Self {
-        Self { lessons, config }
+        Self {
+            lessons,
+            config,
+            sync: None,
+        }
+    }
+
+    /// A push also queues a sync of what it touched.
+    pub fn with_sync(mut self, sync: Arc<crate::app::sync::SyncService>) -> Self {
+        self.sync = Some(sync);
+        self
     }
 
     /// Purges `paths` (empty: everything) and answers the old service's shape.
@@ -245,8 +257,15 @@ impl AdminApi {
         let mut paths = push::touched_lessons(&push, &lessons.docs_prefix);
         if paths.is_empty() {
             tracing::info!(delivery, "push touched no lesson");
-            return Ok(WebhookResponse::purged(PurgeOut::new(0, &[])));
+            return Ok(WebhookResponse::purged(PurgeOut::new(0, &[]), None));
         }
+        let scope = if push::tree_changed(&push, &lessons.docs_prefix)
+            || paths.len() > crate::domain::sync::MAX_SYNC_PATHS
+        {
+            crate::domain::sync::SyncScope::Book
+        } else {
+            crate::domain::sync::SyncScope::Paths(paths.clone())
+        };
         if paths.len() > MAX_PURGE_PATHS {
             tracing::info!(
                 delivery,
@@ -265,13 +284,27 @@ impl AdminApi {
                 return Err(e);
             }
         };
+        let job = match &self.sync {
+            Some(sync) => match sync.start(scope, "webhook").await {
+                Ok(id) => Some(id.to_string()),
+                Err(e) => {
+                    // Purged but not queued: a redelivery must be acted on.
+                    if let Some(lessons) = &self.lessons {
+                        lessons.deliveries().forget(replay).await;
+                    }
+                    return Err(e.into());
+                }
+            },
+            None => None,
+        };
         tracing::info!(
             delivery,
             lessons = paths.len(),
             purged = out.invalidated_count,
             paths = ?out.paths,
-            "lesson cache purged by a GitHub push"
+            sync_job = job.as_deref().unwrap_or("-"),
+            "lesson cache purged and a sync queued by a GitHub push"
         );
-        Ok(WebhookResponse::purged(out))
+        Ok(WebhookResponse::purged(out, job))
     }
 }

@@ -20,6 +20,9 @@ pub enum ApiTags {
     Admin,
     /// Signed notifications from GitHub.
     Webhooks,
+    /// The book sync: jobs, their live progress, the table of contents and the quality
+    /// report.
+    Book,
     /// The service's own sign-in (GitHub, Google), tokens and the caller.
     Auth,
 }

@@ -1,6 +1,7 @@
 //! Black-box tests of the service over a real socket: one binary, one module per feature.
 
 mod auth;
+mod book_sync;
 mod bodies;
 mod chatkit;
 mod chatkit_client;

@@ -3,6 +3,7 @@
 
 use super::Collector;
 use crate::config::identity::IdentityConfig;
+use crate::config::jobs::JobsConfig;
 use crate::config::{AuthConfig, LessonsConfig, RawEnv, TutorConfig};
 use crate::domain::identity::Provider;
 
@@ -13,6 +14,7 @@ pub(super) const UPSTREAMS: &[&str] = &[
     "USERINFO_URL",
     "OPENAI_BASE_URL",
     "GITHUB_RAW_BASE_URL",
+    "GITHUB_API_BASE_URL",
     "OAUTH_GITHUB_AUTHORIZE_URL",
     "OAUTH_GITHUB_TOKEN_URL",
     "OAUTH_GITHUB_API_URL",
@@ -26,7 +28,7 @@ pub(super) fn insecure_upstreams(
     c: &mut Collector,
     raw: &RawEnv,
     prod: bool,
-    (lessons, tutor): (&LessonsConfig, &TutorConfig),
+    (lessons, tutor, jobs): (&LessonsConfig, &TutorConfig, &JobsConfig),
     auth: &AuthConfig,
     identity: &IdentityConfig,
 ) -> Vec<String> {
@@ -62,6 +64,7 @@ pub(super) fn insecure_upstreams(
         ("USERINFO_URL", userinfo),
         ("OPENAI_BASE_URL", Some(&tutor.openai_base_url)),
         ("GITHUB_RAW_BASE_URL", Some(&lessons.github_raw_base_url)),
+        ("GITHUB_API_BASE_URL", Some(&jobs.github_api_base_url)),
     ];
     for (var, url) in urls.into_iter().chain(provider_urls) {
         let Some(url) = url else { continue };

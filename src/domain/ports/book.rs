@@ -179,3 +179,32 @@ pub trait Embedder: Send + Sync + 'static {
     /// One vector per input, in order.
     async fn embed(&self, inputs: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
+
+/// Which try of a task a handler is running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskAttempt {
+    /// The queue's id of the task.
+    pub task_id: String,
+    /// This try, from 1.
+    pub number: u32,
+    /// The last try before the task is dead (`JOB_MAX_ATTEMPTS`).
+    pub max: u32,
+}
+
+impl TaskAttempt {
+    /// Whether a failure of this try makes the task dead.
+    pub fn is_last(&self) -> bool {
+        self.number >= self.max
+    }
+}
+
+/// What a worker runs for each task it takes from the queue. Handlers are idempotent.
+#[async_trait]
+pub trait TaskHandler: Send + Sync + 'static {
+    /// Runs one try of `task`.
+    ///
+    /// # Errors
+    /// A short, secret-free reason; the queue tries again (with backoff) until the task is
+    /// dead.
+    async fn handle(&self, task: SyncTask, attempt: TaskAttempt) -> Result<(), String>;
+}

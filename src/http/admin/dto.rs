@@ -55,6 +55,9 @@ pub struct WebhookOut {
     pub invalidated_count: u64,
     /// The first 20 purged lesson paths; empty for "everything" and unless `ok`.
     pub paths: Vec<String>,
+    /// The book sync the push queued (the touched lessons, or the whole book when lessons
+    /// were added or removed); follow it at `GET /v1/jobs/{id}`.
+    pub sync_job_id: Option<String>,
 }
 
 /// A purge was done.
@@ -79,6 +82,7 @@ impl WebhookResponse {
             status,
             invalidated_count: 0,
             paths: Vec::new(),
+            sync_job_id: None,
         }))
     }
 
@@ -93,11 +97,12 @@ impl WebhookResponse {
     }
 
     /// `{"status":"ok",…}`: the purge of a push.
-    pub fn purged(out: PurgeOut) -> Self {
+    pub fn purged(out: PurgeOut, sync_job_id: Option<String>) -> Self {
         Self::Done(Json(WebhookOut {
             status: WebhookStatus::Ok,
             invalidated_count: out.invalidated_count,
             paths: out.paths,
+            sync_job_id,
         }))
     }
 }

@@ -112,6 +112,17 @@ pub fn touched_lessons(event: &PushEventIn, docs_prefix: &str) -> Vec<LessonPath
         .collect()
 }
 
+/// Whether a push added or removed a lesson (the book's tree changed, so the whole book is
+/// listed again).
+pub fn tree_changed(event: &PushEventIn, docs_prefix: &str) -> bool {
+    event
+        .commits
+        .iter()
+        .chain(event.head_commit.as_ref())
+        .flat_map(|c| c.added.iter().chain(&c.removed))
+        .any(|file| lesson_of_file(file, docs_prefix).is_some())
+}
+
 /// The lesson a repository file is: under `{docs_prefix}/`, `.md` or `.mdx`, extension
 /// removed, and `…/index` or `…/README` standing for their folder.
 pub fn lesson_of_file(file: &str, docs_prefix: &str) -> Option<LessonPath> {

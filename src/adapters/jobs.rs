@@ -1,0 +1,194 @@
+//! Outbound adapter: the job queue of the book sync on apalis — its Postgres backend in
+//! production, its SQLite backend on the embedded default (docs/design/job-engine.md).
+//!
+//! apalis gives delivery (Postgres `FOR UPDATE SKIP LOCKED`, SQLite `UPDATE … RETURNING`),
+//! worker heartbeats, re-queueing of a dead worker's tasks by the live ones, in-process retries
+//! with exponential backoff, and graceful shutdown. Three things it lacks are our SQL on its
+//! tables (`sql.rs`): the state of one task, putting a dead task back, and handing back at
+//! once what a stopping worker still held.
+//!
+//! Every try happens in the worker's backoff loop (`retries = max_attempts - 1`): a task stored
+//! `Failed` with tries left would be fetched again at once, with no backoff.
+
+mod sql;
+mod worker;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use async_trait::async_trait;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::domain::ports::{JobError, JobQueue, QueuedTask, TaskState};
+use crate::domain::sync::SyncTask;
+pub use worker::{WorkerHandle, WorkerSettings, start_worker};
+
+/// The queue's name (apalis `job_type`).
+pub const QUEUE: &str = "book-sync";
+
+/// How long a push, a state read or a retry may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of the queue shared by producers and workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// Tries of a task before it is dead (`JOB_MAX_ATTEMPTS`, at least 1).
+    pub max_attempts: u32,
+    /// How often a worker says it is alive (`JOB_HEARTBEAT_SECS`, whole seconds).
+    pub heartbeat: Duration,
+    /// Heartbeats a worker may miss before its tasks go to others (`JOB_MISSED_HEARTBEATS`).
+    pub missed_heartbeats: u32,
+    /// How often an idle worker looks for tasks when nothing wakes it.
+    pub poll_interval: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            heartbeat: Duration::from_secs(5),
+            missed_heartbeats: 3,
+            poll_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The database the queue lives in.
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// The book sync's job queue.
+#[derive(Clone)]
+pub struct ApalisQueue {
+    backend: Backend,
+    settings: Arc<QueueSettings>,
+}
+
+impl ApalisQueue {
+    /// Opens the queue in the database at `url` (`postgres://…` or `sqlite:…`) and creates its
+    /// tables (apalis's own migrations: schema `apalis` on Postgres, tables `Jobs`/`Workers`
+    /// on SQLite). SQLite gets a small pool of its own, since apalis sets pragmas on it.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated.
+    pub async fn open(url: &str, settings: QueueSettings) -> anyhow::Result<Self> {
+        let backend = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(CALL_TIMEOUT)
+                .connect_with(options)
+                .await
+                .context("job queue: SQLite unreachable")?;
+            SqliteStorage::setup(&pool)
+                .await
+                .context("job queue: SQLite migrations failed")?;
+            Backend::Sqlite(pool)
+        } else {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(4)
+                .acquire_timeout(CALL_TIMEOUT)
+                .connect(url)
+                .await
+                .context("job queue: Postgres unreachable")?;
+            PostgresStorage::setup(&pool)
+                .await
+                .context("job queue: Postgres migrations failed")?;
+            Backend::Postgres(pool)
+        };
+        Ok(Self {
+            backend,
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// The settings it was opened with.
+    pub fn settings(&self) -> &QueueSettings {
+        &self.settings
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    fn build(&self, queued: &QueuedTask) -> apalis::prelude::Task<SyncTask> {
+        TaskBuilder::new(queued.task.clone())
+            .task_id(TaskId::from_string(queued.id.clone()))
+            .max_attempts(self.settings.max_attempts as usize)
+            .build()
+    }
+
+    async fn push(&self, tasks: &[QueuedTask]) -> Result<(), String> {
+        let built: Vec<_> = tasks.iter().map(|t| self.build(t)).collect();
+        let mut stream = futures::stream::iter(built);
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut storage = SqliteStorage::<SyncTask>::new(pool).with_config(
+                    worker::sqlite_config(&self.settings, 1),
+                );
+                storage
+                    .push_all(&mut stream)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            Backend::Postgres(pool) => {
+                let mut storage = PostgresStorage::<SyncTask>::new(pool).with_config(
+                    worker::postgres_config(&self.settings, 1),
+                );
+                storage
+                    .push_all(&mut stream)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+fn unavailable(what: &str, detail: impl std::fmt::Display) -> JobError {
+    tracing::warn!(error = %detail, "job queue: {what} failed");
+    JobError::Unavailable(what.to_string())
+}
+
+#[async_trait]
+impl JobQueue for ApalisQueue {
+    async fn enqueue(&self, tasks: &[QueuedTask]) -> Result<(), JobError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        for chunk in tasks.chunks(500) {
+            match tokio::time::timeout(CALL_TIMEOUT, self.push(chunk)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(unavailable("push", e)),
+                Err(_) => return Err(unavailable("push", "timed out")),
+            }
+        }
+        Ok(())
+    }
+
+    async fn retry(&self, task_ids: &[String]) -> Result<u64, JobError> {
+        tokio::time::timeout(CALL_TIMEOUT, sql::retry_dead(&self.backend, task_ids))
+            .await
+            .map_err(|_| unavailable("retry", "timed out"))?
+            .map_err(|e| unavailable("retry", e))
+    }
+
+    async fn state(&self, task_id: &str) -> Result<Option<TaskState>, JobError> {
+        tokio::time::timeout(CALL_TIMEOUT, sql::state(&self.backend, task_id))
+            .await
+            .map_err(|_| unavailable("state", "timed out"))?
+            .map_err(|e| unavailable("state", e))
+    }
+}

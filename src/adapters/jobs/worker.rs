@@ -1,0 +1,202 @@
+//! A worker process's consumer of the queue: an apalis worker with exponential backoff between
+//! tries, a per-try timeout, panics caught, `concurrency` tasks at a time, and a bounded
+//! graceful stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::{
+    Attempt, BoxDynError, Data, Monitor, RetryPolicy, TaskId, WorkerBuilder, WorkerBuilderExt,
+};
+use apalis::prelude::BackendExt;
+use apalis_postgres::PostgresStorage;
+use apalis_sqlite::SqliteStorage;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
+use tower::util::rng::HasherRng;
+
+use super::{ApalisQueue, Backend, QUEUE, QueueSettings, sql};
+use crate::domain::ports::{TaskAttempt, TaskHandler};
+use crate::domain::sync::SyncTask;
+
+/// How a worker consumes the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// Unique among live workers (e.g. `host-pid`).
+    pub name: String,
+    /// Tasks run at once (`WORKER_CONCURRENCY`).
+    pub concurrency: usize,
+    /// Longest one try may take.
+    pub try_timeout: Duration,
+    /// Shortest and longest wait between two tries of a task.
+    pub backoff: (Duration, Duration),
+    /// How long a stop waits for running tasks before handing them back.
+    pub grace: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            name: format!("worker-{}", std::process::id()),
+            concurrency: 4,
+            try_timeout: Duration::from_secs(120),
+            backoff: (Duration::from_millis(500), Duration::from_secs(30)),
+            grace: Duration::from_secs(20),
+        }
+    }
+}
+
+pub(super) fn sqlite_config(settings: &QueueSettings, batch: usize) -> apalis_sqlite::Config {
+    apalis_sqlite::Config::default()
+        .queue(QUEUE)
+        .batch_size(batch.max(1))
+        .heartbeat_interval(settings.heartbeat)
+        .missed_heartbeats(settings.missed_heartbeats.max(1) as usize)
+}
+
+pub(super) fn postgres_config(settings: &QueueSettings, batch: usize) -> apalis_postgres::Config {
+    apalis_postgres::Config::default()
+        .queue(QUEUE)
+        .batch_size(batch.max(1))
+        .heartbeat_interval(settings.heartbeat)
+        .missed_heartbeats(settings.missed_heartbeats.max(1) as usize)
+}
+
+/// The tries of a task, known to every try.
+#[derive(Debug, Clone, Copy)]
+struct MaxAttempts(u32);
+
+async fn run_task(
+    task: SyncTask,
+    handler: Data<Arc<dyn TaskHandler>>,
+    max: Data<MaxAttempts>,
+    attempt: Attempt,
+    id: TaskId,
+) -> Result<(), BoxDynError> {
+    let attempt = TaskAttempt {
+        task_id: id.to_string(),
+        number: u32::try_from(attempt.current()).unwrap_or(u32::MAX).max(1),
+        max: (*max).0,
+    };
+    handler
+        .handle(task, attempt)
+        .await
+        .map_err(|reason| BoxDynError::from(reason))
+}
+
+macro_rules! monitor_for {
+    ($storage:expr, $settings:expr, $queue:expr, $handler:expr) => {{
+        let settings = $settings.clone();
+        let handler = $handler.clone();
+        let max = MaxAttempts($queue.settings.max_attempts.max(1));
+        let storage = $storage;
+        Monitor::new()
+            .register(move |_| {
+                let backoff = ExponentialBackoffMaker::new(
+                    settings.backoff.0,
+                    settings.backoff.1,
+                    0.5,
+                    HasherRng::default(),
+                )
+                .map(|mut maker| maker.make_backoff())
+                .expect("backoff bounds are checked by the config");
+                WorkerBuilder::new(settings.name.clone())
+                    .backend(storage.clone())
+                    .data(handler.clone())
+                    .data(max)
+                    .enable_tracing()
+                    .catch_panic()
+                    .retry(RetryPolicy::retries(max.0 as usize - 1).with_backoff(backoff))
+                    .timeout(settings.try_timeout)
+                    .concurrency(settings.concurrency.max(1))
+                    .build(run_task)
+            })
+            .should_restart(|_, error| {
+                tracing::warn!(%error, "job worker stopped on an error; restarting it");
+                true
+            })
+            .shutdown_timeout($settings.grace)
+    }};
+}
+
+/// A running worker.
+pub struct WorkerHandle {
+    stop: Option<oneshot::Sender<()>>,
+    done: JoinHandle<()>,
+    backend: Backend,
+    name: String,
+}
+
+impl WorkerHandle {
+    /// Stops taking tasks, waits up to the grace for the running ones, then hands back what is
+    /// left so another worker takes it at once.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(error) = (&mut self.done).await {
+            tracing::warn!(%error, "job worker ended abnormally");
+        }
+        match sql::hand_back(&self.backend, &self.name).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tasks = n, "handed back tasks the grace cut short"),
+            Err(error) => tracing::warn!(%error, "could not hand back tasks; they return after the heartbeat timeout"),
+        }
+    }
+
+    /// The worker's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether it ended by itself (it should not).
+    pub fn is_finished(&self) -> bool {
+        self.done.is_finished()
+    }
+}
+
+/// Starts a worker taking tasks from `queue` and running them through `handler`.
+pub fn start_worker(
+    queue: &ApalisQueue,
+    handler: Arc<dyn TaskHandler>,
+    settings: WorkerSettings,
+) -> WorkerHandle {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let signal = async move {
+        let _ = stopped.await;
+        Ok(())
+    };
+    let batch = settings.concurrency.max(1);
+    let poll = queue.settings.poll_interval;
+    let done = match queue.backend() {
+        Backend::Sqlite(pool) => {
+            let storage = SqliteStorage::<SyncTask>::new(pool)
+                .with_config(sqlite_config(&queue.settings, batch))
+                .poll_with_interval(poll);
+            let monitor = monitor_for!(storage, settings, queue, handler);
+            tokio::spawn(async move {
+                if let Err(error) = monitor.run_with_signal(signal).await {
+                    tracing::warn!(%error, "job worker monitor ended with an error");
+                }
+            })
+        }
+        Backend::Postgres(pool) => {
+            let storage = PostgresStorage::<SyncTask>::new(pool)
+                .with_config(postgres_config(&queue.settings, batch))
+                .poll_with_interval(poll);
+            let monitor = monitor_for!(storage, settings, queue, handler);
+            tokio::spawn(async move {
+                if let Err(error) = monitor.run_with_signal(signal).await {
+                    tracing::warn!(%error, "job worker monitor ended with an error");
+                }
+            })
+        }
+    };
+    WorkerHandle {
+        stop: Some(stop),
+        done,
+        backend: queue.backend().clone(),
+        name: settings.name,
+    }
+}

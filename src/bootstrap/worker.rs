@@ -1,0 +1,161 @@
+//! `study-mode-api worker`: a process that only runs book sync tasks. It initialises once what
+//! every task needs, logging each step's duration and the process RSS, answers `/health` and
+//! `/health/ready` on `WORKER_PORT`, and on SIGTERM stops taking tasks, finishes or hands back
+//! the running ones within `SHUTDOWN_GRACE_SECS`, and closes its pools.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::Json;
+use poem::{EndpointExt, IntoResponse, Route, Server, get, handler, http::StatusCode};
+
+use super::sync::{step, sync_parts, worker_name, worker_settings, rss_mib};
+use crate::adapters::jobs::start_worker;
+use crate::adapters::redis::RedisClient;
+use crate::adapters::sql::{Database, migrations};
+use crate::config::Config;
+use crate::domain::ports::TaskHandler;
+
+/// Tries of each start-up step before the worker gives up.
+const STEP_TRIES: u32 = 6;
+
+const STARTING: u8 = 0;
+const READY: u8 = 1;
+const DRAINING: u8 = 2;
+
+/// Where a worker process stands, for its health endpoints.
+#[derive(Clone, Default)]
+pub struct WorkerState(Arc<AtomicU8>);
+
+impl WorkerState {
+    fn set(&self, state: u8) {
+        self.0.store(state, Ordering::SeqCst);
+    }
+
+    fn name(&self) -> &'static str {
+        match self.0.load(Ordering::SeqCst) {
+            READY => "ready",
+            DRAINING => "draining",
+            _ => "starting",
+        }
+    }
+}
+
+#[handler]
+fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[handler]
+fn ready(state: poem::web::Data<&WorkerState>) -> poem::Response {
+    let name = state.name();
+    let status = if name == "ready" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Json(serde_json::json!({ "status": name }))
+        .with_status(status)
+        .into_response()
+}
+
+/// Binds the worker's health port and serves it in the background; returns the bound address.
+///
+/// # Errors
+/// When the port cannot be bound.
+pub async fn health_server(
+    host: &str,
+    port: u16,
+    state: WorkerState,
+) -> anyhow::Result<SocketAddr> {
+    let acceptor = TcpListener::bind(format!("{host}:{port}"))
+        .into_acceptor()
+        .await
+        .with_context(|| format!("bind the worker health port {host}:{port}"))?;
+    let addr = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .context("worker health port has an address")?;
+    let app = Route::new()
+        .at("/health", get(live))
+        .at("/health/ready", get(ready))
+        .data(state);
+    tokio::spawn(async move {
+        if let Err(error) = Server::new_with_acceptor(acceptor).run(app).await {
+            tracing::warn!(%error, "worker health server stopped");
+        }
+    });
+    Ok(addr)
+}
+
+/// Runs a worker process until `shutdown` resolves.
+///
+/// # Errors
+/// When start-up fails after its retries.
+pub async fn run_worker(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    super::install_tls_provider();
+    let started = Instant::now();
+    let state = WorkerState::default();
+    let addr = health_server(&config.host, config.jobs.worker_port, state.clone()).await?;
+    tracing::info!(%addr, rss_mib = rss_mib(), "worker health endpoints up (/health, /health/ready)");
+    let db = step("database", STEP_TRIES, || async {
+        let db = Database::connect(&config.database).await?;
+        if config.database.auto_migrate {
+            migrations::run(&db).await?;
+        }
+        Ok(db)
+    })
+    .await?;
+    let redis = match &config.redis {
+        Some(redis) => Some(step("redis client", STEP_TRIES, || async { RedisClient::connect(redis) }).await?),
+        None => None,
+    };
+    let metrics = crate::http::metrics::Metrics::new();
+    let lessons = step("lesson source, caches and GitHub client", STEP_TRIES, || {
+        super::lesson_service(&config, redis.as_ref(), &metrics)
+    })
+    .await?;
+    let parts = step("job queue, catalog, progress tracker", STEP_TRIES, || {
+        sync_parts(&config, &db, redis.as_ref(), lessons.clone())
+    })
+    .await?;
+    if let Some(embedder) = &parts.embedder {
+        step("embeddings model warm-up", STEP_TRIES, || async {
+            embedder.warm_up().await.map_err(anyhow::Error::from)
+        })
+        .await?;
+    }
+    let handler: Arc<dyn TaskHandler> = parts.service.clone();
+    let worker = start_worker(
+        &parts.queue,
+        handler,
+        worker_settings(&config, worker_name("worker")),
+    );
+    state.set(READY);
+    tracing::info!(
+        worker = worker.name(),
+        concurrency = config.jobs.concurrency,
+        ready_ms = started.elapsed().as_millis() as u64,
+        rss_mib = rss_mib(),
+        "worker ready"
+    );
+    shutdown.await;
+    state.set(DRAINING);
+    tracing::info!("worker draining: no new tasks; running ones finish or are handed back");
+    worker.stop().await;
+    db.close().await;
+    if let Some(redis) = &redis {
+        redis.close().await;
+    }
+    tracing::info!("worker stopped");
+    Ok(())
+}

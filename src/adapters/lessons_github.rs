@@ -8,18 +8,21 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use async_trait::async_trait;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, ETAG, HeaderMap, HeaderValue, IF_NONE_MATCH};
 use reqwest::{Client, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::lesson::{LessonPath, RawLesson};
-use crate::domain::ports::{LessonSource, LessonSourceError};
+use crate::domain::ports::{Conditional, LessonSource, LessonSourceError};
 
 /// File forms tried for a path, in the book's order of precedence.
 const FORMS: [&str; 4] = [".md", ".mdx", "/index.md", "/README.md"];
 
 /// Largest lesson accepted; a bigger answer is not a lesson and must not fill memory.
 pub const MAX_LESSON_BYTES: usize = 2 * 1024 * 1024;
+
+/// Longest `ETag` kept or sent back; a longer one is ignored (the lesson is fetched in full).
+pub const MAX_ETAG_CHARS: usize = 200;
 
 /// Time allowed to open the TCP (and TLS) connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -88,16 +91,27 @@ impl GithubLessonSource {
         })
     }
 
-    /// Fetches one form; `Ok(None)` when GitHub answers 404.
-    async fn fetch_form(&self, url: &str) -> Result<Option<String>, LessonSourceError> {
+    /// Fetches one form, conditionally when `etag` is given.
+    async fn fetch_form(
+        &self,
+        url: &str,
+        etag: Option<&HeaderValue>,
+    ) -> Result<FormAnswer, LessonSourceError> {
         let mut request = self.client.get(url);
         if let Some(value) = &self.authorization {
             request = request.header(AUTHORIZATION, value.clone());
         }
+        if let Some(value) = etag {
+            request = request.header(IF_NONE_MATCH, value.clone());
+        }
         let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND {
-            return Ok(None);
+            return Ok(FormAnswer::Absent);
+        }
+        // Only an answer to a conditional request: unasked, a 304 is a failure like any 3xx.
+        if status == StatusCode::NOT_MODIFIED && etag.is_some() {
+            return Ok(FormAnswer::NotModified);
         }
         if let Some(refusal) = rate_limit_refusal(status, response.headers()) {
             return Err(refusal);
@@ -108,6 +122,7 @@ impl GithubLessonSource {
                 status.as_u16()
             )));
         }
+        let etag = response.headers().get(ETAG).and_then(bounded_etag);
         let too_large = || LessonSourceError::Unavailable("lesson larger than 2 MiB".to_string());
         if response
             .content_length()
@@ -123,26 +138,38 @@ impl GithubLessonSource {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Some(String::from_utf8_lossy(&body).into_owned()))
+        Ok(FormAnswer::Body {
+            markdown: String::from_utf8_lossy(&body).into_owned(),
+            etag,
+        })
     }
-}
 
-#[async_trait]
-impl LessonSource for GithubLessonSource {
-    async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError> {
+    /// Tries the forms in order until one answers. `etag` (already checked) goes with each:
+    /// GitHub's validators are of the content, whichever form holds it.
+    async fn fetch_forms(
+        &self,
+        path: &LessonPath,
+        etag: Option<HeaderValue>,
+    ) -> Result<Conditional, LessonSourceError> {
         if !is_safe_relative(path.as_str()) {
             return Err(LessonSourceError::NotFound);
         }
         for form in FORMS {
             let url = format!("{}/{}{form}", self.url_prefix, path.as_str());
-            match self.fetch_form(&url).await {
-                Ok(Some(markdown)) => {
-                    return Ok(RawLesson {
-                        path: path.clone(),
-                        markdown,
+            match self.fetch_form(&url, etag.as_ref()).await {
+                Ok(FormAnswer::Body { markdown, etag }) => {
+                    return Ok(Conditional::Modified {
+                        lesson: RawLesson {
+                            path: path.clone(),
+                            markdown,
+                        },
+                        etag,
                     });
                 }
-                Ok(None) => tracing::debug!(lesson = %path, form, "lesson form not on GitHub"),
+                Ok(FormAnswer::NotModified) => return Ok(Conditional::NotModified),
+                Ok(FormAnswer::Absent) => {
+                    tracing::debug!(lesson = %path, form, "lesson form not on GitHub");
+                }
                 Err(error) => {
                     tracing::warn!(lesson = %path, form, %error, "GitHub lesson fetch failed");
                     return Err(error);
@@ -151,6 +178,55 @@ impl LessonSource for GithubLessonSource {
         }
         Err(LessonSourceError::NotFound)
     }
+}
+
+/// What GitHub answered for one form of a lesson.
+enum FormAnswer {
+    /// 404: try the next form.
+    Absent,
+    /// 304 to a conditional request.
+    NotModified,
+    /// The file, with its validator when GitHub sent a usable one.
+    Body {
+        markdown: String,
+        etag: Option<String>,
+    },
+}
+
+#[async_trait]
+impl LessonSource for GithubLessonSource {
+    async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError> {
+        match self.fetch_forms(path, None).await? {
+            Conditional::Modified { lesson, .. } => Ok(lesson),
+            // Not reachable: without a validator no form answers "not modified".
+            Conditional::NotModified => Err(LessonSourceError::Unavailable(
+                "GitHub answered 304 to an unconditional request".to_string(),
+            )),
+        }
+    }
+
+    async fn fetch_if_changed(
+        &self,
+        path: &LessonPath,
+        etag: Option<String>,
+    ) -> Result<Conditional, LessonSourceError> {
+        // A validator that could not have come from GitHub is not sent: fetch in full instead.
+        let etag = etag.as_deref().and_then(|value| {
+            let value = HeaderValue::from_str(value).ok()?;
+            bounded_etag(&value).map(|_| value)
+        });
+        self.fetch_forms(path, etag).await
+    }
+}
+
+/// An `ETag` worth keeping: 1 to [`MAX_ETAG_CHARS`] visible ASCII characters, so a stored
+/// validator stays small and can be sent back as a header as it is.
+fn bounded_etag(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let visible = !text.is_empty()
+        && text.len() <= MAX_ETAG_CHARS
+        && text.bytes().all(|b| b.is_ascii_graphic());
+    visible.then(|| text.to_string())
 }
 
 /// `Authorization: token …` for `token`, marked sensitive (never printed by reqwest).

@@ -263,7 +263,10 @@ impl RunReport {
         if self.lessons.iter().any(|l| !l.outcome.is_final()) {
             RunStatus::Running
         } else if self.run.error.is_some()
-            || self.lessons.iter().any(|l| l.outcome == LessonOutcome::Dead)
+            || self
+                .lessons
+                .iter()
+                .any(|l| l.outcome == LessonOutcome::Dead)
         {
             RunStatus::Failed
         } else {

@@ -1,5 +1,7 @@
 //! Unit tests of the GitHub lesson source against a fake raw server on 127.0.0.1.
 
+mod conditional;
+
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 

@@ -4,6 +4,7 @@
 //! fast with [`LessonSourceError::Backoff`], so cached and stale lessons are still served and
 //! uncached ones are refused at once instead of hammering a throttled upstream.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use async_trait::async_trait;
 
 use crate::domain::circuit_breaker::{Admission, BreakerSettings, CallOutcome, CircuitBreaker};
 use crate::domain::lesson::{LessonPath, RawLesson};
-use crate::domain::ports::{LessonSource, LessonSourceError};
+use crate::domain::ports::{Conditional, LessonSource, LessonSourceError};
 
 /// A [`LessonSource`] guarded by a [`CircuitBreaker`] shared by every path.
 pub struct BreakerSource {
@@ -50,9 +51,12 @@ impl Drop for InFlight<'_> {
     }
 }
 
-#[async_trait]
-impl LessonSource for BreakerSource {
-    async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError> {
+impl BreakerSource {
+    /// Runs `call` if the breaker admits it, and records how it went.
+    async fn guarded<T>(
+        &self,
+        call: impl Future<Output = Result<T, LessonSourceError>>,
+    ) -> Result<T, LessonSourceError> {
         let admission = self.breaker().admit(Instant::now());
         if let Admission::Rejected { retry_after } = admission {
             return Err(LessonSourceError::Backoff {
@@ -60,12 +64,12 @@ impl LessonSource for BreakerSource {
                 reason: "circuit open".to_string(),
             });
         }
-        let mut call = InFlight {
+        let mut in_flight = InFlight {
             source: self,
             finished: false,
         };
-        let outcome = self.inner.fetch(path).await;
-        call.finished = true;
+        let outcome = call.await;
+        in_flight.finished = true;
         let reported = match &outcome {
             // "No such lesson" is an answer: the source works.
             Ok(_) | Err(LessonSourceError::NotFound) => CallOutcome::Success,
@@ -92,6 +96,21 @@ impl LessonSource for BreakerSource {
             }),
             other => other,
         }
+    }
+}
+
+#[async_trait]
+impl LessonSource for BreakerSource {
+    async fn fetch(&self, path: &LessonPath) -> Result<RawLesson, LessonSourceError> {
+        self.guarded(self.inner.fetch(path)).await
+    }
+
+    async fn fetch_if_changed(
+        &self,
+        path: &LessonPath,
+        etag: Option<String>,
+    ) -> Result<Conditional, LessonSourceError> {
+        self.guarded(self.inner.fetch_if_changed(path, etag)).await
     }
 }
 
@@ -222,5 +241,41 @@ mod tests {
         ));
         assert!(matches!(second, Err(LessonSourceError::Backoff { .. })));
         assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn conditional_fetches_count_against_the_same_breaker_and_are_refused_while_open() {
+        let (inner, source) = guarded(|| LessonSourceError::Unavailable("boom".into()));
+
+        for _ in 0..2 {
+            let _ = source.fetch(&path()).await;
+        }
+        let third = source
+            .fetch_if_changed(&path(), Some("\"v1\"".into()))
+            .await;
+        let refused = source
+            .fetch_if_changed(&path(), Some("\"v1\"".into()))
+            .await;
+
+        assert!(matches!(third, Err(LessonSourceError::Unavailable(_))));
+        assert!(matches!(refused, Err(LessonSourceError::Backoff { .. })));
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_conditional_fetch_reaches_the_source_with_its_validator() {
+        let mut inner = crate::domain::ports::MockLessonSource::new();
+        inner
+            .expect_fetch_if_changed()
+            .withf(|p, etag| p.as_str() == "a/b" && etag.as_deref() == Some("\"v1\""))
+            .times(1)
+            .returning(|_, _| Ok(Conditional::NotModified));
+        let source = BreakerSource::new(Arc::new(inner), BreakerSettings::default());
+
+        let outcome = source
+            .fetch_if_changed(&path(), Some("\"v1\"".into()))
+            .await;
+
+        assert_eq!(outcome.unwrap(), Conditional::NotModified);
     }
 }

@@ -35,7 +35,12 @@ fn run_ids_are_hyphenated_uuids_kept_lowercase() {
     assert_eq!(SyncRunId::parse(id.as_str()), Ok(id.clone()));
     let upper = id.as_str().to_uppercase();
     assert_eq!(SyncRunId::parse(&upper).unwrap(), id);
-    for bad in ["", "x", "0190c5a4d2b17c3e8f1a2b3c4d5e6f70", &format!("{id}0")] {
+    for bad in [
+        "",
+        "x",
+        "0190c5a4d2b17c3e8f1a2b3c4d5e6f70",
+        &format!("{id}0"),
+    ] {
         assert_eq!(SyncRunId::parse(bad), Err(InvalidRunId), "{bad}");
     }
 }

@@ -8,6 +8,7 @@ mod budget;
 pub mod deliveries;
 mod metrics;
 mod purge;
+mod refresh;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ use budget::FetchBudget;
 use deliveries::Deliveries;
 pub use metrics::LessonMetrics;
 pub use purge::PurgeError;
+pub use refresh::Refreshed;
 
 /// How long to leave a source alone that asked for it without saying how long.
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(30);
@@ -320,17 +322,29 @@ impl LessonService {
                     fetched_at: chrono::Utc::now().timestamp(),
                     stale: false,
                 };
-                if let Some(l2) = &self.l2
-                    && let Err(e) = l2
-                        .put(&copy, self.settings.fresh_for, self.settings.retain)
-                        .await
-                {
-                    tracing::warn!(error = %e, "shared lesson cache refused a copy");
-                }
-                self.fill_l1(&copy).await;
+                self.store_fresh(&copy).await;
                 Ok(copy)
             }
-            Err(LessonSourceError::NotFound) => {
+            Err(error) => self.source_failed(path, error).await,
+        }
+    }
+
+    /// Puts a good copy in L2 (fresh for `fresh_for`) and L1.
+    async fn store_fresh(&self, copy: &CachedLesson) {
+        if let Some(l2) = &self.l2
+            && let Err(e) = l2
+                .put(copy, self.settings.fresh_for, self.settings.retain)
+                .await
+        {
+            tracing::warn!(error = %e, "shared lesson cache refused a copy");
+        }
+        self.fill_l1(copy).await;
+    }
+
+    /// What a failed fetch means for the caller; "no such lesson" is remembered in both tiers.
+    async fn source_failed(&self, path: &LessonPath, error: LessonSourceError) -> Fetched {
+        match error {
+            LessonSourceError::NotFound => {
                 let ttl = self.settings.missing_ttl;
                 if let Some(l2) = &self.l2 {
                     let _ = l2.put_missing(path, ttl).await;
@@ -341,15 +355,15 @@ impl LessonService {
                     .await;
                 Err(LessonError::NotFound)
             }
-            Err(LessonSourceError::Unavailable(reason)) => {
+            LessonSourceError::Unavailable(reason) => {
                 // Never cached: the next request tries the source again.
                 tracing::warn!(lesson = path.as_str(), reason = %reason, "lesson source failed");
                 Err(LessonError::Unavailable)
             }
-            Err(LessonSourceError::Backoff {
+            LessonSourceError::Backoff {
                 retry_after,
                 reason,
-            }) => {
+            } => {
                 tracing::debug!(lesson = path.as_str(), reason = %reason, "lesson source backing off");
                 Err(LessonError::SourceBackingOff {
                     retry_after: retry_after.unwrap_or(DEFAULT_BACKOFF),

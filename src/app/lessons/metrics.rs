@@ -1,13 +1,14 @@
 //! Counters of the lesson cache: hits per tier, misses, stale copies served, misses refused for
 //! a user's fetch budget, upstream fetches with their latency (a fetch refused by the circuit
-//! breaker is `backoff`), and waits on another replica's fetch.
+//! breaker is `backoff`, a conditional one that found nothing new `not_modified`), and waits
+//! on another replica's fetch.
 
 use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 use crate::domain::lesson::RawLesson;
-use crate::domain::ports::LessonSourceError;
+use crate::domain::ports::{Conditional, LessonSourceError};
 
 /// Lesson-cache instruments.
 #[derive(Clone)]
@@ -79,8 +80,25 @@ impl LessonMetrics {
     }
 
     pub(super) fn fetched(&self, outcome: &Result<RawLesson, LessonSourceError>, took: Duration) {
+        self.observe_fetch(outcome.as_ref().map(|_| "ok"), took);
+    }
+
+    /// A conditional fetch: `not_modified` when the source had nothing new (no download).
+    pub(super) fn revalidated(
+        &self,
+        outcome: &Result<Conditional, LessonSourceError>,
+        took: Duration,
+    ) {
+        let label = outcome.as_ref().map(|answer| match answer {
+            Conditional::Modified { .. } => "ok",
+            Conditional::NotModified => "not_modified",
+        });
+        self.observe_fetch(label, took);
+    }
+
+    fn observe_fetch(&self, outcome: Result<&'static str, &LessonSourceError>, took: Duration) {
         let label = match outcome {
-            Ok(_) => "ok",
+            Ok(label) => label,
             Err(LessonSourceError::NotFound) => "not_found",
             Err(LessonSourceError::Unavailable(_)) => "unavailable",
             Err(LessonSourceError::Backoff { .. }) => "backoff",

@@ -306,7 +306,7 @@ pub fn install_tls_provider() {
 }
 
 /// Lessons through the in-process cache (and the shared tier when Redis is configured).
-pub(crate) async fn lesson_service(
+pub async fn lesson_service(
     config: &Config,
     redis: Option<&RedisClient>,
     metrics: &Metrics,

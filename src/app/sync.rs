@@ -175,13 +175,27 @@ impl SyncService {
         {
             ids.push(listing.clone());
         }
-        let retried = self.deps.queue.retry(&ids).await?;
+        // Outcomes first: a worker may take a retried task at once, and its `running` must
+        // not be overwritten by this `queued`.
         for (path, _) in &dead {
             self.deps
                 .runs
                 .set_outcome(run, path, LessonOutcome::Queued, 0, None)
                 .await?;
         }
+        let retried = match self.deps.queue.retry(&ids).await {
+            Ok(n) => n,
+            Err(e) => {
+                for (path, _) in &dead {
+                    let _ = self
+                        .deps
+                        .runs
+                        .set_outcome(run, path, LessonOutcome::Dead, 0, Some("retry failed"))
+                        .await;
+                }
+                return Err(e.into());
+            }
+        };
         tracing::info!(run = %run, retried, "dead sync tasks put back on the queue");
         Ok(Some(retried))
     }

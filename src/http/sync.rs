@@ -148,6 +148,36 @@ impl SyncApi {
         })))
     }
 
+    /// Retry a sync job's dead lessons
+    ///
+    /// Puts back on the queue every lesson of the job whose tries all failed (and the job's
+    /// listing, when that is what died), with its tries reset; answers how many. Fix the
+    /// cause first (the failures of `GET /v1/jobs/{id}` say what it was). Needs an API key
+    /// with the `admin` scope, or the operator secret in `X-Admin-Secret`.
+    #[oai(
+        path = "/admin/jobs/:id/retry",
+        method = "post",
+        operation_id = "retryJob",
+        tag = "ApiTags::Book"
+    )]
+    async fn retry_job(
+        &self,
+        /// The job id.
+        #[oai(validator(max_length = 36))]
+        id: Path<String>,
+    ) -> Result<RetryResponse, ApiError> {
+        let id = job_id(&id.0)?;
+        let retried = self
+            .sync()?
+            .retry(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("job_not_found", "no such job"))?;
+        Ok(RetryResponse::Ok(Json(RetryOut {
+            job_id: id.to_string(),
+            retried,
+        })))
+    }
+
     /// Get a sync job
     ///
     /// Where a sync stands: its status, lessons per outcome, lessons per stage and status,

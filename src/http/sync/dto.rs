@@ -364,3 +364,20 @@ pub enum QualityResponse {
     #[oai(status = 200)]
     Ok(Json<QualityOut>),
 }
+
+/// What a retry put back.
+#[derive(Debug, Clone, Object)]
+pub struct RetryOut {
+    /// The job.
+    pub job_id: String,
+    /// Dead tasks put back on the queue (0 when none was dead).
+    pub retried: u64,
+}
+
+/// `POST /admin/jobs/{id}/retry` answers.
+#[derive(ApiResponse)]
+pub enum RetryResponse {
+    /// Done.
+    #[oai(status = 200)]
+    Ok(Json<RetryOut>),
+}

@@ -8,6 +8,7 @@
 //! one that is only busy.
 
 pub mod api_keys;
+pub mod book;
 mod call;
 mod faults;
 mod health;

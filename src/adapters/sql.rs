@@ -14,6 +14,7 @@ mod faults;
 mod health;
 pub mod migrations;
 pub mod refresh_tokens;
+pub mod sync_runs;
 pub mod thread_store;
 pub mod turn_lease;
 mod txn;

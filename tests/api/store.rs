@@ -1,6 +1,7 @@
-//! Contracts of the `ThreadStore`, `ApiKeyStore` and identity ports (users, refresh tokens,
-//! user data), run against the SQL adapters on SQLite (always) and on Postgres (when
-//! `TEST_DATABASE_URL` is set), each test on a fresh, migrated database.
+//! Contracts of the `ThreadStore`, `ApiKeyStore`, identity (users, refresh tokens, user data)
+//! and book sync (`BookStore`, `SyncRunStore`) ports, run against the SQL adapters on SQLite
+//! (always) and on Postgres (when `TEST_DATABASE_URL` is set), each test on a fresh, migrated
+//! database.
 //!
 //! Port contracts take a `&dyn ThreadStore` (or `&dyn ApiKeyStore`); the few SQL contracts that must look at rows the
 //! port does not return (organisation, usage, ratings, cascades) take the whole [`Fixture`].
@@ -138,6 +139,7 @@ macro_rules! sql_contract {
 
 // Declared after the macros, which are then in scope in them.
 mod api_keys;
+mod book;
 mod counts;
 mod cursors;
 mod faults;

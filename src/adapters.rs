@@ -2,6 +2,7 @@
 //!
 //! Adapters never import each other; `bootstrap.rs` is the only place that knows them all.
 
+pub mod embeddings_openai;
 pub mod jobs;
 pub mod jwks;
 pub mod lesson_cache_memory;

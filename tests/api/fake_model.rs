@@ -1,4 +1,5 @@
-//! A fake OpenAI-compatible Chat Completions server on 127.0.0.1:0 for tutoring tests.
+//! A fake OpenAI-compatible server on 127.0.0.1:0: Chat Completions for tutoring tests, and
+//! `POST /v1/embeddings` with small deterministic vectors ([`vector_of`]) for the book sync.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,12 +23,33 @@ pub struct Script {
     pub cut_after: Option<usize>,
     /// `finish_reason` of the last chunk; `stop` when unset (`length` = the token limit).
     pub finish_reason: Option<&'static str>,
+    /// Statuses answered to the first embeddings requests (e.g. one 500); then vectors.
+    pub embeddings_failures_first: Vec<u16>,
+}
+
+/// Dimensions of the fake's embeddings.
+pub const EMBEDDING_DIMS: usize = 8;
+
+/// The vector the fake answers for `text`: [`EMBEDDING_DIMS`] numbers in [-0.5, 0.5] from the
+/// SHA-256 of the text, so equal texts get equal vectors.
+pub fn vector_of(text: &str) -> Vec<f32> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest[..EMBEDDING_DIMS]
+        .iter()
+        .map(|b| f32::from(*b) / 255.0 - 0.5)
+        .collect()
 }
 
 pub struct FakeModel {
     pub addr: SocketAddr,
+    /// Chat Completions requests.
     pub requests: Arc<AtomicUsize>,
     pub last_body: Arc<Mutex<Option<serde_json::Value>>>,
+    /// Embeddings requests, failed ones included.
+    pub embedding_requests: Arc<AtomicUsize>,
+    /// Texts embedded (answered with a vector).
+    pub embedded_inputs: Arc<AtomicUsize>,
 }
 
 impl FakeModel {
@@ -41,6 +63,49 @@ struct State {
     script: Script,
     requests: Arc<AtomicUsize>,
     last_body: Arc<Mutex<Option<serde_json::Value>>>,
+    embedding_requests: Arc<AtomicUsize>,
+    embedded_inputs: Arc<AtomicUsize>,
+}
+
+#[handler]
+async fn embeddings(state: Data<&State>, body: poem::web::Json<serde_json::Value>) -> Response {
+    let n = state.embedding_requests.fetch_add(1, Ordering::SeqCst);
+    if let Some(code) = state.script.embeddings_failures_first.get(n) {
+        return Response::builder()
+            .status(StatusCode::from_u16(*code).unwrap())
+            .body(r#"{"error":{"message":"embeddings down"}}"#);
+    }
+    let inputs: Vec<String> = match &body.0["input"] {
+        serde_json::Value::String(one) => vec![one.clone()],
+        serde_json::Value::Array(many) => many
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => {
+            return Response::builder()
+                .status(StatusCode::BAD_REQUEST)
+                .body(r#"{"error":{"message":"input must be a string or a list"}}"#);
+        }
+    };
+    state
+        .embedded_inputs
+        .fetch_add(inputs.len(), Ordering::SeqCst);
+    let data: Vec<serde_json::Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            serde_json::json!({"object": "embedding", "index": index, "embedding": vector_of(text)})
+        })
+        .collect();
+    let answer = serde_json::json!({
+        "object": "list",
+        "data": data,
+        "model": body.0["model"],
+        "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()},
+    });
+    Response::builder()
+        .content_type("application/json")
+        .body(answer.to_string())
 }
 
 fn chunk(delta: &str) -> String {
@@ -92,10 +157,14 @@ fn async_stream(
 pub async fn start(script: Script) -> FakeModel {
     let requests = Arc::new(AtomicUsize::new(0));
     let last_body = Arc::new(Mutex::new(None));
+    let embedding_requests = Arc::new(AtomicUsize::new(0));
+    let embedded_inputs = Arc::new(AtomicUsize::new(0));
     let state = State {
         script,
         requests: requests.clone(),
         last_body: last_body.clone(),
+        embedding_requests: embedding_requests.clone(),
+        embedded_inputs: embedded_inputs.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
@@ -104,12 +173,15 @@ pub async fn start(script: Script) -> FakeModel {
         .unwrap();
     let app = Route::new()
         .at("/v1/chat/completions", post(completions))
+        .at("/v1/embeddings", post(embeddings))
         .data(state);
     tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
     FakeModel {
         addr,
         requests,
         last_body,
+        embedding_requests,
+        embedded_inputs,
     }
 }
 
@@ -128,4 +200,39 @@ pub fn teaching_deltas() -> Vec<String> {
     .into_iter()
     .map(String::from)
     .collect()
+}
+
+#[tokio::test]
+async fn fake_model_embeds_deterministically_for_the_embeddings_adapter() {
+    use study_mode_api::adapters::embeddings_openai::{EmbeddingsSettings, OpenAiEmbedder};
+    use study_mode_api::domain::ports::Embedder;
+
+    let model = start(Script {
+        embeddings_failures_first: vec![500],
+        ..Script::default()
+    })
+    .await;
+    let embedder = OpenAiEmbedder::new(EmbeddingsSettings {
+        base_url: model.base_url(),
+        api_key: None,
+        model: "embed-small".into(),
+        allow_http: true,
+    })
+    .unwrap();
+    let texts = vec!["alpha".to_string(), "beta".to_string(), "alpha".to_string()];
+
+    let failed = embedder.embed(&texts).await;
+    let vectors = embedder.embed(&texts).await.unwrap();
+
+    assert!(failed.is_err());
+    assert_eq!(
+        vectors,
+        texts.iter().map(|t| vector_of(t)).collect::<Vec<_>>()
+    );
+    assert_eq!(vectors[0].len(), EMBEDDING_DIMS);
+    assert_eq!(vectors[0], vectors[2]);
+    assert_ne!(vectors[0], vectors[1]);
+    assert_eq!(model.embedding_requests.load(Ordering::SeqCst), 2);
+    assert_eq!(model.embedded_inputs.load(Ordering::SeqCst), 3);
+    assert_eq!(model.requests.load(Ordering::SeqCst), 0);
 }

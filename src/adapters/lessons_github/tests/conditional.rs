@@ -3,9 +3,12 @@
 
 use super::*;
 
+/// Request paths with the `If-None-Match` each carried.
+type Validators = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// Serves `answer(path, if_none_match)`; returns the base URL and every `If-None-Match` seen
 /// (by request path).
-async fn serve_conditional<F>(answer: F) -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>)
+async fn serve_conditional<F>(answer: F) -> (String, Validators)
 where
     F: Fn(&str, Option<&str>) -> Response + Send + Sync + 'static,
 {
@@ -14,7 +17,7 @@ where
         .expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let acceptor = TcpAcceptor::from_tokio(listener).expect("acceptor");
-    let log: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let log: Validators = Arc::default();
     let seen = log.clone();
     let endpoint = poem::endpoint::make_sync(move |req: Request| {
         let path = req.uri().path().to_string();

@@ -11,7 +11,6 @@
 
 mod common;
 
-
 use std::time::{Duration, Instant};
 
 use common::arg;
@@ -34,8 +33,10 @@ fn lesson(i: usize) -> String {
 
 async fn postgres_database(server: &str) -> (String, String) {
     let name = format!("bench_sync_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(server).await.expect("Postgres reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    let admin = sqlx::PgPool::connect(server)
+        .await
+        .expect("Postgres reachable");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .expect("create database");
@@ -55,7 +56,11 @@ async fn main() {
     for i in 0..lessons {
         let path = book
             .path()
-            .join(format!("{:02}-Part/{:02}-Chapter", i / 100 + 1, (i / 10) % 10 + 1))
+            .join(format!(
+                "{:02}-Part/{:02}-Chapter",
+                i / 100 + 1,
+                (i / 10) % 10 + 1
+            ))
             .join(format!("lesson-{i:04}.md"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, lesson(i)).unwrap();
@@ -83,11 +88,15 @@ async fn main() {
     let config = Config::from_vars(vars).expect("configuration");
     let db = Database::connect(&config.database).await.expect("database");
     migrations::run(&db).await.expect("migrations");
-    let redis = config.redis.as_ref().map(|r| RedisClient::connect(r).expect("redis"));
+    let redis = config
+        .redis
+        .as_ref()
+        .map(|r| RedisClient::connect(r).expect("redis"));
     let metrics = study_mode_api::http::metrics::Metrics::new();
-    let lessons_service = study_mode_api::bootstrap::lesson_service(&config, redis.as_ref(), &metrics)
-        .await
-        .expect("lessons");
+    let lessons_service =
+        study_mode_api::bootstrap::lesson_service(&config, redis.as_ref(), &metrics)
+            .await
+            .expect("lessons");
     let parts = sync_parts(&config, &db, redis.as_ref(), lessons_service)
         .await
         .expect("sync");
@@ -98,10 +107,21 @@ async fn main() {
     );
     println!(
         "book sync: {lessons} lessons, one worker of {concurrency} tasks, database {}, progress {}",
-        if pg_name.is_some() { "Postgres" } else { "SQLite" },
-        if redis.is_some() { "Redis" } else { "in process" }
+        if pg_name.is_some() {
+            "Postgres"
+        } else {
+            "SQLite"
+        },
+        if redis.is_some() {
+            "Redis"
+        } else {
+            "in process"
+        }
     );
-    for round in ["first sync (all fetched and indexed)", "second sync (all unchanged)"] {
+    for round in [
+        "first sync (all fetched and indexed)",
+        "second sync (all unchanged)",
+    ] {
         let started = Instant::now();
         let id = parts
             .service
@@ -109,7 +129,12 @@ async fn main() {
             .await
             .expect("start");
         let report = loop {
-            let report = parts.service.report(&id).await.expect("report").expect("run");
+            let report = parts
+                .service
+                .report(&id)
+                .await
+                .expect("report")
+                .expect("run");
             if report.status().is_final() {
                 break report;
             }
@@ -134,8 +159,10 @@ async fn main() {
     db.close().await;
     if let Some(name) = pg_name {
         let admin = sqlx::PgPool::connect(&database).await.expect("Postgres");
-        let _ = sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .execute(&admin)
+        .await;
     }
 }

@@ -136,18 +136,16 @@ impl ApalisQueue {
         let mut stream = futures::stream::iter(built);
         match &self.backend {
             Backend::Sqlite(pool) => {
-                let mut storage = SqliteStorage::<SyncTask>::new(pool).with_config(
-                    worker::sqlite_config(&self.settings, 1),
-                );
+                let mut storage = SqliteStorage::<SyncTask>::new(pool)
+                    .with_config(worker::sqlite_config(&self.settings, 1));
                 storage
                     .push_all(&mut stream)
                     .await
                     .map_err(|e| e.to_string())
             }
             Backend::Postgres(pool) => {
-                let mut storage = PostgresStorage::<SyncTask>::new(pool).with_config(
-                    worker::postgres_config(&self.settings, 1),
-                );
+                let mut storage = PostgresStorage::<SyncTask>::new(pool)
+                    .with_config(worker::postgres_config(&self.settings, 1));
                 storage
                     .push_all(&mut stream)
                     .await

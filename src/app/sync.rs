@@ -101,7 +101,9 @@ impl SyncService {
         };
         let task = QueuedTask {
             id: task_id(),
-            task: SyncTask::List { run: run.id.clone() },
+            task: SyncTask::List {
+                run: run.id.clone(),
+            },
         };
         self.deps.runs.create(&run).await?;
         self.deps.runs.set_task(&run.id, &task.id).await?;

@@ -186,8 +186,11 @@ where
             }
             Err(error) if attempt < tries => {
                 tracing::warn!(
-                    step = name, attempt, retry_in_ms = wait.as_millis() as u64,
-                    error = format!("{error:#}"), "worker start-up step failed; retrying"
+                    step = name,
+                    attempt,
+                    retry_in_ms = wait.as_millis() as u64,
+                    error = format!("{error:#}"),
+                    "worker start-up step failed; retrying"
                 );
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(30));

@@ -14,7 +14,7 @@ use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Json;
 use poem::{EndpointExt, IntoResponse, Route, Server, get, handler, http::StatusCode};
 
-use super::sync::{step, sync_parts, worker_name, worker_settings, rss_mib};
+use super::sync::{rss_mib, step, sync_parts, worker_name, worker_settings};
 use crate::adapters::jobs::start_worker;
 use crate::adapters::redis::RedisClient;
 use crate::adapters::sql::{Database, migrations};
@@ -41,7 +41,8 @@ impl WorkerState {
         match self.0.load(Ordering::SeqCst) {
             READY => "ready",
             DRAINING => "draining",
-            _ => "starting",
+            STARTING => "starting",
+            _ => "unknown",
         }
     }
 }
@@ -116,13 +117,20 @@ pub async fn run_worker(
     })
     .await?;
     let redis = match &config.redis {
-        Some(redis) => Some(step("redis client", STEP_TRIES, || async { RedisClient::connect(redis) }).await?),
+        Some(redis) => Some(
+            step("redis client", STEP_TRIES, || async {
+                RedisClient::connect(redis)
+            })
+            .await?,
+        ),
         None => None,
     };
     let metrics = crate::http::metrics::Metrics::new();
-    let lessons = step("lesson source, caches and GitHub client", STEP_TRIES, || {
-        super::lesson_service(&config, redis.as_ref(), &metrics)
-    })
+    let lessons = step(
+        "lesson source, caches and GitHub client",
+        STEP_TRIES,
+        || super::lesson_service(&config, redis.as_ref(), &metrics),
+    )
     .await?;
     let parts = step("job queue, catalog, progress tracker", STEP_TRIES, || {
         sync_parts(&config, &db, redis.as_ref(), lessons.clone())

@@ -88,7 +88,11 @@ impl Session {
         let opened: anyhow::Result<Self> = async {
             let db = Database::connect(&config.database).await?;
             migrations::run(&db).await?;
-            let redis = config.redis.as_ref().map(RedisClient::connect).transpose()?;
+            let redis = config
+                .redis
+                .as_ref()
+                .map(RedisClient::connect)
+                .transpose()?;
             let metrics = crate::http::metrics::Metrics::new();
             let lessons =
                 crate::bootstrap::lesson_service(&config, redis.as_ref(), &metrics).await?;
@@ -203,7 +207,13 @@ async fn watch(sync: &SyncService, id: &SyncRunId) -> ExitCode {
                 let line = progress_line(&report);
                 if let Some(bar) = &bar {
                     bar.set_length(report.lessons.len() as u64);
-                    bar.set_position(report.lessons.iter().filter(|l| l.outcome.is_final()).count() as u64);
+                    bar.set_position(
+                        report
+                            .lessons
+                            .iter()
+                            .filter(|l| l.outcome.is_final())
+                            .count() as u64,
+                    );
                     bar.set_message(line.clone());
                 } else if line != last_line {
                     eprintln!("{line}");

@@ -44,9 +44,18 @@ impl JobsConfig {
             ("JOB_HEARTBEAT_SECS", self.heartbeat.as_secs().to_string()),
             ("JOB_MISSED_HEARTBEATS", self.missed_heartbeats.to_string()),
             ("JOB_TIMEOUT_SECS", self.try_timeout.as_secs().to_string()),
-            ("JOB_BACKOFF_MIN_MS", self.backoff_min.as_millis().to_string()),
-            ("JOB_BACKOFF_MAX_SECS", self.backoff_max.as_secs().to_string()),
-            ("JOB_POLL_INTERVAL_MS", self.poll_interval.as_millis().to_string()),
+            (
+                "JOB_BACKOFF_MIN_MS",
+                self.backoff_min.as_millis().to_string(),
+            ),
+            (
+                "JOB_BACKOFF_MAX_SECS",
+                self.backoff_max.as_secs().to_string(),
+            ),
+            (
+                "JOB_POLL_INTERVAL_MS",
+                self.poll_interval.as_millis().to_string(),
+            ),
             ("WORKER_CONCURRENCY", self.concurrency.to_string()),
             ("WORKER_IN_PROCESS", self.in_process.to_string()),
             ("WORKER_PORT", self.worker_port.to_string()),

@@ -115,7 +115,10 @@ async fn a_full_sync_fetches_checks_places_links_and_indexes_every_lesson() {
     assert_eq!(job["counts"]["synced"], 3, "{job}");
     assert_eq!(job["counts"]["dead"], 0);
     assert_eq!(job["stages"]["ingestion"]["COMPLETED"], 3, "{job}");
-    assert_eq!(job["stages"]["embedding"]["SKIPPED"], 3, "no embeddings model: {job}");
+    assert_eq!(
+        job["stages"]["embedding"]["SKIPPED"], 3,
+        "no embeddings model: {job}"
+    );
     assert!(job["started_at"].is_string() && job["finished_at"].is_string());
     assert_eq!(job["failures"], json!([]));
 
@@ -132,7 +135,10 @@ async fn a_full_sync_fetches_checks_places_links_and_indexes_every_lesson() {
     assert_eq!(first["title"], "First Steps");
     assert_eq!(first["next"], "01-Intro/01-Basics/02-second");
     assert_eq!(second["previous"], "01-Intro/01-Basics/01-first");
-    assert_eq!(second["linked_from"], json!(["01-Intro/01-Basics/01-first"]));
+    assert_eq!(
+        second["linked_from"],
+        json!(["01-Intro/01-Basics/01-first"])
+    );
 
     // The quality report names each problem where it is.
     let (status, quality) = app.get_json("/v1/book/quality").await;
@@ -147,7 +153,10 @@ async fn a_full_sync_fetches_checks_places_links_and_indexes_every_lesson() {
             .map(|p| p["kind"].as_str().unwrap().to_string())
             .collect()
     };
-    assert!(kinds("01-Intro/01-Basics/02-second").contains(&"missing_title".to_string()), "{quality}");
+    assert!(
+        kinds("01-Intro/01-Basics/02-second").contains(&"missing_title".to_string()),
+        "{quality}"
+    );
     assert!(kinds("01-Intro/01-Basics/02-second").contains(&"image_without_alt".to_string()));
     assert!(kinds("01-Intro/02-More/01-third").contains(&"broken_link".to_string()));
     assert!(kinds("01-Intro/01-Basics/01-first").is_empty(), "{quality}");
@@ -254,7 +263,10 @@ async fn the_event_stream_sends_progress_until_the_job_ends_then_closes() {
         .unwrap();
 
     // Assert
-    assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
     let events: Vec<Value> = body
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))

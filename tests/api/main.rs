@@ -1,8 +1,8 @@
 //! Black-box tests of the service over a real socket: one binary, one module per feature.
 
 mod auth;
-mod book_sync;
 mod bodies;
+mod book_sync;
 mod chatkit;
 mod chatkit_client;
 mod chatkit_schema;

@@ -10,28 +10,30 @@ use crate::domain::ports::TaskState;
 const MAX_IDS: usize = 500;
 
 /// The state of one task; `None` when the queue does not know it.
-pub(super) async fn state(backend: &Backend, task_id: &str) -> Result<Option<TaskState>, sqlx::Error> {
-    let row: Option<(String, i64, i64)> = match backend {
-        Backend::Postgres(pool) => {
-            sqlx::query_as(
-                "SELECT status, attempts::BIGINT, max_attempts::BIGINT FROM apalis.jobs \
+pub(super) async fn state(
+    backend: &Backend,
+    task_id: &str,
+) -> Result<Option<TaskState>, sqlx::Error> {
+    let row: Option<(String, i64, i64)> =
+        match backend {
+            Backend::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT status, attempts::BIGINT, max_attempts::BIGINT FROM apalis.jobs \
                  WHERE id = $1 AND job_type = $2",
-            )
-            .bind(task_id)
-            .bind(QUEUE)
-            .fetch_optional(pool)
-            .await?
-        }
-        Backend::Sqlite(pool) => {
-            sqlx::query_as(
+                )
+                .bind(task_id)
+                .bind(QUEUE)
+                .fetch_optional(pool)
+                .await?
+            }
+            Backend::Sqlite(pool) => sqlx::query_as(
                 "SELECT status, attempts, max_attempts FROM Jobs WHERE id = ?1 AND job_type = ?2",
             )
             .bind(task_id)
             .bind(QUEUE)
             .fetch_optional(pool)
-            .await?
-        }
-    };
+            .await?,
+        };
     Ok(row.map(|(status, attempts, max)| classify(&status, attempts, max)))
 }
 
@@ -50,19 +52,17 @@ pub(super) async fn retry_dead(backend: &Backend, ids: &[String]) -> Result<u64,
     let mut total = 0;
     for chunk in ids.chunks(MAX_IDS) {
         total += match backend {
-            Backend::Postgres(pool) => {
-                sqlx::query(
-                    "UPDATE apalis.jobs SET status = 'Pending', attempts = 0, run_at = NOW(), \
+            Backend::Postgres(pool) => sqlx::query(
+                "UPDATE apalis.jobs SET status = 'Pending', attempts = 0, run_at = NOW(), \
                      lock_by = NULL, lock_at = NULL, done_at = NULL \
                      WHERE job_type = $1 AND id = ANY($2) \
                      AND (status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))",
-                )
-                .bind(QUEUE)
-                .bind(chunk)
-                .execute(pool)
-                .await?
-                .rows_affected()
-            }
+            )
+            .bind(QUEUE)
+            .bind(chunk)
+            .execute(pool)
+            .await?
+            .rows_affected(),
             Backend::Sqlite(pool) => {
                 let list = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".to_string());
                 sqlx::query(
@@ -86,30 +86,26 @@ pub(super) async fn retry_dead(backend: &Backend, ids: &[String]) -> Result<u64,
 /// worker waits for the heartbeat timeout; the interrupted try counts as one.
 pub(super) async fn hand_back(backend: &Backend, worker: &str) -> Result<u64, sqlx::Error> {
     Ok(match backend {
-        Backend::Postgres(pool) => {
-            sqlx::query(
-                "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
+        Backend::Postgres(pool) => sqlx::query(
+            "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
                  attempts = attempts + 1 \
                  WHERE job_type = $1 AND lock_by = $2 AND status IN ('Running', 'Queued')",
-            )
-            .bind(QUEUE)
-            .bind(worker)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        }
-        Backend::Sqlite(pool) => {
-            sqlx::query(
-                "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
+        )
+        .bind(QUEUE)
+        .bind(worker)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+        Backend::Sqlite(pool) => sqlx::query(
+            "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
                  attempts = attempts + 1 \
                  WHERE job_type = ?1 AND lock_by = ?2 AND status IN ('Running', 'Queued')",
-            )
-            .bind(QUEUE)
-            .bind(worker)
-            .execute(pool)
-            .await?
-            .rows_affected()
-        }
+        )
+        .bind(QUEUE)
+        .bind(worker)
+        .execute(pool)
+        .await?
+        .rows_affected(),
     })
 }
 

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use apalis::prelude::BackendExt;
 use apalis::prelude::{
     Attempt, BoxDynError, Data, Monitor, RetryPolicy, TaskId, WorkerBuilder, WorkerBuilderExt,
 };
-use apalis::prelude::BackendExt;
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use tokio::sync::oneshot;
@@ -141,7 +141,9 @@ impl WorkerHandle {
         match sql::hand_back(&self.backend, &self.name).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(tasks = n, "handed back tasks the grace cut short"),
-            Err(error) => tracing::warn!(%error, "could not hand back tasks; they return after the heartbeat timeout"),
+            Err(error) => {
+                tracing::warn!(%error, "could not hand back tasks; they return after the heartbeat timeout")
+            }
         }
     }
 

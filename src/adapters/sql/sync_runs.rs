@@ -122,6 +122,8 @@ impl SyncRunStore for SqlSyncRunStore {
                 let result = async {
                     let marked = run::Entity::update_many()
                         .col_expr(run::Column::ListedAt, Expr::value(now))
+                        // A listing retried after it had died clears its error.
+                        .col_expr(run::Column::Error, Expr::value(Option::<String>::None))
                         .filter(run::Column::Id.eq(run.as_str()))
                         .filter(run::Column::ListedAt.is_null())
                         .exec(&txn)

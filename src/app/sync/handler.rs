@@ -40,27 +40,32 @@ impl SyncService {
             tracing::warn!(run = %run, "listing task of an unknown run; dropped");
             return Ok(());
         };
-        let (listing, removed): (Vec<(LessonPath, Option<String>)>, Vec<LessonPath>) =
-            match &report.run.scope {
-                SyncScope::Paths(paths) => (paths.iter().map(|p| (p.clone(), None)).collect(), vec![]),
-                SyncScope::Book => {
-                    let Some(catalog) = &self.deps.catalog else {
-                        return Err("no catalog configured: name the lessons to sync".into());
-                    };
-                    let entries = catalog.list().await.map_err(|e| e.to_string())?;
-                    let listed: std::collections::BTreeSet<&str> =
-                        entries.iter().map(|e| e.path.as_str()).collect();
-                    let stored = self.deps.book.paths().await.map_err(|e| e.to_string())?;
-                    let removed = stored
+        let (listing, removed): (Vec<(LessonPath, Option<String>)>, Vec<LessonPath>) = match &report
+            .run
+            .scope
+        {
+            SyncScope::Paths(paths) => (paths.iter().map(|p| (p.clone(), None)).collect(), vec![]),
+            SyncScope::Book => {
+                let Some(catalog) = &self.deps.catalog else {
+                    return Err("no catalog configured: name the lessons to sync".into());
+                };
+                let entries = catalog.list().await.map_err(|e| e.to_string())?;
+                let listed: std::collections::BTreeSet<&str> =
+                    entries.iter().map(|e| e.path.as_str()).collect();
+                let stored = self.deps.book.paths().await.map_err(|e| e.to_string())?;
+                let removed = stored
+                    .into_iter()
+                    .filter(|p| !listed.contains(p.as_str()))
+                    .collect();
+                (
+                    entries
                         .into_iter()
-                        .filter(|p| !listed.contains(p.as_str()))
-                        .collect();
-                    (
-                        entries.into_iter().map(|e| (e.path, Some(e.version))).collect(),
-                        removed,
-                    )
-                }
-            };
+                        .map(|e| (e.path, Some(e.version)))
+                        .collect(),
+                    removed,
+                )
+            }
+        };
         let tasks: Vec<QueuedTask> = listing
             .iter()
             .map(|(path, version)| QueuedTask {
@@ -99,9 +104,11 @@ impl SyncService {
         }
         // A listed lesson's stages start again (32 at a time: a book has thousands).
         let progress = &self.deps.progress;
-        futures::stream::iter(listing.iter().flat_map(|(p, _)| {
-            Stage::ALL.map(|stage| (p.as_str(), stage))
-        }))
+        futures::stream::iter(
+            listing
+                .iter()
+                .flat_map(|(p, _)| Stage::ALL.map(|stage| (p.as_str(), stage))),
+        )
         .for_each_concurrent(32, |(path, stage)| async move {
             progress
                 .set_progress(path, stage, StageStatus::Pending, None)

@@ -39,6 +39,11 @@ fn fail(stage: Stage, reason: impl Into<String>) -> StageFailure {
     }
 }
 
+/// SHA-256 of a lesson's text (hex), as stamps keep it.
+fn content_hash(markdown: &str) -> String {
+    hex::encode(Sha256::digest(markdown.as_bytes()))
+}
+
 /// What the index says when no embeddings model is configured.
 pub(super) const NO_EMBEDDINGS: &str =
     "no EMBEDDINGS_MODEL configured: sections are in the full-text index only";
@@ -78,10 +83,21 @@ impl SyncService {
             return Ok(LessonResult::Unchanged);
         }
         let etag = stamp.as_ref().and_then(|s| s.etag.clone());
-        let (lesson, etag) = match self.deps.lessons.refresh(path, etag).await {
+        let mut refreshed = self.deps.lessons.refresh(path, etag).await;
+        // "Not modified" is only believed when the cached copy is the text synced last time
+        // (another fetch may have filled the cache since): else fetch it whole.
+        if let (Ok(Refreshed::Unchanged { lesson }), Some(stamp)) = (&refreshed, &stamp)
+            && content_hash(&lesson.markdown) != stamp.content_hash
+        {
+            refreshed = self.deps.lessons.refresh(path, None).await;
+        }
+        let (lesson, etag) = match refreshed {
             Ok(Refreshed::Updated { lesson, etag }) => (lesson, etag),
-            Ok(Refreshed::Unchanged { lesson }) if stamp.is_some() => {
-                let _ = lesson;
+            Ok(Refreshed::Unchanged { lesson })
+                if stamp
+                    .as_ref()
+                    .is_some_and(|s| s.content_hash == content_hash(&lesson.markdown)) =>
+            {
                 self.mark_all(path, StageStatus::Completed).await;
                 return Ok(LessonResult::Unchanged);
             }
@@ -124,8 +140,13 @@ impl SyncService {
         let analysis = analyze(path, &lesson.markdown);
         let problems = analysis.problems.len();
         let note = (problems > 0).then(|| format!("{problems} problem(s) for the author"));
-        self.mark(path, Stage::Quality, StageStatus::Completed, note.as_deref())
-            .await;
+        self.mark(
+            path,
+            Stage::Quality,
+            StageStatus::Completed,
+            note.as_deref(),
+        )
+        .await;
         self.mark(path, Stage::Taxonomy, StageStatus::Completed, None)
             .await;
         self.mark(path, Stage::Graph, StageStatus::Completed, None)
@@ -154,7 +175,10 @@ impl SyncService {
                 .await
                 .map_err(|e| fail(Stage::Embedding, e.to_string()))?;
             if vectors.len() != sections.len() {
-                return Err(fail(Stage::Embedding, "embeddings model answered a wrong count"));
+                return Err(fail(
+                    Stage::Embedding,
+                    "embeddings model answered a wrong count",
+                ));
             }
             for (section, vector) in sections.iter_mut().zip(vectors) {
                 section.vector = Some(vector);
@@ -167,7 +191,7 @@ impl SyncService {
             stamp: LessonStamp {
                 version,
                 etag,
-                content_hash: hex::encode(Sha256::digest(lesson.markdown.as_bytes())),
+                content_hash: content_hash(&lesson.markdown),
                 synced_at: chrono::Utc::now(),
             },
             analysis,
@@ -182,8 +206,13 @@ impl SyncService {
             self.mark(path, Stage::Embedding, StageStatus::Completed, None)
                 .await;
         } else {
-            self.mark(path, Stage::Embedding, StageStatus::Skipped, Some(NO_EMBEDDINGS))
-                .await;
+            self.mark(
+                path,
+                Stage::Embedding,
+                StageStatus::Skipped,
+                Some(NO_EMBEDDINGS),
+            )
+            .await;
         }
         Ok(())
     }

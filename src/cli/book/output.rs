@@ -9,7 +9,11 @@ use crate::domain::sync::{LessonOutcome, RunReport};
 /// One line of progress: status and the lessons per outcome that are not zero.
 pub fn progress_line(report: &RunReport) -> String {
     let counts = report.counts();
-    let done = report.lessons.iter().filter(|l| l.outcome.is_final()).count();
+    let done = report
+        .lessons
+        .iter()
+        .filter(|l| l.outcome.is_final())
+        .count();
     let mut line = format!(
         "{}: {done}/{} lessons",
         report.status().as_str(),
@@ -57,8 +61,16 @@ pub fn summary(report: &RunReport, book: Option<&Book>) -> String {
     if !failures.is_empty() {
         out.push_str("\nFailures\n");
         out.push_str(&aligned(["LESSON", "OUTCOME", "TRIES", "ERROR"], &failures));
-        if report.lessons.iter().any(|l| l.outcome == LessonOutcome::Dead) {
-            let _ = writeln!(out, "retry with: study-mode-api jobs retry {}", report.run.id);
+        if report
+            .lessons
+            .iter()
+            .any(|l| l.outcome == LessonOutcome::Dead)
+        {
+            let _ = writeln!(
+                out,
+                "retry with: study-mode-api jobs retry {}",
+                report.run.id
+            );
         }
     }
     if let Some(book) = book {

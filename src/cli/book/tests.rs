@@ -33,7 +33,11 @@ fn report() -> RunReport {
         lessons: vec![
             lesson("a/one", LessonOutcome::Synced, None),
             lesson("a/two", LessonOutcome::Unchanged, None),
-            lesson("b/three", LessonOutcome::Dead, Some("ingestion: lesson unavailable")),
+            lesson(
+                "b/three",
+                LessonOutcome::Dead,
+                Some("ingestion: lesson unavailable"),
+            ),
         ],
     }
 }
@@ -51,18 +55,43 @@ fn the_summary_counts_outcomes_lists_failures_with_the_retry_command_and_quality
     let book = Book {
         parts: vec![],
         report: vec![
-            (path("a/one"), vec![Problem::new(ProblemKind::BrokenLink, "x/y")]),
-            (path("z/not-in-run"), vec![Problem::new(ProblemKind::MissingTitle, "")]),
+            (
+                path("a/one"),
+                vec![Problem::new(ProblemKind::BrokenLink, "x/y")],
+            ),
+            (
+                path("z/not-in-run"),
+                vec![Problem::new(ProblemKind::MissingTitle, "")],
+            ),
         ],
     };
     let text = summary(&report(), Some(&book));
-    assert!(text.starts_with("job 0190c5a4-d2b1-7c3e-8f1a-2b3c4d5e6f70 failed (3 lessons"), "{text}");
+    assert!(
+        text.starts_with("job 0190c5a4-d2b1-7c3e-8f1a-2b3c4d5e6f70 failed (3 lessons"),
+        "{text}"
+    );
     assert!(text.contains("OUTCOME"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("synced") && l.trim_end().ends_with('1')), "{text}");
-    assert!(text.contains("b/three") && text.contains("ingestion: lesson unavailable"), "{text}");
-    assert!(text.contains("jobs retry 0190c5a4-d2b1-7c3e-8f1a-2b3c4d5e6f70"), "{text}");
-    assert!(text.contains("Quality problems (1)") && text.contains("broken_link"), "{text}");
-    assert!(!text.contains("z/not-in-run"), "only the run's lessons: {text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("synced") && l.trim_end().ends_with('1')),
+        "{text}"
+    );
+    assert!(
+        text.contains("b/three") && text.contains("ingestion: lesson unavailable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jobs retry 0190c5a4-d2b1-7c3e-8f1a-2b3c4d5e6f70"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Quality problems (1)") && text.contains("broken_link"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("z/not-in-run"),
+        "only the run's lessons: {text}"
+    );
 }
 
 #[test]

@@ -14,14 +14,24 @@ pub(super) fn jobs(c: &mut Collector, raw: &RawEnv, prod: bool) -> JobsConfig {
         1_000u64,
         (10, 600_000),
     ));
-    let backoff_max = c.secs("JOB_BACKOFF_MAX_SECS", &raw.job_backoff_max_secs, 60, (1, 3_600));
+    let backoff_max = c.secs(
+        "JOB_BACKOFF_MAX_SECS",
+        &raw.job_backoff_max_secs,
+        60,
+        (1, 3_600),
+    );
     if backoff_max < backoff_min {
         c.push(
             "JOB_BACKOFF_MAX_SECS",
             "must not be shorter than JOB_BACKOFF_MIN_MS",
         );
     }
-    let sync_interval = c.number("SYNC_INTERVAL_SECS", &raw.sync_interval_secs, 0u64, (0, 604_800));
+    let sync_interval = c.number(
+        "SYNC_INTERVAL_SECS",
+        &raw.sync_interval_secs,
+        0u64,
+        (0, 604_800),
+    );
     if sync_interval != 0 && sync_interval < 60 {
         c.push("SYNC_INTERVAL_SECS", "0 (off) or at least 60");
     }
@@ -54,11 +64,21 @@ pub(super) fn jobs(c: &mut Collector, raw: &RawEnv, prod: bool) -> JobsConfig {
             500u64,
             (10, 60_000),
         )),
-        concurrency: c.number("WORKER_CONCURRENCY", &raw.worker_concurrency, 4usize, (1, 256)),
+        concurrency: c.number(
+            "WORKER_CONCURRENCY",
+            &raw.worker_concurrency,
+            4usize,
+            (1, 256),
+        ),
         in_process: c.boolean("WORKER_IN_PROCESS", &raw.worker_in_process, !prod),
         worker_port: c.number("WORKER_PORT", &raw.worker_port, 8001u16, (0, u16::MAX)),
         sync_interval: (sync_interval > 0).then(|| Duration::from_secs(sync_interval)),
-        progress_ttl: c.secs("PROGRESS_TTL_SECS", &raw.progress_ttl_secs, 86_400, (60, 2_592_000)),
+        progress_ttl: c.secs(
+            "PROGRESS_TTL_SECS",
+            &raw.progress_ttl_secs,
+            86_400,
+            (60, 2_592_000),
+        ),
         github_api_base_url: sections::http_url(
             c,
             "GITHUB_API_BASE_URL",

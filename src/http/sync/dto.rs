@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::{ApiResponse, Object};
-use futures::stream::BoxStream;
 
 use crate::app::sync::StageCounts;
 use crate::domain::book::Book;
@@ -119,7 +119,9 @@ impl JobOut {
                 .map(|(stage, by)| {
                     (
                         stage.as_str().to_string(),
-                        by.iter().map(|(s, n)| (s.as_str().to_string(), *n)).collect(),
+                        by.iter()
+                            .map(|(s, n)| (s.as_str().to_string(), *n))
+                            .collect(),
                     )
                 })
                 .collect(),

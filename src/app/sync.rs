@@ -211,7 +211,7 @@ impl SyncService {
     }
 }
 
-/// A new task id (time-ordered).
+/// A new task id: a ULID (time-ordered; the queue's backends read ids back as ULIDs).
 fn task_id() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
+    ulid::Ulid::generate().to_string()
 }

@@ -18,6 +18,7 @@ use super::error::{ApiError, configured};
 use super::tags::ApiTags;
 use crate::app::sync::{SyncError, SyncService};
 use crate::domain::lesson::LessonPath;
+use crate::domain::rate_limit::Bucket;
 use crate::domain::sync::{MAX_SYNC_PATHS, RunReport, SyncRunId, SyncScope};
 pub use dto::*;
 
@@ -190,10 +191,12 @@ impl SyncApi {
     )]
     async fn get_job(
         &self,
+        req: &Request,
         /// The job id `POST /admin/book/sync` answered.
         #[oai(validator(max_length = 36))]
         id: Path<String>,
     ) -> Result<JobResponse, ApiError> {
+        super::auth::caller(req, Bucket::Api).await?;
         let sync = self.sync()?;
         let report = job(sync, &job_id(&id.0)?).await?;
         let stages = sync.stage_counts(&report).await;
@@ -213,10 +216,12 @@ impl SyncApi {
     )]
     async fn job_events(
         &self,
+        req: &Request,
         /// The job id.
         #[oai(validator(max_length = 36))]
         id: Path<String>,
     ) -> Result<JobEventsResponse, ApiError> {
+        super::auth::caller(req, Bucket::Api).await?;
         let sync = self.sync()?.clone();
         let id = job_id(&id.0)?;
         job(&sync, &id).await?;
@@ -271,10 +276,12 @@ impl SyncApi {
     )]
     async fn lesson_progress(
         &self,
+        req: &Request,
         /// The lesson path, e.g. `01-Introducing-AI-Driven-Development/01-intro`.
         #[oai(validator(max_length = 300))]
         path: Query<String>,
     ) -> Result<LessonProgressResponse, ApiError> {
+        super::auth::caller(req, Bucket::Api).await?;
         let path = LessonPath::parse(&path.0)
             .map_err(|e| ApiError::bad_request("invalid_lesson_path", e.to_string()))?;
         let progress = self.sync()?.lesson_progress(&path).await;
@@ -292,7 +299,8 @@ impl SyncApi {
         operation_id = "getBookToc",
         tag = "ApiTags::Book"
     )]
-    async fn toc(&self) -> Result<TocResponse, ApiError> {
+    async fn toc(&self, req: &Request) -> Result<TocResponse, ApiError> {
+        super::auth::caller(req, Bucket::Api).await?;
         let book = self.sync()?.book().await?;
         Ok(TocResponse::Ok(Json((&book).into())))
     }
@@ -308,7 +316,8 @@ impl SyncApi {
         operation_id = "getBookQuality",
         tag = "ApiTags::Book"
     )]
-    async fn quality(&self) -> Result<QualityResponse, ApiError> {
+    async fn quality(&self, req: &Request) -> Result<QualityResponse, ApiError> {
+        super::auth::caller(req, Bucket::Api).await?;
         let book = self.sync()?.book().await?;
         Ok(QualityResponse::Ok(Json((&book).into())))
     }

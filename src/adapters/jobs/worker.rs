@@ -105,11 +105,14 @@ macro_rules! monitor_for {
                     .backend(storage.clone())
                     .data(handler.clone())
                     .data(max)
-                    .enable_tracing()
-                    .catch_panic()
-                    .retry(RetryPolicy::retries(max.0 as usize - 1).with_backoff(backoff))
-                    .timeout(settings.try_timeout)
+                    // Order as apalis wants it: the concurrency slot outside the retries (a
+                    // task keeps its slot through its backoff), a panic caught per try, the
+                    // timeout per try, tracing innermost.
                     .concurrency(settings.concurrency.max(1))
+                    .retry(RetryPolicy::retries(max.0 as usize - 1).with_backoff(backoff))
+                    .catch_panic()
+                    .timeout(settings.try_timeout)
+                    .enable_tracing()
                     .build(run_task)
             })
             .should_restart(|_, error| {

@@ -64,6 +64,13 @@ const CONTRACTS: &[Contract] = &[
     op("getJwks", &[], false),
     op("exportMyData", &[401, 403, 429], true),
     op("deleteMyData", &[401, 403, 429], true),
+    op("syncBook", &[400, 401, 403, 408, 413, 415, 429], false),
+    op("retryJob", &[400, 401, 403, 404, 429], false),
+    op("getJob", &[400, 401, 403, 404, 429], true),
+    op("followJob", &[400, 401, 403, 404, 429], true),
+    op("getLessonProgress", &[400, 401, 403, 429], true),
+    op("getBookToc", &[401, 403, 429], true),
+    op("getBookQuality", &[401, 403, 429], true),
 ];
 
 const fn op(id: &'static str, errors: &'static [u16], quota: bool) -> Contract {

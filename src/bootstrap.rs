@@ -7,16 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::adapters::lesson_cache_memory::MemoryLessonCache;
-use crate::adapters::lesson_cache_redis::RedisLessonCache;
-use crate::adapters::lessons_github::{GithubLessonSource, GithubSettings};
-use crate::adapters::lessons_local::LocalLessonSource;
 use crate::adapters::rate_limit_memory::MemoryRateLimiter;
 use crate::adapters::rate_limit_redis::RedisRateLimiter;
 use crate::adapters::redis::RedisClient;
-use crate::adapters::redis_bus::RedisInvalidationBus;
-use crate::adapters::redis_deliveries::RedisDeliveryLog;
-use crate::adapters::redis_lock::RedisTurnLock;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::turn_lease::SqlTurnLease;
@@ -25,14 +18,12 @@ use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::account::AccountService;
-use crate::app::lessons::{BreakerSource, LessonMetrics, LessonService, LessonSettings};
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{Drained, StudyService, StudySettings};
 use crate::config::Config;
-use crate::domain::circuit_breaker::BreakerSettings;
 use crate::domain::ports::ApiKeyStore;
-use crate::domain::ports::{LessonSource, RateLimiter, TutorModel};
+use crate::domain::ports::{RateLimiter, TutorModel};
 use crate::http::listener::NoDelayAcceptor;
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
@@ -40,11 +31,13 @@ use crate::http::{self, AppState};
 mod auth;
 mod identity;
 mod leases;
+mod lessons;
 pub mod sync;
 pub mod worker;
 
 use auth::authenticator;
 use leases::turn_lock;
+pub use lessons::lesson_service;
 
 /// A built service, bound to its port and ready to run.
 pub struct Application {
@@ -224,7 +217,7 @@ impl Application {
             .config
             .jobs
             .sync_interval
-            .map(|every| tokio::spawn(scheduled_syncs(self.sync.service.clone(), every)));
+            .map(|every| tokio::spawn(sync::scheduled_syncs(self.sync.service.clone(), every)));
         let app = http::app(self.state);
         let result = http::server::serve(
             self.acceptor,
@@ -251,22 +244,6 @@ impl Application {
         }
         tracing::info!("study-mode-api stopped");
         result
-    }
-}
-
-/// Starts a sync of the whole book every `every` (`SYNC_INTERVAL_SECS`), the first one
-/// `every` after start-up.
-async fn scheduled_syncs(sync: Arc<crate::app::sync::SyncService>, every: std::time::Duration) {
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        ticks.tick().await;
-        if let Err(error) = sync
-            .start(crate::domain::sync::SyncScope::Book, "schedule")
-            .await
-        {
-            tracing::warn!(%error, "scheduled book sync could not start");
-        }
     }
 }
 
@@ -303,84 +280,6 @@ fn quota_service(
 /// the aws-lc C build out). Idempotent.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// Lessons through the in-process cache (and the shared tier when Redis is configured).
-pub async fn lesson_service(
-    config: &Config,
-    redis: Option<&RedisClient>,
-    metrics: &Metrics,
-) -> anyhow::Result<Arc<LessonService>> {
-    let lessons = &config.lessons;
-    let settings = LessonSettings {
-        fresh_for: lessons.content_ttl,
-        l1_ttl: lessons.l1_ttl,
-        purge_all_interval: lessons.purge_all_interval,
-        ..LessonSettings::default()
-    };
-    let l1 = Arc::new(MemoryLessonCache::new(lessons.l1_capacity));
-    let source = Arc::new(BreakerSource::new(
-        lesson_source(config)?,
-        BreakerSettings {
-            failure_threshold: lessons.breaker_failures,
-            cool_off: lessons.breaker_cool_off,
-            ..BreakerSettings::default()
-        },
-    ));
-    // In process: one log of at most `per minute` timestamps per active user; 1 million
-    // timestamps (about 8 MB) is tens of thousands of users at their full budget.
-    let budget: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(1_000_000));
-    let mut service = LessonService::new(
-        source,
-        l1,
-        settings,
-        LessonMetrics::new(Some(metrics.registry())),
-    )
-    .with_fetch_budget(budget, lessons.upstream_fetches_per_minute);
-    if let Some(redis) = redis {
-        let client = redis.client().clone();
-        let health = redis.health();
-        let l2 =
-            RedisLessonCache::new(client.clone(), &lessons.github_repo, &lessons.github_branch)
-                .with_health(health.clone());
-        let bus = RedisInvalidationBus::new(client.clone(), l2.purge_channel())
-            .with_health(health.clone());
-        let fetch_lock =
-            RedisTurnLock::new(client.clone(), "lesson-fetch:").with_health(health.clone());
-        let deliveries =
-            RedisDeliveryLog::new(client, &lessons.github_repo, &lessons.github_branch)
-                .with_health(health.clone());
-        service = service
-            .with_shared(Arc::new(l2), Arc::new(bus), Arc::new(fetch_lock))
-            .with_delivery_log(Arc::new(deliveries));
-    }
-    let service = Arc::new(service);
-    service
-        .start_invalidation_listener(std::time::Duration::from_secs(2))
-        .await;
-    Ok(service)
-}
-
-fn lesson_source(config: &Config) -> anyhow::Result<Arc<dyn LessonSource>> {
-    let lessons = &config.lessons;
-    if let Some(dir) = &lessons.dir {
-        tracing::info!(dir, "lessons come from a local folder (LESSONS_DIR)");
-        return Ok(Arc::new(LocalLessonSource::new(dir)));
-    }
-    if lessons.github_token.is_none() {
-        tracing::warn!(
-            "GITHUB_TOKEN is not set: GitHub allows 60 unauthenticated requests per hour"
-        );
-    }
-    tracing::info!(repo = %lessons.github_repo, branch = %lessons.github_branch, "lessons come from GitHub");
-    let source = GithubLessonSource::new(GithubSettings {
-        raw_base_url: lessons.github_raw_base_url.clone(),
-        repo: lessons.github_repo.clone(),
-        branch: lessons.github_branch.clone(),
-        docs_prefix: lessons.docs_prefix.clone(),
-        token: lessons.github_token.clone(),
-    })?;
-    Ok(Arc::new(source))
 }
 
 fn tutor_model(config: &Config) -> anyhow::Result<Arc<dyn TutorModel>> {

@@ -1,5 +1,5 @@
-//! Command line: `serve` (default), `migrate`, `keys`, `users`, `openapi`, `check-config`,
-//! `healthcheck`.
+//! Command line: `serve` (default), `migrate`, `worker`, `book`, `jobs`, `keys`, `users`,
+//! `openapi`, `check-config`, `healthcheck`.
 
 mod book;
 mod keys;

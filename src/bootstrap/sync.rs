@@ -200,3 +200,19 @@ where
         }
     }
 }
+
+/// Starts a sync of the whole book every `every` (`SYNC_INTERVAL_SECS`), the first one
+/// `every` after start-up.
+pub async fn scheduled_syncs(sync: Arc<crate::app::sync::SyncService>, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = sync
+            .start(crate::domain::sync::SyncScope::Book, "schedule")
+            .await
+        {
+            tracing::warn!(%error, "scheduled book sync could not start");
+        }
+    }
+}

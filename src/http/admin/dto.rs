@@ -56,7 +56,8 @@ pub struct WebhookOut {
     /// The first 20 purged lesson paths; empty for "everything" and unless `ok`.
     pub paths: Vec<String>,
     /// The book sync the push queued (the touched lessons, or the whole book when lessons
-    /// were added or removed); follow it at `GET /v1/jobs/{id}`.
+    /// were added or removed); follow it at `GET /v1/jobs/{id}`. Absent when none was.
+    #[oai(skip_serializing_if_is_none)]
     pub sync_job_id: Option<String>,
 }
 

@@ -171,13 +171,16 @@ async fn a_signed_push_touching_a_lesson_makes_the_next_read_refetch_it() {
     let (_, reread) = app.lesson_json(LESSON).await;
 
     assert_eq!(status, 200);
-    assert_eq!(
-        out,
-        json!({"status": "ok", "invalidated_count": 1, "paths": [LESSON]})
+    assert_eq!(out["status"], "ok");
+    assert_eq!(out["invalidated_count"], 1);
+    assert_eq!(out["paths"], json!([LESSON]));
+    assert!(
+        out["sync_job_id"].is_string(),
+        "the push queued a sync: {out}"
     );
-    assert_eq!(reread["cached"], false);
+    // The read refetches it, or finds the copy the sync the push queued has just fetched.
     assert_eq!(reread["title"], "What Is an AI Agent? (revised)");
-    assert_eq!(fake.hits(&format!("{LESSON}.md")), 2);
+    assert!(fake.hits(&format!("{LESSON}.md")) >= 2);
 }
 
 #[tokio::test]

@@ -72,7 +72,7 @@ impl SyncService {
     ///
     /// # Errors
     /// [`SyncError::TooManyPaths`], or the store or the queue failing (nothing is queued then;
-    /// a recorded run without a task reads as queued until it is asked for again).
+    /// a run recorded before the queue failed reads as failed).
     pub async fn start(
         &self,
         scope: SyncScope,
@@ -107,7 +107,18 @@ impl SyncService {
         };
         self.deps.runs.create(&run).await?;
         self.deps.runs.set_task(&run.id, &task.id).await?;
-        self.deps.queue.enqueue(&[task]).await?;
+        if let Err(e) = self.deps.queue.enqueue(&[task]).await {
+            // The run is recorded but nothing will run it: say so, instead of "queued" forever.
+            let _ = self
+                .deps
+                .runs
+                .listing_failed(
+                    &run.id,
+                    "the job queue could not be reached; start a new sync",
+                )
+                .await;
+            return Err(e.into());
+        }
         tracing::info!(run = %run.id, requested_by = %run.requested_by, "book sync queued");
         Ok(run.id)
     }

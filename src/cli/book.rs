@@ -141,7 +141,9 @@ pub async fn run_book(command: BookCommand) -> ExitCode {
         Err(code) => return code,
     };
     let in_process = session.config.jobs.in_process;
-    let worker = in_process.then(|| {
+    // Only a waiting command runs a worker: one started just to be stopped would take tasks
+    // and hold this command up to the grace (or hand them back with a try counted).
+    let worker = (in_process && wait).then(|| {
         start_worker(
             &session.parts.queue,
             session.service().clone(),

@@ -1,5 +1,6 @@
 //! The fault-matrix harness: the service as a child process, a controllable fake model, a TCP
-//! proxy that cuts, resets and blackholes a store, a crowd of students, and the audit.
+//! proxy that cuts, resets and blackholes a store, a crowd of students, the audit, and book sync
+//! workers as child processes with the command line that starts and reads their jobs.
 
 pub mod audit;
 pub mod client;
@@ -11,6 +12,7 @@ pub mod raw;
 pub mod rest;
 pub mod service;
 pub mod stores;
+pub mod worker;
 
 use std::time::{Duration, Instant};
 

@@ -20,6 +20,15 @@
 
 mod harness;
 
+/// The API suite's fake GitHub (raw files, the git trees endpoint, `slow`), from its folder
+/// so its self-test module is found (and runs here too).
+#[path = "../api"]
+#[allow(dead_code)] // the rows here use only part of its switches
+mod api {
+    pub mod fake_github;
+}
+use api::fake_github;
+
 mod control;
 mod pool;
 mod postgres;
@@ -27,3 +36,4 @@ mod redis;
 mod replicas;
 mod shutdown;
 mod sqlite_disk_full;
+mod workers;

@@ -82,14 +82,17 @@ pub(super) async fn retry_dead(backend: &Backend, ids: &[String]) -> Result<u64,
     Ok(total)
 }
 
-/// Hands back at once every task `worker` still holds (its grace ended mid-task), so no other
-/// worker waits for the heartbeat timeout; the interrupted try counts as one.
+/// Hands back at once every task `worker` (or a restart of it, `worker-rN`) still holds (its
+/// grace ended mid-task), so no other worker waits for the heartbeat timeout; the interrupted
+/// try counts as one. Worker names hold no LIKE wildcard (`worker_name` keeps
+/// `[A-Za-z0-9.-]`).
 pub(super) async fn hand_back(backend: &Backend, worker: &str) -> Result<u64, sqlx::Error> {
     Ok(match backend {
         Backend::Postgres(pool) => sqlx::query(
             "UPDATE apalis.jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
                  attempts = attempts + 1 \
-                 WHERE job_type = $1 AND lock_by = $2 AND status IN ('Running', 'Queued')",
+                 WHERE job_type = $1 AND (lock_by = $2 OR lock_by LIKE $2 || '-r%') \
+                 AND status IN ('Running', 'Queued')",
         )
         .bind(QUEUE)
         .bind(worker)
@@ -99,7 +102,8 @@ pub(super) async fn hand_back(backend: &Backend, worker: &str) -> Result<u64, sq
         Backend::Sqlite(pool) => sqlx::query(
             "UPDATE Jobs SET status = 'Pending', lock_by = NULL, lock_at = NULL, \
                  attempts = attempts + 1 \
-                 WHERE job_type = ?1 AND lock_by = ?2 AND status IN ('Running', 'Queued')",
+                 WHERE job_type = ?1 AND (lock_by = ?2 OR lock_by LIKE ?2 || '-r%') \
+                 AND status IN ('Running', 'Queued')",
         )
         .bind(QUEUE)
         .bind(worker)

@@ -11,8 +11,14 @@ use apalis::prelude::{
 };
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
-use tokio::sync::oneshot;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use apalis::prelude::{WorkerContext, WorkerError};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tower::retry::backoff::{ExponentialBackoffMaker, MakeBackoff};
 use tower::util::rng::HasherRng;
 
@@ -82,11 +88,11 @@ async fn run_task(
     handler
         .handle(task, attempt)
         .await
-        .map_err(|reason| BoxDynError::from(reason))
+        .map_err(BoxDynError::from)
 }
 
 macro_rules! monitor_for {
-    ($storage:expr, $settings:expr, $queue:expr, $handler:expr) => {{
+    ($storage:expr, $settings:expr, $queue:expr, $handler:expr, $restarts:expr) => {{
         let settings = $settings.clone();
         let handler = $handler.clone();
         let max = MaxAttempts($queue.settings.max_attempts.max(1));
@@ -115,17 +121,14 @@ macro_rules! monitor_for {
                     .enable_tracing()
                     .build(run_task)
             })
-            .should_restart(|_, error| {
-                tracing::warn!(%error, "job worker stopped on an error; restarting it");
-                true
-            })
+            .should_restart(restart_guard($restarts.clone()))
             .shutdown_timeout($settings.grace)
     }};
 }
 
 /// A running worker.
 pub struct WorkerHandle {
-    stop: Option<oneshot::Sender<()>>,
+    stop: CancellationToken,
     done: JoinHandle<()>,
     backend: Backend,
     name: String,
@@ -135,9 +138,7 @@ impl WorkerHandle {
     /// Stops taking tasks, waits up to the grace for the running ones, then hands back what is
     /// left so another worker takes it at once.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.stop.cancel();
         if let Err(error) = (&mut self.done).await {
             tracing::warn!(%error, "job worker ended abnormally");
         }
@@ -161,47 +162,123 @@ impl WorkerHandle {
     }
 }
 
+/// Restarts of a worker's run allowed in [`RESTART_WINDOW`] before the run is given up and
+/// started again after a pause, under a new name.
+const RESTARTS_PER_WINDOW: usize = 3;
+const RESTART_WINDOW: Duration = Duration::from_secs(30);
+/// First and longest pause before a given-up run starts again.
+const PAUSE: (Duration, Duration) = (Duration::from_secs(2), Duration::from_secs(60));
+
+/// Recent restarts of a run, and the signal that it was given up.
+#[derive(Clone, Default)]
+struct Restarts {
+    recent: Arc<Mutex<VecDeque<Instant>>>,
+    given_up: Arc<Notify>,
+}
+
+/// apalis restarts a worker whose backend failed at once and under the same name; a backend
+/// that keeps failing (the database gone) would spin. A few restarts are allowed, then the run
+/// ends and [`supervise`] starts it again after a growing pause.
+fn restart_guard(
+    restarts: Restarts,
+) -> impl Fn(&WorkerContext, &WorkerError) -> bool + Send + Sync {
+    move |_, error| {
+        let now = Instant::now();
+        let mut recent = restarts.recent.lock().unwrap_or_else(|p| p.into_inner());
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
+            recent.pop_front();
+        }
+        if recent.len() < RESTARTS_PER_WINDOW {
+            recent.push_back(now);
+            tracing::warn!(%error, "job worker stopped on an error; restarting it");
+            true
+        } else {
+            tracing::warn!(%error, "job worker keeps failing; pausing it before a new start");
+            restarts.given_up.notify_one();
+            false
+        }
+    }
+}
+
 /// Starts a worker taking tasks from `queue` and running them through `handler`.
 pub fn start_worker(
     queue: &ApalisQueue,
     handler: Arc<dyn TaskHandler>,
     settings: WorkerSettings,
 ) -> WorkerHandle {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let signal = async move {
-        let _ = stopped.await;
-        Ok(())
-    };
-    let batch = settings.concurrency.max(1);
-    let poll = queue.settings.poll_interval;
-    let done = match queue.backend() {
-        Backend::Sqlite(pool) => {
-            let storage = SqliteStorage::<SyncTask>::new(pool)
-                .with_config(sqlite_config(&queue.settings, batch))
-                .poll_with_interval(poll);
-            let monitor = monitor_for!(storage, settings, queue, handler);
-            tokio::spawn(async move {
-                if let Err(error) = monitor.run_with_signal(signal).await {
-                    tracing::warn!(%error, "job worker monitor ended with an error");
-                }
-            })
-        }
-        Backend::Postgres(pool) => {
-            let storage = PostgresStorage::<SyncTask>::new(pool)
-                .with_config(postgres_config(&queue.settings, batch))
-                .poll_with_interval(poll);
-            let monitor = monitor_for!(storage, settings, queue, handler);
-            tokio::spawn(async move {
-                if let Err(error) = monitor.run_with_signal(signal).await {
-                    tracing::warn!(%error, "job worker monitor ended with an error");
-                }
-            })
-        }
-    };
+    let stop = CancellationToken::new();
+    let done = tokio::spawn(supervise(
+        queue.clone(),
+        handler,
+        settings.clone(),
+        stop.clone(),
+    ));
     WorkerHandle {
-        stop: Some(stop),
+        stop,
         done,
         backend: queue.backend().clone(),
         name: settings.name,
+    }
+}
+
+/// Runs the worker until `stop`; a run given up on repeated failures starts again after a
+/// pause (doubling up to a minute) under the next name (`name-r1`, `name-r2`, …): apalis
+/// refuses a name until its last heartbeat is stale.
+async fn supervise(
+    queue: ApalisQueue,
+    handler: Arc<dyn TaskHandler>,
+    settings: WorkerSettings,
+    stop: CancellationToken,
+) {
+    let mut pause = PAUSE.0;
+    for run in 0u32.. {
+        let mut settings = settings.clone();
+        if run > 0 {
+            settings.name = format!("{}-r{run}", settings.name);
+        }
+        let restarts = Restarts::default();
+        let given_up = restarts.given_up.clone();
+        let cancelled = stop.clone();
+        let signal = async move {
+            tokio::select! {
+                () = cancelled.cancelled() => {}
+                () = given_up.notified() => {}
+            }
+            Ok(())
+        };
+        let batch = settings.concurrency.max(1);
+        let poll = queue.settings.poll_interval;
+        let result = match queue.backend() {
+            Backend::Sqlite(pool) => {
+                let storage = SqliteStorage::<SyncTask>::new(pool)
+                    .with_config(sqlite_config(&queue.settings, batch))
+                    .poll_with_interval(poll);
+                monitor_for!(storage, settings, queue, handler, restarts)
+                    .run_with_signal(signal)
+                    .await
+            }
+            Backend::Postgres(pool) => {
+                let storage = PostgresStorage::<SyncTask>::new(pool)
+                    .with_config(postgres_config(&queue.settings, batch))
+                    .poll_with_interval(poll);
+                monitor_for!(storage, settings, queue, handler, restarts)
+                    .run_with_signal(signal)
+                    .await
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "job worker run ended with an error");
+        }
+        if stop.is_cancelled() {
+            return;
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(PAUSE.1);
     }
 }

@@ -83,7 +83,13 @@ struct Session {
 impl Session {
     async fn open() -> Result<Self, ExitCode> {
         let config = load_config()?;
-        telemetry::init_stderr(&config.log_level, config.log_format);
+        // Warnings only unless LOG_LEVEL says otherwise: info lines would tear the progress bar.
+        let level = if std::env::var_os("LOG_LEVEL").is_some() {
+            config.log_level.as_str()
+        } else {
+            "warn"
+        };
+        telemetry::init_stderr(level, config.log_format);
         crate::bootstrap::install_tls_provider();
         let opened: anyhow::Result<Self> = async {
             let db = Database::connect(&config.database).await?;

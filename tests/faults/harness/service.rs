@@ -163,13 +163,7 @@ impl Service {
 
     /// Sends a signal to the process (nothing when it has exited).
     fn signal(&self, signal: libc::c_int) {
-        if let Some(pid) = self.child.as_ref().and_then(|c| c.id()) {
-            let pid = libc::pid_t::try_from(pid).expect("pid fits");
-            // SAFETY: kill(2) with a pid of our own child and a valid signal number.
-            unsafe {
-                libc::kill(pid, signal);
-            }
-        }
+        send_signal(self.child.as_ref(), signal);
     }
 
     /// SIGTERM: the orderly stop an orchestrator asks for.
@@ -184,11 +178,7 @@ impl Service {
 
     /// Waits up to `within` for the process to exit; `None` while it still runs.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        tokio::time::timeout(within, child.wait())
-            .await
-            .ok()
-            .and_then(Result::ok)
+        wait_for_exit(self.child.as_mut(), within).await
     }
 
     /// Starts the process again, same variables and port (after it exited or was killed).
@@ -216,4 +206,26 @@ impl Service {
             .collect();
         hits[hits.len().saturating_sub(lines)..].join("\n")
     }
+}
+
+/// Sends `signal` to a child process (nothing when it has exited or was never started).
+pub fn send_signal(child: Option<&tokio::process::Child>, signal: libc::c_int) {
+    if let Some(pid) = child.and_then(tokio::process::Child::id) {
+        let pid = libc::pid_t::try_from(pid).expect("pid fits");
+        // SAFETY: kill(2) with a pid of our own child and a valid signal number.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// Waits up to `within` for a child process to exit; `None` while it still runs.
+pub async fn wait_for_exit(
+    child: Option<&mut tokio::process::Child>,
+    within: Duration,
+) -> Option<ExitStatus> {
+    tokio::time::timeout(within, child?.wait())
+        .await
+        .ok()
+        .and_then(Result::ok)
 }

@@ -115,13 +115,7 @@ impl Worker {
     }
 
     fn signal(&self, signal: libc::c_int) {
-        if let Some(pid) = self.child.as_ref().and_then(|c| c.id()) {
-            let pid = libc::pid_t::try_from(pid).expect("pid fits");
-            // SAFETY: kill(2) with a pid of our own child and a valid signal number.
-            unsafe {
-                libc::kill(pid, signal);
-            }
-        }
+        super::service::send_signal(self.child.as_ref(), signal);
     }
 
     /// SIGTERM: the orderly stop an orchestrator asks for.
@@ -136,11 +130,7 @@ impl Worker {
 
     /// Waits up to `within` for the process to exit; `None` while it still runs.
     pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        tokio::time::timeout(within, child.wait())
-            .await
-            .ok()
-            .and_then(Result::ok)
+        super::service::wait_for_exit(self.child.as_mut(), within).await
     }
 
     /// Its whole log.

@@ -90,6 +90,7 @@ impl ApalisQueue {
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(CALL_TIMEOUT)
+                .after_release(|conn, _| Box::pin(async move { Ok(!left_in_transaction(&*conn)) }))
                 .connect_with(options)
                 .await
                 .context("job queue: SQLite unreachable")?;
@@ -101,6 +102,7 @@ impl ApalisQueue {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(CALL_TIMEOUT)
+                .after_release(|conn, _| Box::pin(async move { Ok(!left_in_transaction(&*conn)) }))
                 .connect(url)
                 .await
                 .context("job queue: Postgres unreachable")?;
@@ -153,6 +155,19 @@ impl ApalisQueue {
             }
         }
     }
+}
+
+/// Whether a connection coming back to the queue's pool is still inside a transaction; such a
+/// connection is closed, never reused. apalis's heartbeat, fetch and ack run in transactions;
+/// when one fails at COMMIT (SQLite on a full disk) sqlx still counts the connection as inside
+/// it, and on SQLite that connection would hold the write lock of the whole database (every
+/// other writer: "database is locked") until the process ends.
+fn left_in_transaction<C: sqlx::Connection>(conn: &C) -> bool {
+    let open = conn.is_in_transaction();
+    if open {
+        tracing::warn!("job queue: closing a connection left inside a transaction");
+    }
+    open
 }
 
 fn unavailable(what: &str, detail: impl std::fmt::Display) -> JobError {

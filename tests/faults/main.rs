@@ -37,3 +37,4 @@ mod replicas;
 mod shutdown;
 mod sqlite_disk_full;
 mod workers;
+mod workers_outage;

@@ -30,15 +30,24 @@ const DRAINING: u8 = 2;
 
 /// Where a worker process stands, for its health endpoints.
 #[derive(Clone, Default)]
-pub struct WorkerState(Arc<AtomicU8>);
+pub struct WorkerState {
+    state: Arc<AtomicU8>,
+    /// Whether the queue consumer takes tasks (set once it runs).
+    consuming: Arc<std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>>>,
+}
 
 impl WorkerState {
     fn set(&self, state: u8) {
-        self.0.store(state, Ordering::SeqCst);
+        self.state.store(state, Ordering::SeqCst);
     }
 
     fn name(&self) -> &'static str {
-        match self.0.load(Ordering::SeqCst) {
+        let paused = self
+            .consuming
+            .get()
+            .is_some_and(|c| !c.load(Ordering::SeqCst));
+        match self.state.load(Ordering::SeqCst) {
+            READY if paused => "paused",
             READY => "ready",
             DRAINING => "draining",
             STARTING => "starting",
@@ -148,6 +157,7 @@ pub async fn run_worker(
         handler,
         worker_settings(&config, worker_name("worker")),
     );
+    let _ = state.consuming.set(worker.consuming());
     state.set(READY);
     tracing::info!(
         worker = worker.name(),

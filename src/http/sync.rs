@@ -80,7 +80,7 @@ fn scope(body: &[u8]) -> Result<SyncScope, ApiError> {
         .and_then(|v| {
             let paths = v.as_object()?.get("paths").cloned();
             match paths {
-                None | Some(serde_json::Value::Null) => Some(SyncIn { paths: None }),
+                None => Some(SyncIn { paths: None }),
                 Some(list) => serde_json::from_value::<Vec<String>>(list)
                     .ok()
                     .map(|p| SyncIn { paths: Some(p) }),

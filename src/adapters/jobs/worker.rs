@@ -13,6 +13,7 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use apalis::prelude::{WorkerContext, WorkerError};
@@ -129,6 +130,7 @@ macro_rules! monitor_for {
 /// A running worker.
 pub struct WorkerHandle {
     stop: CancellationToken,
+    consuming: Arc<AtomicBool>,
     done: JoinHandle<()>,
     backend: Backend,
     name: String,
@@ -149,6 +151,12 @@ impl WorkerHandle {
                 tracing::warn!(%error, "could not hand back tasks; they return after the heartbeat timeout")
             }
         }
+    }
+
+    /// Whether it is taking tasks now (false while a run given up on repeated failures
+    /// pauses before its next start); shared, for a readiness endpoint.
+    pub fn consuming(&self) -> Arc<AtomicBool> {
+        self.consuming.clone()
     }
 
     /// The worker's name.
@@ -210,14 +218,17 @@ pub fn start_worker(
     settings: WorkerSettings,
 ) -> WorkerHandle {
     let stop = CancellationToken::new();
+    let consuming = Arc::new(AtomicBool::new(true));
     let done = tokio::spawn(supervise(
         queue.clone(),
         handler,
         settings.clone(),
         stop.clone(),
+        consuming.clone(),
     ));
     WorkerHandle {
         stop,
+        consuming,
         done,
         backend: queue.backend().clone(),
         name: settings.name,
@@ -232,9 +243,11 @@ async fn supervise(
     handler: Arc<dyn TaskHandler>,
     settings: WorkerSettings,
     stop: CancellationToken,
+    consuming: Arc<AtomicBool>,
 ) {
     let mut pause = PAUSE.0;
     for run in 0u32.. {
+        consuming.store(true, Ordering::SeqCst);
         let mut settings = settings.clone();
         if run > 0 {
             settings.name = format!("{}-r{run}", settings.name);
@@ -275,6 +288,7 @@ async fn supervise(
         if stop.is_cancelled() {
             return;
         }
+        consuming.store(false, Ordering::SeqCst);
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(pause) => {}

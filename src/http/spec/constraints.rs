@@ -53,6 +53,8 @@ const LESSON_PATH_OR_BLANK: &str = concat!(
 const NOT_BLANK: &str = concat!("^[^\\x00]*[^\\x00", white_space_chars!(), "][^\\x00]*$");
 /// Unicode `White_Space`: what Rust's `trim` removes.
 const WS: &str = ws!();
+const JOB_ID: &str =
+    "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
 /// Name characters that are not letters (spaces, punctuation, combining marks).
 const NAME_NON_LETTERS: &str = "[ '\\u2019.\\u002D\\u0300-\\u036F\\u1AB0-\\u1AFF\\u1DC0-\\u1DFF]";
 
@@ -128,6 +130,8 @@ fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
             Text(13, MAX_CURSOR_2_CHARS, Some(CURSOR_PATTERN)),
         ),
         ("param", "lesson_path", lesson),
+        // A job id as `POST /admin/book/sync` issues them (any other text is no job: 404).
+        ("param", "id", Text(36, 36, Some(JOB_ID))),
         ("param", "path", lesson),
         ("param", "selected_text", selected),
         ("param", "user_name", name),
@@ -262,6 +266,22 @@ pub fn apply(doc: &mut Value) {
             .and_then(|p| p.get_mut(*field))
         {
             write(schema, *bound);
+        }
+    }
+    if let Some(Value::Mapping(paths)) = schemas
+        .get_mut("SyncIn")
+        .and_then(|s| s.get_mut("properties"))
+        .and_then(|p| p.get_mut("paths"))
+    {
+        paths.insert(
+            "maxItems".into(),
+            Value::from(crate::domain::sync::MAX_SYNC_PATHS as u64),
+        );
+        if let Some(Value::Mapping(items)) = paths.get_mut("items") {
+            write(
+                items,
+                Bound::Text(1, MAX_LESSON_PATH_CHARS, Some(LESSON_PATH)),
+            );
         }
     }
     let closed = CLOSED

@@ -51,6 +51,7 @@ pub struct JobFailureOut {
     /// Tries so far.
     pub attempts: u32,
     /// The stage that failed and why.
+    #[oai(skip_serializing_if_is_none)]
     pub error: Option<String>,
 }
 
@@ -71,8 +72,10 @@ pub struct JobOut {
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
     /// When its lessons were listed (work started).
+    #[oai(skip_serializing_if_is_none)]
     pub started_at: Option<DateTime<Utc>>,
     /// When it ended.
+    #[oai(skip_serializing_if_is_none)]
     pub finished_at: Option<DateTime<Utc>>,
     /// Lessons in the job.
     pub lessons_total: u32,
@@ -86,6 +89,7 @@ pub struct JobOut {
     /// Lessons whose last try failed (at most 100).
     pub failures: Vec<JobFailureOut>,
     /// Why listing the book failed for good, when it did.
+    #[oai(skip_serializing_if_is_none)]
     pub error: Option<String>,
 }
 
@@ -163,8 +167,10 @@ pub struct StageOut {
     /// `PENDING`, `PROCESSING`, `COMPLETED`, `FAILED` or `SKIPPED`.
     pub status: String,
     /// Why it failed or was skipped, or a note (e.g. quality problems found).
+    #[oai(skip_serializing_if_is_none)]
     pub error: Option<String>,
     /// When it was last set.
+    #[oai(skip_serializing_if_is_none)]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -180,6 +186,7 @@ pub struct LessonProgressOut {
     /// `embedding`.
     pub stages: BTreeMap<String, StageOut>,
     /// When a stage was last set.
+    #[oai(skip_serializing_if_is_none)]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -223,8 +230,10 @@ pub struct TocLessonOut {
     /// Title.
     pub title: String,
     /// The lesson before it in reading order.
+    #[oai(skip_serializing_if_is_none)]
     pub previous: Option<String>,
     /// The lesson after it.
+    #[oai(skip_serializing_if_is_none)]
     pub next: Option<String>,
     /// Lessons that link to it.
     pub linked_from: Vec<String>,

@@ -311,3 +311,74 @@ async fn book_sync_wait_off_a_terminal_prints_plain_progress_and_a_summary() {
     assert_eq!(job["status"], "completed", "{job:#}");
     assert_eq!(job["counts"]["synced"], 3, "{job:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn book_sync_wait_against_github_with_two_workers_on_postgres_and_redis_shows_the_summary() {
+    // Arrange: the production shape: Postgres, Redis, two `worker` processes, the command
+    // line only queueing and watching (WORKER_IN_PROCESS=false); one lesson has no title.
+    let _turn = crate::harness::shared().await;
+    let Some(database) = fresh_postgres().await else {
+        return;
+    };
+    let Some(redis) = crate::harness::stores::redis_url() else {
+        return;
+    };
+    let fake = FakeGithub::start().await;
+    let f = filler();
+    // A folder of this run's own: progress records in the shared Redis are keyed by path.
+    let part = format!("01-Run{}", std::process::id());
+    let mut paths = Vec::new();
+    for i in 1..=4 {
+        let path = format!("{part}/01-Basics/{i:02}-lesson");
+        let title = if i == 4 {
+            String::new()
+        } else {
+            format!("# Lesson {i}\n\n")
+        };
+        fake.put(
+            &format!("{path}.md"),
+            &format!("{title}{f}\n\n## Steps\n\n{f}\n"),
+        );
+        paths.push(path);
+    }
+    fake.slow(Duration::from_millis(100));
+    let mut env = env_for(&database, &fake, 5);
+    env.extend(pairs(&[("REDIS_URL", &redis)]));
+    let a = Worker::start("a", &env).await;
+    let b = Worker::start("b", &env).await;
+
+    // Act
+    let run = cli(&["book", "sync", "--wait"], &env).await;
+
+    // Assert
+    let context = format!(
+        "stdout:\n{}\nstderr:\n{}\n--- a:\n{}\n--- b:\n{}",
+        run.stdout,
+        run.stderr,
+        a.log_tail(20),
+        b.log_tail(20)
+    );
+    assert_eq!(run.code, Some(0), "{context}");
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.trim() == "completed: 4/4 lessons, synced 4"),
+        "{context}"
+    );
+    let words = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+    let out: Vec<String> = run.stdout.lines().map(words).collect();
+    assert!(out.iter().any(|l| l == "synced 4"), "{context}");
+    assert!(out.iter().any(|l| l == "Quality problems (1)"), "{context}");
+    assert!(
+        out.iter()
+            .any(|l| l.starts_with(paths[3].as_str()) && l.contains("missing_title")),
+        "{context}"
+    );
+    for path in &paths {
+        assert_eq!(
+            fake.downloads(&format!("{path}.md")),
+            1,
+            "{path}: {context}"
+        );
+    }
+}

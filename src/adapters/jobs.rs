@@ -198,6 +198,13 @@ impl JobQueue for ApalisQueue {
             .map_err(|e| unavailable("retry", e))
     }
 
+    async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, JobError> {
+        tokio::time::timeout(CALL_TIMEOUT, sql::prune(&self.backend, before))
+            .await
+            .map_err(|_| unavailable("prune", "timed out"))?
+            .map_err(|e| unavailable("prune", e))
+    }
+
     async fn state(&self, task_id: &str) -> Result<Option<TaskState>, JobError> {
         tokio::time::timeout(CALL_TIMEOUT, sql::state(&self.backend, task_id))
             .await

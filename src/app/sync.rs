@@ -52,6 +52,8 @@ pub struct SyncDeps {
     pub progress: Arc<dyn ProgressTracker>,
     /// The embeddings model, when one is configured.
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// How long ended runs and tasks are kept (`JOB_RETENTION_DAYS`).
+    pub retention: std::time::Duration,
 }
 
 /// The book sync.
@@ -120,7 +122,27 @@ impl SyncService {
             return Err(e.into());
         }
         tracing::info!(run = %run.id, requested_by = %run.requested_by, "book sync queued");
+        self.prune().await;
         Ok(run.id)
+    }
+
+    /// Deletes runs and ended tasks older than the retention (best effort, at each start: the
+    /// history a schedule or a busy webhook leaves stays bounded).
+    async fn prune(&self) {
+        let Ok(age) = chrono::Duration::from_std(self.deps.retention) else {
+            return;
+        };
+        let before = chrono::Utc::now() - age;
+        match self.deps.runs.prune(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(runs = n, "old sync runs deleted"),
+            Err(e) => tracing::warn!(error = %e, "old sync runs not deleted"),
+        }
+        match self.deps.queue.prune(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tasks = n, "old ended tasks deleted"),
+            Err(e) => tracing::warn!(error = %e, "old ended tasks not deleted"),
+        }
     }
 
     /// A run with its lessons.

@@ -68,6 +68,7 @@ pub async fn sync_parts(
         queue: Arc::new(queue.clone()),
         progress: progress(config, redis),
         embedder: embedder.clone().map(|e| e as Arc<dyn Embedder>),
+        retention: config.jobs.retention,
     }));
     Ok(SyncParts {
         service,

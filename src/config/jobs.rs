@@ -27,6 +27,8 @@ pub struct JobsConfig {
     pub worker_port: u16,
     /// Re-sync of the whole book this often, when set (`SYNC_INTERVAL_SECS`).
     pub sync_interval: Option<Duration>,
+    /// How long ended sync runs and tasks are kept (`JOB_RETENTION_DAYS`).
+    pub retention: Duration,
     /// Lifetime of a progress record after its last write (`PROGRESS_TTL_SECS`).
     pub progress_ttl: Duration,
     /// GitHub's API, for listing the book (`GITHUB_API_BASE_URL`).
@@ -63,6 +65,10 @@ impl JobsConfig {
                 "SYNC_INTERVAL_SECS",
                 self.sync_interval
                     .map_or("0 (off)".into(), |d| d.as_secs().to_string()),
+            ),
+            (
+                "JOB_RETENTION_DAYS",
+                (self.retention.as_secs() / 86_400).to_string(),
             ),
             ("PROGRESS_TTL_SECS", self.progress_ttl.as_secs().to_string()),
             ("GITHUB_API_BASE_URL", self.github_api_base_url.clone()),

@@ -114,6 +114,7 @@ pub(crate) struct RawEnv {
     pub job_backoff_min_ms: Option<String>,
     pub job_backoff_max_secs: Option<String>,
     pub job_poll_interval_ms: Option<String>,
+    pub job_retention_days: Option<String>,
     pub worker_concurrency: Option<String>,
     pub worker_in_process: Option<String>,
     pub worker_port: Option<String>,

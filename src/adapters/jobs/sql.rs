@@ -128,3 +128,29 @@ mod tests {
         }
     }
 }
+
+/// Deletes tasks that ended (done or dead) before `before` (epoch seconds on SQLite).
+pub(super) async fn prune(
+    backend: &Backend,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, sqlx::Error> {
+    const ENDED: &str = "(status = 'Done' OR status = 'Killed' OR (status = 'Failed' AND attempts >= max_attempts))";
+    Ok(match backend {
+        Backend::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM apalis.jobs WHERE job_type = $1 AND done_at < $2 AND {ENDED}"
+        )))
+        .bind(QUEUE)
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected(),
+        Backend::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM Jobs WHERE job_type = ?1 AND done_at < ?2 AND {ENDED}"
+        )))
+        .bind(QUEUE)
+        .bind(before.timestamp())
+        .execute(pool)
+        .await?
+        .rows_affected(),
+    })
+}

@@ -11,6 +11,7 @@ mod entities;
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -263,6 +264,51 @@ impl SyncRunStore for SqlSyncRunStore {
                     });
                 }
                 Ok(reports)
+            })
+            .await
+    }
+
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.prune_runs(before).await
+    }
+}
+
+impl SqlSyncRunStore {
+    /// [`SyncRunStore::prune`]: the oldest runs first, 500 at most, lessons then runs, in one
+    /// transaction.
+    async fn prune_runs(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cutoff = before.timestamp_micros();
+        self.db
+            .write("prune sync runs", async {
+                let txn = txn::begin(&self.db).await?;
+                let result = async {
+                    let old: Vec<String> = run::Entity::find()
+                        .select_only()
+                        .column(run::Column::Id)
+                        .filter(run::Column::CreatedAt.lt(cutoff))
+                        .order_by_asc(run::Column::CreatedAt)
+                        .limit(500)
+                        .into_tuple::<String>()
+                        .all(&txn)
+                        .await
+                        .map_err(|e| classify(e, "find old sync runs"))?;
+                    if old.is_empty() {
+                        return Ok(0);
+                    }
+                    run_lesson::Entity::delete_many()
+                        .filter(run_lesson::Column::RunId.is_in(old.iter().map(String::as_str)))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| classify(e, "delete old sync run lessons"))?;
+                    let gone = run::Entity::delete_many()
+                        .filter(run::Column::Id.is_in(old.iter().map(String::as_str)))
+                        .exec(&txn)
+                        .await
+                        .map_err(|e| classify(e, "delete old sync runs"))?;
+                    Ok(gone.rows_affected)
+                }
+                .await;
+                txn::finish(txn, result, "prune sync runs").await
             })
             .await
     }

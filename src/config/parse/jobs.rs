@@ -73,6 +73,15 @@ pub(super) fn jobs(c: &mut Collector, raw: &RawEnv, prod: bool) -> JobsConfig {
         in_process: c.boolean("WORKER_IN_PROCESS", &raw.worker_in_process, !prod),
         worker_port: c.number("WORKER_PORT", &raw.worker_port, 8001u16, (0, u16::MAX)),
         sync_interval: (sync_interval > 0).then(|| Duration::from_secs(sync_interval)),
+        retention: Duration::from_secs(
+            86_400
+                * c.number(
+                    "JOB_RETENTION_DAYS",
+                    &raw.job_retention_days,
+                    30u64,
+                    (1, 3_650),
+                ),
+        ),
         progress_ttl: c.secs(
             "PROGRESS_TTL_SECS",
             &raw.progress_ttl_secs,

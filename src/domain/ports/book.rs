@@ -118,6 +118,10 @@ pub trait SyncRunStore: Send + Sync + 'static {
 
     /// The newest runs first, at most `limit`, with their lessons.
     async fn list(&self, limit: u32) -> Result<Vec<RunReport>, StoreError>;
+
+    /// Deletes runs created before `before`, with their lessons, at most 500 per call;
+    /// returns how many runs went.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Failure of a [`JobQueue`] call.
@@ -160,6 +164,9 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Where a task stands; `None` when the queue does not know it.
     async fn state(&self, task_id: &str) -> Result<Option<TaskState>, JobError>;
+
+    /// Deletes tasks that ended (done or dead) before `before`; returns how many.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, JobError>;
 }
 
 /// Failure of an [`Embedder`] call.

@@ -18,6 +18,7 @@ sql_contract!(
     a_listing_of_ten_thousand_lessons_is_recorded,
     list_returns_the_newest_runs_first,
     writes_to_an_unknown_run_are_not_found,
+    prune_deletes_runs_created_before_the_cutoff_with_their_lessons,
 );
 
 /// The run store on the fixture's database.
@@ -252,4 +253,25 @@ async fn writes_to_an_unknown_run_are_not_found(fx: &Fixture) {
             "{i}: {result:?}"
         );
     }
+}
+
+async fn prune_deletes_runs_created_before_the_cutoff_with_their_lessons(fx: &Fixture) {
+    let store = runs(fx);
+    let (old, new) = (run(10), run(20));
+    for r in [&old, &new] {
+        store.create(r).await.expect("run is stored");
+        store
+            .listed(&r.id, &listing(&["part-1/a", "part-1/b"], "t"))
+            .await
+            .expect("listed");
+    }
+
+    let gone = store.prune(at(15)).await.expect("prunes");
+    let again = store.prune(at(15)).await.expect("prunes again");
+
+    assert_eq!(gone, 1);
+    assert_eq!(again, 0, "nothing left before the cutoff");
+    assert!(store.get(&old.id).await.expect("reads").is_none());
+    let kept = store.get(&new.id).await.expect("reads").expect("kept");
+    assert_eq!(kept.lessons.len(), 2, "the newer run keeps its lessons");
 }

@@ -113,22 +113,6 @@ pub(super) async fn hand_back(backend: &Backend, worker: &str) -> Result<u64, sq
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_task_is_dead_when_killed_or_failed_without_tries_left() {
-        assert_eq!(classify("Done", 1, 5), TaskState::Done);
-        assert_eq!(classify("Killed", 1, 5), TaskState::Dead);
-        assert_eq!(classify("Failed", 5, 5), TaskState::Dead);
-        assert_eq!(classify("Failed", 2, 5), TaskState::Active);
-        for active in ["Pending", "Queued", "Running"] {
-            assert_eq!(classify(active, 0, 5), TaskState::Active);
-        }
-    }
-}
-
 /// Deletes tasks that ended (done or dead) before `before` (epoch seconds on SQLite).
 pub(super) async fn prune(
     backend: &Backend,
@@ -153,4 +137,20 @@ pub(super) async fn prune(
         .await?
         .rows_affected(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_is_dead_when_killed_or_failed_without_tries_left() {
+        assert_eq!(classify("Done", 1, 5), TaskState::Done);
+        assert_eq!(classify("Killed", 1, 5), TaskState::Dead);
+        assert_eq!(classify("Failed", 5, 5), TaskState::Dead);
+        assert_eq!(classify("Failed", 2, 5), TaskState::Active);
+        for active in ["Pending", "Queued", "Running"] {
+            assert_eq!(classify(active, 0, 5), TaskState::Active);
+        }
+    }
 }

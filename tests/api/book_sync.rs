@@ -93,6 +93,7 @@ async fn local_app(dir: &Path, extra: &[(&str, &str)]) -> TestApp {
         ("ADMIN_SECRET", ADMIN),
         ("JOB_BACKOFF_MIN_MS", "10"),
         ("JOB_POLL_INTERVAL_MS", "50"),
+        ("WORKER_IN_PROCESS", "true"),
     ]);
     vars.extend(pairs(extra));
     spawn_app_with(vars).await

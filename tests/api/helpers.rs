@@ -68,6 +68,9 @@ pub fn test_config(overrides: Vec<(String, String)>) -> Config {
         ("PORT", "0"),
         ("HOST", "127.0.0.1"),
         ("SHUTDOWN_GRACE_SECS", "5"),
+        // No book sync worker polling in the background of tests that do not sync (hundreds
+        // of services run side by side); the sync tests turn it on.
+        ("WORKER_IN_PROCESS", "false"),
     ]);
     vars.retain(|(k, _)| overrides.iter().all(|(o, _)| o != k));
     vars.extend(overrides);

@@ -26,6 +26,7 @@ fn fake_vars(fake: &FakeGithub) -> Vec<(String, String)> {
         ("JOB_BACKOFF_MIN_MS", "10"),
         ("JOB_BACKOFF_MAX_SECS", "1"),
         ("JOB_POLL_INTERVAL_MS", "50"),
+        ("WORKER_IN_PROCESS", "true"),
     ])
 }
 

@@ -280,3 +280,45 @@ async fn the_event_stream_sends_progress_until_the_job_ends_then_closes() {
     assert!(events.iter().all(|e| e["id"] == id.as_str()));
     app.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_an_embeddings_model_every_section_gets_a_vector_and_the_stage_completes() {
+    // Arrange
+    let model = crate::fake_model::start(crate::fake_model::Script::default()).await;
+    let book = tempfile::tempdir().unwrap();
+    write_book(book.path(), &small_book());
+    let base = model.base_url();
+    let app = local_app(
+        book.path(),
+        &[
+            ("EMBEDDINGS_MODEL", "text-embedding-test"),
+            ("OPENAI_API_KEY", "sk-test"),
+            ("OPENAI_BASE_URL", &base),
+        ],
+    )
+    .await;
+
+    // Act
+    let job = app.sync_and_wait(json!({})).await;
+    let (_, progress) = app
+        .get_json("/v1/lessons/progress?path=01-Intro/01-Basics/01-first")
+        .await;
+
+    // Assert
+    use std::sync::atomic::Ordering;
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["stages"]["embedding"]["COMPLETED"], 3, "{job}");
+    assert_eq!(
+        progress["stages"]["embedding"]["status"], "COMPLETED",
+        "{progress}"
+    );
+    assert!(
+        model.embedding_requests.load(Ordering::SeqCst) >= 3,
+        "one call per lesson"
+    );
+    assert!(
+        model.embedded_inputs.load(Ordering::SeqCst) >= 6,
+        "every section of every lesson"
+    );
+    app.stop().await.unwrap();
+}

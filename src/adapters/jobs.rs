@@ -4,8 +4,8 @@
 //! apalis gives delivery (Postgres `FOR UPDATE SKIP LOCKED`, SQLite `UPDATE … RETURNING`),
 //! worker heartbeats, re-queueing of a dead worker's tasks by the live ones, in-process retries
 //! with exponential backoff, and graceful shutdown. Three things it lacks are our SQL on its
-//! tables (`sql.rs`): the state of one task, putting a dead task back, and handing back at
-//! once what a stopping worker still held.
+//! tables (`sql.rs`): putting a dead task back, handing back at once what a stopping worker
+//! still held, and deleting old ended tasks.
 //!
 //! Every try happens in the worker's backoff loop (`retries = max_attempts - 1`): a task stored
 //! `Failed` with tries left would be fetched again at once, with no backoff.
@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::domain::ports::{JobError, JobQueue, QueuedTask, TaskState};
+use crate::domain::ports::{JobError, JobQueue, QueuedTask};
 use crate::domain::sync::SyncTask;
 pub use worker::{WorkerHandle, WorkerSettings, start_worker};
 
@@ -46,17 +46,6 @@ pub struct QueueSettings {
     pub missed_heartbeats: u32,
     /// How often an idle worker looks for tasks when nothing wakes it.
     pub poll_interval: Duration,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            heartbeat: Duration::from_secs(5),
-            missed_heartbeats: 3,
-            poll_interval: Duration::from_millis(500),
-        }
-    }
 }
 
 /// The database the queue lives in.
@@ -170,9 +159,20 @@ fn left_in_transaction<C: sqlx::Connection>(conn: &C) -> bool {
     open
 }
 
-fn unavailable(what: &str, detail: impl std::fmt::Display) -> JobError {
-    tracing::warn!(error = %detail, "job queue: {what} failed");
-    JobError::Unavailable(what.to_string())
+/// `call` within [`CALL_TIMEOUT`]; a failure or a timeout is logged and `Unavailable`.
+async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, JobError> {
+    let failed = |detail: &dyn std::fmt::Display| {
+        tracing::warn!(error = %detail, "job queue: {what} failed");
+        JobError::Unavailable(what.to_string())
+    };
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(failed(&e)),
+        Err(_) => Err(failed(&"timed out")),
+    }
 }
 
 #[async_trait]
@@ -182,33 +182,16 @@ impl JobQueue for ApalisQueue {
             return Ok(());
         }
         for chunk in tasks.chunks(500) {
-            match tokio::time::timeout(CALL_TIMEOUT, self.push(chunk)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(unavailable("push", e)),
-                Err(_) => return Err(unavailable("push", "timed out")),
-            }
+            bounded("push", self.push(chunk)).await?;
         }
         Ok(())
     }
 
     async fn retry(&self, task_ids: &[String]) -> Result<u64, JobError> {
-        tokio::time::timeout(CALL_TIMEOUT, sql::retry_dead(&self.backend, task_ids))
-            .await
-            .map_err(|_| unavailable("retry", "timed out"))?
-            .map_err(|e| unavailable("retry", e))
+        bounded("retry", sql::retry_dead(&self.backend, task_ids)).await
     }
 
     async fn prune(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64, JobError> {
-        tokio::time::timeout(CALL_TIMEOUT, sql::prune(&self.backend, before))
-            .await
-            .map_err(|_| unavailable("prune", "timed out"))?
-            .map_err(|e| unavailable("prune", e))
-    }
-
-    async fn state(&self, task_id: &str) -> Result<Option<TaskState>, JobError> {
-        tokio::time::timeout(CALL_TIMEOUT, sql::state(&self.backend, task_id))
-            .await
-            .map_err(|_| unavailable("state", "timed out"))?
-            .map_err(|e| unavailable("state", e))
+        bounded("prune", sql::prune(&self.backend, before)).await
     }
 }

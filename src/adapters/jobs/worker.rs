@@ -42,18 +42,6 @@ pub struct WorkerSettings {
     pub grace: Duration,
 }
 
-impl Default for WorkerSettings {
-    fn default() -> Self {
-        Self {
-            name: format!("worker-{}", std::process::id()),
-            concurrency: 4,
-            try_timeout: Duration::from_secs(120),
-            backoff: (Duration::from_millis(500), Duration::from_secs(30)),
-            grace: Duration::from_secs(20),
-        }
-    }
-}
-
 pub(super) fn sqlite_config(settings: &QueueSettings, batch: usize) -> apalis_sqlite::Config {
     apalis_sqlite::Config::default()
         .queue(QUEUE)
@@ -162,11 +150,6 @@ impl WorkerHandle {
     /// The worker's name.
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    /// Whether it ended by itself (it should not).
-    pub fn is_finished(&self) -> bool {
-        self.done.is_finished()
     }
 }
 

@@ -141,17 +141,6 @@ pub struct QueuedTask {
     pub task: SyncTask,
 }
 
-/// Where a task stands in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskState {
-    /// Waiting, or taken by a worker.
-    Active,
-    /// Done.
-    Done,
-    /// Every try failed, or it was aborted: the dead-letter state.
-    Dead,
-}
-
 /// The durable job queue (at-least-once; workers take tasks from it elsewhere).
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
@@ -161,9 +150,6 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Puts dead tasks back on the queue with their tries reset; returns how many were dead.
     /// A task that is not dead is left alone.
     async fn retry(&self, task_ids: &[String]) -> Result<u64, JobError>;
-
-    /// Where a task stands; `None` when the queue does not know it.
-    async fn state(&self, task_id: &str) -> Result<Option<TaskState>, JobError>;
 
     /// Deletes tasks that ended (done or dead) before `before`; returns how many.
     async fn prune(&self, before: DateTime<Utc>) -> Result<u64, JobError>;

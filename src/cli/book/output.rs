@@ -84,10 +84,7 @@ pub fn summary(report: &RunReport, book: Option<&Book>) -> String {
                 problems.iter().map(move |p| {
                     [
                         path.as_str().to_string(),
-                        serde_json::to_value(p.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        p.kind.as_str().to_string(),
                         p.detail.clone(),
                     ]
                 })

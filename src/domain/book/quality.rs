@@ -33,6 +33,22 @@ pub enum ProblemKind {
     FrontMatterInvalid,
 }
 
+impl ProblemKind {
+    /// The stable snake_case name (also its serde name): `missing_title`, `broken_link`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingTitle => "missing_title",
+            Self::EmptyTitle => "empty_title",
+            Self::NoSections => "no_sections",
+            Self::SectionTooShort => "section_too_short",
+            Self::SectionTooLong => "section_too_long",
+            Self::BrokenLink => "broken_link",
+            Self::ImageWithoutAlt => "image_without_alt",
+            Self::FrontMatterInvalid => "front_matter_invalid",
+        }
+    }
+}
+
 /// One problem, with a short detail (a heading, a link target, an image source).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Problem {

@@ -168,3 +168,20 @@ fn files_of_the_book_map_to_lesson_paths() {
         assert_eq!(of(not_a_lesson), None, "{not_a_lesson}");
     }
 }
+
+#[test]
+fn problem_kind_names_are_their_serde_names() {
+    use ProblemKind::*;
+    for kind in [
+        MissingTitle,
+        EmptyTitle,
+        NoSections,
+        SectionTooShort,
+        SectionTooLong,
+        BrokenLink,
+        ImageWithoutAlt,
+        FrontMatterInvalid,
+    ] {
+        assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+    }
+}

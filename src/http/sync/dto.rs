@@ -351,10 +351,7 @@ impl From<&Book> for QualityOut {
                 problems: problems
                     .iter()
                     .map(|p| ProblemOut {
-                        kind: serde_json::to_value(p.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        kind: p.kind.as_str().to_string(),
                         detail: p.detail.clone(),
                     })
                     .collect(),

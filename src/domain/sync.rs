@@ -13,7 +13,7 @@ use super::lesson::LessonPath;
 pub const MAX_SYNC_PATHS: usize = 500;
 
 /// Longest error detail kept for a lesson of a run, in characters.
-pub const MAX_RUN_ERROR_CHARS: usize = 500;
+pub const MAX_RUN_ERROR_CHARS: usize = super::progress::MAX_ERROR_CHARS;
 
 /// The id of a sync run (the "job id" clients see): a UUID v7 in its hyphenated lowercase
 /// form, so ids sort by creation time.
@@ -306,14 +306,11 @@ impl RunReport {
     }
 }
 
-/// An error detail as a run keeps it: control characters become spaces, trimmed, at most
-/// [`MAX_RUN_ERROR_CHARS`] characters.
+/// An error detail as a run keeps it: the progress tracker's bound (control characters become
+/// spaces, trimmed, at most
+/// [`MAX_RUN_ERROR_CHARS`] characters), `failed` when nothing is left.
 pub fn bound_run_error(detail: &str) -> String {
-    super::progress::bound_error(detail)
-        .unwrap_or_else(|| "failed".to_string())
-        .chars()
-        .take(MAX_RUN_ERROR_CHARS)
-        .collect()
+    super::progress::bound_error(detail).unwrap_or_else(|| "failed".to_string())
 }
 
 /// Bounds who asked for a run: at most 64 printable ASCII characters, `unknown` when empty.

@@ -307,8 +307,7 @@ impl RunReport {
 }
 
 /// An error detail as a run keeps it: the progress tracker's bound (control characters become
-/// spaces, trimmed, at most
-/// [`MAX_RUN_ERROR_CHARS`] characters), `failed` when nothing is left.
+/// spaces, trimmed, at most [`MAX_RUN_ERROR_CHARS`] characters), `failed` when nothing is left.
 pub fn bound_run_error(detail: &str) -> String {
     super::progress::bound_error(detail).unwrap_or_else(|| "failed".to_string())
 }

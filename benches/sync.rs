@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::arg;
 use study_mode_api::adapters::jobs::start_worker;
-use study_mode_api::adapters::redis::RedisClient;
-use study_mode_api::adapters::sql::{Database, migrations};
-use study_mode_api::bootstrap::sync::{sync_parts, worker_name, worker_settings};
+use study_mode_api::bootstrap::sync::{Standalone, worker_name, worker_settings};
 use study_mode_api::config::Config;
 use study_mode_api::domain::sync::SyncScope;
 
@@ -50,7 +48,6 @@ async fn main() {
     let concurrency = arg("--concurrency", "4");
     let database = arg("--database", "sqlite");
     let redis = arg("--redis", "");
-    study_mode_api::bootstrap::install_tls_provider();
 
     let book = tempfile::tempdir().expect("book folder");
     for i in 0..lessons {
@@ -86,20 +83,8 @@ async fn main() {
         vars.push(("REDIS_URL".to_string(), redis.clone()));
     }
     let config = Config::from_vars(vars).expect("configuration");
-    let db = Database::connect(&config.database).await.expect("database");
-    migrations::run(&db).await.expect("migrations");
-    let redis = config
-        .redis
-        .as_ref()
-        .map(|r| RedisClient::connect(r).expect("redis"));
-    let metrics = study_mode_api::http::metrics::Metrics::new();
-    let lessons_service =
-        study_mode_api::bootstrap::lesson_service(&config, redis.as_ref(), &metrics)
-            .await
-            .expect("lessons");
-    let parts = sync_parts(&config, &db, redis.as_ref(), lessons_service)
-        .await
-        .expect("sync");
+    let sync = Standalone::open(&config).await.expect("sync opens");
+    let parts = sync.parts.clone();
     let worker = start_worker(
         &parts.queue,
         parts.service.clone(),
@@ -112,7 +97,7 @@ async fn main() {
         } else {
             "SQLite"
         },
-        if redis.is_some() {
+        if sync.redis.is_some() {
             "Redis"
         } else {
             "in process"
@@ -155,8 +140,7 @@ async fn main() {
             report.status().as_str()
         );
     }
-    worker.stop().await;
-    db.close().await;
+    sync.close(Some(worker)).await;
     if let Some(name) = pg_name {
         let admin = sqlx::PgPool::connect(&database).await.expect("Postgres");
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(

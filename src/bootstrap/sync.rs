@@ -1,7 +1,7 @@
 //! The book sync's parts: queue, catalog, stores, progress tracker, embeddings model.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -75,6 +75,49 @@ pub async fn sync_parts(
         queue,
         embedder,
     })
+}
+
+/// The sync with what it stands on, opened outside `serve` (the command line, the benchmark):
+/// the database (migrated), Redis when configured, the lessons and the sync's parts.
+pub struct Standalone {
+    /// The database.
+    pub db: Database,
+    /// Redis, when configured.
+    pub redis: Option<RedisClient>,
+    /// The sync and its queue.
+    pub parts: SyncParts,
+}
+
+impl Standalone {
+    /// Opens everything `config` names and applies pending migrations.
+    ///
+    /// # Errors
+    /// When the database, Redis's settings or the queue cannot be used.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        super::install_tls_provider();
+        let db = Database::connect(&config.database).await?;
+        crate::adapters::sql::migrations::run(&db).await?;
+        let redis = config
+            .redis
+            .as_ref()
+            .map(RedisClient::connect)
+            .transpose()?;
+        let metrics = crate::http::metrics::Metrics::new();
+        let lessons = super::lesson_service(config, redis.as_ref(), &metrics).await?;
+        let parts = sync_parts(config, &db, redis.as_ref(), lessons).await?;
+        Ok(Self { db, redis, parts })
+    }
+
+    /// Stops `worker` (when one ran here), then closes the pools.
+    pub async fn close(self, worker: Option<crate::adapters::jobs::WorkerHandle>) {
+        if let Some(worker) = worker {
+            worker.stop().await;
+        }
+        self.db.close().await;
+        if let Some(redis) = &self.redis {
+            redis.close().await;
+        }
+    }
 }
 
 /// How this process's worker consumes the queue.
@@ -152,54 +195,6 @@ fn embedder(config: &Config) -> anyhow::Result<Option<Arc<OpenAiEmbedder>>> {
         allow_http: config.plaintext_allowed("OPENAI_BASE_URL"),
     })?;
     Ok(Some(Arc::new(embedder)))
-}
-
-/// Resident memory of this process in MiB (Linux; `None` elsewhere).
-pub fn rss_mib() -> Option<f64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096.0 / 1_048_576.0)
-}
-
-/// Runs one start-up step, logging its duration and the process RSS after it; retries a
-/// failed step with exponential backoff (0.5 s doubling to 30 s) up to `tries` times.
-///
-/// # Errors
-/// The last failure when every try failed.
-pub async fn step<T, F, Fut>(name: &str, tries: u32, mut run: F) -> anyhow::Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<T>>,
-{
-    let mut wait = Duration::from_millis(500);
-    let mut attempt = 1;
-    loop {
-        let started = Instant::now();
-        match run().await {
-            Ok(value) => {
-                tracing::info!(
-                    step = name,
-                    ms = started.elapsed().as_millis() as u64,
-                    rss_mib = rss_mib().map(|m| (m * 10.0).round() / 10.0),
-                    "worker start-up step done"
-                );
-                return Ok(value);
-            }
-            Err(error) if attempt < tries => {
-                tracing::warn!(
-                    step = name,
-                    attempt,
-                    retry_in_ms = wait.as_millis() as u64,
-                    error = format!("{error:#}"),
-                    "worker start-up step failed; retrying"
-                );
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(30));
-                attempt += 1;
-            }
-            Err(error) => return Err(error.context(format!("start-up step {name}"))),
-        }
-    }
 }
 
 /// Starts a sync of the whole book every `every` (`SYNC_INTERVAL_SECS`), the first one

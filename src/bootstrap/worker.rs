@@ -7,14 +7,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::web::Json;
 use poem::{EndpointExt, IntoResponse, Route, Server, get, handler, http::StatusCode};
 
-use super::sync::{rss_mib, step, sync_parts, worker_name, worker_settings};
+use super::sync::{sync_parts, worker_name, worker_settings};
 use crate::adapters::jobs::start_worker;
 use crate::adapters::redis::RedisClient;
 use crate::adapters::sql::{Database, migrations};
@@ -176,4 +176,52 @@ pub async fn run_worker(
     }
     tracing::info!("worker stopped");
     Ok(())
+}
+
+/// Resident memory of this process in MiB (Linux; `None` elsewhere).
+pub fn rss_mib() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / 1_048_576.0)
+}
+
+/// Runs one start-up step, logging its duration and the process RSS after it; retries a
+/// failed step with exponential backoff (0.5 s doubling to 30 s) up to `tries` times.
+///
+/// # Errors
+/// The last failure when every try failed.
+pub async fn step<T, F, Fut>(name: &str, tries: u32, mut run: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut wait = Duration::from_millis(500);
+    let mut attempt = 1;
+    loop {
+        let started = Instant::now();
+        match run().await {
+            Ok(value) => {
+                tracing::info!(
+                    step = name,
+                    ms = started.elapsed().as_millis() as u64,
+                    rss_mib = rss_mib().map(|m| (m * 10.0).round() / 10.0),
+                    "worker start-up step done"
+                );
+                return Ok(value);
+            }
+            Err(error) if attempt < tries => {
+                tracing::warn!(
+                    step = name,
+                    attempt,
+                    retry_in_ms = wait.as_millis() as u64,
+                    error = format!("{error:#}"),
+                    "worker start-up step failed; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+                attempt += 1;
+            }
+            Err(error) => return Err(error.context(format!("start-up step {name}"))),
+        }
+    }
 }

@@ -17,10 +17,8 @@ use clap::Subcommand;
 
 use super::{EXIT_CONFIG, load_config};
 use crate::adapters::jobs::{WorkerHandle, start_worker};
-use crate::adapters::redis::RedisClient;
-use crate::adapters::sql::{Database, migrations};
 use crate::app::sync::SyncService;
-use crate::bootstrap::sync::{SyncParts, sync_parts, worker_name, worker_settings};
+use crate::bootstrap::sync::{Standalone, worker_name, worker_settings};
 use crate::config::Config;
 use crate::domain::lesson::LessonPath;
 use crate::domain::sync::{MAX_SYNC_PATHS, RunReport, SyncRunId, SyncScope};
@@ -75,9 +73,7 @@ pub enum JobsCommand {
 /// What the commands work with.
 struct Session {
     config: Config,
-    db: Database,
-    redis: Option<RedisClient>,
-    parts: SyncParts,
+    sync: Standalone,
 }
 
 impl Session {
@@ -90,45 +86,21 @@ impl Session {
             "warn"
         };
         telemetry::init_stderr(level, config.log_format);
-        crate::bootstrap::install_tls_provider();
-        let opened: anyhow::Result<Self> = async {
-            let db = Database::connect(&config.database).await?;
-            migrations::run(&db).await?;
-            let redis = config
-                .redis
-                .as_ref()
-                .map(RedisClient::connect)
-                .transpose()?;
-            let metrics = crate::http::metrics::Metrics::new();
-            let lessons =
-                crate::bootstrap::lesson_service(&config, redis.as_ref(), &metrics).await?;
-            let parts = sync_parts(&config, &db, redis.as_ref(), lessons).await?;
-            Ok(Self {
-                config,
-                db,
-                redis,
-                parts,
-            })
+        match Standalone::open(&config).await {
+            Ok(sync) => Ok(Self { config, sync }),
+            Err(e) => {
+                eprintln!("cannot open the database or the job queue: {e:#}");
+                Err(ExitCode::FAILURE)
+            }
         }
-        .await;
-        opened.map_err(|e| {
-            eprintln!("cannot open the database or the job queue: {e:#}");
-            ExitCode::FAILURE
-        })
     }
 
     fn service(&self) -> &Arc<SyncService> {
-        &self.parts.service
+        &self.sync.parts.service
     }
 
     async fn close(self, worker: Option<WorkerHandle>) {
-        if let Some(worker) = worker {
-            worker.stop().await;
-        }
-        self.db.close().await;
-        if let Some(redis) = &self.redis {
-            redis.close().await;
-        }
+        self.sync.close(worker).await;
     }
 }
 
@@ -151,7 +123,7 @@ pub async fn run_book(command: BookCommand) -> ExitCode {
     // and hold this command up to the grace (or hand them back with a try counted).
     let worker = (in_process && wait).then(|| {
         start_worker(
-            &session.parts.queue,
+            &session.sync.parts.queue,
             session.service().clone(),
             worker_settings(&session.config, worker_name("cli")),
         )

@@ -113,6 +113,15 @@ pub fn purge_paths(body: &[u8]) -> Result<Vec<LessonPath>, ApiError> {
             format!("at most {MAX_PURGE_PATHS} paths per request; send several requests"),
         ));
     }
+    lesson_paths(&raw)
+}
+
+/// Each of `raw` as a lesson path, each once, in first-seen order (the canonical form: two
+/// spellings of one lesson count once).
+///
+/// # Errors
+/// 400 `invalid_lesson_path` naming the first path refused (`paths[i]`, quoted, cut).
+pub fn lesson_paths(raw: &[String]) -> Result<Vec<LessonPath>, ApiError> {
     let mut seen = HashSet::new();
     let mut paths = Vec::with_capacity(raw.len());
     for (i, candidate) in raw.iter().enumerate() {

@@ -75,40 +75,25 @@ fn scope(body: &[u8]) -> Result<SyncScope, ApiError> {
     if body.trim_ascii().is_empty() {
         return Ok(SyncScope::Book);
     }
-    let parsed: SyncIn = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            let paths = v.as_object()?.get("paths").cloned();
-            match paths {
-                None => Some(SyncIn { paths: None }),
-                Some(list) => serde_json::from_value::<Vec<String>>(list)
-                    .ok()
-                    .map(|p| SyncIn { paths: Some(p) }),
-            }
-        })
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "bad_request",
-                "body must be a JSON object with an optional \"paths\" array of lesson paths",
-            )
-        })?;
-    let raw = parsed.paths.unwrap_or_default();
+    let malformed = || {
+        ApiError::bad_request(
+            "bad_request",
+            "body must be a JSON object with an optional \"paths\" array of lesson paths",
+        )
+    };
+    let body: serde_json::Value = serde_json::from_slice(body).map_err(|_| malformed())?;
+    let raw: Vec<String> = match body.as_object().ok_or_else(malformed)?.get("paths") {
+        None => return Ok(SyncScope::Book),
+        // `null` included: the spec's array is not nullable.
+        Some(list) => serde_json::from_value(list.clone()).map_err(|_| malformed())?,
+    };
     if raw.is_empty() {
         return Ok(SyncScope::Book);
     }
     if raw.len() > MAX_SYNC_PATHS {
         return Err(SyncError::TooManyPaths.into());
     }
-    raw.iter()
-        .enumerate()
-        .map(|(i, p)| {
-            LessonPath::parse(p).map_err(|e| {
-                let quoted: String = p.chars().take(100).collect();
-                ApiError::bad_request("invalid_lesson_path", format!("paths[{i}] {quoted:?}: {e}"))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(SyncScope::Paths)
+    super::admin::lesson_paths(&raw).map(SyncScope::Paths)
 }
 
 #[OpenApi(response_header(

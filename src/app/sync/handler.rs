@@ -77,12 +77,11 @@ impl SyncService {
                 },
             })
             .collect();
-        let mut recorded: Vec<(LessonPath, String)> = tasks
+        let recorded: Vec<(LessonPath, String)> = tasks
             .iter()
             .zip(&listing)
             .map(|(task, (path, _))| (path.clone(), task.id.clone()))
             .collect();
-        recorded.extend(removed.iter().map(|p| (p.clone(), String::new())));
         self.deps
             .runs
             .listed(run, &recorded)
@@ -94,6 +93,7 @@ impl SyncService {
                 .remove(&removed)
                 .await
                 .map_err(|e| e.to_string())?;
+            // Recorded straight as removed: they have no task.
             for path in &removed {
                 self.deps
                     .runs

@@ -7,5 +7,6 @@ pub mod lessons;
 pub mod preauth;
 pub mod quota;
 pub mod readiness;
+pub mod search;
 pub mod study;
 pub mod sync;

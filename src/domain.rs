@@ -15,6 +15,7 @@ pub mod principal;
 pub mod progress;
 pub mod prompt;
 pub mod rate_limit;
+pub mod search;
 pub mod sliding_log;
 pub mod suggestions;
 pub mod sync;

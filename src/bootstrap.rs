@@ -128,7 +128,13 @@ impl Application {
                 max_items_per_thread: config.storage_limits.max_items_per_thread,
                 ..StudySettings::default()
             },
-        ));
+        )
+        .with_search(Arc::new(crate::app::search::SearchService::new(
+            Arc::new(crate::adapters::sql::book::SqlBookStore::new(db.clone())),
+            sync.embedder
+                .clone()
+                .map(|e| e as Arc<dyn crate::domain::ports::Embedder>),
+        ))));
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
         let own = identity::identity(&config, &db, &metrics)?;
@@ -212,6 +218,16 @@ impl Application {
                 sync::worker_settings(&self.state.config, sync::worker_name("serve")),
             )
         });
+        if self.state.config.jobs.sync_on_start {
+            let sync = self.sync.service.clone();
+            tokio::spawn(async move {
+                match sync.sync_if_empty("startup").await {
+                    Ok(Some(run)) => tracing::info!(%run, "the book's index is empty: syncing the book"),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "could not start the first sync of the book"),
+                }
+            });
+        }
         let schedule = self
             .state
             .config

@@ -7,6 +7,7 @@ pub mod book;
 pub mod bounds;
 pub mod circuit_breaker;
 pub mod cursor;
+pub mod grounding;
 pub mod identity;
 pub mod lesson;
 pub mod marker;

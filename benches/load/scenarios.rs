@@ -216,6 +216,8 @@ impl<'a> Runner<'a> {
             // So are the storage caps: long runs make many threads per identity.
             ("MAX_THREADS_PER_USER".into(), "1000000".into()),
             ("MAX_ITEMS_PER_THREAD".into(), "1000000".into()),
+            // No background sync of the book beside what is measured.
+            ("SYNC_ON_START".into(), "false".into()),
         ];
         env.extend(auth::service_env(self.cli.auth, &model.jwks_url()));
         if let Some(db) = &database {

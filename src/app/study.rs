@@ -47,7 +47,7 @@ pub struct StudySettings {
     pub max_output_tokens: u32,
     /// Characters of thread history a teach prompt may carry.
     pub history_budget_chars: usize,
-    /// Characters of the lesson that ground an ask-mode answer.
+    /// Characters of book passages that ground an ask-mode answer.
     pub lesson_excerpt_chars: usize,
     /// Threads one user may keep (`MAX_THREADS_PER_USER`).
     pub max_threads_per_user: u64,
@@ -162,6 +162,7 @@ pub struct StudyService {
     settings: StudySettings,
     headroom: limits::Headroom,
     turns: shutdown::TurnTasks,
+    search: Option<Arc<crate::app::search::SearchService>>,
 }
 
 impl StudyService {
@@ -181,7 +182,16 @@ impl StudyService {
             settings,
             headroom: limits::Headroom::default(),
             turns: shutdown::TurnTasks::default(),
+            search: None,
         }
+    }
+
+    /// Grounds ask-mode answers in the whole book through `search` (without it, in the open
+    /// lesson alone).
+    #[must_use]
+    pub fn with_search(mut self, search: Arc<crate::app::search::SearchService>) -> Self {
+        self.search = Some(search);
+        self
     }
 
     /// At shutdown: waits for every running turn (detached ones included) until `grace_ends`,

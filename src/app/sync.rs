@@ -235,6 +235,19 @@ impl SyncService {
         Ok(Some(retried))
     }
 
+    /// A first run's sync: starts a sync of the whole book when the index holds no lesson (and
+    /// no sync is recorded yet, so a book that is really empty is not synced at every start).
+    /// Returns the run started, if any.
+    ///
+    /// # Errors
+    /// When the store or the queue fails.
+    pub async fn sync_if_empty(&self, requested_by: &str) -> Result<Option<SyncRunId>, SyncError> {
+        if !self.deps.book.paths().await?.is_empty() || !self.deps.runs.list(1).await?.is_empty() {
+            return Ok(None);
+        }
+        self.start(SyncScope::Book, requested_by).await.map(Some)
+    }
+
     /// The book as the syncs left it: table of contents, links, quality report.
     ///
     /// # Errors

@@ -23,6 +23,8 @@ pub struct JobsConfig {
     pub concurrency: usize,
     /// Whether `serve` also runs a worker (`WORKER_IN_PROCESS`).
     pub in_process: bool,
+    /// Whether `serve` syncs the book when it starts with an empty index (`SYNC_ON_START`).
+    pub sync_on_start: bool,
     /// Port of a `worker` process's `/health` and `/health/ready` (`WORKER_PORT`; 0 = any).
     pub worker_port: u16,
     /// Re-sync of the whole book this often, when set (`SYNC_INTERVAL_SECS`).
@@ -60,6 +62,7 @@ impl JobsConfig {
             ),
             ("WORKER_CONCURRENCY", self.concurrency.to_string()),
             ("WORKER_IN_PROCESS", self.in_process.to_string()),
+            ("SYNC_ON_START", self.sync_on_start.to_string()),
             ("WORKER_PORT", self.worker_port.to_string()),
             (
                 "SYNC_INTERVAL_SECS",

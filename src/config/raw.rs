@@ -117,6 +117,7 @@ pub(crate) struct RawEnv {
     pub job_retention_days: Option<String>,
     pub worker_concurrency: Option<String>,
     pub worker_in_process: Option<String>,
+    pub sync_on_start: Option<String>,
     pub worker_port: Option<String>,
     pub sync_interval_secs: Option<String>,
     pub progress_ttl_secs: Option<String>,

@@ -73,7 +73,12 @@ pub fn ask_prompt(
         Role::System,
         ask_instructions(ctx, selected.is_some()),
     )];
-    let grounding = ctx.chunk_text.chars().count() + selected.map_or(0, |t| t.chars().count());
+    let grounding = ctx
+        .sources
+        .iter()
+        .map(|s| s.text.chars().count())
+        .sum::<usize>()
+        + selected.map_or(0, |t| t.chars().count());
     let past = conversation(ctx, history);
     let skip = past.len().saturating_sub(ASK_HISTORY_ITEMS);
     let past: Vec<PromptMessage> = past.into_iter().skip(skip).collect();
@@ -336,23 +341,52 @@ fn teach_instructions(ctx: &TutorContext, action: TeachAction) -> String {
 
 fn ask_instructions(ctx: &TutorContext, highlight: bool) -> String {
     let mut s = format!(
-        "You are a tutor answering a quick question about the lesson \"{}\". Answer directly and \
-         briefly, in 1-2 sentences. Put key terms in **bold**. Do not ask a follow-up question. \
-         Ground your answer in the lesson excerpt below",
-        ctx.lesson_title
+        "You are a tutor answering a quick question from a student reading the lesson \"{}\" \
+         of a book. Answer directly and briefly, in 1-3 sentences. Put key terms in **bold**. \
+         Do not ask a follow-up question.",
+        escape_field(&ctx.lesson_title)
+    );
+    if ctx.sources.is_empty() {
+        s.push_str(
+            " No passage of the book matches this question",
+        );
+        if highlight {
+            s.push_str(
+                ". Ground your answer in the text the student highlighted (the \
+                 <highlighted_text> field below); if it does not answer the question either",
+            );
+        }
+        s.push_str(
+            ": say in a few words that the book does not seem to cover it and suggest asking \
+             with words from the lesson. Do not answer from general knowledge and never invent \
+             what the book says.\n",
+        );
+        return s;
+    }
+    s.push_str(
+        " Answer only from the numbered sources below (passages of the book, the open lesson's \
+         first)",
     );
     if highlight {
         s.push_str(" and the text the student highlighted (the <highlighted_text> field below)");
     }
     s.push_str(
-        "; if they do not cover the question, say so in a few words and answer from general \
-         knowledge.\n",
+        ". After each statement, cite the source it comes from by its number in square \
+         brackets, like [1] or [1, 3]; cite only sources you used. When the answer comes from \
+         another lesson, name that lesson. If the sources do not answer the question, say in a \
+         few words that the book does not seem to cover it; do not answer from general \
+         knowledge and never invent what the book says.\n",
     );
-    let _ = write!(
-        s,
-        "\n<lesson_excerpt>\n{}\n</lesson_excerpt>\n",
-        ctx.chunk_text
-    );
+    for source in &ctx.sources {
+        let _ = write!(
+            s,
+            "\n<source number=\"{}\" lesson=\"{}\" section=\"{}\">\n{}\n</source>\n",
+            source.number,
+            escape_field(&source.lesson_title).replace('"', "&quot;"),
+            escape_field(&source.section_title).replace('"', "&quot;"),
+            escape_field(&source.text),
+        );
+    }
     s
 }
 

@@ -117,6 +117,23 @@ pub struct ToolChoice {
     pub id: String,
 }
 
+/// A passage of the book a tutor message cites.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citation {
+    /// Lesson path.
+    pub path: String,
+    /// Lesson title.
+    pub lesson_title: String,
+    /// Section position in the lesson (0-based).
+    pub section_index: u32,
+    /// Section heading.
+    pub section_title: String,
+    /// Character offset in the message text where the citation stood; `None`: the citation is
+    /// listed without an inline anchor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
 /// What an item is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -142,6 +159,9 @@ pub enum ItemKind {
         /// True when the model failed mid-stream and this is the partial text.
         #[serde(default)]
         interrupted: bool,
+        /// The passages of the book the answer cites (ask mode), in the order first cited.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        citations: Vec<Citation>,
     },
     /// Server-only context for the model (e.g. "the student cancelled"); never sent.
     HiddenContext {

@@ -101,6 +101,27 @@ pub struct TutorContext {
     /// model only, never to the student.
     #[serde(default)]
     pub pending_correct: Option<Choice>,
+    /// Ask mode: the passages of the book the answer is grounded in, numbered from 1 (the
+    /// model cites them as `[n]`); empty when nothing in the book matched.
+    #[serde(default)]
+    pub sources: Vec<SourcePassage>,
+}
+
+/// A passage of the book given to the tutor as a numbered source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SourcePassage {
+    /// Number the answer cites it by (`[1]`), from 1.
+    pub number: u32,
+    /// Lesson path.
+    pub path: String,
+    /// Lesson title.
+    pub lesson_title: String,
+    /// Section position in the lesson (0-based).
+    pub section_index: u32,
+    /// Section heading.
+    pub section_title: String,
+    /// Text of the passage, cut to the prompt's budget.
+    pub text: String,
 }
 
 /// A complete prompt: instructions plus history plus the new message.

@@ -71,6 +71,7 @@ pub fn test_config(overrides: Vec<(String, String)>) -> Config {
         // No book sync worker polling in the background of tests that do not sync (hundreds
         // of services run side by side); the sync tests turn it on.
         ("WORKER_IN_PROCESS", "false"),
+        ("SYNC_ON_START", "false"),
     ]);
     vars.retain(|(k, _)| overrides.iter().all(|(o, _)| o != k));
     vars.extend(overrides);

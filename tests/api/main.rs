@@ -15,6 +15,7 @@ mod fake_github;
 mod fake_model;
 mod fake_oauth;
 mod fake_sso;
+mod grounded;
 mod health;
 mod helpers;
 mod lesson_cache;

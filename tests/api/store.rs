@@ -196,6 +196,7 @@ pub fn assistant(thread_id: &str, id: &str, created: i64, text: &str) -> ThreadI
         kind: ItemKind::AssistantMessage {
             text: text.to_owned(),
             interrupted: false,
+            citations: Vec::new(),
         },
     }
 }

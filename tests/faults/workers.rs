@@ -42,6 +42,7 @@ fn env_for(database: &str, fake: &FakeGithub, grace_secs: u64) -> Vec<(String, S
         ("GITHUB_RAW_BASE_URL", &fake.base_url()),
         ("GITHUB_API_BASE_URL", &fake.api_base_url()),
         ("WORKER_IN_PROCESS", "false"),
+        ("SYNC_ON_START", "false"),
         ("WORKER_CONCURRENCY", "2"),
         ("JOB_HEARTBEAT_SECS", "1"),
         ("JOB_MISSED_HEARTBEATS", "2"),

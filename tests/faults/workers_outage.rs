@@ -57,6 +57,7 @@ fn direct_env(database: &str, fake: &FakeGithub) -> Vec<(String, String)> {
         ("GITHUB_RAW_BASE_URL", &fake.base_url()),
         ("GITHUB_API_BASE_URL", &fake.api_base_url()),
         ("WORKER_IN_PROCESS", "false"),
+        ("SYNC_ON_START", "false"),
         ("OPENAI_API_KEY", "sk-fault-matrix"),
         ("RATE_LIMIT_CHAT_FREE", "unlimited"),
         ("RATE_LIMIT_API_FREE", "unlimited"),

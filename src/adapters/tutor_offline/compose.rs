@@ -5,7 +5,7 @@ use super::question::Section;
 use super::text;
 use crate::domain::marker;
 use crate::domain::teach::{Choice, MAX_ATTEMPTS, TeachAction, Verdict};
-use crate::domain::tutor::{StudyMode, TutorContext};
+use crate::domain::tutor::{SourcePassage, StudyMode, TutorContext};
 
 /// The whole answer to a turn.
 pub(super) fn compose(ctx: &TutorContext) -> String {
@@ -126,42 +126,75 @@ fn complete(ctx: &TutorContext) -> String {
     parts.join("\n\n")
 }
 
+/// Ask mode: the sentence of the highlighted text or of the book's passages (the prompt's
+/// sources) that best matches the question, quoted with its lesson and cited by its source
+/// number, as a model is told to; when nothing matches, the tutor says so.
 fn ask(ctx: &TutorContext) -> String {
-    let mut pool: Vec<String> = ctx
-        .selected_text
-        .as_deref()
-        .map(text::sentences)
-        .unwrap_or_default();
-    pool.extend(text::sentences(&ctx.chunk_text));
     // A sentence that is itself a question would read as a follow-up question.
-    pool.retain(|s| !s.ends_with('?'));
-    if let Some((sentence, word)) = text::best_overlap(&ctx.student_message, &pool) {
-        let sentence = text::truncate_words(sentence, text::EXCERPT_CHARS);
-        return format!(
-            "According to the lesson: {}",
-            text::bold_word(&sentence, &word)
-        );
-    }
-    let title = clean(ctx.lesson_title.trim());
-    let first = ctx
-        .chunk_titles
-        .first()
-        .map(|t| clean(t.trim()))
-        .filter(|t| !t.is_empty());
-    match (title.is_empty(), first) {
-        (false, Some(first)) => format!(
-            "This lesson, **{title}**, starts with “{first}”. Ask about any part of it and I'll point you to the right passage."
-        ),
-        (false, None) => format!(
-            "This lesson covers **{title}**. Ask about any part of it and I'll point you to the right passage."
-        ),
-        (true, Some(first)) => format!(
-            "This lesson starts with **{first}**. Ask about any part of it and I'll point you to the right passage."
-        ),
-        (true, None) => {
-            "I couldn't find that in this lesson. Ask about a term or idea from the text and I'll point you to it.".to_string()
+    let statements = |text: &str| -> Vec<String> {
+        text::sentences(text)
+            .into_iter()
+            .filter(|s| !s.ends_with('?'))
+            .collect()
+    };
+    let mut pool: Vec<String> = Vec::new();
+    // Where each sentence of the pool comes from: the highlight (None) or a source.
+    let mut origin: Vec<Option<usize>> = Vec::new();
+    if let Some(selected) = ctx.selected_text.as_deref() {
+        for sentence in statements(selected) {
+            pool.push(sentence);
+            origin.push(None);
         }
     }
+    for (i, source) in ctx.sources.iter().enumerate() {
+        for sentence in statements(&source.text) {
+            pool.push(sentence);
+            origin.push(Some(i));
+        }
+    }
+    let found = text::best_overlap(&ctx.student_message, &pool).map(|(sentence, word)| {
+        let at = pool
+            .iter()
+            .position(|s| std::ptr::eq(s.as_str(), sentence))
+            .unwrap_or(0);
+        let quoted = text::bold_word(&text::truncate_words(sentence, text::EXCERPT_CHARS), &word);
+        (origin.get(at).copied().flatten(), quoted)
+    });
+    match found {
+        Some((None, quoted)) => format!("From the passage you highlighted: “{}”", clean(&quoted)),
+        Some((Some(i), quoted)) => quote(&ctx.sources[i], &quoted, "Here's what the book says"),
+        None => match ctx.sources.first() {
+            // The book matched the question's words, but no single sentence shares enough.
+            Some(first) => {
+                let opening = statements(&first.text)
+                    .into_iter()
+                    .next()
+                    .map(|s| text::truncate_words(&s, text::EXCERPT_CHARS))
+                    .unwrap_or_default();
+                quote(first, &opening, "The closest passage I found")
+            }
+            None => "I couldn't find that in the book. Try asking with words from the lesson, \
+                     or highlight a passage and ask about it."
+                .to_string(),
+        },
+    }
+}
+
+/// `quoted` as a quotation from `source`, named by lesson and section, with its citation.
+fn quote(source: &SourcePassage, quoted: &str, lead: &str) -> String {
+    let lesson = clean(source.lesson_title.trim());
+    let section = clean(source.section_title.trim());
+    let place = match (lesson.is_empty(), section.is_empty()) {
+        (false, false) => format!("**{lesson}** — *{section}*"),
+        (false, true) => format!("**{lesson}**"),
+        (true, false) => format!("*{section}*"),
+        (true, true) => "the book".to_string(),
+    };
+    format!(
+        "{lead}, in {place}:\n\n> {} [{}]",
+        clean(quoted),
+        source.number
+    )
 }
 
 /// What the student's last answer earned, as the opening paragraph.

@@ -9,7 +9,7 @@ use super::{OfflineTutor, compose::compose, text};
 use crate::domain::marker;
 use crate::domain::ports::TutorModel;
 use crate::domain::teach::{Choice, TeachAction, Verdict};
-use crate::domain::tutor::{Prompt, StudyMode, TutorChunk, TutorContext};
+use crate::domain::tutor::{Prompt, SourcePassage, StudyMode, TutorChunk, TutorContext};
 
 const CHUNK: &str = "# What is an agent\n\n\
 An agent is a program that decides its next step by itself. \
@@ -43,10 +43,21 @@ fn ask(message: &str, selected: Option<&str>) -> TutorContext {
         mode: StudyMode::Ask,
         lesson_title: "Agents 101".to_string(),
         chunk_titles: vec!["What is an agent".to_string(), "Tools".to_string()],
-        chunk_text: CHUNK.to_string(),
         student_message: message.to_string(),
         selected_text: selected.map(str::to_string),
+        sources: vec![source(1, "Agents 101", "What is an agent", CHUNK)],
         ..TutorContext::default()
+    }
+}
+
+fn source(number: u32, lesson: &str, section: &str, text: &str) -> SourcePassage {
+    SourcePassage {
+        number,
+        path: format!("book/{number}"),
+        lesson_title: lesson.to_string(),
+        section_index: 0,
+        section_title: section.to_string(),
+        text: text.to_string(),
     }
 }
 
@@ -315,13 +326,31 @@ fn complete_congratulates_and_lists_every_section() {
 }
 
 #[test]
-fn ask_answers_from_the_best_matching_sentence_with_one_bold_term_and_no_question() {
+fn ask_quotes_the_best_matching_sentence_with_its_lesson_and_citation() {
     let answer = compose(&ask("Which tools does an agent use to act?", None));
 
     assert_eq!(
         answer,
-        "According to the lesson: It can call **tools** to act on the world."
+        "Here's what the book says, in **Agents 101** — *What is an agent*:\n\n> It can call **tools** to act on the world. [1]"
     );
+}
+
+#[test]
+fn ask_quotes_another_lesson_when_its_sentence_matches_best() {
+    let mut context = ask("How does a planner decompose a goal into steps?", None);
+    context.sources.push(source(
+        2,
+        "Planning",
+        "Planners",
+        "A planner decomposes a goal into steps. Each step is checked.",
+    ));
+    let answer = compose(&context);
+
+    assert!(
+        answer.starts_with("Here's what the book says, in **Planning** — *Planners*:"),
+        "{answer}"
+    );
+    assert!(answer.contains("goal into steps. [2]"), "{answer}");
 }
 
 #[test]
@@ -335,16 +364,30 @@ fn ask_prefers_the_highlighted_text() {
         answer.contains("tells the model when to use the tool"),
         "{answer}"
     );
+    assert!(answer.starts_with("From the passage you highlighted"));
     assert_eq!(answer.matches("**").count(), 2);
 }
 
 #[test]
-fn ask_without_any_overlap_says_what_the_lesson_covers() {
+fn ask_without_a_matching_sentence_quotes_the_closest_passage() {
     let answer = compose(&ask("zebra?", None));
 
-    assert!(answer.contains("**Agents 101**"));
-    assert!(answer.contains("What is an agent"));
+    assert!(
+        answer.starts_with("The closest passage I found, in **Agents 101**"),
+        "{answer}"
+    );
+    assert!(answer.ends_with("[1]"));
     assert!(!answer.contains('?'));
+}
+
+#[test]
+fn ask_with_nothing_found_in_the_book_says_so() {
+    let mut context = ask("zebra?", None);
+    context.sources.clear();
+    let answer = compose(&context);
+
+    assert!(answer.starts_with("I couldn't find that in the book."), "{answer}");
+    assert!(!answer.contains('['));
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! This file starts turns; the turn itself runs in [`run`].
 
 mod commit;
+mod ground;
 mod pending;
 mod run;
 

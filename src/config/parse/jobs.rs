@@ -71,6 +71,7 @@ pub(super) fn jobs(c: &mut Collector, raw: &RawEnv, prod: bool) -> JobsConfig {
             (1, 256),
         ),
         in_process: c.boolean("WORKER_IN_PROCESS", &raw.worker_in_process, !prod),
+        sync_on_start: c.boolean("SYNC_ON_START", &raw.sync_on_start, !prod),
         worker_port: c.number("WORKER_PORT", &raw.worker_port, 8001u16, (0, u16::MAX)),
         sync_interval: (sync_interval > 0).then(|| Duration::from_secs(sync_interval)),
         retention: Duration::from_secs(

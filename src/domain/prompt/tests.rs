@@ -37,6 +37,7 @@ fn tutor(n: usize, text: &str) -> ThreadItem {
         ItemKind::AssistantMessage {
             text: text.to_string(),
             interrupted: false,
+            citations: Vec::new(),
         },
     )
 }
@@ -268,17 +269,39 @@ fn complete_summarises_every_chunk_title_and_asks_nothing() {
     );
 }
 
+fn source(number: u32, lesson: &str, text: &str) -> crate::domain::tutor::SourcePassage {
+    crate::domain::tutor::SourcePassage {
+        number,
+        path: format!("book/{lesson}"),
+        lesson_title: lesson.to_string(),
+        section_index: 0,
+        section_title: "Closures".to_string(),
+        text: text.to_string(),
+    }
+}
+
 #[test]
-fn ask_prompt_grounds_the_answer_in_the_excerpt_and_the_highlight() {
+fn ask_prompt_grounds_the_answer_in_numbered_sources_and_the_highlight() {
     let mut c = ctx(TeachAction::Respond { chunk: 0 });
     c.mode = StudyMode::Ask;
     c.selected_text = Some("takes ownership".to_string());
+    c.sources = vec![
+        source(1, "Ownership", "A `move` closure takes ownership of what it uses."),
+        source(2, "Borrowing <rules>", "A borrow never outlives its owner."),
+    ];
     let prompt = ask_prompt(&c, &[], 100_000, 300);
     let sys = system(&prompt);
-    assert!(sys.contains("1-2 sentences"));
+    assert!(sys.contains("1-3 sentences"));
     assert!(sys.contains("**bold**"));
     assert!(sys.contains("Do not ask a follow-up question"));
-    assert!(sys.contains("<lesson_excerpt>\nA `move` closure takes ownership"));
+    assert!(sys.contains("like [1] or [1, 3]"));
+    assert!(sys.contains(
+        "<source number=\"1\" lesson=\"Ownership\" section=\"Closures\">\nA `move` closure takes ownership"
+    ));
+    assert!(
+        sys.contains("lesson=\"Borrowing &lt;rules&gt;\""),
+        "book text cannot open or close a field"
+    );
     assert!(
         !sys.contains("<highlighted_text>\n"),
         "student text stays out of the system"
@@ -290,6 +313,17 @@ fn ask_prompt_grounds_the_answer_in_the_excerpt_and_the_highlight() {
             .content
             .contains("<highlighted_text>\ntakes ownership\n</highlighted_text>")
     );
+}
+
+#[test]
+fn ask_prompt_without_sources_says_the_book_does_not_cover_it() {
+    let mut c = ctx(TeachAction::Respond { chunk: 0 });
+    c.mode = StudyMode::Ask;
+    let prompt = ask_prompt(&c, &[], 100_000, 300);
+    let sys = system(&prompt);
+    assert!(sys.contains("No passage of the book matches this question"));
+    assert!(sys.contains("Do not answer from general knowledge"));
+    assert!(!sys.contains("<source"));
 }
 
 #[test]

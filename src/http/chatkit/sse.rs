@@ -73,6 +73,16 @@ pub fn to_wire(event: TurnEvent) -> Vec<WireEvent> {
                 if let WireItemBody::AssistantMessage { content } = &wire.body
                     && let Some(part) = content.first()
                 {
+                    for (n, annotation) in part.annotations.iter().enumerate() {
+                        events.push(WireEvent::ItemUpdated {
+                            item_id: wire.id.clone(),
+                            update: WireUpdate::AnnotationAdded {
+                                content_index: 0,
+                                annotation_index: u32::try_from(n).unwrap_or(u32::MAX),
+                                annotation: annotation.clone(),
+                            },
+                        });
+                    }
                     events.push(WireEvent::ItemUpdated {
                         item_id: wire.id.clone(),
                         update: WireUpdate::PartDone {

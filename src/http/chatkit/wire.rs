@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::domain::thread::{
-    InferenceOptions, ItemKind, Page, Thread, ThreadItem, ThreadStatus, UserContent,
+    Citation, InferenceOptions, ItemKind, Page, Thread, ThreadItem, ThreadStatus, UserContent,
 };
 
 // --------------------------------------------------------------- responses
@@ -103,9 +103,8 @@ impl WireThread {
 #[derive(Debug, Serialize, Clone, JsonSchema)]
 #[schemars(rename = "OutputText")]
 pub struct OutputText {
-    /// Always empty: the tutor cites nothing inline.
-    #[schemars(length(max = 0))]
-    pub annotations: Vec<serde_json::Value>,
+    /// The passages of the book the text cites (ask mode); empty otherwise.
+    pub annotations: Vec<Annotation>,
     /// Markdown text.
     pub text: String,
     /// Always `output_text`.
@@ -129,6 +128,105 @@ impl OutputText {
             annotations: Vec::new(),
             text: text.into(),
             kind: OutputTextType::OutputText,
+        }
+    }
+
+    /// A content part with `text` and its citations as annotations.
+    pub fn cited(text: impl Into<String>, citations: &[Citation]) -> Self {
+        Self {
+            annotations: citations.iter().map(Annotation::of).collect(),
+            ..Self::new(text)
+        }
+    }
+}
+
+/// A citation in a tutor message (`Annotation`): the lesson section it cites, and where in the
+/// text it stands (`index`, in characters; absent: listed without an inline anchor).
+#[derive(Debug, Serialize, Clone, JsonSchema)]
+#[schemars(rename = "Annotation")]
+pub struct Annotation {
+    /// Always `annotation`.
+    #[serde(rename = "type")]
+    pub kind: AnnotationType,
+    /// The cited lesson section.
+    pub source: LessonSource,
+    /// Character offset in the text where the inline citation goes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+}
+
+/// The `type` of an [`Annotation`].
+#[derive(Debug, Serialize, Clone, Copy, JsonSchema)]
+#[schemars(rename = "AnnotationType")]
+pub enum AnnotationType {
+    /// The only kind.
+    #[serde(rename = "annotation")]
+    Annotation,
+}
+
+/// A lesson section as an `entity` source: the panel links it to the lesson (`data.path`,
+/// `data.section_index`). Key order: `title, description, group, type, id, label,
+/// interactive, data`.
+#[derive(Debug, Serialize, Clone, JsonSchema)]
+#[schemars(rename = "EntitySource")]
+pub struct LessonSource {
+    /// Section heading.
+    pub title: String,
+    /// Lesson title.
+    pub description: String,
+    /// Lesson title: citations of one lesson group together.
+    pub group: String,
+    /// Always `entity`.
+    #[serde(rename = "type")]
+    pub kind: EntitySourceType,
+    /// `lesson:{path}#{section_index}`.
+    pub id: String,
+    /// Lesson title.
+    pub label: String,
+    /// Always true: the panel may open the lesson.
+    pub interactive: bool,
+    /// Where the section is.
+    pub data: LessonRef,
+}
+
+/// The `type` of a [`LessonSource`].
+#[derive(Debug, Serialize, Clone, Copy, JsonSchema)]
+#[schemars(rename = "EntitySourceType")]
+pub enum EntitySourceType {
+    /// An entity.
+    #[serde(rename = "entity")]
+    Entity,
+}
+
+/// `data` of a [`LessonSource`].
+#[derive(Debug, Serialize, Clone, JsonSchema)]
+#[schemars(rename = "LessonRef")]
+pub struct LessonRef {
+    /// Lesson path (as in `GET /v1/lessons/content?path=`).
+    pub path: String,
+    /// Section position in the lesson (0-based).
+    pub section_index: u32,
+}
+
+impl Annotation {
+    /// The annotation of a stored citation.
+    pub fn of(c: &Citation) -> Self {
+        Self {
+            kind: AnnotationType::Annotation,
+            source: LessonSource {
+                title: c.section_title.clone(),
+                description: c.lesson_title.clone(),
+                group: c.lesson_title.clone(),
+                kind: EntitySourceType::Entity,
+                id: format!("lesson:{}#{}", c.path, c.section_index),
+                label: c.lesson_title.clone(),
+                interactive: true,
+                data: LessonRef {
+                    path: c.path.clone(),
+                    section_index: c.section_index,
+                },
+            },
+            index: c.index,
         }
     }
 }
@@ -189,8 +287,10 @@ impl WireItem {
                 quoted_text: quoted_text.clone(),
                 inference_options: inference_options.clone(),
             },
-            ItemKind::AssistantMessage { text, .. } => WireItemBody::AssistantMessage {
-                content: vec![OutputText::new(text.clone())],
+            ItemKind::AssistantMessage {
+                text, citations, ..
+            } => WireItemBody::AssistantMessage {
+                content: vec![OutputText::cited(text.clone(), citations)],
             },
             _ => return None,
         };
@@ -223,6 +323,16 @@ pub enum WireUpdate {
         content_index: u32,
         /// Text, whitespace exact.
         delta: String,
+    },
+    /// A citation was added to a part.
+    #[serde(rename = "assistant_message.content_part.annotation_added")]
+    AnnotationAdded {
+        /// Part index.
+        content_index: u32,
+        /// Position of the annotation in the part's list.
+        annotation_index: u32,
+        /// The citation.
+        annotation: Annotation,
     },
     /// A part is complete.
     #[serde(rename = "assistant_message.content_part.done")]

@@ -8,7 +8,7 @@ use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult};
 use poem_openapi::{ApiResponse, Enum, Object, Union};
 
 use crate::app::study::TurnEvent;
-use crate::domain::thread::{ItemKind, Thread, ThreadItem};
+use crate::domain::thread::{Citation, ItemKind, Thread, ThreadItem};
 use crate::domain::tutor::StudyMode;
 
 /// Study mode of a thread or message.
@@ -134,6 +134,37 @@ pub struct ItemOut {
     pub text: String,
     /// True when the model failed mid-answer and this is the partial text.
     pub interrupted: bool,
+    /// The lesson sections the tutor's answer cites (ask mode), in the order first cited;
+    /// empty for the student's messages and uncited answers.
+    pub citations: Vec<CitationOut>,
+}
+
+/// A lesson section a tutor message cites.
+#[derive(Debug, Object)]
+pub struct CitationOut {
+    /// Lesson path (as in `GET /v1/lessons/content?path=`).
+    pub path: String,
+    /// Lesson title.
+    pub lesson_title: String,
+    /// Section position in the lesson (0-based).
+    pub section_index: u32,
+    /// Section heading.
+    pub section_title: String,
+    /// Character offset in `text` where the citation stood; absent when it has no place.
+    #[oai(skip_serializing_if_is_none)]
+    pub index: Option<u32>,
+}
+
+impl From<&Citation> for CitationOut {
+    fn from(c: &Citation) -> Self {
+        Self {
+            path: c.path.clone(),
+            lesson_title: c.lesson_title.clone(),
+            section_index: c.section_index,
+            section_title: c.section_title.clone(),
+            index: c.index,
+        }
+    }
 }
 
 impl ItemOut {
@@ -141,9 +172,17 @@ impl ItemOut {
         if !item.kind.is_visible() {
             return None;
         }
-        let (role, interrupted) = match &item.kind {
-            ItemKind::UserMessage { .. } => (Role::User, false),
-            ItemKind::AssistantMessage { interrupted, .. } => (Role::Tutor, *interrupted),
+        let (role, interrupted, citations) = match &item.kind {
+            ItemKind::UserMessage { .. } => (Role::User, false, Vec::new()),
+            ItemKind::AssistantMessage {
+                interrupted,
+                citations,
+                ..
+            } => (
+                Role::Tutor,
+                *interrupted,
+                citations.iter().map(CitationOut::from).collect(),
+            ),
             ItemKind::HiddenContext { .. } => return None,
         };
         Some(Self {
@@ -153,6 +192,7 @@ impl ItemOut {
             role,
             text: item.kind.text(),
             interrupted,
+            citations,
         })
     }
 }

@@ -48,6 +48,7 @@ async fn items_of_every_kind_round_trip(store: &dyn ThreadStore) {
         kind: ItemKind::AssistantMessage {
             text: "half an ans".to_owned(),
             interrupted: true,
+            citations: Vec::new(),
         },
         ..assistant("thr_1", "msg_cut", 3, "")
     };

@@ -54,6 +54,8 @@ pub fn base_env(model: &FakeModel) -> Vec<(String, String)> {
         ("RATE_LIMIT_API_FREE", "unlimited"),
         ("PREAUTH_RATE_LIMIT", "unlimited"),
         ("SHUTDOWN_GRACE_SECS", "5"),
+        // A background sync of the book would write beside the audited operations.
+        ("SYNC_ON_START", "false"),
         ("LOG_LEVEL", "info"),
         ("LOG_FORMAT", "pretty"),
         ("NO_COLOR", "1"),

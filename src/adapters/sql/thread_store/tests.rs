@@ -23,6 +23,7 @@ fn kinds() -> Vec<ItemKind> {
         ItemKind::AssistantMessage {
             text: "hi".to_owned(),
             interrupted: false,
+            citations: Vec::new(),
         },
         ItemKind::HiddenContext {
             content: json!({ "cancelled": true }),

@@ -14,7 +14,8 @@ use crate::domain::prompt::{ask_prompt, teach_prompt};
 use crate::domain::teach::{StudentInput, StudyState, TeachAction, TurnPlan, classify_input};
 use crate::domain::thread::{ItemKind, Order, PageRequest, ThreadItem, Usage};
 use crate::domain::title::{lesson_thread_title, title_from_message};
-use crate::domain::tutor::{Prompt, StudyMode, TutorChunk, TutorContext};
+use crate::domain::grounding::{self, CitationFilter};
+use crate::domain::tutor::{Prompt, SourcePassage, StudyMode, TutorChunk, TutorContext};
 
 /// Why a turn stopped when the shutdown grace ended (logged, never shown).
 const SHUTTING_DOWN: &str = "the service is shutting down";
@@ -66,7 +67,11 @@ impl StudyService {
             .0
             .map_err(thread_err)?
         };
-        let (prompt, plan) = self.prompt(job, mode, &state, &history);
+        let sources = match mode {
+            StudyMode::Ask => self.ground(job).await,
+            StudyMode::Teach => Vec::new(),
+        };
+        let (prompt, plan) = self.prompt(job, mode, &state, &history, &sources);
 
         let item_id = new_item_id();
         let created_at = now();
@@ -76,6 +81,7 @@ impl StudyService {
             created_at,
         });
         let mut filter = MarkerFilter::new();
+        let mut cite = CitationFilter::new(u32::try_from(sources.len()).unwrap_or(0));
         let mut text = String::new();
         let mut usage = None;
         let mut failure = None;
@@ -104,7 +110,7 @@ impl StudyService {
                     Ok(None) => failure = Some("model stream ended without completing".into()),
                     Ok(Some(Err(e))) => failure = Some(e.to_string()),
                     Ok(Some(Ok(TutorChunk::Delta(delta)))) => {
-                        let out = filter.push(&delta);
+                        let out = cite.push(&filter.push(&delta));
                         if !out.is_empty() {
                             text.push_str(&out);
                             send(TurnEvent::AssistantDelta {
@@ -134,7 +140,8 @@ impl StudyService {
         } else {
             deadline.max(Instant::now() + MIN_COMMIT_WINDOW)
         };
-        let tail = filter.finish();
+        let mut tail = cite.push(&filter.finish());
+        tail.push_str(&cite.finish());
         if !tail.is_empty() {
             text.push_str(&tail);
             send(TurnEvent::AssistantDelta {
@@ -143,6 +150,7 @@ impl StudyService {
             });
         }
         let text = text.trim_end().to_string();
+        let citations = grounding::citations(&sources, cite.cited(), text.chars().count());
         let interrupted = failure.is_some();
         let item = ThreadItem {
             id: item_id,
@@ -151,6 +159,7 @@ impl StudyService {
             kind: ItemKind::AssistantMessage {
                 text: text.clone(),
                 interrupted,
+                citations,
             },
         };
 
@@ -242,6 +251,7 @@ impl StudyService {
         mode: StudyMode,
         state: &StudyState,
         history: &[ThreadItem],
+        sources: &[SourcePassage],
     ) -> (Prompt, Option<TurnPlan>) {
         let lesson = &job.lesson;
         let student_message = job.user_item.kind.text();
@@ -259,9 +269,7 @@ impl StudyService {
         let max_tokens = self.settings.max_output_tokens;
         match mode {
             StudyMode::Ask => {
-                ctx.chunk_text = lesson
-                    .excerpt(self.settings.lesson_excerpt_chars)
-                    .to_string();
+                ctx.sources = sources.to_vec();
                 ctx.selected_text = job.ctx.selected_text.clone();
                 // The same share of the prompt as a teach turn's history and lesson part.
                 let budget = self

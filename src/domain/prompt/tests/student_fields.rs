@@ -89,7 +89,11 @@ fn ask_prompt_fits_history_excerpt_and_highlight_into_its_budget() {
         .collect();
     let mut c = ctx(TeachAction::Respond { chunk: 0 });
     c.mode = StudyMode::Ask;
-    c.chunk_text = long(6_000, 'l');
+    c.sources = vec![crate::domain::tutor::SourcePassage {
+        number: 1,
+        text: long(6_000, 'l'),
+        ..Default::default()
+    }];
     c.selected_text = Some(long(5_000, 's'));
     c.student_message = "what is a closure?".to_string();
     let budget = 18_000;

@@ -3,7 +3,7 @@
 use serde_json::json;
 use study_mode_api::domain::ports::ThreadStore;
 use study_mode_api::domain::thread::{
-    InferenceOptions, ItemKind, Order, ThreadItem, ToolChoice, UserContent,
+    Citation, InferenceOptions, ItemKind, Order, ThreadItem, ToolChoice, UserContent,
 };
 
 use super::{assert_not_found, assistant, at, hidden, page, thread, user_msg, walk_items};
@@ -52,8 +52,31 @@ async fn items_of_every_kind_round_trip(store: &dyn ThreadStore) {
         },
         ..assistant("thr_1", "msg_cut", 3, "")
     };
+    let cited = ThreadItem {
+        kind: ItemKind::AssistantMessage {
+            text: "Agents loop.".to_owned(),
+            interrupted: false,
+            citations: vec![
+                Citation {
+                    path: "01-Part/02-loop".to_owned(),
+                    lesson_title: "The Loop".to_owned(),
+                    section_index: 1,
+                    section_title: "Limits".to_owned(),
+                    index: Some(11),
+                },
+                Citation {
+                    path: "01-Part/01-intro".to_owned(),
+                    lesson_title: "Intro".to_owned(),
+                    section_index: 0,
+                    section_title: "Goals".to_owned(),
+                    index: None,
+                },
+            ],
+        },
+        ..assistant("thr_1", "msg_cited", 5, "")
+    };
     let context = hidden("thr_1", "shcx_1", 4);
-    for item in [&rich, &trigger, &interrupted, &context] {
+    for item in [&rich, &trigger, &interrupted, &context, &cited] {
         store.add_item("alice", item).await.expect("added");
         let loaded = store
             .get_item("alice", "thr_1", &item.id)

@@ -15,10 +15,13 @@ from study_mode_client import AuthenticatedClient
 from study_mode_client.api.chat_kit import chatkit
 from study_mode_client.models import (
     ChatKitAddUserMessageParams,
+    ChatKitAnnotation,
+    ChatKitAssistantMessageContentPartAnnotationAddedUpdate,
     ChatKitAssistantMessageContentPartTextDeltaUpdate,
     ChatKitAssistantMessageItem,
     ChatKitCreateParams,
     ChatKitEmpty,
+    ChatKitEntitySource,
     ChatKitErrorEvent,
     ChatKitFeedbackKind,
     ChatKitFeedbackParams,
@@ -73,11 +76,11 @@ EVENTS: dict[str, Any] = {
 Check = Callable[[object, str], None]
 
 
-def _message(text: str) -> ChatKitUserMessageInput:
+def _message(text: str, mode: str = "teach") -> ChatKitUserMessageInput:
     return ChatKitUserMessageInput(
         content=[ChatKitInputTextContentInput(type_=ChatKitInputTextContentInputType.INPUT_TEXT, text=text)],
         attachments=[],
-        inference_options=ChatKitInferenceOptionsInput(model="teach"),
+        inference_options=ChatKitInferenceOptionsInput(model=mode),
     )
 
 
@@ -144,6 +147,33 @@ def chatkit_round_trip(client: AuthenticatedClient, lesson: str, expect: Check) 
         ),
         expect,
     )
+
+    # Ask mode: the answer cites the lesson's sections as annotations, streamed and stored.
+    asked = _stream(
+        client,
+        ChatKitThreadsAddUserMessageRequest(
+            type_=ChatKitThreadsAddUserMessageRequestType.THREADS_ADD_USER_MESSAGE,
+            params=ChatKitAddUserMessageParams(
+                thread_id=thread_id, input_=_message("What do tools let an agent do?", "ask")
+            ),
+        ),
+        lesson,
+        expect,
+    )
+    cited = _answer(asked, expect)
+    notes = [n for part in cited.content for n in part.annotations]
+    expect(
+        bool(notes)
+        and all(isinstance(n, ChatKitAnnotation) and isinstance(n.source, ChatKitEntitySource) for n in notes),
+        f"ask answer without lesson citations: {cited!r}",
+    )
+    added = [
+        ev.update
+        for ev in asked
+        if isinstance(ev, ChatKitThreadItemUpdatedEvent)
+        and isinstance(ev.update, ChatKitAssistantMessageContentPartAnnotationAddedUpdate)
+    ]
+    expect(len(added) == len(notes), f"{len(added)} annotation_added events for {len(notes)} annotations")
 
     listed = call(
         ChatKitThreadsListRequest(

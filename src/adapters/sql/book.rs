@@ -23,7 +23,9 @@ use self::entities::{lesson, section};
 use super::{Database, Engine, classify, txn};
 use crate::domain::book::LessonAnalysis;
 use crate::domain::lesson::LessonPath;
-use crate::domain::ports::{BookStore, LessonStamp, SearchHit, StoreError, SyncedLesson};
+use crate::domain::ports::{
+    BookStore, IndexVersion, LessonStamp, SearchHit, SectionVector, StoreError, SyncedLesson,
+};
 
 /// Section rows per `INSERT` (5 values each: far below either engine's bind-parameter limit).
 const SECTION_ROWS_PER_INSERT: usize = 500;
@@ -153,6 +155,24 @@ impl BookStore for SqlBookStore {
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, StoreError> {
         self.db
             .read("search book", search::search(&self.db, query, limit))
+            .await
+    }
+
+    async fn vectors(&self, limit: u32) -> Result<Vec<SectionVector>, StoreError> {
+        self.db
+            .read("read section vectors", search::vectors(&self.db, limit))
+            .await
+    }
+
+    async fn sections(&self, keys: &[(LessonPath, u32)]) -> Result<Vec<SearchHit>, StoreError> {
+        self.db
+            .read("read sections", search::sections(&self.db, keys))
+            .await
+    }
+
+    async fn version(&self) -> Result<IndexVersion, StoreError> {
+        self.db
+            .read("read index version", search::version(&self.db))
             .await
     }
 }

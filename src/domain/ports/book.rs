@@ -57,6 +57,30 @@ pub struct SearchHit {
     pub title: String,
     /// Relevance, higher is better (backend-specific scale).
     pub score: f64,
+    /// The lesson's title.
+    pub lesson_title: String,
+    /// The section's text (markdown), as indexed.
+    pub text: String,
+}
+
+/// A section's embedding, as the index holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SectionVector {
+    /// The lesson.
+    pub path: LessonPath,
+    /// The section's position.
+    pub index: u32,
+    /// The embedding.
+    pub vector: Vec<f32>,
+}
+
+/// What changes whenever the index does: compared to know when what was read from it is stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IndexVersion {
+    /// Lessons in the index.
+    pub lessons: u64,
+    /// When the latest of them was synced (microseconds since the Unix epoch), if any.
+    pub latest_sync: Option<i64>,
 }
 
 /// The book as the last syncs left it: every lesson's analysis and the search index.
@@ -79,8 +103,19 @@ pub trait BookStore: Send + Sync + 'static {
     async fn analyses(&self) -> Result<Vec<LessonAnalysis>, StoreError>;
 
     /// Full-text search over the sections: at most `limit` hits, best first. `query` is plain
-    /// words (the adapter quotes them; no query syntax reaches the backend).
+    /// words (the adapter quotes them; no query syntax reaches the backend); a section
+    /// matching any of them is a hit, more and rarer words ranking higher.
     async fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>, StoreError>;
+
+    /// The stored embeddings of sections (sorted by path and position), at most `limit`.
+    async fn vectors(&self, limit: u32) -> Result<Vec<SectionVector>, StoreError>;
+
+    /// The sections at `keys` (lesson, position), in that order, with score 0; keys not in the
+    /// index are left out.
+    async fn sections(&self, keys: &[(LessonPath, u32)]) -> Result<Vec<SearchHit>, StoreError>;
+
+    /// What the index looks like now, to tell whether it changed.
+    async fn version(&self) -> Result<IndexVersion, StoreError>;
 }
 
 /// The record of sync runs and of what became of each lesson in them.

@@ -3,6 +3,7 @@
 
 use super::question::Section;
 use super::text;
+use crate::domain::grounding;
 use crate::domain::marker;
 use crate::domain::teach::{Choice, MAX_ATTEMPTS, TeachAction, Verdict};
 use crate::domain::tutor::{SourcePassage, StudyMode, TutorContext};
@@ -152,12 +153,13 @@ fn ask(ctx: &TutorContext) -> String {
             origin.push(Some(i));
         }
     }
-    let found = text::best_overlap(&ctx.student_message, &pool).map(|(sentence, word)| {
-        let at = pool
-            .iter()
-            .position(|s| std::ptr::eq(s.as_str(), sentence))
-            .unwrap_or(0);
-        let quoted = text::bold_word(&text::truncate_words(sentence, text::EXCERPT_CHARS), &word);
+    let found = best_sentence(&ctx.student_message, &pool).map(|at| {
+        let sentence = text::truncate_words(&pool[at], text::EXCERPT_CHARS);
+        let quoted = match text::best_overlap(&ctx.student_message, std::slice::from_ref(&sentence))
+        {
+            Some((_, word)) => text::bold_word(&sentence, &word),
+            None => sentence,
+        };
         (origin.get(at).copied().flatten(), quoted)
     });
     match found {
@@ -178,6 +180,27 @@ fn ask(ctx: &TutorContext) -> String {
                 .to_string(),
         },
     }
+}
+
+/// The sentence of `pool` sharing the most of the question's words (a plural matches its
+/// singular); on a tie the one where they weigh most (fewest other words), then the first.
+fn best_sentence(question: &str, pool: &[String]) -> Option<usize> {
+    let wanted = grounding::terms(question);
+    let mut best: Option<(usize, usize, usize)> = None;
+    for (at, sentence) in pool.iter().enumerate() {
+        let words = grounding::terms(sentence);
+        let shared = wanted.iter().filter(|w| words.contains(w)).count();
+        if shared == 0 {
+            continue;
+        }
+        let better = best.is_none_or(|(_, s, len)| {
+            shared > s || (shared == s && words.len() < len)
+        });
+        if better {
+            best = Some((at, shared, words.len()));
+        }
+    }
+    best.map(|(at, _, _)| at)
 }
 
 /// `quoted` as a quotation from `source`, named by lesson and section, with its citation.

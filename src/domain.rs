@@ -8,6 +8,7 @@ pub mod bounds;
 pub mod circuit_breaker;
 pub mod cursor;
 pub mod identity;
+pub mod learning;
 pub mod lesson;
 pub mod marker;
 pub mod ports;

@@ -7,6 +7,7 @@
 mod ids;
 mod input;
 mod limits;
+mod next;
 mod shutdown;
 mod turn;
 
@@ -162,6 +163,8 @@ pub struct StudyService {
     settings: StudySettings,
     headroom: limits::Headroom,
     turns: shutdown::TurnTasks,
+    /// The synced book, to suggest the next lesson when one is finished (see `next`).
+    book: Option<Arc<dyn crate::domain::ports::BookStore>>,
 }
 
 impl StudyService {
@@ -181,6 +184,7 @@ impl StudyService {
             settings,
             headroom: limits::Headroom::default(),
             turns: shutdown::TurnTasks::default(),
+            book: None,
         }
     }
 

@@ -101,6 +101,24 @@ pub struct TutorContext {
     /// model only, never to the student.
     #[serde(default)]
     pub pending_correct: Option<Choice>,
+    /// Which question of the chunk this turn asks, repeats or hints at (0: the chunk's first;
+    /// see [`crate::domain::teach::question_variant`]), so that a hint and a repeated question
+    /// are the ones the student is looking at.
+    #[serde(default)]
+    pub question_variant: u32,
+    /// The lesson to suggest once this one is complete (teach mode, `Complete` only), from the
+    /// book's table of contents and links.
+    #[serde(default)]
+    pub next_lesson: Option<NextLesson>,
+}
+
+/// A lesson the tutor suggests studying next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextLesson {
+    /// Its title.
+    pub title: String,
+    /// Its path in the book.
+    pub path: String,
 }
 
 /// A complete prompt: instructions plus history plus the new message.

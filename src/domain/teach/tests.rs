@@ -331,3 +331,4 @@ fn after_complete_marks_the_lesson_done_with_nothing_pending() {
 }
 
 mod unchecked;
+mod outcomes;

@@ -18,6 +18,7 @@ mod fake_sso;
 mod health;
 mod helpers;
 mod lesson_cache;
+mod learning;
 mod lessons;
 mod limits;
 mod oauth;

@@ -119,20 +119,22 @@ impl Application {
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
         let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
         let threads = Arc::new(SqlThreadStore::new(db.clone()));
-        let study = Arc::new(StudyService::new(
-            threads.clone(),
-            lessons.clone(),
-            tutor_model(&config)?,
-            Arc::new(leases.clone()),
-            StudySettings {
-                turn_timeout: config.tutor.timeout,
-                max_output_tokens: config.tutor.max_output_tokens,
-                max_threads_per_user: config.storage_limits.max_threads_per_user,
-                max_items_per_thread: config.storage_limits.max_items_per_thread,
-                ..StudySettings::default()
-            },
-        )
-        .with_book_graph(Arc::new(SqlBookStore::new(db.clone()))));
+        let study = Arc::new(
+            StudyService::new(
+                threads.clone(),
+                lessons.clone(),
+                tutor_model(&config)?,
+                Arc::new(leases.clone()),
+                StudySettings {
+                    turn_timeout: config.tutor.timeout,
+                    max_output_tokens: config.tutor.max_output_tokens,
+                    max_threads_per_user: config.storage_limits.max_threads_per_user,
+                    max_items_per_thread: config.storage_limits.max_items_per_thread,
+                    ..StudySettings::default()
+                },
+            )
+            .with_book_graph(Arc::new(SqlBookStore::new(db.clone()))),
+        );
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
         let own = identity::identity(&config, &db, &metrics)?;

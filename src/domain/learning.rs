@@ -72,7 +72,11 @@ pub struct LessonProgress {
 /// How a learner's threads of one lesson went, section by section: for each section the best
 /// outcome any thread reached, and the hints asked for across them.
 pub(crate) fn merged_sections(records: &[&StudyRecord]) -> BTreeMap<u32, SectionOutcome> {
-    let total = records.iter().map(|r| r.state.section_count).max().unwrap_or(0);
+    let total = records
+        .iter()
+        .map(|r| r.state.section_count)
+        .max()
+        .unwrap_or(0);
     let mut merged: BTreeMap<u32, SectionOutcome> = BTreeMap::new();
     for record in records {
         for o in &record.state.outcomes {
@@ -171,7 +175,12 @@ pub fn next_lesson(finished: &LessonPath, analyses: Vec<LessonAnalysis>) -> Opti
     let at = order.iter().position(|p| *p == finished)?;
     let links: BTreeMap<&str, BTreeSet<&str>> = analyses
         .iter()
-        .map(|a| (a.path.as_str(), a.links.iter().map(LessonPath::as_str).collect()))
+        .map(|a| {
+            (
+                a.path.as_str(),
+                a.links.iter().map(LessonPath::as_str).collect(),
+            )
+        })
         .collect();
     let after = &order[at + 1..];
     let builds_on = after.iter().find(|p| {

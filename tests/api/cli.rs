@@ -133,6 +133,8 @@ async fn every_subcommand_has_help() {
         &["users", "set-role"],
         &["users", "disable"],
         &["users", "enable"],
+        &["report"],
+        &["report", "questions"],
         &["openapi"],
         &["check-config"],
         &["healthcheck"],

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, fresh_postgres_database, pairs, spawn_with_config,
 
 const ADMIN: &str = "admin-secret-learning-0123456789";
 
-async fn spawn(postgres: bool) -> Option<TestApp> {
+async fn spawn(postgres: bool) -> Option<(TestApp, String)> {
     let dir = tempfile::tempdir().expect("temporary folder");
     let url = if postgres {
         let admin = crate::helpers::test_database_url().await?;
@@ -23,7 +23,7 @@ async fn spawn(postgres: bool) -> Option<TestApp> {
     ]);
     let mut app = spawn_with_config(test_config(vars)).await;
     app._dir = Some(dir);
-    Some(app)
+    Some((app, url))
 }
 
 /// The tutor's reply to `text`.
@@ -114,9 +114,7 @@ async fn hint_after_a_wrong_answer_names_the_reasked_question(app: &TestApp) {
 async fn rate(app: &TestApp, user: &str, thread_id: &str, item_id: &str, kind: &str) {
     let status = app
         .client
-        .post(app.url(&format!(
-            "/v1/threads/{thread_id}/items/{item_id}/feedback"
-        )))
+        .post(app.url(&format!("/v1/threads/{thread_id}/items/{item_id}/feedback")))
         .header("x-user-id", user)
         .json(&json!({ "kind": kind }))
         .send()
@@ -224,12 +222,7 @@ async fn a_scripted_class_shows_in_progress_and_analytics(app: &TestApp) {
     assert_eq!(record["skipped"], 0);
     assert_eq!(record["completed"], false);
 
-    let (status, none) = get_as(
-        app,
-        "nobody",
-        &format!("/v1/progress/lesson?path={LESSON}"),
-    )
-    .await;
+    let (status, none) = get_as(app, "nobody", &format!("/v1/progress/lesson?path={LESSON}")).await;
     assert_eq!(status, 404);
     assert_eq!(none["error"]["code"], "lesson_not_studied");
     let (status, bad) = get_as(app, "ace", "/v1/progress/lesson?path=../etc").await;
@@ -269,13 +262,13 @@ async fn a_scripted_class_shows_in_progress_and_analytics(app: &TestApp) {
 
 #[tokio::test]
 async fn the_hint_after_a_wrong_answer_matches_the_reasked_question() {
-    let app = spawn(false).await.unwrap();
+    let (app, _) = spawn(false).await.unwrap();
     hint_after_a_wrong_answer_names_the_reasked_question(&app).await;
 }
 
 #[tokio::test]
 async fn the_hint_after_a_wrong_answer_matches_the_reasked_question_on_postgres() {
-    let Some(app) = spawn(true).await else {
+    let Some((app, _)) = spawn(true).await else {
         return;
     };
     hint_after_a_wrong_answer_names_the_reasked_question(&app).await;
@@ -283,13 +276,26 @@ async fn the_hint_after_a_wrong_answer_matches_the_reasked_question_on_postgres(
 
 #[tokio::test]
 async fn progress_and_analytics_reflect_a_scripted_class() {
-    let app = spawn(false).await.unwrap();
+    let (app, url) = spawn(false).await.unwrap();
     a_scripted_class_shows_in_progress_and_analytics(&app).await;
+    // The command line prints the same report.
+    let env = [("DATABASE_URL", url.as_str())];
+    let table = crate::cli::run(&["report", "questions", "--path", LESSON], &env).await;
+    assert_eq!(table.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("LESSON"), "{text}");
+    assert!(text.contains(LESSON), "{text}");
+    assert!(text.contains("4 student(s)"), "{text}");
+    let json = crate::cli::run(&["report", "questions", "--json"], &env).await;
+    let report: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(report["students"], 4, "{report}");
+    let bad = crate::cli::run(&["report", "questions", "--path", "../x"], &env).await;
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[tokio::test]
 async fn progress_and_analytics_reflect_a_scripted_class_on_postgres() {
-    let Some(app) = spawn(true).await else {
+    let Some((app, _)) = spawn(true).await else {
         return;
     };
     a_scripted_class_shows_in_progress_and_analytics(&app).await;

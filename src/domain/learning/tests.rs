@@ -52,10 +52,7 @@ fn two_threads_of_one_lesson_make_one_record_with_the_best_of_each_section() {
             "u",
             "t1",
             "01-a/01-one",
-            vec![
-                done(0, Outcome::Skipped, 0),
-                done(1, Outcome::Revealed, 0),
-            ],
+            vec![done(0, Outcome::Skipped, 0), done(1, Outcome::Revealed, 0)],
             false,
             1,
         ),
@@ -80,7 +77,12 @@ fn two_threads_of_one_lesson_make_one_record_with_the_best_of_each_section() {
     assert_eq!(one.threads, 2);
     assert_eq!((one.sections_completed, one.sections_total), (3, 4));
     assert_eq!(
-        (one.right_first_try, one.right_after_hint, one.revealed, one.skipped),
+        (
+            one.right_first_try,
+            one.right_after_hint,
+            one.revealed,
+            one.skipped
+        ),
         (1, 1, 0, 1)
     );
     assert!(!one.completed);
@@ -119,9 +121,23 @@ fn progress_lists_at_most_the_most_recent_lessons() {
 #[test]
 fn analytics_counts_distinct_students_per_section_with_their_ratings() {
     let records = vec![
-        record("ann", "t1", "a/one", vec![done(0, Outcome::FirstTry, 0)], false, 1),
+        record(
+            "ann",
+            "t1",
+            "a/one",
+            vec![done(0, Outcome::FirstTry, 0)],
+            false,
+            1,
+        ),
         // Ann's second thread of the lesson does not count her twice.
-        record("ann", "t2", "a/one", vec![done(0, Outcome::Skipped, 0)], false, 2),
+        record(
+            "ann",
+            "t2",
+            "a/one",
+            vec![done(0, Outcome::Skipped, 0)],
+            false,
+            2,
+        ),
         record(
             "bob",
             "t3",
@@ -130,7 +146,14 @@ fn analytics_counts_distinct_students_per_section_with_their_ratings() {
             false,
             3,
         ),
-        record("cid", "t4", "a/one", vec![done(0, Outcome::Revealed, 2)], false, 4),
+        record(
+            "cid",
+            "t4",
+            "a/one",
+            vec![done(0, Outcome::Revealed, 2)],
+            false,
+            4,
+        ),
     ];
     let feedback = vec![
         SectionFeedback {
@@ -150,14 +173,24 @@ fn analytics_counts_distinct_students_per_section_with_their_ratings() {
     assert_eq!(report.students, 3);
     let s0 = &report.sections[0];
     assert_eq!(
-        (s0.section, s0.students, s0.answered, s0.first_try, s0.after_hint, s0.revealed),
+        (
+            s0.section,
+            s0.students,
+            s0.answered,
+            s0.first_try,
+            s0.after_hint,
+            s0.revealed
+        ),
         (0, 3, 3, 1, 1, 1)
     );
     assert_eq!(s0.hints, 3);
     assert_eq!(s0.negative, 2);
     assert!((s0.first_try_rate.unwrap() - 1.0 / 3.0).abs() < 1e-9);
     let s1 = &report.sections[1];
-    assert_eq!((s1.section, s1.students, s1.answered, s1.skipped), (1, 1, 0, 1));
+    assert_eq!(
+        (s1.section, s1.students, s1.answered, s1.skipped),
+        (1, 1, 0, 1)
+    );
     assert_eq!(s1.first_try_rate, None);
     let s3 = &report.sections[2];
     assert_eq!((s3.section, s3.students, s3.positive), (3, 0, 1));

@@ -47,7 +47,11 @@ impl MigrationTrait for Migration {
                 .alter_table(
                     Table::alter()
                         .table(StudyStates::Table)
-                        .add_column(ColumnDef::new(StudyStates::LessonPath).string_len(max).null())
+                        .add_column(
+                            ColumnDef::new(StudyStates::LessonPath)
+                                .string_len(max)
+                                .null(),
+                        )
                         .to_owned(),
                 )
                 .await?;
@@ -98,7 +102,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for index in ["ix_study_states_lesson_updated", "ix_study_states_user_updated"] {
+        for index in [
+            "ix_study_states_lesson_updated",
+            "ix_study_states_user_updated",
+        ] {
             manager
                 .drop_index(
                     Index::drop()

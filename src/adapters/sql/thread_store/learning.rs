@@ -104,7 +104,8 @@ impl SqlThreadStore {
         lesson: Option<&LessonPath>,
         limit: u32,
     ) -> Result<Vec<StudyRecord>, StoreError> {
-        let mut query = study_state::Entity::find().filter(study_state::Column::LessonPath.is_not_null());
+        let mut query =
+            study_state::Entity::find().filter(study_state::Column::LessonPath.is_not_null());
         if let Some(user_id) = user_id {
             query = query.filter(study_state::Column::UserId.eq(user_id));
         }
@@ -167,7 +168,10 @@ impl LearningStore for SqlThreadStore {
         limit: u32,
     ) -> Result<Vec<StudyRecord>, StoreError> {
         self.db
-            .read("read a learner's study states", self.records(Some(user_id), lesson, limit))
+            .read(
+                "read a learner's study states",
+                self.records(Some(user_id), lesson, limit),
+            )
             .await
     }
 

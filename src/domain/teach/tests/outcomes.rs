@@ -8,7 +8,10 @@ fn play(chunks: u32, inputs: &[StudentInput]) -> StudyState {
     let mut state = StudyState::default();
     for input in std::iter::once(&StudentInput::Start).chain(inputs) {
         let plan = state.plan(input.clone(), chunks);
-        let asks = !matches!(plan.action, TeachAction::Hint { .. } | TeachAction::Complete);
+        let asks = !matches!(
+            plan.action,
+            TeachAction::Hint { .. } | TeachAction::Complete
+        );
         state = state.after(&plan, asks.then_some(Choice::A));
     }
     state
@@ -117,5 +120,8 @@ fn states_stored_before_outcomes_existed_still_read() {
     let state: StudyState = serde_json::from_str(old).expect("old state");
     assert_eq!(state.chunk_index, 2);
     assert!(state.outcomes.is_empty());
-    assert_eq!((state.question, state.hints, state.section_count), (0, 0, 0));
+    assert_eq!(
+        (state.question, state.hints, state.section_count),
+        (0, 0, 0)
+    );
 }

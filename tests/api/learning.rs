@@ -135,7 +135,7 @@ async fn get_as(app: &TestApp, user: &str, path: &str) -> (u16, Value) {
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
-fn section<'a>(report: &'a Value, index: u64) -> &'a Value {
+fn section(report: &Value, index: u64) -> &Value {
     report["sections"]
         .as_array()
         .unwrap()

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod auth;
 pub mod identity;
+pub mod learning;
 pub mod lessons;
 pub mod preauth;
 pub mod quota;

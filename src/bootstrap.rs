@@ -11,6 +11,7 @@ use crate::adapters::rate_limit_memory::MemoryRateLimiter;
 use crate::adapters::rate_limit_redis::RedisRateLimiter;
 use crate::adapters::redis::RedisClient;
 use crate::adapters::sql::api_keys::SqlApiKeyStore;
+use crate::adapters::sql::book::SqlBookStore;
 use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::turn_lease::SqlTurnLease;
 use crate::adapters::sql::user_data::SqlUserDataStore;
@@ -18,6 +19,7 @@ use crate::adapters::sql::{Database, migrations};
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::account::AccountService;
+use crate::app::learning::LearningService;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{Drained, StudyService, StudySettings};
@@ -116,25 +118,29 @@ impl Application {
         let leases = turn_lock(&config, &db, addr.port(), &metrics).await;
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
         let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
-        let study = Arc::new(StudyService::new(
-            Arc::new(SqlThreadStore::new(db.clone())),
-            lessons.clone(),
-            tutor_model(&config)?,
-            Arc::new(leases.clone()),
-            StudySettings {
-                turn_timeout: config.tutor.timeout,
-                max_output_tokens: config.tutor.max_output_tokens,
-                max_threads_per_user: config.storage_limits.max_threads_per_user,
-                max_items_per_thread: config.storage_limits.max_items_per_thread,
-                ..StudySettings::default()
-            },
-        )
-        .with_search(Arc::new(crate::app::search::SearchService::new(
-            Arc::new(crate::adapters::sql::book::SqlBookStore::new(db.clone())),
-            sync.embedder
-                .clone()
-                .map(|e| e as Arc<dyn crate::domain::ports::Embedder>),
-        ))));
+        let threads = Arc::new(SqlThreadStore::new(db.clone()));
+        let study = Arc::new(
+            StudyService::new(
+                threads.clone(),
+                lessons.clone(),
+                tutor_model(&config)?,
+                Arc::new(leases.clone()),
+                StudySettings {
+                    turn_timeout: config.tutor.timeout,
+                    max_output_tokens: config.tutor.max_output_tokens,
+                    max_threads_per_user: config.storage_limits.max_threads_per_user,
+                    max_items_per_thread: config.storage_limits.max_items_per_thread,
+                    ..StudySettings::default()
+                },
+            )
+            .with_book_graph(Arc::new(SqlBookStore::new(db.clone())))
+            .with_search(Arc::new(crate::app::search::SearchService::new(
+                Arc::new(SqlBookStore::new(db.clone())),
+                sync.embedder
+                    .clone()
+                    .map(|e| e as Arc<dyn crate::domain::ports::Embedder>),
+            ))),
+        );
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
         let own = identity::identity(&config, &db, &metrics)?;
@@ -160,6 +166,7 @@ impl Application {
             identity,
             account,
             sync: sync.service.clone(),
+            learning: Arc::new(LearningService::new(threads)),
         };
         Ok(Self {
             acceptor,

@@ -3,6 +3,7 @@
 
 mod book;
 mod keys;
+mod report;
 mod users;
 
 use std::path::PathBuf;
@@ -71,6 +72,12 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Reports for authors: `report questions [--path P] [--json]` (question analytics).
+    Report {
+        /// Which report.
+        #[command(subcommand)]
+        command: report::ReportCommand,
+    },
     /// Print the OpenAPI document generated from the code.
     Openapi {
         /// Output format.
@@ -110,6 +117,7 @@ pub async fn run() -> ExitCode {
         Command::Jobs { command } => book::run_jobs(command).await,
         Command::Keys { command } => keys::run(command).await,
         Command::Users { command } => users::run(command).await,
+        Command::Report { command } => report::run(command).await,
         Command::Openapi { format, output } => openapi(format, output),
         Command::CheckConfig => check_config(),
         Command::Healthcheck { url } => healthcheck(url).await,

@@ -9,6 +9,7 @@ pub mod circuit_breaker;
 pub mod cursor;
 pub mod grounding;
 pub mod identity;
+pub mod learning;
 pub mod lesson;
 pub mod marker;
 pub mod ports;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod headers;
 pub mod health;
 pub mod identity;
+pub mod learning;
 pub mod lessons;
 pub mod listener;
 pub mod metrics;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub account: Arc<crate::app::account::AccountService>,
     /// The book sync: runs, progress, the synced book.
     pub sync: Arc<crate::app::sync::SyncService>,
+    /// Learner progress and question analytics.
+    pub learning: Arc<crate::app::learning::LearningService>,
 }
 
 /// The OpenAPI operations of the service.
@@ -73,6 +76,7 @@ pub type Apis = (
     identity::IdentityApi,
     identity::MeApi,
     sync::SyncApi,
+    learning::LearningApi,
 );
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
@@ -148,6 +152,7 @@ fn apis_for_spec() -> Apis {
         identity::IdentityApi::new(None, config.clone()),
         identity::MeApi::new(None, None),
         sync::SyncApi::new(None),
+        learning::LearningApi::new(None),
     )
 }
 
@@ -165,6 +170,7 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         identity::IdentityApi::new(state.identity.clone(), state.config.clone()),
         identity::MeApi::new(Some(state.account.clone()), state.identity.clone()),
         sync::SyncApi::new(Some(state.sync.clone())),
+        learning::LearningApi::new(Some(state.learning.clone())),
     ));
     // Rendered once at start-up, not per request.
     let (json, yaml) = documents(&api, &state.config.public_base_url);

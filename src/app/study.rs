@@ -7,6 +7,7 @@
 mod ids;
 mod input;
 mod limits;
+mod next;
 mod shutdown;
 mod turn;
 
@@ -163,6 +164,8 @@ pub struct StudyService {
     headroom: limits::Headroom,
     turns: shutdown::TurnTasks,
     search: Option<Arc<crate::app::search::SearchService>>,
+    /// The synced book, to suggest the next lesson when one is finished (see `next`).
+    book: Option<Arc<dyn crate::domain::ports::BookStore>>,
 }
 
 impl StudyService {
@@ -183,6 +186,7 @@ impl StudyService {
             headroom: limits::Headroom::default(),
             turns: shutdown::TurnTasks::default(),
             search: None,
+            book: None,
         }
     }
 

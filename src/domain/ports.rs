@@ -19,11 +19,13 @@ use super::tutor::{Prompt, TutorChunk};
 
 mod book;
 mod identity;
+mod learning;
 mod lessons;
 mod progress;
 
 pub use book::*;
 pub use identity::*;
+pub use learning::*;
 pub use lessons::*;
 pub use progress::*;
 

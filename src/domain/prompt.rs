@@ -267,6 +267,13 @@ fn teach_instructions(ctx: &TutorContext, action: TeachAction) -> String {
         for title in &ctx.chunk_titles {
             let _ = writeln!(s, "- {title}");
         }
+        if let Some(next) = &ctx.next_lesson {
+            let _ = writeln!(
+                s,
+                "Then suggest the next lesson of the book, \"{}\" ({}), in one sentence.",
+                next.title, next.path
+            );
+        }
         s.push_str("Do not ask a question and do not write any answer marker.");
         return s;
     }

@@ -10,8 +10,10 @@
 use serde::{Deserialize, Serialize};
 
 mod input;
+mod outcome;
 
 pub use input::{classify_input, parse_answer};
+pub use outcome::{MAX_OUTCOMES, Outcome, SectionOutcome, question_variant};
 
 /// Attempts a student gets per question before the answer is revealed.
 pub const MAX_ATTEMPTS: u8 = 3;
@@ -59,6 +61,16 @@ pub struct StudyState {
     /// Questions in a row on the current chunk that the model asked without a readable
     /// marker, so that no answer to them can be checked.
     pub unchecked: u8,
+    /// Which question of the current chunk is open: 0 for the chunk's first question, one more
+    /// for every question asked again about it (see [`question_variant`]).
+    pub question: u32,
+    /// Hints given on the current chunk's questions.
+    pub hints: u8,
+    /// How each chunk finished in this thread went, in the order they were finished (at most
+    /// one entry per chunk, at most [`MAX_OUTCOMES`]).
+    pub outcomes: Vec<SectionOutcome>,
+    /// Chunks of the lesson when the state was last written (0 when unknown).
+    pub section_count: u32,
 }
 
 /// What a student's message means in teach mode.
@@ -211,6 +223,20 @@ impl StudyState {
     /// The state once the turn of `plan` completed and the model asked `asked` (the choice of
     /// the marker it wrote, `None` when it asked nothing). Not called when the model failed.
     pub fn after(&self, plan: &TurnPlan, asked: Option<Choice>) -> StudyState {
+        let mut next = self.next_position(plan, asked);
+        next.question = question_variant(self, plan.action);
+        next.hints = match plan.action {
+            TeachAction::Hint { .. } => self.hints.saturating_add(1),
+            TeachAction::Introduce { .. } | TeachAction::Teach { .. } | TeachAction::Complete => 0,
+            _ => self.hints,
+        };
+        next.outcomes = self.outcomes_after(plan);
+        next.section_count = self.section_count;
+        next
+    }
+
+    /// Chunk, question and attempts after the turn of `plan` (see [`StudyState::after`]).
+    fn next_position(&self, plan: &TurnPlan, asked: Option<Choice>) -> StudyState {
         let question = |chunk| {
             asked.map(|correct| PendingQuestion {
                 chunk_index: chunk,

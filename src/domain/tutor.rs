@@ -105,6 +105,24 @@ pub struct TutorContext {
     /// model cites them as `[n]`); empty when nothing in the book matched.
     #[serde(default)]
     pub sources: Vec<SourcePassage>,
+    /// Which question of the chunk this turn asks, repeats or hints at (0: the chunk's first;
+    /// see [`crate::domain::teach::question_variant`]), so that a hint and a repeated question
+    /// are the ones the student is looking at.
+    #[serde(default)]
+    pub question_variant: u32,
+    /// The lesson to suggest once this one is complete (teach mode, `Complete` only), from the
+    /// book's table of contents and links.
+    #[serde(default)]
+    pub next_lesson: Option<NextLesson>,
+}
+
+/// A lesson the tutor suggests studying next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextLesson {
+    /// Its title.
+    pub title: String,
+    /// Its path in the book.
+    pub path: String,
 }
 
 /// A passage of the book given to the tutor as a numbered source.

@@ -54,6 +54,7 @@ pub const ERROR_CODES: &[&str] = &[
     "signin_not_started",
     "signin_refused",
     "refresh_token_reused",
+    "lesson_not_studied",
 ];
 
 /// Details of an error.

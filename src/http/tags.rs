@@ -25,4 +25,6 @@ pub enum ApiTags {
     Book,
     /// The service's own sign-in (GitHub, Google), tokens and the caller.
     Auth,
+    /// What learners studied: their progress, and question analytics for authors.
+    Learning,
 }

@@ -113,7 +113,7 @@ async fn migrate_applies_migrations_once_and_is_idempotent() {
     let url = format!("sqlite://{}/m.sqlite?mode=rwc", dir.path().display());
     let first = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    assert!(String::from_utf8_lossy(&first.stdout).contains("migrations applied: 6"));
+    assert!(String::from_utf8_lossy(&first.stdout).contains("migrations applied: 7"));
     let second = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     assert!(String::from_utf8_lossy(&second.stdout).contains("migrations applied: 0"));
 }
@@ -133,6 +133,8 @@ async fn every_subcommand_has_help() {
         &["users", "set-role"],
         &["users", "disable"],
         &["users", "enable"],
+        &["report"],
+        &["report", "questions"],
         &["openapi"],
         &["check-config"],
         &["healthcheck"],

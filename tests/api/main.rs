@@ -18,6 +18,7 @@ mod fake_sso;
 mod grounded;
 mod health;
 mod helpers;
+mod learning;
 mod lesson_cache;
 mod lessons;
 mod limits;

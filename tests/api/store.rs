@@ -145,6 +145,7 @@ mod cursors;
 mod faults;
 mod identity;
 mod items;
+mod learning;
 mod threads;
 mod turn_leases;
 mod turns;

@@ -6,6 +6,7 @@ mod m20261203_000001_turn_leases;
 mod m20261203_000002_db_probe;
 mod m20261204_000001_identity;
 mod m20261205_000001_book;
+mod m20261210_000001_learning;
 
 use sea_orm::sqlx::Executor as _;
 use sea_orm_migration::prelude::*;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_db_probe::Migration),
             Box::new(m20261204_000001_identity::Migration),
             Box::new(m20261205_000001_book::Migration),
+            Box::new(m20261210_000001_learning::Migration),
         ]
     }
 }

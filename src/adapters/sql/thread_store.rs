@@ -10,6 +10,7 @@
 pub(super) mod convert;
 pub(super) mod entities;
 mod keyset;
+mod learning;
 mod ops;
 #[cfg(test)]
 mod tests;

@@ -27,8 +27,11 @@ fn teach(ctx: &TutorContext, action: TeachAction) -> String {
         TeachAction::Introduce { chunk } => introduce(ctx, &Section::new(ctx, chunk)),
         TeachAction::Teach { chunk } => next_section(ctx, &Section::new(ctx, chunk)),
         TeachAction::Reexplain { chunk } => reexplain(ctx, &Section::new(ctx, chunk)),
-        TeachAction::Reask { chunk } => reask(&Section::new(ctx, chunk)),
-        TeachAction::Hint { chunk } => Section::new(ctx, chunk).question(0).hint(),
+        TeachAction::Reask { chunk } => reask(ctx, &Section::new(ctx, chunk)),
+        // The open question: the one the student is looking at, whatever its ordinal.
+        TeachAction::Hint { chunk } => Section::new(ctx, chunk)
+            .question(ctx.question_variant)
+            .hint(),
         TeachAction::Respond { chunk } => respond(ctx, &Section::new(ctx, chunk)),
         TeachAction::Complete => complete(ctx),
     }
@@ -62,12 +65,18 @@ fn next_section(ctx: &TutorContext, section: &Section) -> String {
 }
 
 fn reexplain(ctx: &TutorContext, section: &Section) -> String {
-    let (variant, left) = match ctx.verdict {
+    let (by_attempts, left) = match ctx.verdict {
         Some(Verdict::Wrong { attempts_left }) => (
             u32::from(MAX_ATTEMPTS.saturating_sub(attempts_left).max(1)),
             Some(attempts_left),
         ),
         _ => (1, None),
+    };
+    // The turn says which question it asks; a context built without it (ordinal 0, which a
+    // re-explanation never asks) falls back to counting the attempts.
+    let variant = match ctx.question_variant {
+        0 => by_attempts,
+        n => n,
     };
     let mut opening = "Not quite — let's look at it from another angle.".to_string();
     match left {
@@ -85,9 +94,9 @@ fn reexplain(ctx: &TutorContext, section: &Section) -> String {
 
 /// Another question on the same section, without judging the reply to the last one (the
 /// offline tutor always marks its questions, so this only answers a hand-built context).
-fn reask(section: &Section) -> String {
+fn reask(ctx: &TutorContext, section: &Section) -> String {
     let opening = format!("Let's try another question about **{}**.", section.title);
-    with_question(&[opening], section, 1)
+    with_question(&[opening], section, ctx.question_variant.max(1))
 }
 
 fn respond(ctx: &TutorContext, section: &Section) -> String {
@@ -102,7 +111,8 @@ fn respond(ctx: &TutorContext, section: &Section) -> String {
         ),
     };
     let back = format!("Back to our question about **{}**:", section.title);
-    with_question(&[reply, back], section, 0)
+    // The open question again, with its marker: the answer is checked against the same option.
+    with_question(&[reply, back], section, ctx.question_variant)
 }
 
 fn complete(ctx: &TutorContext) -> String {
@@ -122,6 +132,14 @@ fn complete(ctx: &TutorContext) -> String {
         .collect();
     if !covered.is_empty() {
         parts.push(format!("Here's what we covered:\n\n{}", covered.join("\n")));
+    }
+    match &ctx.next_lesson {
+        Some(next) if !clean(next.title.trim()).is_empty() => parts.push(format!(
+            "Up next: **{}** (`{}`) builds on what you just learned.",
+            clean(next.title.trim()),
+            clean(next.path.trim()).replace('`', "")
+        )),
+        _ => {}
     }
     parts.push("Great work — come back any time to review.".to_string());
     parts.join("\n\n")

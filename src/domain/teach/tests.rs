@@ -330,4 +330,5 @@ fn after_complete_marks_the_lesson_done_with_nothing_pending() {
     );
 }
 
+mod outcomes;
 mod unchecked;

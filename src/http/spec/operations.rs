@@ -71,6 +71,9 @@ const CONTRACTS: &[Contract] = &[
     op("getLessonProgress", &[400, 401, 403, 429], true),
     op("getBookToc", &[401, 403, 429], true),
     op("getBookQuality", &[401, 403, 429], true),
+    op("getMyProgress", &[401, 403, 429], true),
+    op("getMyLessonProgress", &[400, 401, 403, 404, 429], true),
+    op("getQuestionAnalytics", &[400, 401, 403, 429], false),
 ];
 
 const fn op(id: &'static str, errors: &'static [u16], quota: bool) -> Contract {

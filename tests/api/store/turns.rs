@@ -19,6 +19,7 @@ fn state(chunk_index: u32, correct: Choice) -> StudyState {
         previous: Some(Box::new(StudyState::default())),
         answered_item: Some("msg_answered".into()),
         unchecked: 1,
+        ..StudyState::default()
     }
 }
 

@@ -85,6 +85,7 @@ pub(super) async fn upsert_item(
         created_at: Set(to_micros(it.created_at)),
         input_tokens: tokens(usage.map(|u| u.input_tokens)),
         output_tokens: tokens(usage.map(|u| u.output_tokens)),
+        section: NotSet,
     };
     let mut replaced = vec![
         item::Column::Kind,
@@ -127,6 +128,7 @@ pub(super) async fn upsert_state(
         organization_id: Set(org),
         state: Set(convert::state_json(state)?),
         updated_at: Set(now_micros()),
+        lesson_path: NotSet,
     };
     let on_conflict = OnConflict::column(study_state::Column::ThreadId)
         .update_columns([study_state::Column::State, study_state::Column::UpdatedAt])

@@ -110,6 +110,7 @@ fn an_item_row_reads_back_as_the_item_it_was_made_from() {
             created_at: to_micros(item.created_at),
             input_tokens: None,
             output_tokens: None,
+            section: None,
         };
         assert_eq!(item_from_row(row).expect("reads back"), item);
     }
@@ -128,6 +129,7 @@ fn a_corrupt_payload_is_an_unexpected_error() {
         created_at: 0,
         input_tokens: None,
         output_tokens: None,
+        section: None,
     };
     assert!(matches!(item_from_row(row), Err(StoreError::Unexpected(_))));
 }

@@ -43,7 +43,7 @@ impl SqlThreadStore {
             if let Some(state) = &turn.state {
                 ops::upsert_state(&txn, user_id, org, &turn.thread_id, state).await?;
             }
-            Ok(())
+            super::learning::tag_turn(&txn, user_id, turn).await
         }
         .await;
         ops::finish(txn, result).await

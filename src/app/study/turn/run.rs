@@ -11,11 +11,15 @@ use crate::app::study::{StudyError, StudyService, mode_of, new_item_id, now, thr
 use crate::domain::marker::MarkerFilter;
 use crate::domain::ports::{StoreError, TurnCommit};
 use crate::domain::prompt::{ask_prompt, teach_prompt};
-use crate::domain::teach::{StudentInput, StudyState, TeachAction, TurnPlan, classify_input};
+use crate::domain::teach::{
+    StudentInput, StudyState, TeachAction, TurnPlan, classify_input, question_variant,
+};
 use crate::domain::thread::{ItemKind, Order, PageRequest, ThreadItem, Usage};
 use crate::domain::title::{lesson_thread_title, title_from_message};
 use crate::domain::grounding::{self, CitationFilter};
-use crate::domain::tutor::{Prompt, SourcePassage, StudyMode, TutorChunk, TutorContext};
+use crate::domain::tutor::{
+    NextLesson, Prompt, SourcePassage, StudyMode, TutorChunk, TutorContext,
+};
 
 /// Why a turn stopped when the shutdown grace ended (logged, never shown).
 const SHUTTING_DOWN: &str = "the service is shutting down";
@@ -71,7 +75,12 @@ impl StudyService {
             StudyMode::Ask => self.ground(job).await,
             StudyMode::Teach => Vec::new(),
         };
-        let (prompt, plan) = self.prompt(job, mode, &state, &history, &sources);
+        let next_lesson = if Self::completes(job, mode, &state) {
+            self.next_lesson(&job.lesson.path).await
+        } else {
+            None
+        };
+        let (prompt, plan) = self.prompt(job, mode, &state, &history, &sources, next_lesson);
 
         let item_id = new_item_id();
         let created_at = now();
@@ -199,6 +208,7 @@ impl StudyService {
                 tracing::warn!(thread_id = %job.thread.id, unreadable_marker = filter.saw_marker(), "model asked no checkable question; it will be asked again");
             }
             let mut next = state.after(&plan, filter.choice());
+            next.section_count = u32::try_from(job.lesson.chunks.len()).unwrap_or(u32::MAX);
             next.previous = Some(Box::new(StudyState { previous: None, ..state.clone() }));
             next.answered_item = Some(job.user_item.id.clone());
             next
@@ -245,6 +255,11 @@ impl StudyService {
         Ok(items)
     }
 
+    /// Whether the teach turn of `job` will finish the lesson (so a next lesson is looked up).
+    fn completes(job: &TurnJob, mode: StudyMode, state: &StudyState) -> bool {
+        mode == StudyMode::Teach && teach_plan(job, state).action == TeachAction::Complete
+    }
+
     fn prompt(
         &self,
         job: &TurnJob,
@@ -252,10 +267,10 @@ impl StudyService {
         state: &StudyState,
         history: &[ThreadItem],
         sources: &[SourcePassage],
+        next_lesson: Option<NextLesson>,
     ) -> (Prompt, Option<TurnPlan>) {
         let lesson = &job.lesson;
         let student_message = job.user_item.kind.text();
-        let chunk_count = u32::try_from(lesson.chunks.len()).unwrap_or(u32::MAX);
         let mut ctx = TutorContext {
             mode,
             lesson_title: lesson.title.clone(),
@@ -279,12 +294,7 @@ impl StudyService {
                 (ask_prompt(&ctx, history, budget, max_tokens), None)
             }
             StudyMode::Teach => {
-                let input = if job.auto_start {
-                    StudentInput::Start
-                } else {
-                    classify_input(&student_message, state.expects_answer())
-                };
-                let plan = state.plan(input, chunk_count);
+                let plan = teach_plan(job, state);
                 let chunk = action_chunk(plan.action).unwrap_or(state.chunk_index);
                 let at = usize::try_from(chunk).unwrap_or(usize::MAX);
                 ctx.chunk_index = chunk;
@@ -300,6 +310,10 @@ impl StudyService {
                     .map(|c| c.text.clone());
                 ctx.action = Some(plan.action);
                 ctx.pending_correct = state.pending.as_ref().map(|p| p.correct);
+                ctx.question_variant = question_variant(state, plan.action);
+                if plan.action == TeachAction::Complete {
+                    ctx.next_lesson = next_lesson;
+                }
                 ctx.verdict = plan.verdict;
                 (
                     teach_prompt(
@@ -313,6 +327,17 @@ impl StudyService {
             }
         }
     }
+}
+
+/// The plan of a teach turn of `job` from `state`.
+fn teach_plan(job: &TurnJob, state: &StudyState) -> TurnPlan {
+    let input = if job.auto_start {
+        StudentInput::Start
+    } else {
+        classify_input(&job.user_item.kind.text(), state.expects_answer())
+    };
+    let chunk_count = u32::try_from(job.lesson.chunks.len()).unwrap_or(u32::MAX);
+    state.plan(input, chunk_count)
 }
 
 fn action_chunk(action: TeachAction) -> Option<u32> {

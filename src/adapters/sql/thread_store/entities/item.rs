@@ -28,6 +28,9 @@ pub struct Model {
     pub input_tokens: Option<i64>,
     /// Completion tokens of the turn, on its assistant item.
     pub output_tokens: Option<i64>,
+    /// The lesson section a teach-mode tutor message is about (0-based), for feedback per
+    /// section.
+    pub section: Option<i64>,
 }
 
 /// No relation is navigated: the store filters by key, and cascades live in the schema.

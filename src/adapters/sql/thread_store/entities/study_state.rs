@@ -18,6 +18,8 @@ pub struct Model {
     pub state: Json,
     /// Last write, microseconds since the Unix epoch.
     pub updated_at: i64,
+    /// The thread's lesson (from its metadata), for progress and analytics.
+    pub lesson_path: Option<String>,
 }
 
 /// No relation is navigated: the store filters by key, and cascades live in the schema.

@@ -76,13 +76,13 @@ impl CitationFilter {
             }
             Some(at) => {
                 let inside = &self.held[at + 1..];
-                if c == ']' {
-                    if let Some(numbers) = self.numbers(inside) {
-                        let offset = self.emitted;
-                        self.cited.extend(numbers.into_iter().map(|n| (n, offset)));
-                        self.held.clear();
-                        return;
-                    }
+                if c == ']'
+                    && let Some(numbers) = self.numbers(inside)
+                {
+                    let offset = self.emitted;
+                    self.cited.extend(numbers.into_iter().map(|n| (n, offset)));
+                    self.held.clear();
+                    return;
                 }
                 let fits = inside.chars().count() < MAX_INSIDE;
                 if fits && (c.is_ascii_digit() || c == ',' || c == ' ') {

@@ -18,11 +18,13 @@ use super::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem, Usage};
 use super::tutor::{Prompt, TutorChunk};
 
 mod book;
+mod budget;
 mod identity;
 mod lessons;
 mod progress;
 
 pub use book::*;
+pub use budget::*;
 pub use identity::*;
 pub use lessons::*;
 pub use progress::*;

@@ -336,7 +336,7 @@ mod tests {
             .flat_map(|f| {
                 f.get_metric()
                     .iter()
-                    .map(|m| m.get_counter().value() as u64)
+                    .map(|m| m.get_counter().get_value() as u64)
             })
             .sum();
         assert_eq!(fallbacks, 2, "one charge, one read");

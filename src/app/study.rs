@@ -4,6 +4,7 @@
 //! with a status (404, 409, 400) *before* a stream starts, then run in a task of their own that
 //! stores the answer even when the client has gone away.
 
+mod budget;
 mod ids;
 mod input;
 mod limits;
@@ -118,6 +119,14 @@ pub enum StudyError {
     /// The database could not be reached in time.
     #[error("database unavailable")]
     StoreUnavailable,
+    /// The student spent the daily token budget of their tier; it resets at 00:00 UTC.
+    #[error("daily token budget of {limit} tokens spent")]
+    TokenBudgetExhausted {
+        /// Tokens per day.
+        limit: u64,
+        /// Time until the budget resets.
+        reset_after: Duration,
+    },
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -162,6 +171,7 @@ pub struct StudyService {
     settings: StudySettings,
     headroom: limits::Headroom,
     turns: shutdown::TurnTasks,
+    budget: Option<Arc<crate::app::budget::BudgetService>>,
 }
 
 impl StudyService {
@@ -181,6 +191,7 @@ impl StudyService {
             settings,
             headroom: limits::Headroom::default(),
             turns: shutdown::TurnTasks::default(),
+            budget: None,
         }
     }
 

@@ -41,6 +41,7 @@ pub const ERROR_CODES: &[&str] = &[
     "unsupported_media_type",
     "unprocessable_entity",
     "rate_limited",
+    "token_budget_exhausted",
     "internal_error",
     "service_unavailable",
     "database_unavailable",
@@ -140,11 +141,12 @@ pub fn public_message(status: StatusCode) -> &'static str {
 /// Details of a 429.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct RateLimitedDetail {
-    /// Always `rate_limited`.
+    /// `rate_limited` (a request quota), or `token_budget_exhausted` (the daily token budget;
+    /// `limit` is then tokens per day and `window` is `day`).
     pub code: String,
     /// Which quota was exceeded.
     pub message: String,
-    /// Requests allowed in the window.
+    /// Requests (or, for `token_budget_exhausted`, tokens) allowed in the window.
     pub limit: u32,
     /// The window (`second`, `minute`, `hour`, `day`).
     pub window: String,
@@ -184,7 +186,8 @@ pub enum ApiError {
     /// or the user has the maximum of threads (`thread_limit_reached`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// A quota is exhausted; retry after `Retry-After` seconds.
+    /// A quota is exhausted (`rate_limited`), or the daily token budget is spent
+    /// (`token_budget_exhausted`); retry after `Retry-After` seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<RateLimitedBody>, #[oai(header = "Retry-After")] u64),
     /// Unexpected failure; details are logged under the request id, never returned.
@@ -260,6 +263,39 @@ impl ApiError {
             }),
             whole_secs(retry),
         )
+    }
+}
+
+impl ApiError {
+    /// 429 `token_budget_exhausted`: the daily budget of `limit` tokens is spent until the next
+    /// 00:00 UTC, `reset_after` from now.
+    pub fn token_budget_exhausted(limit: u64, reset_after: Duration) -> Self {
+        let secs = whole_secs(reset_after);
+        let message = format!(
+            "daily token budget of {limit} tokens used up; it resets at 00:00 UTC, in {}",
+            spell_wait(secs)
+        );
+        let Self::TooManyRequests(Json(mut body), retry) = Self::rate_limited(
+            message,
+            u32::try_from(limit).unwrap_or(u32::MAX),
+            "day",
+            reset_after,
+        ) else {
+            unreachable!("rate_limited builds a 429")
+        };
+        body.error.code = "token_budget_exhausted".into();
+        Self::TooManyRequests(Json(body), retry)
+    }
+}
+
+/// `5 h 3 min`, `12 min`, `40 s`: a wait as a student reads it.
+fn spell_wait(secs: u64) -> String {
+    let (h, m) = (secs / 3_600, secs % 3_600 / 60);
+    match (h, m) {
+        (0, 0) => format!("{secs} s"),
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 
@@ -349,6 +385,9 @@ impl From<crate::app::study::StudyError> for ApiError {
                 crate::app::lessons::LessonError::FetchBudgetExhausted { limit, retry_after },
             ),
             E::StoreUnavailable => crate::domain::ports::StoreError::Unavailable.into(),
+            E::TokenBudgetExhausted { limit, reset_after } => {
+                Self::token_budget_exhausted(limit, reset_after)
+            }
             E::Unexpected(e) => {
                 tracing::error!(error = ?e, "study operation failed");
                 Self::internal()
@@ -373,5 +412,31 @@ mod tests {
         // Assert
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(resp.headers()["retry-after"], "2");
+    }
+
+    #[tokio::test]
+    async fn a_spent_token_budget_is_a_429_naming_the_budget_and_its_reset() {
+        // Arrange
+        let err = ApiError::from(StudyError::TokenBudgetExhausted {
+            limit: 50,
+            reset_after: Duration::from_secs(5 * 3_600 + 3 * 60 + 20),
+        });
+        // Act
+        let resp = err.into_response();
+        // Assert
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            resp.headers()["retry-after"],
+            (5 * 3_600 + 3 * 60 + 20).to_string()
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&resp.into_body().into_bytes().await.unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "token_budget_exhausted");
+        assert_eq!(body["error"]["limit"], 50);
+        assert_eq!(body["error"]["window"], "day");
+        assert_eq!(
+            body["error"]["message"],
+            "daily token budget of 50 tokens used up; it resets at 00:00 UTC, in 5 h 3 min"
+        );
     }
 }

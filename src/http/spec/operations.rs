@@ -92,9 +92,7 @@ fn description(status: u16) -> &'static str {
         409 => "The thread or the account is in a state that refuses this; `code` says which.",
         413 => "The request body exceeds `MAX_BODY_BYTES`.",
         415 => "The request body is not `application/json`.",
-        429 => {
-            "A quota or budget is exhausted; `code` says which; retry after `Retry-After` seconds."
-        }
+        429 => "A quota is exhausted; retry after `Retry-After` seconds.",
         503 => {
             "Unavailable for a moment (a dependency, or a replica shutting down); retry, \
                 after `Retry-After` seconds when present."

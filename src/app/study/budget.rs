@@ -31,12 +31,14 @@ impl StudyService {
         let Some(budget) = &self.budget else {
             return Ok(None);
         };
-        budget.check(&who.user_id, who.tier).await.map_err(|spent| {
-            StudyError::TokenBudgetExhausted {
+        // Boxed: the turn-starting futures sit deep in the request's future, whose size (and
+        // every poll's stack frame, in debug builds) the check would otherwise add to.
+        Box::pin(budget.check(&who.user_id, who.tier))
+            .await
+            .map_err(|spent| StudyError::TokenBudgetExhausted {
                 limit: spent.limit.unwrap_or_default(),
                 reset_after: spent.reset_after,
-            }
-        })
+            })
     }
 
     /// Charges a finished (or failed) turn: the usage the model reported, or an estimate from

@@ -105,5 +105,9 @@ pub(super) async fn budget_status(
     who: &crate::domain::principal::Principal,
 ) -> Option<TokenBudgetStatus> {
     let budgets = req.data::<Option<Arc<BudgetService>>>()?.as_ref()?;
-    Some(budgets.status(&who.user_id, who.tier).await.into())
+    Some(
+        Box::pin(budgets.status(&who.user_id, who.tier))
+            .await
+            .into(),
+    )
 }

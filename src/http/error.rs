@@ -266,39 +266,6 @@ impl ApiError {
     }
 }
 
-impl ApiError {
-    /// 429 `token_budget_exhausted`: the daily budget of `limit` tokens is spent until the next
-    /// 00:00 UTC, `reset_after` from now.
-    pub fn token_budget_exhausted(limit: u64, reset_after: Duration) -> Self {
-        let secs = whole_secs(reset_after);
-        let message = format!(
-            "daily token budget of {limit} tokens used up; it resets at 00:00 UTC, in {}",
-            spell_wait(secs)
-        );
-        let Self::TooManyRequests(Json(mut body), retry) = Self::rate_limited(
-            message,
-            u32::try_from(limit).unwrap_or(u32::MAX),
-            "day",
-            reset_after,
-        ) else {
-            unreachable!("rate_limited builds a 429")
-        };
-        body.error.code = "token_budget_exhausted".into();
-        Self::TooManyRequests(Json(body), retry)
-    }
-}
-
-/// `5 h 3 min`, `12 min`, `40 s`: a wait as a student reads it.
-fn spell_wait(secs: u64) -> String {
-    let (h, m) = (secs / 3_600, secs % 3_600 / 60);
-    match (h, m) {
-        (0, 0) => format!("{secs} s"),
-        (0, m) => format!("{m} min"),
-        (h, 0) => format!("{h} h"),
-        (h, m) => format!("{h} h {m} min"),
-    }
-}
-
 /// `Retry-After` seconds: rounded up, at least 1 (0 would invite an immediate retry).
 fn whole_secs(d: Duration) -> u64 {
     u64::try_from(d.as_micros().div_ceil(1_000_000))
@@ -412,31 +379,5 @@ mod tests {
         // Assert
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(resp.headers()["retry-after"], "2");
-    }
-
-    #[tokio::test]
-    async fn a_spent_token_budget_is_a_429_naming_the_budget_and_its_reset() {
-        // Arrange
-        let err = ApiError::from(StudyError::TokenBudgetExhausted {
-            limit: 50,
-            reset_after: Duration::from_secs(5 * 3_600 + 3 * 60 + 20),
-        });
-        // Act
-        let resp = err.into_response();
-        // Assert
-        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(
-            resp.headers()["retry-after"],
-            (5 * 3_600 + 3 * 60 + 20).to_string()
-        );
-        let body: serde_json::Value =
-            serde_json::from_slice(&resp.into_body().into_bytes().await.unwrap()).unwrap();
-        assert_eq!(body["error"]["code"], "token_budget_exhausted");
-        assert_eq!(body["error"]["limit"], 50);
-        assert_eq!(body["error"]["window"], "day");
-        assert_eq!(
-            body["error"]["message"],
-            "daily token budget of 50 tokens used up; it resets at 00:00 UTC, in 5 h 3 min"
-        );
     }
 }

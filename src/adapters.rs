@@ -19,6 +19,8 @@ pub mod redis_bus;
 pub mod redis_deliveries;
 pub mod redis_lock;
 pub mod sql;
+pub mod token_ledger_memory;
+pub mod token_ledger_redis;
 pub mod tutor_offline;
 pub mod tutor_openai;
 pub mod userinfo;

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod budget;
 pub mod identity;
 pub mod learning;
 pub mod lessons;

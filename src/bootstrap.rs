@@ -16,16 +16,19 @@ use crate::adapters::sql::thread_store::SqlThreadStore;
 use crate::adapters::sql::turn_lease::SqlTurnLease;
 use crate::adapters::sql::user_data::SqlUserDataStore;
 use crate::adapters::sql::{Database, migrations};
+use crate::adapters::token_ledger_memory::MemoryTokenLedger;
+use crate::adapters::token_ledger_redis::RedisTokenLedger;
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::account::AccountService;
 use crate::app::learning::LearningService;
+use crate::app::budget::BudgetService;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{Drained, StudyService, StudySettings};
 use crate::config::Config;
 use crate::domain::ports::ApiKeyStore;
-use crate::domain::ports::{RateLimiter, TutorModel};
+use crate::domain::ports::{RateLimiter, TokenLedger, TutorModel};
 use crate::http::listener::NoDelayAcceptor;
 use crate::http::metrics::{Metrics, PoolSample};
 use crate::http::{self, AppState};
@@ -139,7 +142,8 @@ impl Application {
                 sync.embedder
                     .clone()
                     .map(|e| e as Arc<dyn crate::domain::ports::Embedder>),
-            ))),
+            )))
+            .with_budget(budget_service(&config, redis.as_ref(), &metrics)),
         );
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
@@ -182,6 +186,11 @@ impl Application {
     /// The bound address (tests bind port 0 and read the real one here).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The daily token budgets turns are checked against (tests move its clock).
+    pub fn budget(&self) -> Option<Arc<BudgetService>> {
+        self.state.study.budget().cloned()
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests for up to
@@ -295,6 +304,33 @@ fn quota_service(
         shared,
         local,
         config.rate_limits.clone(),
+        Some(metrics.registry()),
+    ))
+}
+
+/// Daily token budgets: counted in Redis, shared by every replica, when configured, with the
+/// in-process ledger as the floor while Redis fails; else in process only.
+fn budget_service(
+    config: &Config,
+    redis: Option<&RedisClient>,
+    metrics: &Metrics,
+) -> Arc<BudgetService> {
+    // One counter per student and day (about 100 bytes each): a million students a day.
+    let local: Arc<dyn TokenLedger> = Arc::new(MemoryTokenLedger::new(1_000_000));
+    let shared = redis.map(|r| {
+        Arc::new(
+            RedisTokenLedger::new(
+                r.client().clone(),
+                "tb:v1:",
+                config.rate_limits.redis_timeout,
+            )
+            .with_health(r.health().clone()),
+        ) as Arc<dyn TokenLedger>
+    });
+    Arc::new(BudgetService::new(
+        shared,
+        local,
+        config.rate_limits.token_budgets,
         Some(metrics.registry()),
     ))
 }

@@ -237,6 +237,9 @@ pub struct RateLimitConfig {
     /// Budget of refused or anonymous requests per client address (`PREAUTH_RATE_LIMIT`;
     /// empty = unlimited).
     pub preauth: Vec<crate::domain::rate_limit::Window>,
+    /// Daily model token budgets of free, premium and admin (`TOKEN_BUDGET_*`; `None` =
+    /// unlimited).
+    pub token_budgets: [Option<u64>; 3],
 }
 
 /// Limits of the connection edge: how long a client may take, how many it may hold open.

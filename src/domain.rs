@@ -24,4 +24,5 @@ pub mod sync;
 pub mod teach;
 pub mod thread;
 pub mod title;
+pub mod token_budget;
 pub mod tutor;

@@ -199,7 +199,11 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         authenticator: state.authenticator.clone(),
         config: state.config.clone(),
     };
-    let route = auth::protect(route.nest("/", api).data(state.quotas.clone()), auth);
+    let route = route
+        .nest("/", api)
+        .data(state.quotas.clone())
+        .data(state.study.budget().cloned());
+    let route = auth::protect(route, auth);
     with_middleware(route, &state.config, state.metrics.clone())
         .around(move |ep, req| allow::on_405(ep, req, allow.clone()))
 }
@@ -248,6 +252,9 @@ fn cors(config: &Config) -> Cors {
             "x-ratelimit-limit",
             "x-ratelimit-remaining",
             "x-ratelimit-reset",
+            "x-tokenbudget-limit",
+            "x-tokenbudget-remaining",
+            "x-tokenbudget-reset",
             "www-authenticate",
             "etag",
         ])

@@ -213,6 +213,7 @@ impl<'a> Runner<'a> {
             // Rate limiting stays on, with quotas too large to reject anything.
             ("RATE_LIMIT_API_FREE".into(), "1000000/second".into()),
             ("RATE_LIMIT_CHAT_FREE".into(), "1000000/second".into()),
+            ("TOKEN_BUDGET_FREE".into(), "unlimited".into()),
             // So are the storage caps: long runs make many threads per identity.
             ("MAX_THREADS_PER_USER".into(), "1000000".into()),
             ("MAX_ITEMS_PER_THREAD".into(), "1000000".into()),

@@ -4,6 +4,7 @@
 //! with a status (404, 409, 400) *before* a stream starts, then run in a task of their own that
 //! stores the answer even when the client has gone away.
 
+mod budget;
 mod ids;
 mod input;
 mod limits;
@@ -119,6 +120,14 @@ pub enum StudyError {
     /// The database could not be reached in time.
     #[error("database unavailable")]
     StoreUnavailable,
+    /// The student spent the daily token budget of their tier; it resets at 00:00 UTC.
+    #[error("daily token budget of {limit} tokens spent")]
+    TokenBudgetExhausted {
+        /// Tokens per day.
+        limit: u64,
+        /// Time until the budget resets.
+        reset_after: Duration,
+    },
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
@@ -166,6 +175,7 @@ pub struct StudyService {
     search: Option<Arc<crate::app::search::SearchService>>,
     /// The synced book, to suggest the next lesson when one is finished (see `next`).
     book: Option<Arc<dyn crate::domain::ports::BookStore>>,
+    budget: Option<Arc<crate::app::budget::BudgetService>>,
 }
 
 impl StudyService {
@@ -187,6 +197,7 @@ impl StudyService {
             turns: shutdown::TurnTasks::default(),
             search: None,
             book: None,
+            budget: None,
         }
     }
 

@@ -172,6 +172,18 @@ impl Config {
             ("RATE_LIMIT_API_PREMIUM", quota(&self.rate_limits.api[1])),
             ("RATE_LIMIT_API_ADMIN", quota(&self.rate_limits.api[2])),
             (
+                "TOKEN_BUDGET_FREE",
+                budget(self.rate_limits.token_budgets[0]),
+            ),
+            (
+                "TOKEN_BUDGET_PREMIUM",
+                budget(self.rate_limits.token_budgets[1]),
+            ),
+            (
+                "TOKEN_BUDGET_ADMIN",
+                budget(self.rate_limits.token_budgets[2]),
+            ),
+            (
                 "RATE_LIMIT_REDIS_TIMEOUT_MS",
                 self.rate_limits.redis_timeout.as_millis().to_string(),
             ),
@@ -245,6 +257,11 @@ impl Config {
         pairs.extend(self.jobs.describe());
         pairs
     }
+}
+
+/// A daily token budget as written in the environment (`200000` or `unlimited`).
+fn budget(tokens: Option<u64>) -> String {
+    tokens.map_or_else(|| "unlimited".into(), |n| n.to_string())
 }
 
 /// A quota as written in the environment (`20/minute,500/day` or `unlimited`).

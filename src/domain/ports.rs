@@ -18,12 +18,14 @@ use super::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem, Usage};
 use super::tutor::{Prompt, TutorChunk};
 
 mod book;
+mod budget;
 mod identity;
 mod learning;
 mod lessons;
 mod progress;
 
 pub use book::*;
+pub use budget::*;
 pub use identity::*;
 pub use learning::*;
 pub use lessons::*;

@@ -18,6 +18,7 @@ use poem_openapi::{ApiResponse, OpenApi, param::Query, payload::Json, types::Typ
 
 use super::auth;
 use super::error::{ApiError, configured};
+use super::rate_limit::{show_budget, turn_refused};
 use super::tags::ApiTags;
 use crate::app::study::{MAX_SELECTED_CHARS, MAX_USER_NAME_CHARS};
 use crate::app::study::{MessageInput, PendingTurn, StudyService, TurnContext, TurnStream};
@@ -224,19 +225,24 @@ impl ChatKitApi {
         let stream = |s: TurnStream| Ok(ChatKitResponse::Stream(s));
         match request {
             ChatKitRequest::ThreadsCreate(p) => {
-                let turn = study.start_thread(&who, message(p.input), ctx).await?;
+                let turn = study
+                    .start_thread(&who, message(p.input), ctx)
+                    .await
+                    .map_err(|e| turn_refused(req, e))?;
                 stream(start(req, &who, turn).await?)
             }
             ChatKitRequest::AddUserMessage(p) => {
                 let turn = study
                     .add_message(&who, &p.thread_id, message(p.input), ctx)
-                    .await?;
+                    .await
+                    .map_err(|e| turn_refused(req, e))?;
                 stream(start(req, &who, turn).await?)
             }
             ChatKitRequest::RetryAfterItem(p) => {
                 let turn = study
                     .retry_after(&who, &p.thread_id, &p.item_id, ctx)
-                    .await?;
+                    .await
+                    .map_err(|e| turn_refused(req, e))?;
                 stream(start(req, &who, turn).await?)
             }
             ChatKitRequest::AddClientToolOutput(p) => {
@@ -287,7 +293,8 @@ impl ChatKitApi {
     }
 }
 
-/// Charges a checked turn to the `chat` quota, then stores and starts it. A 429 here comes
+/// Charges a checked turn to the `chat` quota, then stores and starts it; its answer shows the
+/// student's daily token budget as it stood at the check. A 429 here comes
 /// before any event and before anything of the turn is stored; the pending turn is dropped,
 /// which releases its thread.
 ///
@@ -298,6 +305,8 @@ pub(crate) async fn start(
     who: &crate::domain::principal::Principal,
     turn: PendingTurn,
 ) -> Result<TurnStream, ApiError> {
+    // Shown on every answer to the turn, a chat-quota 429 included.
+    show_budget(req, turn.budget().as_ref());
     super::rate_limit::enforce(req, who, Bucket::Chat).await?;
     Ok(turn.begin().await?)
 }

@@ -41,6 +41,7 @@ pub const ERROR_CODES: &[&str] = &[
     "unsupported_media_type",
     "unprocessable_entity",
     "rate_limited",
+    "token_budget_exhausted",
     "internal_error",
     "service_unavailable",
     "database_unavailable",
@@ -141,11 +142,12 @@ pub fn public_message(status: StatusCode) -> &'static str {
 /// Details of a 429.
 #[derive(Debug, Clone, Object, serde::Serialize)]
 pub struct RateLimitedDetail {
-    /// Always `rate_limited`.
+    /// `rate_limited` (a request quota), or `token_budget_exhausted` (the daily token budget;
+    /// `limit` is then tokens per day and `window` is `day`).
     pub code: String,
     /// Which quota was exceeded.
     pub message: String,
-    /// Requests allowed in the window.
+    /// Requests (or, for `token_budget_exhausted`, tokens) allowed in the window.
     pub limit: u32,
     /// The window (`second`, `minute`, `hour`, `day`).
     pub window: String,
@@ -185,7 +187,8 @@ pub enum ApiError {
     /// or the user has the maximum of threads (`thread_limit_reached`).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// A quota is exhausted; retry after `Retry-After` seconds.
+    /// A quota is exhausted (`rate_limited`), or the daily token budget is spent
+    /// (`token_budget_exhausted`); retry after `Retry-After` seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<RateLimitedBody>, #[oai(header = "Retry-After")] u64),
     /// Unexpected failure; details are logged under the request id, never returned.
@@ -350,6 +353,9 @@ impl From<crate::app::study::StudyError> for ApiError {
                 crate::app::lessons::LessonError::FetchBudgetExhausted { limit, retry_after },
             ),
             E::StoreUnavailable => crate::domain::ports::StoreError::Unavailable.into(),
+            E::TokenBudgetExhausted { limit, reset_after } => {
+                Self::token_budget_exhausted(limit, reset_after)
+            }
             E::Unexpected(e) => {
                 tracing::error!(error = ?e, "study operation failed");
                 Self::internal()

@@ -1,5 +1,10 @@
 //! Quotas on the wire: the check before an operation, the `RateLimit*` headers of the IETF
-//! httpapi draft (revisions 10–11) plus `X-RateLimit-*`, and the 429.
+//! httpapi draft (revisions 10–11) plus `X-RateLimit-*`, and the 429; daily token budgets in
+//! [`budget`].
+
+mod budget;
+
+pub use budget::{BudgetSlot, TokenBudgetStatus, show_budget, turn_refused};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,10 +94,13 @@ pub fn header_values(outcome: &QuotaOutcome) -> (String, String) {
 pub async fn headers<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let slot = QuotaSlot::default();
     req.set_data(slot.clone());
+    let budget = BudgetSlot::default();
+    req.set_data(budget.clone());
     let mut resp = match ep.call(req).await {
         Ok(resp) => resp.into_response(),
         Err(err) => err.into_response(),
     };
+    budget.apply(&mut resp);
     let outcome = slot.0.lock().ok().and_then(|mut s| s.take());
     if let Some(outcome) = outcome {
         let (policy, current) = header_values(&outcome);
@@ -212,6 +220,9 @@ pub struct RateLimitStatus {
     pub tier: TierName,
     /// Limited buckets.
     pub buckets: Vec<BucketStatus>,
+    /// The daily budget of model tokens (absent only on a service built without budgets).
+    #[oai(skip_serializing_if_is_none)]
+    pub token_budget: Option<TokenBudgetStatus>,
 }
 
 /// Answer of `GET /v1/rate-limit`.
@@ -245,8 +256,8 @@ impl QuotaApi {
 impl QuotaApi {
     /// Quota status
     ///
-    /// Every window of the caller's buckets with limit, remaining and reset, without consuming
-    /// anything.
+    /// Every window of the caller's buckets with limit, remaining and reset, and the daily token
+    /// budget with what was used today, without consuming anything.
     #[oai(path = "/rate-limit", method = "get", operation_id = "getRateLimit")]
     async fn status(&self, req: &Request) -> Result<StatusResponse, ApiError> {
         let who = super::auth::principal(req)?;
@@ -276,9 +287,11 @@ impl QuotaApi {
                     .collect(),
             })
             .collect();
+        let token_budget = budget::budget_status(req, &who).await;
         Ok(StatusResponse::Ok(Json(RateLimitStatus {
             tier: who.tier.into(),
             buckets,
+            token_budget,
         })))
     }
 }

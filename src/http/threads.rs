@@ -280,7 +280,8 @@ impl ThreadsApi {
         let turn = self
             .study()?
             .add_message(&who, &thread_id.0, input, ctx)
-            .await?;
+            .await
+            .map_err(|e| super::rate_limit::turn_refused(req, e))?;
         let events = super::chatkit::start(req, &who, turn).await?;
         let events = events.filter_map(|e| async move { event_out(e) }).boxed();
         Ok(TurnResponse::Events(

@@ -72,6 +72,10 @@ pub fn test_config(overrides: Vec<(String, String)>) -> Config {
         // of services run side by side); the sync tests turn it on.
         ("WORKER_IN_PROCESS", "false"),
         ("SYNC_ON_START", "false"),
+        // No token budget in the way of suites that run many turns as one user (a Redis-backed
+        // budget is shared across runs); the budget tests set their own.
+        ("TOKEN_BUDGET_FREE", "unlimited"),
+        ("TOKEN_BUDGET_PREMIUM", "unlimited"),
     ]);
     vars.retain(|(k, _)| overrides.iter().all(|(o, _)| o != k));
     vars.extend(overrides);
@@ -102,6 +106,12 @@ pub async fn spawn_with_config(config: Config) -> TestApp {
     let app = Application::build(config)
         .await
         .expect("application builds");
+    spawn_built(app)
+}
+
+/// Runs an application built by the test (which may keep handles on its services first).
+pub fn spawn_built(app: Application) -> TestApp {
+    LazyLock::force(&TRACING);
     let addr = app.local_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {

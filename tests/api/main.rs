@@ -37,5 +37,7 @@ mod rest;
 mod shutdown;
 mod signin;
 mod store;
+mod token_budget;
+mod token_ledger;
 mod turn_lock;
 mod tutoring;

@@ -60,6 +60,7 @@ fn direct_env(database: &str, fake: &FakeGithub) -> Vec<(String, String)> {
         ("SYNC_ON_START", "false"),
         ("OPENAI_API_KEY", "sk-fault-matrix"),
         ("RATE_LIMIT_CHAT_FREE", "unlimited"),
+        ("TOKEN_BUDGET_FREE", "unlimited"),
         ("RATE_LIMIT_API_FREE", "unlimited"),
         ("PREAUTH_RATE_LIMIT", "unlimited"),
         ("JOB_MAX_ATTEMPTS", "5"),

@@ -27,6 +27,7 @@ use crate::domain::ports::{LockError, TurnGuard};
 use crate::domain::principal::Principal;
 use crate::domain::thread::{ItemKind, Thread, ThreadItem};
 use crate::domain::title::is_auto_start;
+use crate::domain::token_budget::BudgetStatus;
 use crate::domain::tutor::StudyMode;
 
 /// What the client's stream carries, in order; `http/` turns each into protocol events.
@@ -97,8 +98,8 @@ impl StudyService {
     /// `threads.create`: a new thread whose first message starts a turn.
     ///
     /// # Errors
-    /// Invalid input, lesson problems, the thread cap, store failures — all before anything is
-    /// stored.
+    /// Invalid input, lesson problems, the thread cap, a spent token budget, store failures —
+    /// all before anything is stored.
     pub async fn start_thread(
         self: &Arc<Self>,
         who: &Principal,
@@ -107,12 +108,14 @@ impl StudyService {
     ) -> Result<PendingTurn, StudyError> {
         let text = validate(&input)?;
         let path = ctx.lesson_path.clone().ok_or_else(lesson_required)?;
+        let budget = self.ensure_token_budget(who).await?;
         let lesson = self.load_lesson(who, &path).await?;
         let seen = self.ensure_thread_room(&who.user_id).await?;
         let mode = StudyMode::from_model(input.inference_options.model.as_deref());
         let thread = super::new_thread(who, &path, mode);
         Ok(self.pending(
             who,
+            budget,
             Start::Create {
                 thread,
                 seen,
@@ -127,8 +130,8 @@ impl StudyService {
     /// `threads.add_user_message`.
     ///
     /// # Errors
-    /// 404 thread, 409 turn in progress or thread full, invalid input, lesson problems —
-    /// before anything is stored.
+    /// 404 thread, 409 turn in progress or thread full, 429 token budget spent, invalid input,
+    /// lesson problems — before anything is stored.
     pub async fn add_message(
         self: &Arc<Self>,
         who: &Principal,
@@ -144,6 +147,7 @@ impl StudyService {
             .await
             .map_err(thread_err)?;
         let path = lesson_of(&thread, &ctx)?;
+        let budget = self.ensure_token_budget(who).await?;
         let guard = self.lock(&thread.id).await?;
         self.ensure_item_room(&who.user_id, &thread.id).await?;
         let lesson = self.load_lesson(who, &path).await?;
@@ -154,14 +158,20 @@ impl StudyService {
             ctx,
             guard,
         };
-        Ok(self.pending(who, Start::Message { turn, input, text }))
+        Ok(self.pending(who, budget, Start::Message { turn, input, text }))
     }
 
-    fn pending(self: &Arc<Self>, who: &Principal, start: Start) -> PendingTurn {
+    fn pending(
+        self: &Arc<Self>,
+        who: &Principal,
+        budget: Option<BudgetStatus>,
+        start: Start,
+    ) -> PendingTurn {
         PendingTurn {
             service: Arc::clone(self),
             who: who.clone(),
             start,
+            budget,
         }
     }
 
@@ -221,8 +231,8 @@ impl StudyService {
     /// `threads.retry_after_item`: drop everything after a user message and answer it again.
     ///
     /// # Errors
-    /// 404 thread or item, 400 when the item is not a user message, 409 turn in progress —
-    /// before anything is deleted.
+    /// 404 thread or item, 400 when the item is not a user message, 409 turn in progress, 429
+    /// token budget spent — before anything is deleted.
     pub async fn retry_after(
         self: &Arc<Self>,
         who: &Principal,
@@ -249,6 +259,7 @@ impl StudyService {
         };
         let auto_start = *hidden;
         let path = lesson_of(&thread, &ctx)?;
+        let budget = self.ensure_token_budget(who).await?;
         let guard = self.lock(&thread.id).await?;
         let lesson = self.load_lesson(who, &path).await?;
         let job = TurnJob {
@@ -262,7 +273,7 @@ impl StudyService {
             guard,
         };
         let item_id = item_id.to_string();
-        Ok(self.pending(who, Start::Retry { job, item_id }))
+        Ok(self.pending(who, budget, Start::Retry { job, item_id }))
     }
 
     /// `threads.add_client_tool_output`: accepted; no client tools exist, so the turn ends.

@@ -313,5 +313,27 @@ pub(super) fn rate_limits(c: &mut Collector, raw: &RawEnv) -> RateLimitConfig {
         redis_timeout: Duration::from_millis(timeout),
         trusted_proxies,
         preauth,
+        token_budgets: token_budgets(c, raw),
     }
+}
+
+/// Daily model token budgets: `TOKEN_BUDGET_{FREE,PREMIUM,ADMIN}`, tokens per UTC day or
+/// `unlimited`.
+fn token_budgets(c: &mut Collector, raw: &RawEnv) -> [Option<u64>; 3] {
+    let mut budget = |var: &str, value: &Option<String>, default: Option<u64>| {
+        let Some(spec) = value else { return default };
+        crate::domain::token_budget::parse_budget(spec).unwrap_or_else(|problem| {
+            c.push(var, problem);
+            default
+        })
+    };
+    [
+        budget("TOKEN_BUDGET_FREE", &raw.token_budget_free, Some(200_000)),
+        budget(
+            "TOKEN_BUDGET_PREMIUM",
+            &raw.token_budget_premium,
+            Some(2_000_000),
+        ),
+        budget("TOKEN_BUDGET_ADMIN", &raw.token_budget_admin, None),
+    ]
 }

@@ -210,3 +210,28 @@ fn the_public_base_url_defaults_to_the_bound_address_and_must_be_http() {
     let err = cfg(&[("PUBLIC_BASE_URL", "api.example.com")]).unwrap_err();
     assert_eq!(vars(&err), ["PUBLIC_BASE_URL"]);
 }
+
+#[test]
+fn token_budgets_default_per_tier_and_take_tokens_or_unlimited() {
+    let default = cfg(&[]).unwrap().rate_limits.token_budgets;
+    assert_eq!(default, [Some(200_000), Some(2_000_000), None]);
+    let set = cfg(&[
+        ("TOKEN_BUDGET_FREE", "50"),
+        ("TOKEN_BUDGET_PREMIUM", "unlimited"),
+        ("TOKEN_BUDGET_ADMIN", "9000000"),
+    ])
+    .unwrap();
+    assert_eq!(
+        set.rate_limits.token_budgets,
+        [Some(50), None, Some(9_000_000)]
+    );
+    let shown = set.describe();
+    assert!(
+        shown
+            .iter()
+            .any(|(k, v)| *k == "TOKEN_BUDGET_PREMIUM" && v == "unlimited"),
+        "{shown:?}"
+    );
+    let err = cfg(&[("TOKEN_BUDGET_FREE", "0"), ("TOKEN_BUDGET_ADMIN", "lots")]).unwrap_err();
+    assert_eq!(vars(&err), vec!["TOKEN_BUDGET_FREE", "TOKEN_BUDGET_ADMIN"]);
+}

@@ -1,6 +1,7 @@
 //! Pass: each operation's responses say exactly what can happen — its one success status, the
 //! error statuses it can really answer (and no others), the rate-limit headers of operations
-//! that check a quota — and public operations say so with `security: []`.
+//! that check a quota, the token budget headers of those that start tutoring turns — and public
+//! operations say so with `security: []`.
 
 use serde_yaml::{Mapping, Value};
 
@@ -76,6 +77,10 @@ const CONTRACTS: &[Contract] = &[
     op("getQuestionAnalytics", &[400, 401, 403, 429], false),
 ];
 
+/// Operations that start tutoring turns: their answers carry the `X-TokenBudget-*` headers
+/// when the caller's tier has a daily token budget.
+const TOKEN_BUDGET_OPERATIONS: &[&str] = &["chatkit", "sendMessage"];
+
 const fn op(id: &'static str, errors: &'static [u16], quota: bool) -> Contract {
     Contract { id, errors, quota }
 }
@@ -139,6 +144,27 @@ fn rate_limit_headers(headers: &mut Mapping) {
     ];
     for (name, text, ty) in rows {
         headers.insert(name.into(), header(text, ty));
+    }
+}
+
+/// The daily token budget headers of an answer to a tutoring turn.
+fn token_budget_headers(headers: &mut Mapping) {
+    let rows = [
+        (
+            "X-TokenBudget-Limit",
+            "Model tokens the caller's tier may spend per UTC day (absent when unlimited).",
+        ),
+        (
+            "X-TokenBudget-Remaining",
+            "Tokens left today, as checked before this turn (its own cost is charged when it ends).",
+        ),
+        (
+            "X-TokenBudget-Reset",
+            "Seconds until the budget is replenished at 00:00 UTC.",
+        ),
+    ];
+    for (name, text) in rows {
+        headers.insert(name.into(), header(text, "integer"));
     }
 }
 
@@ -252,6 +278,10 @@ fn reshape(responses: &mut Mapping, contract: &Contract) {
                 }
                 if contract.quota && (status < 400 || status == 429) {
                     rate_limit_headers(&mut fresh);
+                }
+                if TOKEN_BUDGET_OPERATIONS.contains(&contract.id) && (status < 400 || status == 429)
+                {
+                    token_budget_headers(&mut fresh);
                 }
                 for (name, value) in headers.iter() {
                     let known = name.as_str().is_some_and(|n| {

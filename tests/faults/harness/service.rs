@@ -51,6 +51,7 @@ pub fn base_env(model: &FakeModel) -> Vec<(String, String)> {
         ("OPENAI_BASE_URL", &model.base_url()),
         ("MODEL_TIMEOUT_SECS", "30"),
         ("RATE_LIMIT_CHAT_FREE", "unlimited"),
+        ("TOKEN_BUDGET_FREE", "unlimited"),
         ("RATE_LIMIT_API_FREE", "unlimited"),
         ("PREAUTH_RATE_LIMIT", "unlimited"),
         ("SHUTDOWN_GRACE_SECS", "5"),

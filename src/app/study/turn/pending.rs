@@ -8,6 +8,7 @@ use crate::app::study::{MessageInput, StudyError, StudyService, TurnContext, Tur
 use crate::domain::lesson::ParsedLesson;
 use crate::domain::principal::Principal;
 use crate::domain::thread::Thread;
+use crate::domain::token_budget::BudgetStatus;
 
 /// A turn that passed every check that can fail with a status (input, thread, lock, lesson,
 /// caps) and of which nothing is stored yet. [`PendingTurn::begin`] stores and starts it;
@@ -17,6 +18,8 @@ pub struct PendingTurn {
     pub(super) service: Arc<StudyService>,
     pub(super) who: Principal,
     pub(super) start: Start,
+    /// The student's daily token budget at the check (`None`: unlimited, or no budgets).
+    pub(super) budget: Option<BudgetStatus>,
 }
 
 /// What [`PendingTurn::begin`] writes before the turn runs.
@@ -42,6 +45,12 @@ pub(super) enum Start {
 }
 
 impl PendingTurn {
+    /// The student's daily token budget as it stood when the turn was checked, before this
+    /// turn's charge (`None`: the tier is unlimited, or no budgets are configured).
+    pub fn budget(&self) -> Option<BudgetStatus> {
+        self.budget
+    }
+
     /// Stores what the turn starts from and starts it: the returned events are the turn's.
     ///
     /// # Errors
@@ -52,6 +61,7 @@ impl PendingTurn {
             service,
             who,
             start,
+            ..
         } = self;
         match start {
             Start::Create {

@@ -81,6 +81,11 @@ impl StudyService {
             None
         };
         let (prompt, plan) = self.prompt(job, mode, &state, &history, &sources, next_lesson);
+        let prompt_chars: usize = prompt
+            .messages
+            .iter()
+            .map(|m| m.content.chars().count())
+            .sum();
 
         let item_id = new_item_id();
         let created_at = now();
@@ -103,6 +108,8 @@ impl StudyService {
                 Ok(started) => started.map_err(|e| e.to_string()),
             },
         };
+        // A model that never started streaming (refused, unreachable) used nothing.
+        let model_ran = started.is_ok();
         match started {
             Err(reason) => failure = Some(reason),
             Ok(mut stream) => loop {
@@ -160,6 +167,12 @@ impl StudyService {
         }
         let text = text.trim_end().to_string();
         let citations = grounding::citations(&sources, cite.cited(), text.chars().count());
+        // Whatever the outcome once the model ran. Before the answer's write, so the student's
+        // next turn on this thread (which can only start once this one ends) sees the charge.
+        if model_ran {
+            self.charge_tokens(&job.who, usage, prompt_chars, text.chars().count())
+                .await;
+        }
         let interrupted = failure.is_some();
         let item = ThreadItem {
             id: item_id,

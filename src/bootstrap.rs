@@ -154,6 +154,7 @@ impl Application {
             identity,
             account,
             sync: sync.service.clone(),
+            search: sync.search.clone(),
         };
         Ok(Self {
             acceptor,

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod prebuilt;
 pub mod rate_limit;
 pub mod root;
+pub mod search;
 pub mod server;
 pub mod spec;
 pub mod sync;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub account: Arc<crate::app::account::AccountService>,
     /// The book sync: runs, progress, the synced book.
     pub sync: Arc<crate::app::sync::SyncService>,
+    /// Search of the synced book.
+    pub search: Arc<crate::app::search::SearchService>,
 }
 
 /// The OpenAPI operations of the service.
@@ -73,6 +76,7 @@ pub type Apis = (
     identity::IdentityApi,
     identity::MeApi,
     sync::SyncApi,
+    search::SearchApi,
 );
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
@@ -148,6 +152,7 @@ fn apis_for_spec() -> Apis {
         identity::IdentityApi::new(None, config.clone()),
         identity::MeApi::new(None, None),
         sync::SyncApi::new(None),
+        search::SearchApi::new(None),
     )
 }
 
@@ -165,6 +170,7 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         identity::IdentityApi::new(state.identity.clone(), state.config.clone()),
         identity::MeApi::new(Some(state.account.clone()), state.identity.clone()),
         sync::SyncApi::new(Some(state.sync.clone())),
+        search::SearchApi::new(Some(state.search.clone())),
     ));
     // Rendered once at start-up, not per request.
     let (json, yaml) = documents(&api, &state.config.public_base_url);

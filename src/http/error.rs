@@ -54,6 +54,7 @@ pub const ERROR_CODES: &[&str] = &[
     "signin_not_started",
     "signin_refused",
     "refresh_token_reused",
+    "invalid_query",
 ];
 
 /// Details of an error.

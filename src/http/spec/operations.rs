@@ -71,6 +71,7 @@ const CONTRACTS: &[Contract] = &[
     op("getLessonProgress", &[400, 401, 403, 429], true),
     op("getBookToc", &[401, 403, 429], true),
     op("getBookQuality", &[401, 403, 429], true),
+    op("searchBook", &[400, 401, 403, 429], true),
 ];
 
 const fn op(id: &'static str, errors: &'static [u16], quota: bool) -> Contract {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::book_sync::{ADMIN, write_book};
 use crate::fake_model::{FakeModel, Script};
-use crate::helpers::{TestApp, pairs, spawn_app_with};
+use crate::helpers::{TestApp, pairs, spawn_app_with, spawn_with_config, test_config};
 
 /// A section's text: `sentence` and neutral words enough to be a teaching step of its own.
 fn para(sentence: &str) -> String {
@@ -45,6 +45,7 @@ fn book() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A service on SQLite (or on `DATABASE_URL` when `extra` sets it) with the book synced.
 async fn app_with_book(dir: &Path, extra: &[(&str, &str)]) -> TestApp {
     write_book(dir, &book());
     let folder = dir.display().to_string();
@@ -56,7 +57,11 @@ async fn app_with_book(dir: &Path, extra: &[(&str, &str)]) -> TestApp {
         ("WORKER_IN_PROCESS", "true"),
     ]);
     vars.extend(pairs(extra));
-    let app = spawn_app_with(vars).await;
+    let app = if extra.iter().any(|(k, _)| *k == "DATABASE_URL") {
+        spawn_with_config(test_config(vars)).await
+    } else {
+        spawn_app_with(vars).await
+    };
     let job = app.sync_and_wait(json!({})).await;
     assert_eq!(job["status"], "completed", "{job}");
     app
@@ -222,6 +227,36 @@ async fn when_the_embeddings_model_fails_the_search_falls_back_to_full_text() {
     assert_eq!(
         found(&answer)[0],
         ("01-Intro/01-Basics/01-agents".to_owned(), 1)
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn on_postgres_the_answering_passage_is_first_too() {
+    // Arrange
+    let Some(admin) = crate::helpers::test_database_url().await else {
+        return;
+    };
+    let url = crate::helpers::fresh_postgres_database(&admin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let app = app_with_book(dir.path(), &[("DATABASE_URL", &url)]).await;
+
+    // Act
+    let answer = search(&app, "What does the agent loop do?").await;
+
+    // Assert
+    assert_eq!(answer["mode"], "full_text");
+    let results = found(&answer);
+    assert_eq!(
+        results[0],
+        ("01-Intro/01-Basics/01-agents".to_owned(), 1),
+        "{answer}"
+    );
+    assert!(results.contains(&("01-Intro/01-Basics/02-models".to_owned(), 0)));
+    let snippet = answer["results"][0]["snippet"].as_str().unwrap();
+    assert!(
+        snippet.contains("<mark>agent</mark> <mark>loop</mark>"),
+        "{snippet}"
     );
     app.stop().await.unwrap();
 }

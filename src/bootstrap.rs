@@ -137,12 +137,7 @@ impl Application {
                 },
             )
             .with_book_graph(Arc::new(SqlBookStore::new(db.clone())))
-            .with_search(Arc::new(crate::app::search::SearchService::new(
-                Arc::new(SqlBookStore::new(db.clone())),
-                sync.embedder
-                    .clone()
-                    .map(|e| e as Arc<dyn crate::domain::ports::Embedder>),
-            )))
+            .with_search(sync.search.clone())
             .with_budget(budget_service(&config, redis.as_ref(), &metrics)),
         );
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
@@ -171,6 +166,7 @@ impl Application {
             account,
             sync: sync.service.clone(),
             learning: Arc::new(LearningService::new(threads)),
+            search: sync.search.clone(),
         };
         Ok(Self {
             acceptor,

@@ -17,6 +17,7 @@ pub mod middleware;
 pub mod prebuilt;
 pub mod rate_limit;
 pub mod root;
+pub mod search;
 pub mod server;
 pub mod spec;
 pub mod sync;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub sync: Arc<crate::app::sync::SyncService>,
     /// Learner progress and question analytics.
     pub learning: Arc<crate::app::learning::LearningService>,
+    /// Search of the synced book.
+    pub search: Arc<crate::app::search::SearchService>,
 }
 
 /// The OpenAPI operations of the service.
@@ -77,6 +80,7 @@ pub type Apis = (
     identity::MeApi,
     sync::SyncApi,
     learning::LearningApi,
+    search::SearchApi,
 );
 
 /// Builds the OpenAPI service; `main`, the `openapi` command and the spec test share it.
@@ -153,6 +157,7 @@ fn apis_for_spec() -> Apis {
         identity::MeApi::new(None, None),
         sync::SyncApi::new(None),
         learning::LearningApi::new(None),
+        search::SearchApi::new(None),
     )
 }
 
@@ -171,6 +176,7 @@ pub fn app(state: AppState) -> impl Endpoint + 'static {
         identity::MeApi::new(Some(state.account.clone()), state.identity.clone()),
         sync::SyncApi::new(Some(state.sync.clone())),
         learning::LearningApi::new(Some(state.learning.clone())),
+        search::SearchApi::new(Some(state.search.clone())),
     ));
     // Rendered once at start-up, not per request.
     let (json, yaml) = documents(&api, &state.config.public_base_url);

@@ -17,9 +17,10 @@ use crate::adapters::sql::Database;
 use crate::adapters::sql::book::SqlBookStore;
 use crate::adapters::sql::sync_runs::SqlSyncRunStore;
 use crate::app::lessons::LessonService;
+use crate::app::search::SearchService;
 use crate::app::sync::{SyncDeps, SyncService};
 use crate::config::Config;
-use crate::domain::ports::{Embedder, LessonCatalog, ProgressTracker};
+use crate::domain::ports::{BookStore, Embedder, LessonCatalog, ProgressTracker};
 
 /// Most lessons' progress kept by the in-process tracker.
 const MEMORY_PROGRESS_CAPACITY: u64 = 100_000;
@@ -35,6 +36,8 @@ pub struct SyncParts {
     pub queue: ApalisQueue,
     /// The embeddings model, for a worker's warm-up.
     pub embedder: Option<Arc<OpenAiEmbedder>>,
+    /// Search over the same book store and embeddings model.
+    pub search: Arc<SearchService>,
 }
 
 /// Opens the queue (creating its tables) and builds the sync over `lessons`.
@@ -60,10 +63,15 @@ pub async fn sync_parts(
     .await
     .context("open the job queue")?;
     let embedder = embedder(config)?;
+    let book: Arc<dyn BookStore> = Arc::new(SqlBookStore::new(db.clone()));
+    let search = Arc::new(SearchService::new(
+        book.clone(),
+        embedder.clone().map(|e| e as Arc<dyn Embedder>),
+    ));
     let service = Arc::new(SyncService::new(SyncDeps {
         catalog: Some(catalog(config)?),
         lessons,
-        book: Arc::new(SqlBookStore::new(db.clone())),
+        book,
         runs: Arc::new(SqlSyncRunStore::new(db.clone())),
         queue: Arc::new(queue.clone()),
         progress: progress(config, redis),
@@ -74,6 +82,7 @@ pub async fn sync_parts(
         service,
         queue,
         embedder,
+        search,
     })
 }
 

@@ -56,6 +56,7 @@ pub const ERROR_CODES: &[&str] = &[
     "signin_refused",
     "refresh_token_reused",
     "lesson_not_studied",
+    "invalid_query",
 ];
 
 /// Details of an error.

@@ -25,6 +25,12 @@ pub struct Script {
     pub finish_reason: Option<&'static str>,
     /// Statuses answered to the first embeddings requests (e.g. one 500); then vectors.
     pub embeddings_failures_first: Vec<u16>,
+    /// When set, embeddings mean something: a text's vector has a 1 in dimension `d` for each
+    /// `(keyword, d)` whose keyword it holds (case-insensitive), or only in the last dimension
+    /// when it holds none ([`topic_vector`]); otherwise [`vector_of`].
+    pub embedding_topics: Vec<(&'static str, usize)>,
+    /// Embeddings requests with an input holding this text are answered 500.
+    pub embeddings_fail_on: Option<&'static str>,
 }
 
 /// Dimensions of the fake's embeddings.
@@ -39,6 +45,21 @@ pub fn vector_of(text: &str) -> Vec<f32> {
         .iter()
         .map(|b| f32::from(*b) / 255.0 - 0.5)
         .collect()
+}
+
+/// The vector of `text` under scripted `topics` (see [`Script::embedding_topics`]).
+pub fn topic_vector(text: &str, topics: &[(&str, usize)]) -> Vec<f32> {
+    let lower = text.to_lowercase();
+    let mut vector = vec![0.0; EMBEDDING_DIMS];
+    for (keyword, dim) in topics {
+        if lower.contains(keyword) {
+            vector[*dim] = 1.0;
+        }
+    }
+    if vector.iter().all(|x| *x == 0.0) {
+        vector[EMBEDDING_DIMS - 1] = 1.0;
+    }
+    vector
 }
 
 pub struct FakeModel {
@@ -87,6 +108,13 @@ async fn embeddings(state: Data<&State>, body: poem::web::Json<serde_json::Value
                 .body(r#"{"error":{"message":"input must be a string or a list"}}"#);
         }
     };
+    if let Some(marker) = state.script.embeddings_fail_on
+        && inputs.iter().any(|i| i.contains(marker))
+    {
+        return Response::builder()
+            .status(StatusCode::INTERNAL_SERVER_ERROR)
+            .body(r#"{"error":{"message":"embeddings down"}}"#);
+    }
     state
         .embedded_inputs
         .fetch_add(inputs.len(), Ordering::SeqCst);
@@ -94,7 +122,12 @@ async fn embeddings(state: Data<&State>, body: poem::web::Json<serde_json::Value
         .iter()
         .enumerate()
         .map(|(index, text)| {
-            serde_json::json!({"object": "embedding", "index": index, "embedding": vector_of(text)})
+            let embedding = if state.script.embedding_topics.is_empty() {
+                vector_of(text)
+            } else {
+                topic_vector(text, &state.script.embedding_topics)
+            };
+            serde_json::json!({"object": "embedding", "index": index, "embedding": embedding})
         })
         .collect();
     let answer = serde_json::json!({

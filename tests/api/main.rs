@@ -2,6 +2,7 @@
 
 mod auth;
 mod bodies;
+mod book_search;
 mod book_sync;
 mod chatkit;
 mod chatkit_client;

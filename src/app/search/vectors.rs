@@ -62,19 +62,25 @@ impl VectorCache {
         settings: &SearchSettings,
     ) -> Result<Arc<VectorIndex>, SearchError> {
         let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_mut() {
-            if c.loaded.elapsed() < settings.vectors_ttl {
-                if c.checked.elapsed() < settings.vectors_check {
-                    return Ok(c.index.clone());
-                }
-                let version = book.version().await?;
-                if version == c.version {
-                    c.checked = Instant::now();
-                    return Ok(c.index.clone());
-                }
+        let mut known = None;
+        if let Some(c) = cached.as_mut()
+            && c.loaded.elapsed() < settings.vectors_ttl
+        {
+            if c.checked.elapsed() < settings.vectors_check {
+                return Ok(c.index.clone());
             }
+            let version = book.version().await?;
+            if version == c.version {
+                c.checked = Instant::now();
+                return Ok(c.index.clone());
+            }
+            known = Some(version);
         }
-        let version = book.version().await?;
+        // Read before the vectors: a sync in between makes the next check read them again.
+        let version = match known {
+            Some(version) => version,
+            None => book.version().await?,
+        };
         let entries = book.vectors(settings.max_vectors).await?;
         if entries.len() >= settings.max_vectors as usize {
             tracing::warn!(

@@ -5,12 +5,14 @@
 
 use serde_yaml::{Mapping, Value};
 
+use crate::app::search::MAX_RESULTS;
 use crate::app::study::{
     MAX_MESSAGE_CHARS, MAX_SELECTED_CHARS, MAX_TITLE_CHARS, MAX_USER_NAME_CHARS,
 };
 use crate::domain::bounds::{ID_PATTERN, MAX_ID_BYTES, white_space_chars};
 use crate::domain::cursor::{CURSOR_PATTERN, MAX_CURSOR_2_CHARS};
 use crate::domain::lesson::MAX_LESSON_PATH_CHARS;
+use crate::domain::search::MAX_QUERY_CHARS;
 use crate::domain::thread::{MAX_PAGE_SIZE, TEXT_PATTERN, TITLE_PATTERN};
 use crate::http::admin::MAX_PURGE_PATHS;
 use crate::http::error::ERROR_CODES;
@@ -121,6 +123,8 @@ fn bounds() -> Vec<(&'static str, &'static str, Bound)> {
             Text(1, MAX_ID_BYTES, Some(ID_PATTERN)),
         ),
         ("param", "item_id", Text(1, MAX_ID_BYTES, Some(ID_PATTERN))),
+        ("searchBook", "q", Text(1, MAX_QUERY_CHARS, None)),
+        ("searchBook", "limit", Integer(1, MAX_RESULTS)),
         ("param", "limit", Integer(1, MAX_PAGE_SIZE)),
         // A cursor as the server issues them; the older forms it still reads are left out,
         // as not every string of their shape is one it reads.
@@ -173,6 +177,7 @@ const PARAMETER_TEXTS: &[(&str, &str)] = &[
 const CLOSED: &[(&str, &str, &[&str])] = &[
     ("Liveness", "status", &["ok"]),
     ("PurgeOut", "status", &["ok"]),
+    ("SearchOut", "mode", &["full_text", "hybrid"]),
 ];
 
 fn write(schema: &mut Mapping, bound: Bound) {

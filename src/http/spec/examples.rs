@@ -127,6 +127,18 @@ fn operations() -> Vec<(&'static str, Option<Json>, Option<Json>)> {
                 {"bucket": "api", "windows": [window("api-minute", "minute", 300, 298, 60)]}
             ]})),
         ),
+        (
+            "searchBook",
+            None,
+            Some(
+                json!({"query": "What does the agent loop do?", "mode": "full_text",
+                        "results": [{"path": LESSON, "lesson_title": "What Is an AI Agent?",
+                                     "section_index": 1, "section_title": "The agent loop",
+                                     "snippet": "The <mark>agent</mark> <mark>loop</mark> \
+                                                 observes, decides and acts…",
+                                     "score": 0.42}]}),
+            ),
+        ),
     ]
 }
 
@@ -141,6 +153,7 @@ fn parameter(name: &str) -> Option<Json> {
         "lesson_path" | "path" => json!(LESSON),
         "selected_text" => json!("An agent decides its next step"),
         "user_name" => json!("Ada"),
+        "q" => json!("What does the agent loop do?"),
         _ => return None,
     })
 }

@@ -75,6 +75,7 @@ const CONTRACTS: &[Contract] = &[
     op("getMyProgress", &[401, 403, 429], true),
     op("getMyLessonProgress", &[400, 401, 403, 404, 429], true),
     op("getQuestionAnalytics", &[400, 401, 403, 429], false),
+    op("searchBook", &[400, 401, 403, 429], true),
 ];
 
 /// Operations that start tutoring turns: their answers carry the `X-TokenBudget-*` headers

@@ -21,8 +21,8 @@ use crate::adapters::token_ledger_redis::RedisTokenLedger;
 use crate::adapters::tutor_offline::OfflineTutor;
 use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
 use crate::app::account::AccountService;
-use crate::app::learning::LearningService;
 use crate::app::budget::BudgetService;
+use crate::app::learning::LearningService;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
 use crate::app::study::{Drained, StudyService, StudySettings};
@@ -234,9 +234,13 @@ impl Application {
             let sync = self.sync.service.clone();
             tokio::spawn(async move {
                 match sync.sync_if_empty("startup").await {
-                    Ok(Some(run)) => tracing::info!(%run, "the book's index is empty: syncing the book"),
+                    Ok(Some(run)) => {
+                        tracing::info!(%run, "the book's index is empty: syncing the book")
+                    }
                     Ok(None) => {}
-                    Err(error) => tracing::warn!(%error, "could not start the first sync of the book"),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not start the first sync of the book")
+                    }
                 }
             });
         }

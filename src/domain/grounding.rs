@@ -22,12 +22,12 @@ const MAX_TERMS: usize = 24;
 
 /// Words that carry no meaning for matching a question to a passage.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "an", "and", "any", "are", "as", "at", "be", "but", "by", "can", "could",
-    "did", "do", "does", "explain", "for", "from", "has", "have", "how", "i", "if", "in", "into",
-    "is", "it", "its", "me", "mean", "means", "my", "no", "not", "of", "on", "or", "our", "say",
-    "says", "so", "tell", "than", "that", "the", "their", "them", "then", "there", "these",
-    "they", "this", "those", "to", "us", "was", "we", "were", "what", "when", "where", "which",
-    "who", "why", "will", "with", "would", "you", "your",
+    "a", "about", "an", "and", "any", "are", "as", "at", "be", "but", "by", "can", "could", "did",
+    "do", "does", "explain", "for", "from", "has", "have", "how", "i", "if", "in", "into", "is",
+    "it", "its", "me", "mean", "means", "my", "no", "not", "of", "on", "or", "our", "say", "says",
+    "so", "tell", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
+    "those", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who", "why",
+    "will", "with", "would", "you", "your",
 ];
 
 /// The meaningful words of `text`, lowercase, without stop words and duplicates, at most
@@ -124,18 +124,15 @@ pub fn select_sources(
         .into_iter()
         .take(MAX_LESSON_SOURCES)
         .map(|(_, s)| (lesson_path.as_str(), lesson_title, s.index, s.title, s.text));
-    let others = book
-        .iter()
-        .filter(|p| p.path != *lesson_path)
-        .map(|p| {
-            (
-                p.path.as_str(),
-                p.lesson_title.as_str(),
-                p.section_index,
-                p.section_title.as_str(),
-                p.text.as_str(),
-            )
-        });
+    let others = book.iter().filter(|p| p.path != *lesson_path).map(|p| {
+        (
+            p.path.as_str(),
+            p.lesson_title.as_str(),
+            p.section_index,
+            p.section_title.as_str(),
+            p.text.as_str(),
+        )
+    });
     let mut out: Vec<SourcePassage> = Vec::new();
     let mut left = budget_chars;
     // The open lesson's sections take at most half the budget, so other lessons get a say.
@@ -230,8 +227,8 @@ fn split_sentences(text: &str) -> Vec<&str> {
     let mut start = 0;
     let mut prev = ' ';
     for (i, c) in text.char_indices() {
-        let ends = (matches!(prev, '.' | '!' | '?') && c.is_whitespace())
-            || (prev == '\n' && c == '\n');
+        let ends =
+            (matches!(prev, '.' | '!' | '?') && c.is_whitespace()) || (prev == '\n' && c == '\n');
         if ends {
             let piece = text[start..i].trim();
             if !piece.is_empty() {

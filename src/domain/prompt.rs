@@ -354,9 +354,7 @@ fn ask_instructions(ctx: &TutorContext, highlight: bool) -> String {
         escape_field(&ctx.lesson_title)
     );
     if ctx.sources.is_empty() {
-        s.push_str(
-            " No passage of the book matches this question",
-        );
+        s.push_str(" No passage of the book matches this question");
         if highlight {
             s.push_str(
                 ". Ground your answer in the text the student highlighted (the \

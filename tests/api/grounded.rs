@@ -45,7 +45,10 @@ async fn book_app(database_url: Option<&str>, model: Option<&FakeModel>) -> Test
         if status == 200 && toc["lessons_total"] == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "the first sync did not index the book: {toc}");
+        assert!(
+            Instant::now() < deadline,
+            "the first sync did not index the book: {toc}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     app
@@ -90,7 +93,10 @@ async fn the_offline_tutor_quotes_the_sentence_of_another_lesson_with_its_lesson
         "the sentence comes back: {answer}"
     );
     assert!(answer.contains(OTHER_TITLE), "with its lesson: {answer}");
-    assert!(!answer.contains("[1]"), "the citation became an annotation: {answer}");
+    assert!(
+        !answer.contains("[1]"),
+        "the citation became an annotation: {answer}"
+    );
     let (stored, added) = annotations(&events);
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert!(cites(&stored[0], OTHER), "{stored:?}");
@@ -123,7 +129,10 @@ async fn the_offline_tutor_quotes_the_sentence_of_another_lesson_with_its_lesson
     // Nothing in the book: the tutor says so, and cites nothing.
     let events = ask(app, "student-q", "zebra quasar xylophone?").await;
     let answer = assistant_text(&events);
-    assert!(answer.starts_with("I couldn't find that in the book."), "{answer}");
+    assert!(
+        answer.starts_with("I couldn't find that in the book."),
+        "{answer}"
+    );
     assert!(annotations(&events).0.is_empty());
 }
 
@@ -181,16 +190,29 @@ async fn a_question_about_another_lesson_puts_its_passage_in_the_prompt_and_the_
 
     let events = ask(&app, "student-m", "When does the agent loop end?").await;
 
-    let body = model.last_body.lock().unwrap().clone().expect("the model was asked");
+    let body = model
+        .last_body
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the model was asked");
     let sources = prompt_sources(&body);
     let lessons: Vec<&str> = sources.iter().map(|(_, l)| l.as_str()).collect();
     assert_eq!(
         lessons[..4],
-        ["What Is an AI Agent?", "What Is an AI Agent?", "What Is an AI Agent?", OTHER_TITLE],
+        [
+            "What Is an AI Agent?",
+            "What Is an AI Agent?",
+            "What Is an AI Agent?",
+            OTHER_TITLE
+        ],
         "the open lesson first, then the book: {sources:?}"
     );
     let system = body["messages"][0]["content"].as_str().unwrap();
-    assert!(system.contains("The loop ends\nwhen the goal is met"), "{system}");
+    assert!(
+        system.contains("The loop ends\nwhen the goal is met"),
+        "{system}"
+    );
     let answer = assistant_text(&events);
     assert_eq!(answer, "The loop ends when the goal is met.");
     let (stored, added) = annotations(&events);
@@ -211,7 +233,12 @@ async fn with_nothing_relevant_the_model_is_told_to_say_the_book_does_not_cover_
 
     let events = ask(&app, "student-m", "zebra quasar xylophone?").await;
 
-    let body = model.last_body.lock().unwrap().clone().expect("the model was asked");
+    let body = model
+        .last_body
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the model was asked");
     let system = body["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("No passage of the book matches this question"));
     assert!(prompt_sources(&body).is_empty());

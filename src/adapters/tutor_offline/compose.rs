@@ -211,9 +211,8 @@ fn best_sentence(question: &str, pool: &[String]) -> Option<usize> {
         if shared == 0 {
             continue;
         }
-        let better = best.is_none_or(|(_, s, len)| {
-            shared > s || (shared == s && words.len() < len)
-        });
+        let better =
+            best.is_none_or(|(_, s, len)| shared > s || (shared == s && words.len() < len));
         if better {
             best = Some((at, shared, words.len()));
         }

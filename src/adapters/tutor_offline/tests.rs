@@ -386,7 +386,10 @@ fn ask_with_nothing_found_in_the_book_says_so() {
     context.sources.clear();
     let answer = compose(&context);
 
-    assert!(answer.starts_with("I couldn't find that in the book."), "{answer}");
+    assert!(
+        answer.starts_with("I couldn't find that in the book."),
+        "{answer}"
+    );
     assert!(!answer.contains('['));
 }
 

@@ -99,7 +99,14 @@ fn the_open_lessons_matching_sections_come_first_then_the_book() {
         passage("a", 1, "The agent loop repeats."),
         passage("b", 3, "Tools extend the agent loop."),
     ];
-    let sources = select_sources("what is the agent loop", &open, "A", &sections, &book, 6_000);
+    let sources = select_sources(
+        "what is the agent loop",
+        &open,
+        "A",
+        &sections,
+        &book,
+        6_000,
+    );
     let picked: Vec<(&str, u32, u32)> = sources
         .iter()
         .map(|s| (s.path.as_str(), s.section_index, s.number))
@@ -135,7 +142,10 @@ fn sources_fit_the_budget_and_the_open_lesson_leaves_room_for_others() {
     let sources = select_sources("agent loop", &open, "A", &sections, &book, 3_000);
     let total: usize = sources.iter().map(|s| s.text.chars().count()).sum();
     assert!(total <= 3_000, "{total}");
-    assert!(sources.iter().any(|s| s.path == "b"), "other lessons get a share");
+    assert!(
+        sources.iter().any(|s| s.path == "b"),
+        "other lessons get a share"
+    );
 }
 
 #[test]

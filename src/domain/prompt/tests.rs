@@ -286,7 +286,11 @@ fn ask_prompt_grounds_the_answer_in_numbered_sources_and_the_highlight() {
     c.mode = StudyMode::Ask;
     c.selected_text = Some("takes ownership".to_string());
     c.sources = vec![
-        source(1, "Ownership", "A `move` closure takes ownership of what it uses."),
+        source(
+            1,
+            "Ownership",
+            "A `move` closure takes ownership of what it uses.",
+        ),
         source(2, "Borrowing <rules>", "A borrow never outlives its owner."),
     ];
     let prompt = ask_prompt(&c, &[], 100_000, 300);

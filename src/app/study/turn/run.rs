@@ -8,6 +8,7 @@ use tokio::time::Instant;
 use super::commit::{Committed, MIN_COMMIT_WINDOW, STOPPED_COMMIT_WINDOW, retry_unavailable};
 use super::{TurnEvent, TurnJob};
 use crate::app::study::{StudyError, StudyService, mode_of, new_item_id, now, thread_err};
+use crate::domain::grounding::{self, CitationFilter};
 use crate::domain::marker::MarkerFilter;
 use crate::domain::ports::{StoreError, TurnCommit};
 use crate::domain::prompt::{ask_prompt, teach_prompt};
@@ -16,7 +17,6 @@ use crate::domain::teach::{
 };
 use crate::domain::thread::{ItemKind, Order, PageRequest, ThreadItem, Usage};
 use crate::domain::title::{lesson_thread_title, title_from_message};
-use crate::domain::grounding::{self, CitationFilter};
 use crate::domain::tutor::{
     NextLesson, Prompt, SourcePassage, StudyMode, TutorChunk, TutorContext,
 };

@@ -1,6 +1,10 @@
 //! Wire types of the REST mirror: the poem-openapi objects, enums and responses of
 //! `/v1/threads`, with their conversions from the domain.
 
+mod citation;
+
+pub use citation::CitationOut;
+
 use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 use poem_openapi::payload::{EventStream, Json};
@@ -8,7 +12,7 @@ use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult};
 use poem_openapi::{ApiResponse, Enum, Object, Union};
 
 use crate::app::study::TurnEvent;
-use crate::domain::thread::{Citation, ItemKind, Thread, ThreadItem};
+use crate::domain::thread::{ItemKind, Thread, ThreadItem};
 use crate::domain::tutor::StudyMode;
 
 /// Study mode of a thread or message.
@@ -137,34 +141,6 @@ pub struct ItemOut {
     /// The lesson sections the tutor's answer cites (ask mode), in the order first cited;
     /// empty for the student's messages and uncited answers.
     pub citations: Vec<CitationOut>,
-}
-
-/// A lesson section a tutor message cites.
-#[derive(Debug, Object)]
-pub struct CitationOut {
-    /// Lesson path (as in `GET /v1/lessons/content?path=`).
-    pub path: String,
-    /// Lesson title.
-    pub lesson_title: String,
-    /// Section position in the lesson (0-based).
-    pub section_index: u32,
-    /// Section heading.
-    pub section_title: String,
-    /// Character offset in `text` where the citation stood; absent when it has no place.
-    #[oai(skip_serializing_if_is_none)]
-    pub index: Option<u32>,
-}
-
-impl From<&Citation> for CitationOut {
-    fn from(c: &Citation) -> Self {
-        Self {
-            path: c.path.clone(),
-            lesson_title: c.lesson_title.clone(),
-            section_index: c.section_index,
-            section_title: c.section_title.clone(),
-            index: c.index,
-        }
-    }
 }
 
 impl ItemOut {

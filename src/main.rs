@@ -7,10 +7,17 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// Stack of each runtime thread.
+const WORKER_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 fn main() -> ExitCode {
     study_mode_api::bootstrap::install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // A request's future nests the whole middleware stack; a debug build's poll frames are
+        // several times a release build's and outgrow tokio's default 2 MiB. Untouched stack
+        // pages cost address space only.
+        .thread_stack_size(WORKER_STACK_BYTES)
         .build()
     {
         Ok(rt) => rt,

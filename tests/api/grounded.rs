@@ -1,7 +1,8 @@
 //! Ask mode grounded in the whole book: a question about another lesson is answered from that
 //! lesson's passage, cited as a ChatKit annotation (every event is validated against the
 //! published ChatKit schemas by the test client) and in the REST mirror; the offline tutor
-//! quotes the sentence; a question the book does not cover is answered as such.
+//! quotes the sentence; a question the book does not cover is answered as such; a finished
+//! lesson suggests the next one.
 
 use std::time::{Duration, Instant};
 
@@ -243,4 +244,24 @@ async fn with_nothing_relevant_the_model_is_told_to_say_the_book_does_not_cover_
     assert!(system.contains("No passage of the book matches this question"));
     assert!(prompt_sources(&body).is_empty());
     assert!(annotations(&events).0.is_empty());
+}
+
+#[tokio::test]
+async fn a_finished_lesson_suggests_the_next_lesson_of_the_synced_book() {
+    let app = book_app(None, None).await;
+    let (thread_id, _) = app.start_thread("student-n", "\u{200B}").await;
+
+    let mut last = String::new();
+    for _ in 0..20 {
+        last = assistant_text(&app.send("student-n", &thread_id, "skip").await);
+        if last.contains("You finished") {
+            break;
+        }
+    }
+
+    assert!(last.contains("You finished"), "the lesson ends: {last}");
+    assert!(
+        last.contains(&format!("Up next: **{OTHER_TITLE}** (`{OTHER}`)")),
+        "the next lesson of the book is suggested: {last}"
+    );
 }

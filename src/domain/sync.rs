@@ -44,6 +44,16 @@ impl SyncRunId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// When the run was created, read from the id (a UUID v7 holds its creation time to the
+    /// millisecond); `None` for an id of another version.
+    pub fn started_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let (secs, nanos) = uuid::Uuid::try_parse(&self.0)
+            .ok()?
+            .get_timestamp()?
+            .to_unix();
+        chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+    }
 }
 
 impl fmt::Display for SyncRunId {

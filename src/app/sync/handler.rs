@@ -141,7 +141,8 @@ impl SyncService {
         runs.set_outcome(run, path, LessonOutcome::Running, attempt.number, None)
             .await
             .map_err(|e| e.to_string())?;
-        match self.run_stages(path, version).await {
+        // Whatever the try's number: a worker that took over a dead one's task may count it 1.
+        match self.run_stages(path, version, run.started_at()).await {
             Ok(result) => {
                 let outcome = match result {
                     LessonResult::Synced => LessonOutcome::Synced,

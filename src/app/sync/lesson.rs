@@ -66,6 +66,7 @@ impl SyncService {
         &self,
         path: &LessonPath,
         version: Option<String>,
+        run_started: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<LessonResult, StageFailure> {
         self.mark(path, Stage::Ingestion, StageStatus::Processing, None)
             .await;
@@ -75,12 +76,18 @@ impl SyncService {
             .stamp(path)
             .await
             .map_err(|e| fail(Stage::Ingestion, format!("book store: {e}")))?;
+        // A lesson written since the run started was synced by it (a try that died after writing
+        // it, before its outcome was recorded; or, rarely, an overlapping run): not unchanged.
+        let unchanged = match (run_started, &stamp) {
+            (Some(since), Some(stamp)) if stamp.synced_at >= since => LessonResult::Synced,
+            _ => LessonResult::Unchanged,
+        };
         // The catalog says the file is the one synced last time: not even a request.
         if let (Some(version), Some(stamp)) = (&version, &stamp)
             && stamp.version.as_ref() == Some(version)
         {
             self.mark_all(path, StageStatus::Completed).await;
-            return Ok(LessonResult::Unchanged);
+            return Ok(unchanged);
         }
         let etag = stamp.as_ref().and_then(|s| s.etag.clone());
         let mut refreshed = self.deps.lessons.refresh(path, etag).await;
@@ -99,7 +106,7 @@ impl SyncService {
                     .is_some_and(|s| s.content_hash == content_hash(&lesson.markdown)) =>
             {
                 self.mark_all(path, StageStatus::Completed).await;
-                return Ok(LessonResult::Unchanged);
+                return Ok(unchanged);
             }
             // Not modified, but never synced here (a new book store): index the cached copy.
             Ok(Refreshed::Unchanged { lesson }) => (lesson, None),

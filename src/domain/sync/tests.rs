@@ -117,3 +117,16 @@ fn outcome_names_round_trip_and_requesters_are_bounded() {
     assert_eq!(bound_requester(&"x".repeat(100)).len(), 64);
     assert_eq!(bound_run_error(" \n "), "failed");
 }
+
+#[test]
+fn a_run_id_tells_when_the_run_started() {
+    let before = chrono::Utc::now() - chrono::Duration::milliseconds(1);
+    let id = SyncRunId::generate();
+    let started = id.started_at().expect("a v7 id holds its time");
+    assert!(
+        started >= before && started <= chrono::Utc::now(),
+        "{started}"
+    );
+    let v4 = SyncRunId::parse("7d444840-9dc0-41d8-a4b5-1c2b3d4e5f60").unwrap();
+    assert_eq!(v4.started_at(), None);
+}

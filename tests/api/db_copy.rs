@@ -281,3 +281,70 @@ async fn db_copy_refuses_urls_it_cannot_copy_between() {
         text(&same.stderr)
     );
 }
+
+/// A synced SQLite service, stopped; its database folder (keep it) and URL.
+async fn synced_sqlite(book: &str) -> (tempfile::TempDir, String) {
+    let mut app = spawn_app_with(vars(book, &[])).await;
+    let dir = app._dir.take().unwrap();
+    let url = format!("sqlite://{}/nested/app.sqlite", dir.path().display());
+    let job = app.sync_and_wait(json!({})).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    app.stop().await.unwrap();
+    (dir, url)
+}
+
+#[tokio::test]
+async fn a_copy_into_sqlite_rebuilds_the_search_index() {
+    // Arrange
+    let book_dir = tempfile::tempdir().unwrap();
+    write_book(book_dir.path(), &book());
+    let folder = book_dir.path().display().to_string();
+    let (_source, from) = synced_sqlite(&folder).await;
+    let target = tempfile::tempdir().unwrap();
+    let to = format!("sqlite://{}/copy.sqlite", target.path().display());
+
+    // Act
+    let out = run(&["db", "copy", "--from", &from, "--to", &to], &[]).await;
+
+    // Assert: the search rows were rebuilt, and the copy's service finds the section.
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("search index rebuilt on the target: 4 sections"),
+        "{stdout}"
+    );
+    let app = spawn_with_config(test_config(vars(&folder, &[("DATABASE_URL", &to)]))).await;
+    assert_eq!(
+        search_paths(&app, "automobile").await,
+        vec!["01-Intro/01-Basics/02-models".to_string()]
+    );
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_schema_with_a_column_the_copy_does_not_know_is_refused_before_writing() {
+    use sea_orm::sqlx::{Connection, Executor, SqliteConnection};
+    // Arrange: a later version's column in the source.
+    let book_dir = tempfile::tempdir().unwrap();
+    write_book(book_dir.path(), &book());
+    let (_source, from) = synced_sqlite(&book_dir.path().display().to_string()).await;
+    let mut conn = SqliteConnection::connect(&from).await.unwrap();
+    conn.execute("ALTER TABLE threads ADD COLUMN mood TEXT")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let to = format!("sqlite://{}/copy.sqlite", target.path().display());
+
+    // Act
+    let out = run(&["db", "copy", "--from", &from, "--to", &to], &[]).await;
+
+    // Assert: refused, naming the column; nothing copied.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("threads.mood"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("copy verified"));
+}

@@ -78,6 +78,16 @@ fn database_config(url: &str) -> Result<DatabaseConfig, String> {
     })
 }
 
+/// The file of a SQLite URL (`sqlite://path?options`, `sqlite:path`); `None` for other URLs
+/// and in-memory databases.
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let file = rest.split('?').next().unwrap_or(rest);
+    (!file.is_empty() && file != ":memory:").then_some(file)
+}
+
 async fn open(cfg: &DatabaseConfig, side: &str) -> Result<Database, String> {
     let db = Database::connect(cfg)
         .await
@@ -97,6 +107,12 @@ async fn run_copy(from: &str, to: &str, options: CopyOptions) -> ExitCode {
     };
     if from == to {
         return refused("--from and --to name the same database");
+    }
+    if let Some(file) = sqlite_file(from)
+        && !std::path::Path::new(file).exists()
+    {
+        // Opening it would create an empty database and "copy" nothing.
+        return refused(&format!("--from: there is no SQLite database at {file}"));
     }
     let opened = async {
         let source = open(&source_cfg, "source").await?;
@@ -253,5 +269,21 @@ impl CopyProgress for Bars {
         if !self.terminal {
             eprintln!("verifying {table}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+
+    #[test]
+    fn the_file_of_a_sqlite_url_is_its_path_without_options() {
+        assert_eq!(
+            sqlite_file("sqlite://./data/a.sqlite?mode=rwc"),
+            Some("./data/a.sqlite")
+        );
+        assert_eq!(sqlite_file("sqlite:///tmp/a.db"), Some("/tmp/a.db"));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://db/x"), None);
     }
 }

@@ -239,3 +239,34 @@ pub(super) fn skipped(table: &str) -> bool {
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case(table))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_a_column_and_no_table_is_listed_twice() {
+        let mut names: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TABLES.len());
+        for table in TABLES {
+            assert!(!table.key.is_empty(), "{}", table.name);
+            for key in table.key {
+                assert!(table.position(key).is_some(), "{}.{key}", table.name);
+            }
+            assert!(
+                !skipped(table.name),
+                "{} is both copied and skipped",
+                table.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_largest_batch_stays_under_the_engines_parameter_limits() {
+        let widest = TABLES.iter().map(|t| t.columns.len()).max().unwrap_or(0);
+        // SQLite's default limit is 32,766 bound parameters, Postgres' 65,535.
+        assert!(widest * super::super::MAX_BATCH as usize <= 32_766);
+    }
+}

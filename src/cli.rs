@@ -1,7 +1,8 @@
-//! Command line: `serve` (default), `migrate`, `worker`, `book`, `jobs`, `keys`, `users`,
+//! Command line: `serve` (default), `migrate`, `worker`, `book`, `jobs`, `keys`, `users`, `db`,
 //! `openapi`, `check-config`, `healthcheck`.
 
 mod book;
+mod db;
 mod keys;
 mod report;
 mod users;
@@ -18,6 +19,7 @@ use crate::config::Config;
 use crate::{http, telemetry};
 
 pub use self::book::{BookCommand, JobsCommand};
+pub use self::db::DbCommand;
 pub use self::keys::{KeysCommand, TierArg};
 pub use self::users::{RoleArg, UsersCommand};
 
@@ -72,6 +74,13 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Database maintenance: `db copy --from <url> --to <url>` moves every table into another
+    /// database (SQLite to Postgres) and verifies it (docs/migrating-sqlite-to-postgres.md).
+    Db {
+        /// What to do.
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Reports for authors: `report questions [--path P] [--json]` (question analytics).
     Report {
         /// Which report.
@@ -117,6 +126,7 @@ pub async fn run() -> ExitCode {
         Command::Jobs { command } => book::run_jobs(command).await,
         Command::Keys { command } => keys::run(command).await,
         Command::Users { command } => users::run(command).await,
+        Command::Db { command } => db::run(command).await,
         Command::Report { command } => report::run(command).await,
         Command::Openapi { format, output } => openapi(format, output),
         Command::CheckConfig => check_config(),

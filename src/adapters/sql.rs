@@ -10,6 +10,7 @@
 pub mod api_keys;
 pub mod book;
 mod call;
+pub mod copy;
 mod faults;
 mod health;
 pub mod migrations;

@@ -10,6 +10,7 @@ mod chatkit_schema;
 mod cli;
 #[cfg(feature = "containers")]
 mod containers;
+mod db_copy;
 mod edge;
 mod errors;
 mod fake_github;

@@ -14,6 +14,10 @@ use super::{Config, RawEnv};
 /// `ALLOWED_ORIGINS` of the production profile's rendering (it has no default there).
 const PRODUCTION_ORIGINS: &str = "https://app.example.com";
 
+/// Prefixes of variables `.env.example` may document although [`RawEnv`] does not read them:
+/// the standard `OTEL_*` variables, which the OpenTelemetry SDK reads itself.
+const READ_ELSEWHERE_PREFIXES: &[&str] = &["OTEL_"];
+
 /// The name `HOSTNAME` stands for in rendered defaults (it is the machine's, not a setting).
 const HOST_PLACEHOLDER: &str = "HOSTNAME";
 
@@ -171,7 +175,10 @@ fn check_coverage(documented: &[Documented]) -> Result<(), String> {
         if !seen.insert(var.name.clone()) {
             problems.push(format!("{} is documented twice in .env.example", var.name));
         }
-        if !read.contains(&var.name) {
+        let elsewhere = READ_ELSEWHERE_PREFIXES
+            .iter()
+            .any(|p| var.name.starts_with(p));
+        if !read.contains(&var.name) && !elsewhere {
             problems.push(format!(
                 "{} is in .env.example but the configuration code does not read it",
                 var.name
@@ -273,6 +280,15 @@ mod tests {
             .expect_err("most variables are missing");
         assert!(problems.contains("DATABASE_URL is read by the configuration code"));
         assert!(!problems.lines().any(|l| l.starts_with("PORT ")));
+    }
+
+    #[test]
+    fn otel_variables_may_be_documented_although_the_sdk_reads_them() {
+        let problems = check_coverage(&parse_env_example(
+            "# --- S ---\n# Collector.\n# OTEL_EXPORTER_OTLP_ENDPOINT=\n",
+        ))
+        .expect_err("most variables are missing");
+        assert!(!problems.contains("OTEL_"), "{problems}");
     }
 
     #[test]

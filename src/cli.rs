@@ -1,5 +1,5 @@
 //! Command line: `serve` (default), `migrate`, `worker`, `book`, `jobs`, `keys`, `users`, `db`,
-//! `openapi`, `check-config`, `healthcheck`.
+//! `openapi`, `check-config`, `config-docs`, `healthcheck`.
 
 mod book;
 mod db;
@@ -98,6 +98,16 @@ pub enum Command {
     },
     /// Validate the environment and print the effective configuration (secrets redacted).
     CheckConfig,
+    /// Print `docs/configuration.md` (every variable, its default per profile, its meaning),
+    /// rendered from the configuration code and the comments of `.env.example`.
+    ConfigDocs {
+        /// The `.env.example` whose comments give each variable's meaning.
+        #[arg(long, default_value = ".env.example")]
+        env_example: PathBuf,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// GET /health of a running instance; exit 0 when it answers 200 (container health check).
     Healthcheck {
         /// URL to probe; default http://127.0.0.1:$PORT/health.
@@ -130,6 +140,10 @@ pub async fn run() -> ExitCode {
         Command::Report { command } => report::run(command).await,
         Command::Openapi { format, output } => openapi(format, output),
         Command::CheckConfig => check_config(),
+        Command::ConfigDocs {
+            env_example,
+            output,
+        } => config_docs(&env_example, output),
         Command::Healthcheck { url } => healthcheck(url).await,
     }
 }
@@ -249,6 +263,32 @@ fn openapi(format: SpecFormat, output: Option<PathBuf>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(path) => match std::fs::write(&path, spec) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cannot write {}: {e}", path.display());
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn config_docs(env_example: &std::path::Path, output: Option<PathBuf>) -> ExitCode {
+    let rendered = std::fs::read_to_string(env_example)
+        .map_err(|e| format!("cannot read {}: {e}", env_example.display()))
+        .and_then(|text| crate::config::reference::render_markdown(&text));
+    let doc = match rendered {
+        Ok(doc) => doc,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match output {
+        None => {
+            print!("{doc}");
+            ExitCode::SUCCESS
+        }
+        Some(path) => match std::fs::write(&path, doc) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("cannot write {}: {e}", path.display());

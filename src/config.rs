@@ -6,6 +6,7 @@ pub mod identity;
 pub mod jobs;
 mod parse;
 mod raw;
+pub mod reference;
 
 use std::fmt;
 use std::time::Duration;

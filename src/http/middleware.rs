@@ -69,8 +69,18 @@ pub async fn request_id<E: Endpoint>(
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.set_data(RequestId(id.clone()));
     let method = super::metrics::method_label(req.method());
-    // The `otel.*` and `http.*` fields name and describe the span in exported traces.
-    let span = tracing::info_span!(
+    let quiet = matches!(req.uri().path(), "/health" | "/health/ready" | "/metrics");
+    // The `otel.*` and `http.*` fields name and describe the span in exported traces; probes
+    // and scrapes (every few seconds, from the platform) get a span that is never exported.
+    let span = if quiet {
+        tracing::info_span!(
+            "http.probe",
+            request_id = %id,
+            method,
+            path = log_path(req.uri().path()),
+        )
+    } else {
+        tracing::info_span!(
         "http",
         request_id = %id,
         method,
@@ -81,9 +91,9 @@ pub async fn request_id<E: Endpoint>(
         http.request.method = method,
         http.route = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
-    );
+        )
+    };
     trace::adopt_parent(&span, req.headers());
-    let quiet = matches!(req.uri().path(), "/health" | "/health/ready" | "/metrics");
     let private = is_private(req.uri().path());
     async move {
         let started = Instant::now();

@@ -19,7 +19,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Subscriber;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{FilterExt as _, Targets, filter_fn};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::{LookupSpan, Registry};
@@ -30,6 +30,8 @@ const SERVICE_NAME: &str = "study-mode-api";
 const MAX_COLLECTOR_ANSWER: usize = 64 * 1024;
 /// Upper bound of one export request when `OTEL_EXPORTER_OTLP_TIMEOUT` is longer or unset.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Name of the request span of health probes and metric scrapes, which is not exported.
+const PROBE_SPAN: &str = "http.probe";
 /// How long shutdown waits for the last spans to leave.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -79,7 +81,10 @@ impl Traces {
     pub fn layer(&self) -> Option<SpanLayer> {
         let provider = self.provider.as_ref()?;
         let tracer = provider.tracer(SERVICE_NAME);
-        let only_ours = Targets::new().with_target("study_mode_api", tracing::Level::INFO);
+        // Not the spans of health probes and metric scrapes (`http::middleware`).
+        let only_ours = Targets::new()
+            .with_target("study_mode_api", tracing::Level::INFO)
+            .and(filter_fn(|meta| meta.name() != PROBE_SPAN));
         Some(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)

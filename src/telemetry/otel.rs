@@ -28,8 +28,10 @@ use tracing_subscriber::registry::{LookupSpan, Registry};
 const SERVICE_NAME: &str = "study-mode-api";
 /// Longest answer body of the collector that is read (it is only ever a small status message).
 const MAX_COLLECTOR_ANSWER: usize = 64 * 1024;
-/// Upper bound of one export request when `OTEL_EXPORTER_OTLP_TIMEOUT` is longer or unset.
+/// Longest one export request may take when `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` is unset.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Ceiling of a configured export timeout.
+const MAX_EXPORT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Name of the request span of health probes and metric scrapes, which is not exported.
 const PROBE_SPAN: &str = "http.probe";
 /// How long shutdown waits for the last spans to leave.
@@ -134,7 +136,7 @@ fn build_provider() -> Result<SdkTracerProvider, String> {
     let runtime = tokio::runtime::Handle::try_current()
         .map_err(|_| "no async runtime to export from".to_string())?;
     let client = reqwest::Client::builder()
-        .timeout(EXPORT_TIMEOUT)
+        .timeout(export_timeout())
         .build()
         .map_err(|e| e.to_string())?;
     let mut builder = opentelemetry_otlp::SpanExporter::builder()
@@ -159,6 +161,20 @@ fn build_provider() -> Result<SdkTracerProvider, String> {
         .with_batch_exporter(exporter)
         .with_resource(resource.build())
         .build())
+}
+
+/// The export timeout of the standard variables (milliseconds), bounded; the SDK uses it as the
+/// deadline of an export with its retries, the client as the bound of each request.
+fn export_timeout() -> Duration {
+    [
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+    ]
+    .iter()
+    .find_map(|name| std::env::var(name).ok()?.trim().parse::<u64>().ok())
+    .map_or(EXPORT_TIMEOUT, |ms| {
+        Duration::from_millis(ms).clamp(Duration::from_millis(100), MAX_EXPORT_TIMEOUT)
+    })
 }
 
 /// The exporter's HTTP client: the service's own reqwest, run on the service's runtime (the

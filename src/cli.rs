@@ -195,21 +195,25 @@ async fn serve() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    telemetry::init(&config.log_level, config.log_format);
+    let traces = telemetry::init_traced(&config.log_level, config.log_format);
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "start-up failed");
+            traces.shutdown().await;
             return ExitCode::FAILURE;
         }
     };
-    match app.run_until(shutdown_signal()).await {
+    let code = match app.run_until(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The spans of the last turns leave before the process does.
+    traces.shutdown().await;
+    code
 }
 
 async fn worker() -> ExitCode {
@@ -217,14 +221,16 @@ async fn worker() -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    telemetry::init(&config.log_level, config.log_format);
-    match crate::bootstrap::worker::run_worker(config, shutdown_signal()).await {
+    let traces = telemetry::init_traced(&config.log_level, config.log_format);
+    let code = match crate::bootstrap::worker::run_worker(config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "worker start-up failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    traces.shutdown().await;
+    code
 }
 
 async fn migrate() -> ExitCode {

@@ -7,6 +7,7 @@ pub mod jobs;
 mod parse;
 mod raw;
 pub mod reference;
+pub mod traces;
 
 use std::fmt;
 use std::time::Duration;
@@ -353,6 +354,8 @@ pub struct Config {
     pub insecure_upstreams: Vec<String>,
     /// The book sync: job queue, workers, progress, schedule.
     pub jobs: jobs::JobsConfig,
+    /// OpenTelemetry trace export (the standard `OTEL_*` variables).
+    pub traces: traces::TracesConfig,
 }
 
 impl Config {

@@ -2,12 +2,21 @@
 //!
 //! Every line names its target: security events use the target `security` (refused
 //! credentials, …) so that operators can route them with a filter such as `security=warn`.
+//!
+//! Traces: with `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set,
+//! [`init_traced`] also exports the service's spans over OTLP/HTTP ([`otel`]), and JSON lines
+//! written inside a span carry its `trace_id` and `span_id`.
+
+pub mod otel;
 
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::LogFormat;
+
+pub use self::otel::Traces;
 
 /// Installs the global subscriber, writing to standard output; later calls (tests) are ignored.
 pub fn init(level: &str, format: LogFormat) {
@@ -18,6 +27,17 @@ pub fn init(level: &str, format: LogFormat) {
 /// result (`keys create` prints a key there).
 pub fn init_stderr(level: &str, format: LogFormat) {
     install(level, format, std::io::stderr);
+}
+
+/// Like [`init`], and exports spans over OTLP when the standard `OTEL_*` variables ask for it
+/// (see [`otel`]). The long-running commands (`serve`, `worker`) keep the returned handle and
+/// [`Traces::shutdown`] it at the end, which flushes the spans still buffered.
+pub fn init_traced(level: &str, format: LogFormat) -> Traces {
+    let traces = Traces::from_env();
+    let sub = subscriber_with(level, format, std::io::stdout, traces.layer());
+    let _ = tracing::subscriber::set_global_default(sub);
+    traces.announce();
+    traces
 }
 
 fn install<W>(level: &str, format: LogFormat, writer: W)
@@ -32,23 +52,42 @@ pub fn subscriber<W>(level: &str, format: LogFormat, writer: W) -> Box<dyn Subsc
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    subscriber_with(level, format, writer, None)
+}
+
+/// The log lines of [`subscriber`], plus `spans` (the OpenTelemetry layer) when given. The log
+/// filter (`LOG_LEVEL`) applies to the lines only: a quiet log still exports every span.
+fn subscriber_with<W>(
+    level: &str,
+    format: LogFormat,
+    writer: W,
+    spans: Option<otel::SpanLayer>,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     // Driver crates are chatty at info; keep them at warn unless asked for explicitly.
     let directives = format!("sqlx=warn,sea_orm=warn,sea_orm_migration=warn,fred=warn,{level}");
     let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_target(true)
         .with_writer(writer);
-    match format {
-        LogFormat::Json => Box::new(
-            builder
+    let lines = match format {
+        LogFormat::Json => {
+            let json = tracing_subscriber::fmt::format()
                 .json()
                 .flatten_event(true)
                 .with_current_span(true)
-                .finish(),
-        ),
-        LogFormat::Pretty => Box::new(builder.finish()),
-    }
+                .with_target(true);
+            lines
+                .json()
+                .event_format(otel::WithTraceIds(json))
+                .with_filter(filter)
+                .boxed()
+        }
+        LogFormat::Pretty => lines.with_filter(filter).boxed(),
+    };
+    Box::new(tracing_subscriber::registry().with(spans).with(lines))
 }
 
 #[cfg(test)]

@@ -155,6 +155,10 @@ impl OpenAiTutor {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "text/event-stream")
             .body(body);
+        // The W3C `traceparent` of the model call's span: the provider's traces join the turn's.
+        let mut trace_headers = reqwest::header::HeaderMap::new();
+        crate::telemetry::otel::inject_current(&mut trace_headers);
+        request = request.headers(trace_headers);
         let key = self.settings.api_key.expose_secret();
         // Local servers (Ollama, vLLM) often run without a key.
         if !key.is_empty() {
@@ -207,6 +211,10 @@ impl OpenAiTutor {
 impl TutorModel for OpenAiTutor {
     async fn stream(&self, prompt: Prompt) -> Result<TutorStream, TutorError> {
         let deadline = Instant::now() + self.settings.timeout;
+        // The model call's span (opened by the caller) learns which model answers.
+        let span = tracing::Span::current();
+        span.record("gen_ai.provider.name", "openai");
+        span.record("gen_ai.request.model", self.model_for(prompt.context.mode));
         let body = wire::request_body(
             self.model_for(prompt.context.mode),
             &prompt.messages,

@@ -255,6 +255,7 @@ impl Config {
         ];
         pairs.extend(self.identity.describe());
         pairs.extend(self.jobs.describe());
+        pairs.extend(self.traces.describe());
         pairs
     }
 }

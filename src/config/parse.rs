@@ -6,6 +6,7 @@ mod identity;
 mod jobs;
 mod sections;
 mod stores;
+mod traces;
 mod transport;
 mod turns;
 
@@ -241,6 +242,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
     let identity = identity::identity(&mut c, &raw, prod, &allowed_origins, &public_base_url);
     let dev = auth::dev(&mut c, &raw, prod, &host, &auth, &identity);
     let jobs = jobs::jobs(&mut c, &raw, prod);
+    let traces = traces::traces(&mut c, &raw);
     let insecure_upstreams = transport::insecure_upstreams(
         &mut c,
         &raw,
@@ -280,6 +282,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         identity,
         insecure_upstreams,
         jobs,
+        traces,
     })
 }
 

@@ -126,4 +126,12 @@ pub(crate) struct RawEnv {
     pub progress_ttl_secs: Option<String>,
     pub github_api_base_url: Option<String>,
     pub embeddings_model: Option<String>,
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    pub otel_exporter_otlp_traces_endpoint: Option<String>,
+    pub otel_exporter_otlp_protocol: Option<String>,
+    pub otel_exporter_otlp_traces_protocol: Option<String>,
+    pub otel_exporter_otlp_headers: Option<String>,
+    pub otel_service_name: Option<String>,
+    pub otel_traces_sampler: Option<String>,
+    pub otel_traces_sampler_arg: Option<String>,
 }

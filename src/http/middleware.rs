@@ -12,6 +12,8 @@ use tracing::Instrument;
 use super::error::{ErrorBody, code_for_status, public_message};
 use super::headers::{HeaderPolicy, is_private};
 
+mod trace;
+
 /// Largest error body the JSON error layer will read back to add the request id.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Longest client-supplied request id that is echoed instead of replaced.
@@ -66,13 +68,32 @@ pub async fn request_id<E: Endpoint>(
         .filter(|v| acceptable_request_id(v))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.set_data(RequestId(id.clone()));
-    let span = tracing::info_span!(
+    let method = super::metrics::method_label(req.method());
+    let quiet = matches!(req.uri().path(), "/health" | "/health/ready" | "/metrics");
+    // The `otel.*` and `http.*` fields name and describe the span in exported traces; probes
+    // and scrapes (every few seconds, from the platform) get a span that is never exported.
+    let span = if quiet {
+        tracing::info_span!(
+            "http.probe",
+            request_id = %id,
+            method,
+            path = log_path(req.uri().path()),
+        )
+    } else {
+        tracing::info_span!(
         "http",
         request_id = %id,
-        method = super::metrics::method_label(req.method()),
+        method,
         path = log_path(req.uri().path()),
-    );
-    let quiet = matches!(req.uri().path(), "/health" | "/health/ready" | "/metrics");
+        otel.name = method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        )
+    };
+    trace::adopt_parent(&span, req.headers());
     let private = is_private(req.uri().path());
     async move {
         let started = Instant::now();
@@ -91,6 +112,7 @@ pub async fn request_id<E: Endpoint>(
         );
         headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         policy.apply(private, headers);
+        trace::finish(&tracing::Span::current(), method, &resp);
         let status = resp.status().as_u16();
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if quiet && status < 400 {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::channel::mpsc;
+use tracing::Instrument;
 
 use super::input::{id, lesson_of, lesson_required, validate};
 use super::{
@@ -100,6 +101,7 @@ impl StudyService {
     /// # Errors
     /// Invalid input, lesson problems, the thread cap, a spent token budget, store failures —
     /// all before anything is stored.
+    #[tracing::instrument(name = "tutoring.turn", skip_all, fields(mode = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn start_thread(
         self: &Arc<Self>,
         who: &Principal,
@@ -132,6 +134,7 @@ impl StudyService {
     /// # Errors
     /// 404 thread, 409 turn in progress or thread full, 429 token budget spent, invalid input,
     /// lesson problems — before anything is stored.
+    #[tracing::instrument(name = "tutoring.turn", skip_all, fields(mode = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn add_message(
         self: &Arc<Self>,
         who: &Principal,
@@ -144,6 +147,7 @@ impl StudyService {
         let thread = self
             .store
             .get_thread(&who.user_id, thread_id)
+            .instrument(tracing::info_span!("store.get_thread"))
             .await
             .map_err(thread_err)?;
         let path = lesson_of(&thread, &ctx)?;
@@ -172,6 +176,8 @@ impl StudyService {
             who: who.clone(),
             start,
             budget,
+            // The `tutoring.turn` span of the operation that checked the turn.
+            span: tracing::Span::current(),
         }
     }
 
@@ -187,6 +193,7 @@ impl StudyService {
         // Stored before the model is called: a crash later loses no student words.
         self.store
             .add_item(&who.user_id, &user_item)
+            .instrument(tracing::info_span!("store.add_item"))
             .await
             .map_err(thread_err)?;
         Ok(self.start_turn(who, turn, user_item, auto_start))
@@ -233,6 +240,7 @@ impl StudyService {
     /// # Errors
     /// 404 thread or item, 400 when the item is not a user message, 409 turn in progress, 429
     /// token budget spent — before anything is deleted.
+    #[tracing::instrument(name = "tutoring.turn", skip_all, fields(mode = tracing::field::Empty, outcome = tracing::field::Empty))]
     pub async fn retry_after(
         self: &Arc<Self>,
         who: &Principal,
@@ -330,6 +338,7 @@ impl StudyService {
         }
     }
 
+    #[tracing::instrument(name = "lesson.load", skip_all)]
     pub(super) async fn load_lesson(
         &self,
         who: &Principal,
@@ -347,10 +356,13 @@ impl StudyService {
         // 32 slots (~6 KB for this enum) per channel, which every open stream would carry.
         let (tx, rx) = mpsc::unbounded();
         let service = Arc::clone(self);
-        // Tracked, so shutdown waits for it even after its client has gone.
-        self.turns.spawn(async move {
+        // Tracked, so shutdown waits for it even after its client has gone; it carries the
+        // caller's `tutoring.turn` span across the spawn.
+        let turn_span = tracing::Span::current();
+        let task = async move {
             let thread_id = job.thread.id.clone();
             if let Err(e) = service.run(&job, &tx).await {
+                tracing::Span::current().record("outcome", "error");
                 tracing::error!(thread_id, error = ?e, "tutoring turn failed");
                 let _ = tx.unbounded_send(TurnEvent::Error {
                     message: None,
@@ -361,7 +373,8 @@ impl StudyService {
             // (on any replica) finds it free. A release the store delays goes on by itself.
             let _ = tokio::time::timeout(RELEASE_WAIT, job.guard.release()).await;
             drop(tx);
-        });
+        };
+        self.turns.spawn(task.instrument(turn_span));
         futures::stream::iter(prefix).chain(rx).boxed()
     }
 }

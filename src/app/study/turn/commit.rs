@@ -40,6 +40,7 @@ pub(super) enum Committed {
 impl StudyService {
     /// Commits a turn, retrying with backoff while the store is unavailable and `until` is
     /// ahead. The student is told when it was not stored.
+    #[tracing::instrument(name = "tutoring.commit", skip_all)]
     pub(super) async fn commit(
         &self,
         user: &str,

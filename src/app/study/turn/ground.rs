@@ -16,6 +16,7 @@ const SELECTED_QUERY_CHARS: usize = 300;
 
 impl StudyService {
     /// The sources of an ask turn; empty when nothing in the lesson or the book matches.
+    #[tracing::instrument(name = "retrieval", skip_all)]
     pub(super) async fn ground(&self, job: &TurnJob) -> Vec<SourcePassage> {
         let mut query = job.user_item.kind.text();
         if let Some(selected) = &job.ctx.selected_text {

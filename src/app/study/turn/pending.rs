@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use super::{NewTurn, TurnEvent, TurnJob, user_message};
 use crate::app::study::{MessageInput, StudyError, StudyService, TurnContext, TurnStream};
 use crate::domain::lesson::ParsedLesson;
@@ -20,6 +22,8 @@ pub struct PendingTurn {
     pub(super) start: Start,
     /// The student's daily token budget at the check (`None`: unlimited, or no budgets).
     pub(super) budget: Option<BudgetStatus>,
+    /// The turn's `tutoring.turn` span: the turn's writes and its spawned task run in it.
+    pub(super) span: tracing::Span,
 }
 
 /// What [`PendingTurn::begin`] writes before the turn runs.
@@ -57,6 +61,11 @@ impl PendingTurn {
     /// Store failures, and [`StudyError::ThreadLimitReached`] when a concurrent create took the
     /// last free slot — all before any event.
     pub async fn begin(self) -> Result<TurnStream, StudyError> {
+        let span = self.span.clone();
+        self.start().instrument(span).await
+    }
+
+    async fn start(self) -> Result<TurnStream, StudyError> {
         let PendingTurn {
             service,
             who,
@@ -77,6 +86,7 @@ impl PendingTurn {
                 let (user_item, auto_start) = user_message(&thread, input, &text);
                 service
                     .insert_thread(&thread, Some(&user_item), seen)
+                    .instrument(tracing::info_span!("store.insert_thread"))
                     .await?;
                 let guard = match service.lock(&thread.id).await {
                     Ok(guard) => guard,
@@ -101,6 +111,7 @@ impl PendingTurn {
                 service
                     .store
                     .delete_items_after(&who.user_id, &job.thread.id, &item_id)
+                    .instrument(tracing::info_span!("store.delete_items_after"))
                     .await
                     .map_err(|e| StudyError::from_store(e, StudyError::ItemNotFound))?;
                 Ok(service.spawn(vec![TurnEvent::StreamOptions], job))

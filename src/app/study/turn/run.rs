@@ -4,6 +4,9 @@
 use futures::StreamExt;
 use futures::channel::mpsc;
 use tokio::time::Instant;
+use tracing::Instrument;
+
+use self::span::{mode_name, outcome_of};
 
 use super::commit::{Committed, MIN_COMMIT_WINDOW, STOPPED_COMMIT_WINDOW, retry_unavailable};
 use super::{TurnEvent, TurnJob};
@@ -20,6 +23,8 @@ use crate::domain::title::{lesson_thread_title, title_from_message};
 use crate::domain::tutor::{
     NextLesson, Prompt, SourcePassage, StudyMode, TutorChunk, TutorContext,
 };
+
+mod span;
 
 /// Why a turn stopped when the shutdown grace ended (logged, never shown).
 const SHUTTING_DOWN: &str = "the service is shutting down";
@@ -42,12 +47,15 @@ impl StudyService {
         let reads_until = deadline.min(Instant::now() + MIN_COMMIT_WINDOW);
         let user = &job.who.user_id;
         let mode = mode_of(&job.user_item.kind);
+        let turn_span = tracing::Span::current();
+        turn_span.record("mode", mode_name(mode));
         let state = match mode {
             StudyMode::Teach if job.fresh => StudyState::default(),
             StudyMode::Teach => {
                 let stored = retry_unavailable(reads_until, || {
                     self.store.load_study_state(user, &job.thread.id)
                 })
+                .instrument(tracing::info_span!("store.load_study_state"))
                 .await
                 .0
                 .map_err(thread_err)?
@@ -67,6 +75,7 @@ impl StudyService {
             retry_unavailable(reads_until, || {
                 self.history(user, &job.thread.id, &job.user_item.id)
             })
+            .instrument(tracing::info_span!("store.history"))
             .await
             .0
             .map_err(thread_err)?
@@ -100,10 +109,15 @@ impl StudyService {
         let mut usage = None;
         let mut failure = None;
         let stop = self.turns.stop_signal();
+        // The model call, from the request to the stream's end (OpenTelemetry GenAI names).
+        let model_span = span::model_call();
+        let model_called = Instant::now();
+        let mut first_token = true;
+        let call = self.tutor.stream(prompt).instrument(model_span.clone());
         let started = tokio::select! {
             biased;
             () = stop.cancelled() => Err(SHUTTING_DOWN.to_string()),
-            started = tokio::time::timeout_at(deadline, self.tutor.stream(prompt)) => match started {
+            started = tokio::time::timeout_at(deadline, call) => match started {
                 Err(_) => Err("turn deadline passed".to_string()),
                 Ok(started) => started.map_err(|e| e.to_string()),
             },
@@ -126,6 +140,10 @@ impl StudyService {
                     Ok(None) => failure = Some("model stream ended without completing".into()),
                     Ok(Some(Err(e))) => failure = Some(e.to_string()),
                     Ok(Some(Ok(TutorChunk::Delta(delta)))) => {
+                        if std::mem::take(&mut first_token) {
+                            let seconds = model_called.elapsed().as_secs_f64();
+                            model_span.record("gen_ai.response.time_to_first_token", seconds);
+                        }
                         let out = cite.push(&filter.push(&delta));
                         if !out.is_empty() {
                             text.push_str(&out);
@@ -144,11 +162,21 @@ impl StudyService {
                             input_tokens,
                             output_tokens,
                         });
+                        model_span.record("gen_ai.usage.input_tokens", input_tokens);
+                        model_span.record("gen_ai.usage.output_tokens", output_tokens);
                     }
                 }
                 break;
             },
         }
+        if let Some(reason) = &failure {
+            let outcome = outcome_of(reason);
+            model_span.record("otel.status_code", "error");
+            model_span.record("error.type", outcome);
+            turn_span.record("outcome", outcome);
+        }
+        // The model call's span ends here (its exported duration is the model's).
+        drop(model_span);
         // The answer's write gets the rest of the turn, at least MIN_COMMIT_WINDOW; a turn
         // stopped at shutdown gets what the shutdown's finalize window allows.
         let store_until = if stop.is_cancelled() {
@@ -241,6 +269,7 @@ impl StudyService {
         if self.commit(user, &commit, store_until, &send).await == Committed::Refused {
             return Ok(());
         }
+        turn_span.record("outcome", "completed");
         tracing::info!(thread_id = %job.thread.id, ?mode, chars = text.len(), ?usage, "tutoring turn completed");
         send(TurnEvent::AssistantDone(item));
         if let Some(title) = title {

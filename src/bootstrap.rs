@@ -19,13 +19,13 @@ use crate::adapters::sql::{Database, migrations};
 use crate::adapters::token_ledger_memory::MemoryTokenLedger;
 use crate::adapters::token_ledger_redis::RedisTokenLedger;
 use crate::adapters::tutor_offline::OfflineTutor;
-use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
+use crate::adapters::tutor_openai::{ModelMetrics, OpenAiSettings, OpenAiTutor};
 use crate::app::account::AccountService;
 use crate::app::budget::BudgetService;
 use crate::app::learning::LearningService;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
-use crate::app::study::{Drained, StudyService, StudySettings};
+use crate::app::study::{Drained, StudyService, StudySettings, TutoringMetrics};
 use crate::config::Config;
 use crate::domain::ports::ApiKeyStore;
 use crate::domain::ports::{RateLimiter, TokenLedger, TutorModel};
@@ -126,7 +126,7 @@ impl Application {
             StudyService::new(
                 threads.clone(),
                 lessons.clone(),
-                tutor_model(&config)?,
+                tutor_model(&config, &metrics)?,
                 Arc::new(leases.clone()),
                 StudySettings {
                     turn_timeout: config.tutor.timeout,
@@ -138,7 +138,8 @@ impl Application {
             )
             .with_book_graph(Arc::new(SqlBookStore::new(db.clone())))
             .with_search(sync.search.clone())
-            .with_budget(budget_service(&config, redis.as_ref(), &metrics)),
+            .with_budget(budget_service(&config, redis.as_ref(), &metrics))
+            .with_metrics(tutoring_metrics(&config, &metrics)),
         );
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
@@ -341,7 +342,17 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn tutor_model(config: &Config) -> anyhow::Result<Arc<dyn TutorModel>> {
+/// The tutoring instruments, labelled with the configured models (`offline` without a key).
+fn tutoring_metrics(config: &Config, metrics: &Metrics) -> TutoringMetrics {
+    let t = &config.tutor;
+    let (teach, ask) = match t.openai_api_key {
+        Some(_) => (t.model_teach.as_str(), t.model_ask.as_str()),
+        None => ("offline", "offline"),
+    };
+    TutoringMetrics::new(Some(metrics.registry()), teach, ask)
+}
+
+fn tutor_model(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn TutorModel>> {
     let tutor = &config.tutor;
     let Some(key) = &tutor.openai_api_key else {
         tracing::info!(
@@ -360,7 +371,8 @@ fn tutor_model(config: &Config) -> anyhow::Result<Arc<dyn TutorModel>> {
         max_retries: 3,
         http_version: tutor.http_version,
         streams_per_connection: tutor.streams_per_connection,
-    })?;
+    })?
+    .with_metrics(ModelMetrics::new(Some(metrics.registry())));
     Ok(Arc::new(model))
 }
 

@@ -7,10 +7,12 @@ use tokio::time::Instant;
 
 use super::commit::{Committed, MIN_COMMIT_WINDOW, STOPPED_COMMIT_WINDOW, retry_unavailable};
 use super::{TurnEvent, TurnJob};
-use crate::app::study::{StudyError, StudyService, mode_of, new_item_id, now, thread_err};
+use crate::app::study::{
+    StudyError, StudyService, TurnOutcome, mode_of, new_item_id, now, thread_err,
+};
 use crate::domain::grounding::{self, CitationFilter};
 use crate::domain::marker::MarkerFilter;
-use crate::domain::ports::{StoreError, TurnCommit};
+use crate::domain::ports::{StoreError, TurnCommit, TutorError};
 use crate::domain::prompt::{ask_prompt, teach_prompt};
 use crate::domain::teach::{
     StudentInput, StudyState, TeachAction, TurnPlan, classify_input, question_variant,
@@ -28,11 +30,13 @@ const SHUTTING_DOWN: &str = "the service is shutting down";
 const HISTORY_ITEMS: u32 = 60;
 
 impl StudyService {
+    /// Runs the turn and says how it ended (for the metrics; the student learns it from the
+    /// stream).
     pub(super) async fn run(
         &self,
         job: &TurnJob,
         tx: &mpsc::UnboundedSender<TurnEvent>,
-    ) -> Result<(), StudyError> {
+    ) -> Result<TurnOutcome, StudyError> {
         // A client that went away drops the receiver; sends then fail and are ignored on purpose.
         let send = |event: TurnEvent| {
             let _ = tx.unbounded_send(event);
@@ -98,14 +102,16 @@ impl StudyService {
         let mut cite = CitationFilter::new(u32::try_from(sources.len()).unwrap_or(0));
         let mut text = String::new();
         let mut usage = None;
-        let mut failure = None;
+        let mut failure: Option<(TurnOutcome, String)> = None;
         let stop = self.turns.stop_signal();
+        let model_start = Instant::now();
+        let mut first_token = false;
         let started = tokio::select! {
             biased;
-            () = stop.cancelled() => Err(SHUTTING_DOWN.to_string()),
+            () = stop.cancelled() => Err((TurnOutcome::Interrupted, SHUTTING_DOWN.to_string())),
             started = tokio::time::timeout_at(deadline, self.tutor.stream(prompt)) => match started {
-                Err(_) => Err("turn deadline passed".to_string()),
-                Ok(started) => started.map_err(|e| e.to_string()),
+                Err(_) => Err((TurnOutcome::Timeout, "turn deadline passed".to_string())),
+                Ok(started) => started.map_err(|e| (model_failure(&e, false), e.to_string())),
             },
         };
         // A model that never started streaming (refused, unreachable) used nothing.
@@ -116,16 +122,29 @@ impl StudyService {
                 let next = tokio::select! {
                     biased;
                     () = stop.cancelled() => {
-                        failure = Some(SHUTTING_DOWN.into());
+                        failure = Some((TurnOutcome::Interrupted, SHUTTING_DOWN.into()));
                         break;
                     }
                     next = tokio::time::timeout_at(deadline, stream.next()) => next,
                 };
                 match next {
-                    Err(_) => failure = Some("turn deadline passed".into()),
-                    Ok(None) => failure = Some("model stream ended without completing".into()),
-                    Ok(Some(Err(e))) => failure = Some(e.to_string()),
+                    Err(_) => failure = Some((TurnOutcome::Timeout, "turn deadline passed".into())),
+                    Ok(None) => {
+                        let outcome = if first_token {
+                            TurnOutcome::Interrupted
+                        } else {
+                            TurnOutcome::ModelError
+                        };
+                        failure = Some((outcome, "model stream ended without completing".into()));
+                    }
+                    Ok(Some(Err(e))) => {
+                        failure = Some((model_failure(&e, first_token), e.to_string()))
+                    }
                     Ok(Some(Ok(TutorChunk::Delta(delta)))) => {
+                        if !first_token {
+                            first_token = true;
+                            self.metrics.first_token(mode, model_start.elapsed());
+                        }
                         let out = cite.push(&filter.push(&delta));
                         if !out.is_empty() {
                             text.push_str(&out);
@@ -148,6 +167,18 @@ impl StudyService {
                 }
                 break;
             },
+        }
+        self.metrics.model_call(
+            mode,
+            model_start.elapsed(),
+            failure.as_ref().map(|(outcome, _)| outcome.as_str()),
+        );
+        if let Some(usage) = usage {
+            self.metrics.tokens(
+                mode,
+                u64::from(usage.input_tokens),
+                u64::from(usage.output_tokens),
+            );
         }
         // The answer's write gets the rest of the turn, at least MIN_COMMIT_WINDOW; a turn
         // stopped at shutdown gets what the shutdown's finalize window allows.
@@ -185,7 +216,7 @@ impl StudyService {
             },
         };
 
-        if let Some(reason) = failure {
+        if let Some((outcome, reason)) = failure {
             tracing::warn!(thread_id = %job.thread.id, reason = %reason, kept_chars = text.len(), "model failed during the turn");
             // Keep what the student already saw, marked interrupted; the teach state stays put.
             if !text.trim().is_empty() {
@@ -197,7 +228,7 @@ impl StudyService {
                     usage,
                 };
                 if self.commit(user, &commit, store_until, &send).await == Committed::Refused {
-                    return Ok(());
+                    return Ok(TurnOutcome::NotSaved);
                 }
                 send(TurnEvent::AssistantDone(item));
             }
@@ -205,7 +236,7 @@ impl StudyService {
                 message: None,
                 allow_retry: true,
             });
-            return Ok(());
+            return Ok(outcome);
         }
 
         let state = plan.map(|plan| {
@@ -239,7 +270,7 @@ impl StudyService {
             usage,
         };
         if self.commit(user, &commit, store_until, &send).await == Committed::Refused {
-            return Ok(());
+            return Ok(TurnOutcome::NotSaved);
         }
         tracing::info!(thread_id = %job.thread.id, ?mode, chars = text.len(), ?usage, "tutoring turn completed");
         send(TurnEvent::AssistantDone(item));
@@ -248,7 +279,12 @@ impl StudyService {
             thread.title = Some(title);
             send(TurnEvent::ThreadUpdated(thread));
         }
-        Ok(())
+        // A client that went away dropped its receiver; the answer is stored all the same.
+        Ok(if tx.is_closed() {
+            TurnOutcome::ClientGone
+        } else {
+            TurnOutcome::Completed
+        })
     }
 
     async fn history(
@@ -339,6 +375,16 @@ impl StudyService {
                 )
             }
         }
+    }
+}
+
+/// The outcome of a model failure: a timeout, or an error before or after text reached the
+/// student.
+fn model_failure(error: &TutorError, after_text: bool) -> TurnOutcome {
+    match error {
+        TutorError::Timeout => TurnOutcome::Timeout,
+        TutorError::Unavailable(_) if after_text => TurnOutcome::Interrupted,
+        TutorError::Unavailable(_) => TurnOutcome::ModelError,
     }
 }
 

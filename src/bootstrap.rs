@@ -25,7 +25,7 @@ use crate::app::budget::BudgetService;
 use crate::app::learning::LearningService;
 use crate::app::quota::QuotaService;
 use crate::app::readiness::{Dependency, Readiness};
-use crate::app::study::{Drained, StudyService, StudySettings, TutoringMetrics};
+use crate::app::study::{Drained, StudyService, StudySettings};
 use crate::config::Config;
 use crate::domain::ports::ApiKeyStore;
 use crate::domain::ports::{RateLimiter, TokenLedger, TutorModel};
@@ -38,6 +38,7 @@ mod identity;
 mod leases;
 mod lessons;
 pub mod sync;
+mod tutoring;
 pub mod worker;
 
 use auth::authenticator;
@@ -121,6 +122,7 @@ impl Application {
         let leases = turn_lock(&config, &db, addr.port(), &metrics).await;
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
         let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
+        sync.queue.sample_depth(metrics.registry());
         let threads = Arc::new(SqlThreadStore::new(db.clone()));
         let study = Arc::new(
             StudyService::new(
@@ -139,7 +141,7 @@ impl Application {
             .with_book_graph(Arc::new(SqlBookStore::new(db.clone())))
             .with_search(sync.search.clone())
             .with_budget(budget_service(&config, redis.as_ref(), &metrics))
-            .with_metrics(tutoring_metrics(&config, &metrics)),
+            .with_metrics(tutoring::metrics(&config, &metrics)),
         );
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
@@ -340,16 +342,6 @@ fn budget_service(
 /// the aws-lc C build out). Idempotent.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// The tutoring instruments, labelled with the configured models (`offline` without a key).
-fn tutoring_metrics(config: &Config, metrics: &Metrics) -> TutoringMetrics {
-    let t = &config.tutor;
-    let (teach, ask) = match t.openai_api_key {
-        Some(_) => (t.model_teach.as_str(), t.model_ask.as_str()),
-        None => ("offline", "offline"),
-    };
-    TutoringMetrics::new(Some(metrics.registry()), teach, ask)
 }
 
 fn tutor_model(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn TutorModel>> {

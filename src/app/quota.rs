@@ -71,7 +71,10 @@ impl QuotaService {
         )
         .expect("static counter definition is valid");
         // Known series start at zero, so rates and alerts see them before the first event.
-        for bucket in [Bucket::Chat, Bucket::Api] {
+        for (bucket, by_tier) in [(Bucket::Chat, &quotas.chat), (Bucket::Api, &quotas.api)] {
+            for window in by_tier.iter().flatten() {
+                rejections.with_label_values(&[bucket.as_str(), &period_name(window.period)]);
+            }
             fallbacks.with_label_values(&[bucket.as_str()]);
             for outcome in ["allowed", "rejected"] {
                 decisions.with_label_values(&[bucket.as_str(), outcome]);

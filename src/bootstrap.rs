@@ -19,7 +19,7 @@ use crate::adapters::sql::{Database, migrations};
 use crate::adapters::token_ledger_memory::MemoryTokenLedger;
 use crate::adapters::token_ledger_redis::RedisTokenLedger;
 use crate::adapters::tutor_offline::OfflineTutor;
-use crate::adapters::tutor_openai::{OpenAiSettings, OpenAiTutor};
+use crate::adapters::tutor_openai::{ModelMetrics, OpenAiSettings, OpenAiTutor};
 use crate::app::account::AccountService;
 use crate::app::budget::BudgetService;
 use crate::app::learning::LearningService;
@@ -38,6 +38,7 @@ mod identity;
 mod leases;
 mod lessons;
 pub mod sync;
+mod tutoring;
 pub mod worker;
 
 use auth::authenticator;
@@ -121,12 +122,13 @@ impl Application {
         let leases = turn_lock(&config, &db, addr.port(), &metrics).await;
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
         let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
+        sync.queue.sample_depth(metrics.registry());
         let threads = Arc::new(SqlThreadStore::new(db.clone()));
         let study = Arc::new(
             StudyService::new(
                 threads.clone(),
                 lessons.clone(),
-                tutor_model(&config)?,
+                tutor_model(&config, &metrics)?,
                 Arc::new(leases.clone()),
                 StudySettings {
                     turn_timeout: config.tutor.timeout,
@@ -138,7 +140,8 @@ impl Application {
             )
             .with_book_graph(Arc::new(SqlBookStore::new(db.clone())))
             .with_search(sync.search.clone())
-            .with_budget(budget_service(&config, redis.as_ref(), &metrics)),
+            .with_budget(budget_service(&config, redis.as_ref(), &metrics))
+            .with_metrics(tutoring::metrics(&config, &metrics)),
         );
         let quotas = quota_service(&config, redis.as_ref(), &metrics);
         let keys: Arc<dyn ApiKeyStore> = Arc::new(SqlApiKeyStore::new(db.clone()));
@@ -341,7 +344,7 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-fn tutor_model(config: &Config) -> anyhow::Result<Arc<dyn TutorModel>> {
+fn tutor_model(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn TutorModel>> {
     let tutor = &config.tutor;
     let Some(key) = &tutor.openai_api_key else {
         tracing::info!(
@@ -360,7 +363,8 @@ fn tutor_model(config: &Config) -> anyhow::Result<Arc<dyn TutorModel>> {
         max_retries: 3,
         http_version: tutor.http_version,
         streams_per_connection: tutor.streams_per_connection,
-    })?;
+    })?
+    .with_metrics(ModelMetrics::new(Some(metrics.registry())));
     Ok(Arc::new(model))
 }
 

@@ -10,6 +10,7 @@
 //! Every try happens in the worker's backoff loop (`retries = max_attempts - 1`): a task stored
 //! `Failed` with tries left would be fetched again at once, with no backoff.
 
+mod depth;
 mod sql;
 mod worker;
 

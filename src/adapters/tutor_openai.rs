@@ -5,6 +5,7 @@
 //! Retries happen only before the first token: once text has reached the student, replaying the
 //! request could produce a different answer that no longer matches what was shown.
 
+mod metrics;
 pub mod pool;
 mod wire;
 
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 use crate::config::ModelHttpVersion;
 use crate::domain::ports::{TutorError, TutorModel, TutorStream};
 use crate::domain::tutor::{Prompt, StudyMode};
+pub use metrics::{ModelMetrics, RequestStatus};
 use pool::ClientPool;
 
 /// First retry delay; doubled on every further attempt.
@@ -63,6 +65,7 @@ pub struct OpenAiTutor {
     clients: ClientPool,
     endpoint: url::Url,
     settings: OpenAiSettings,
+    metrics: ModelMetrics,
 }
 
 /// Why one attempt failed, and whether another attempt may help.
@@ -95,7 +98,15 @@ impl OpenAiTutor {
             clients,
             endpoint,
             settings,
+            metrics: ModelMetrics::new(None),
         })
+    }
+
+    /// The same, counting its requests on `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: ModelMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn model_for(&self, mode: StudyMode) -> &str {
@@ -111,7 +122,10 @@ impl OpenAiTutor {
         loop {
             let attempt = tokio::time::timeout_at(deadline, self.attempt(body.clone(), deadline));
             let (reason, retry_after) = match attempt.await {
-                Err(_) => return Err(TutorError::Timeout),
+                Err(_) => {
+                    self.metrics.request(RequestStatus::Timeout);
+                    return Err(TutorError::Timeout);
+                }
                 Ok(Ok(stream)) => return Ok(stream),
                 Ok(Err(AttemptError::Fatal(error))) => return Err(error),
                 Ok(Err(AttemptError::Retry {
@@ -139,16 +153,32 @@ impl OpenAiTutor {
                 return Err(TutorError::Timeout);
             }
             tokio::time::sleep(delay).await;
+            self.metrics.retry();
         }
     }
 
     /// One request: sends it, checks the status, and waits for the first chunk of the answer.
     async fn attempt(&self, body: Vec<u8>, deadline: Instant) -> Result<TutorStream, AttemptError> {
-        let lease = self.clients.lease().map_err(|e| {
-            AttemptError::Fatal(TutorError::Unavailable(format!(
-                "no model connection: {e:#}"
-            )))
-        })?;
+        let (status, outcome) = self.try_once(body, deadline).await;
+        if let Some(status) = status {
+            self.metrics.request(status);
+        }
+        outcome
+    }
+
+    /// One request and its status class (`None` when nothing was sent).
+    async fn try_once(
+        &self,
+        body: Vec<u8>,
+        deadline: Instant,
+    ) -> (Option<RequestStatus>, Result<TutorStream, AttemptError>) {
+        let lease = match self.clients.lease() {
+            Ok(lease) => lease,
+            Err(e) => {
+                let error = TutorError::Unavailable(format!("no model connection: {e:#}"));
+                return (None, Err(AttemptError::Fatal(error)));
+            }
+        };
         let mut request = lease
             .client()
             .post(self.endpoint.clone())
@@ -164,45 +194,71 @@ impl OpenAiTutor {
         if !key.is_empty() {
             request = request.bearer_auth(key);
         }
-        let response = request.send().await.map_err(|error| send_failure(&error))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let status = if error.is_timeout() {
+                    RequestStatus::Timeout
+                } else {
+                    RequestStatus::ConnectError
+                };
+                return (Some(status), Err(send_failure(&error)));
+            }
+        };
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(AttemptError::Retry {
+            let retry = AttemptError::Retry {
                 reason: format!("provider answered {status}"),
                 retry_after: retry_after(response.headers()),
-            });
+            };
+            return (Some(RequestStatus::RateLimited), Err(retry));
         }
         if status.is_server_error() {
-            return Err(AttemptError::Retry {
+            let retry = AttemptError::Retry {
                 reason: format!("provider answered {status}"),
                 retry_after: None,
-            });
+            };
+            return (Some(RequestStatus::ServerError), Err(retry));
         }
         if !status.is_success() {
             // The body is not quoted: providers echo parts of a rejected key in it.
-            return Err(AttemptError::Fatal(TutorError::Unavailable(format!(
-                "provider answered {status}"
-            ))));
+            let error = TutorError::Unavailable(format!("provider answered {status}"));
+            return (
+                Some(RequestStatus::ClientError),
+                Err(AttemptError::Fatal(error)),
+            );
         }
         let mut chunks = wire::decode(response.bytes_stream(), deadline).boxed();
         match chunks.next().await {
             // The lease travels with the stream: its slot is freed when the answer ends.
-            Some(Ok(first)) => Ok(futures::stream::once(async move { Ok(first) })
-                .chain(chunks)
-                .map(move |chunk| {
-                    let _held = &lease;
-                    chunk
-                })
-                .boxed()),
-            Some(Err(TutorError::Timeout)) => Err(AttemptError::Fatal(TutorError::Timeout)),
-            Some(Err(TutorError::Unavailable(reason))) => Err(AttemptError::Retry {
-                reason,
-                retry_after: None,
-            }),
-            None => Err(AttemptError::Retry {
-                reason: "stream interrupted: empty body".to_string(),
-                retry_after: None,
-            }),
+            Some(Ok(first)) => (
+                Some(RequestStatus::Ok),
+                Ok(futures::stream::once(async move { Ok(first) })
+                    .chain(chunks)
+                    .map(move |chunk| {
+                        let _held = &lease;
+                        chunk
+                    })
+                    .boxed()),
+            ),
+            Some(Err(TutorError::Timeout)) => (
+                Some(RequestStatus::Timeout),
+                Err(AttemptError::Fatal(TutorError::Timeout)),
+            ),
+            Some(Err(TutorError::Unavailable(reason))) => (
+                Some(RequestStatus::StreamError),
+                Err(AttemptError::Retry {
+                    reason,
+                    retry_after: None,
+                }),
+            ),
+            None => (
+                Some(RequestStatus::StreamError),
+                Err(AttemptError::Retry {
+                    reason: "stream interrupted: empty body".to_string(),
+                    retry_after: None,
+                }),
+            ),
         }
     }
 }

@@ -4,6 +4,10 @@
 //! the JWT verifier, anything else by the opaque-token verifier. Which verifiers exist is
 //! decided at start-up; a credential no configured verifier can check is refused.
 
+mod metrics;
+
+pub use metrics::{AuthKind, AuthMetrics, AuthOutcome};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,6 +130,7 @@ pub struct Authenticator {
     keys: Option<Arc<dyn ApiKeyStore>>,
     touched: Cache<String, ()>,
     preauth: Option<Arc<PreauthLimiter>>,
+    metrics: AuthMetrics,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -156,6 +161,7 @@ impl Authenticator {
                 .time_to_live(TOUCH_INTERVAL)
                 .build(),
             preauth: None,
+            metrics: AuthMetrics::new(None),
         }
     }
 
@@ -170,6 +176,18 @@ impl Authenticator {
     pub fn with_preauth(mut self, limiter: Arc<PreauthLimiter>) -> Self {
         self.preauth = Some(limiter);
         self
+    }
+
+    /// The same, counting authentication outcomes on `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: AuthMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The authentication outcome counter.
+    pub fn metrics(&self) -> &AuthMetrics {
+        &self.metrics
     }
 
     /// The per-address budget of refused attempts, when one is configured.

@@ -76,6 +76,10 @@ impl BudgetService {
             &["source"],
         )
         .expect("static counter definition is valid");
+        // Known series start at zero, so rates and alerts see them before the first event.
+        for op in ["charge", "read"] {
+            fallbacks.with_label_values(&[op]);
+        }
         if let Some(registry) = registry {
             let _ = registry.register(Box::new(rejections.clone()));
             let _ = registry.register(Box::new(fallbacks.clone()));

@@ -38,6 +38,7 @@ pub struct QuotaService {
     degraded: AtomicBool,
     rejections: IntCounterVec,
     fallbacks: IntCounterVec,
+    decisions: IntCounterVec,
 }
 
 impl QuotaService {
@@ -61,9 +62,28 @@ impl QuotaService {
             &["bucket"],
         )
         .expect("static counter definition is valid");
+        let decisions = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_decisions_total",
+                "Quota checks by bucket (chat, api) and outcome (allowed, rejected)",
+            ),
+            &["bucket", "outcome"],
+        )
+        .expect("static counter definition is valid");
+        // Known series start at zero, so rates and alerts see them before the first event.
+        for (bucket, by_tier) in [(Bucket::Chat, &quotas.chat), (Bucket::Api, &quotas.api)] {
+            for window in by_tier.iter().flatten() {
+                rejections.with_label_values(&[bucket.as_str(), &period_name(window.period)]);
+            }
+            fallbacks.with_label_values(&[bucket.as_str()]);
+            for outcome in ["allowed", "rejected"] {
+                decisions.with_label_values(&[bucket.as_str(), outcome]);
+            }
+        }
         if let Some(registry) = registry {
             let _ = registry.register(Box::new(rejections.clone()));
             let _ = registry.register(Box::new(fallbacks.clone()));
+            let _ = registry.register(Box::new(decisions.clone()));
         }
         Self {
             shared,
@@ -72,6 +92,7 @@ impl QuotaService {
             degraded: AtomicBool::new(false),
             rejections,
             fallbacks,
+            decisions,
         }
     }
 
@@ -101,6 +122,14 @@ impl QuotaService {
             windows,
             decision,
         };
+        let verdict = if outcome.decision.allowed {
+            "allowed"
+        } else {
+            "rejected"
+        };
+        self.decisions
+            .with_label_values(&[bucket.as_str(), verdict])
+            .inc();
         if !outcome.decision.allowed
             && let Some((window, _)) = outcome.tightest()
         {

@@ -8,6 +8,7 @@ mod budget;
 mod ids;
 mod input;
 mod limits;
+mod metrics;
 mod next;
 mod shutdown;
 mod turn;
@@ -20,6 +21,7 @@ use futures::stream::BoxStream;
 pub use crate::app::lessons::{LessonError, LessonService};
 pub use ids::{new_item_id, new_thread_id, now};
 pub use input::{MAX_CONTENT_PARTS, MessageInput, TurnContext};
+pub use metrics::{StreamGuard, TurnOutcome, TutoringMetrics, model_label};
 pub use shutdown::{Drained, FINALIZE_WINDOW};
 pub use turn::{ANSWER_NOT_SAVED, PendingTurn, TurnEvent};
 
@@ -176,6 +178,7 @@ pub struct StudyService {
     /// The synced book, to suggest the next lesson when one is finished (see `next`).
     book: Option<Arc<dyn crate::domain::ports::BookStore>>,
     budget: Option<Arc<crate::app::budget::BudgetService>>,
+    metrics: TutoringMetrics,
 }
 
 impl StudyService {
@@ -198,6 +201,7 @@ impl StudyService {
             search: None,
             book: None,
             budget: None,
+            metrics: TutoringMetrics::new(None, "unknown", "unknown"),
         }
     }
 

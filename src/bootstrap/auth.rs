@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::adapters::jwks::{JwksSettings, JwksVerifier};
 use crate::adapters::rate_limit_memory::MemoryRateLimiter;
 use crate::adapters::userinfo::{self, UserinfoVerifier};
-use crate::app::auth::Authenticator;
+use crate::app::auth::{AuthMetrics, Authenticator};
 use crate::app::identity::tokens::LocalVerifier;
 use crate::app::preauth::PreauthLimiter;
 use crate::config::Config;
@@ -74,7 +74,8 @@ pub(super) fn authenticator(
              as X-User-ID, ?user_id= or DEV_USER_ID"
         );
     }
-    let mut authenticator = Authenticator::new(jwt, opaque, keys);
+    let mut authenticator = Authenticator::new(jwt, opaque, keys)
+        .with_metrics(AuthMetrics::new(Some(metrics.registry())));
     if let Some(own) = own {
         authenticator = authenticator.with_own_tokens(own);
     }

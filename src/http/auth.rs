@@ -15,7 +15,7 @@ use std::sync::Arc;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::ApiError;
-use crate::app::auth::{Authenticator, Caller, Via};
+use crate::app::auth::{AuthKind, AuthOutcome, Authenticator, Caller, CredentialKind, Via};
 use crate::config::Config;
 use crate::domain::api_key::API_SCOPE;
 use crate::domain::principal::Principal;
@@ -71,6 +71,7 @@ pub async fn guard<E: Endpoint>(
     mut req: Request,
     state: AuthState,
 ) -> poem::Result<Response> {
+    let kind = credential_kind(&req);
     // An address over its budget of refused attempts is turned away before any lookup.
     let gated = match requirement(req.uri().path()) {
         Requirement::Public => return preauth::public(ep, req, &state).await,
@@ -81,8 +82,16 @@ pub async fn guard<E: Endpoint>(
     };
     let outcome = match gated {
         Ok(outcome) => outcome,
-        Err(throttled) => return Ok(throttled.into_response()),
+        Err(throttled) => {
+            let metrics = state.authenticator.metrics();
+            metrics.record(kind, AuthOutcome::Throttled);
+            return Ok(throttled.into_response());
+        }
     };
+    let counted = outcome
+        .as_ref()
+        .map_or_else(Refusal::outcome, |_| AuthOutcome::Ok);
+    state.authenticator.metrics().record(kind, counted);
     match outcome {
         Ok(caller) => {
             tracing::debug!(user_id = %caller.principal.user_id, via = ?caller.via, "authenticated");
@@ -93,6 +102,22 @@ pub async fn guard<E: Endpoint>(
             refusal.log(&req, &state.config.rate_limits.trusted_proxies);
             Ok(refusal.into_response())
         }
+    }
+}
+
+/// What the request presented, for `auth_attempts_total` (a closed set, whatever was sent).
+fn credential_kind(req: &Request) -> AuthKind {
+    if req.headers().contains_key("x-admin-secret") {
+        return AuthKind::AdminSecret;
+    }
+    match presented(req) {
+        Ok(None) => AuthKind::None,
+        Err(_) => AuthKind::Malformed,
+        Ok(Some(credential)) => match credential.kind() {
+            CredentialKind::ApiKey => AuthKind::ApiKey,
+            CredentialKind::Jwt => AuthKind::Jwt,
+            CredentialKind::Opaque => AuthKind::Opaque,
+        },
     }
 }
 

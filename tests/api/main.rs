@@ -25,6 +25,7 @@ mod lesson_cache;
 mod lessons;
 mod limits;
 mod oauth;
+mod observability;
 mod openapi;
 mod paging;
 mod postgres;

@@ -109,3 +109,37 @@ pub(super) async fn prune(
         .rows_affected(),
     })
 }
+
+/// The queue's tasks by state (`pending`, `running`, `retrying`, `dead`, `done`): one grouped
+/// count over the queue's rows.
+pub(super) async fn count_by_state(backend: &Backend) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    macro_rules! by_state {
+        ($table:literal, $param:literal) => {
+            concat!(
+                "SELECT CASE WHEN status IN ('Pending', 'Queued') THEN 'pending' \
+                 WHEN status = 'Running' THEN 'running' WHEN status = 'Done' THEN 'done' \
+                 WHEN ",
+                dead!(),
+                " THEN 'dead' ELSE 'retrying' END AS state, COUNT(*) AS n FROM ",
+                $table,
+                " WHERE job_type = ",
+                $param,
+                " GROUP BY 1"
+            )
+        };
+    }
+    match backend {
+        Backend::Postgres(pool) => {
+            sqlx::query_as::<_, (String, i64)>(by_state!("apalis.jobs", "$1"))
+                .bind(QUEUE)
+                .fetch_all(pool)
+                .await
+        }
+        Backend::Sqlite(pool) => {
+            sqlx::query_as::<_, (String, i64)>(by_state!("Jobs", "?1"))
+                .bind(QUEUE)
+                .fetch_all(pool)
+                .await
+        }
+    }
+}

@@ -332,7 +332,10 @@ impl StudyService {
         let ttl = self.settings.turn_timeout * 2 + std::time::Duration::from_secs(60);
         match self.locks.try_acquire(thread_id, ttl).await {
             Ok(Some(guard)) => Ok(guard),
-            Ok(None) => Err(StudyError::TurnInProgress),
+            Ok(None) => {
+                self.metrics.lock_conflict();
+                Err(StudyError::TurnInProgress)
+            }
             Err(LockError::Unavailable(_)) => Err(StudyError::StoreUnavailable),
             Err(e @ LockError::Unexpected(_)) => Err(StudyError::Unexpected(anyhow::Error::new(e))),
         }
@@ -356,26 +359,42 @@ impl StudyService {
         // 32 slots (~6 KB for this enum) per channel, which every open stream would carry.
         let (tx, rx) = mpsc::unbounded();
         let service = Arc::clone(self);
+        let mode = super::mode_of(&job.user_item.kind);
+        self.metrics.turn_started(mode);
+        let began = std::time::Instant::now();
+        let open = self.metrics.stream_opened();
         // Tracked, so shutdown waits for it even after its client has gone; it carries the
         // caller's `tutoring.turn` span across the spawn.
         let turn_span = tracing::Span::current();
         let task = async move {
             let thread_id = job.thread.id.clone();
-            if let Err(e) = service.run(&job, &tx).await {
-                tracing::Span::current().record("outcome", "error");
-                tracing::error!(thread_id, error = ?e, "tutoring turn failed");
-                let _ = tx.unbounded_send(TurnEvent::Error {
-                    message: None,
-                    allow_retry: true,
-                });
-            }
+            let outcome = match service.run(&job, &tx).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    tracing::Span::current().record("outcome", "error");
+                    tracing::error!(thread_id, error = ?e, "tutoring turn failed");
+                    let _ = tx.unbounded_send(TurnEvent::Error {
+                        message: None,
+                        allow_retry: true,
+                    });
+                    super::TurnOutcome::Failed
+                }
+            };
+            service.metrics.turn_ended(mode, outcome, began.elapsed());
             // The thread is released before the stream ends, so the student's next message
             // (on any replica) finds it free. A release the store delays goes on by itself.
             let _ = tokio::time::timeout(RELEASE_WAIT, job.guard.release()).await;
             drop(tx);
         };
         self.turns.spawn(task.instrument(turn_span));
-        futures::stream::iter(prefix).chain(rx).boxed()
+        // The stream counts as open until the client's side drops it.
+        futures::stream::iter(prefix)
+            .chain(rx)
+            .map(move |event| {
+                let _open = &open;
+                event
+            })
+            .boxed()
     }
 }
 

@@ -4,6 +4,7 @@ use poem::http::{HeaderValue, StatusCode};
 use poem::{IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 
+use crate::app::auth::AuthOutcome;
 use crate::domain::ports::AuthError;
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestId;
@@ -46,6 +47,17 @@ pub fn fingerprint(credential: &str) -> String {
 }
 
 impl Refusal {
+    /// The refusal as an `auth_attempts_total` outcome.
+    pub fn outcome(&self) -> AuthOutcome {
+        match self {
+            Refusal::Missing => AuthOutcome::Missing,
+            Refusal::Invalid { .. } => AuthOutcome::Invalid,
+            Refusal::Forbidden { .. } => AuthOutcome::Forbidden,
+            Refusal::Unavailable { .. } => AuthOutcome::Unavailable,
+            Refusal::BadRequest(_) => AuthOutcome::BadRequest,
+        }
+    }
+
     /// 401 for a request without credentials.
     pub fn missing() -> Self {
         Refusal::Missing

@@ -6,14 +6,16 @@ use futures::channel::mpsc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use self::span::{mode_name, outcome_of};
+use self::span::mode_name;
 
 use super::commit::{Committed, MIN_COMMIT_WINDOW, STOPPED_COMMIT_WINDOW, retry_unavailable};
 use super::{TurnEvent, TurnJob};
-use crate::app::study::{StudyError, StudyService, mode_of, new_item_id, now, thread_err};
+use crate::app::study::{
+    StudyError, StudyService, TurnOutcome, mode_of, new_item_id, now, thread_err,
+};
 use crate::domain::grounding::{self, CitationFilter};
 use crate::domain::marker::MarkerFilter;
-use crate::domain::ports::{StoreError, TurnCommit};
+use crate::domain::ports::{StoreError, TurnCommit, TutorError};
 use crate::domain::prompt::{ask_prompt, teach_prompt};
 use crate::domain::teach::{
     StudentInput, StudyState, TeachAction, TurnPlan, classify_input, question_variant,
@@ -33,11 +35,13 @@ const SHUTTING_DOWN: &str = "the service is shutting down";
 const HISTORY_ITEMS: u32 = 60;
 
 impl StudyService {
+    /// Runs the turn and says how it ended (for the metrics; the student learns it from the
+    /// stream).
     pub(super) async fn run(
         &self,
         job: &TurnJob,
         tx: &mpsc::UnboundedSender<TurnEvent>,
-    ) -> Result<(), StudyError> {
+    ) -> Result<TurnOutcome, StudyError> {
         // A client that went away drops the receiver; sends then fail and are ignored on purpose.
         let send = |event: TurnEvent| {
             let _ = tx.unbounded_send(event);
@@ -107,19 +111,20 @@ impl StudyService {
         let mut cite = CitationFilter::new(u32::try_from(sources.len()).unwrap_or(0));
         let mut text = String::new();
         let mut usage = None;
-        let mut failure = None;
+        let mut failure: Option<(TurnOutcome, String)> = None;
         let stop = self.turns.stop_signal();
         // The model call, from the request to the stream's end (OpenTelemetry GenAI names).
         let model_span = span::model_call();
-        let model_called = Instant::now();
-        let mut first_token = true;
+        let model_start = Instant::now();
+        // Whether the first text arrived.
+        let mut first_token = false;
         let call = self.tutor.stream(prompt).instrument(model_span.clone());
         let started = tokio::select! {
             biased;
-            () = stop.cancelled() => Err(SHUTTING_DOWN.to_string()),
+            () = stop.cancelled() => Err((TurnOutcome::Interrupted, SHUTTING_DOWN.to_string())),
             started = tokio::time::timeout_at(deadline, call) => match started {
-                Err(_) => Err("turn deadline passed".to_string()),
-                Ok(started) => started.map_err(|e| e.to_string()),
+                Err(_) => Err((TurnOutcome::Timeout, "turn deadline passed".to_string())),
+                Ok(started) => started.map_err(|e| (model_failure(&e, false), e.to_string())),
             },
         };
         // A model that never started streaming (refused, unreachable) used nothing.
@@ -130,19 +135,33 @@ impl StudyService {
                 let next = tokio::select! {
                     biased;
                     () = stop.cancelled() => {
-                        failure = Some(SHUTTING_DOWN.into());
+                        failure = Some((TurnOutcome::Interrupted, SHUTTING_DOWN.into()));
                         break;
                     }
                     next = tokio::time::timeout_at(deadline, stream.next()) => next,
                 };
                 match next {
-                    Err(_) => failure = Some("turn deadline passed".into()),
-                    Ok(None) => failure = Some("model stream ended without completing".into()),
-                    Ok(Some(Err(e))) => failure = Some(e.to_string()),
+                    Err(_) => failure = Some((TurnOutcome::Timeout, "turn deadline passed".into())),
+                    Ok(None) => {
+                        let outcome = if first_token {
+                            TurnOutcome::Interrupted
+                        } else {
+                            TurnOutcome::ModelError
+                        };
+                        failure = Some((outcome, "model stream ended without completing".into()));
+                    }
+                    Ok(Some(Err(e))) => {
+                        failure = Some((model_failure(&e, first_token), e.to_string()))
+                    }
                     Ok(Some(Ok(TutorChunk::Delta(delta)))) => {
-                        if std::mem::take(&mut first_token) {
-                            let seconds = model_called.elapsed().as_secs_f64();
-                            model_span.record("gen_ai.response.time_to_first_token", seconds);
+                        if !first_token {
+                            first_token = true;
+                            let waited = model_start.elapsed();
+                            self.metrics.first_token(mode, waited);
+                            model_span.record(
+                                "gen_ai.response.time_to_first_token",
+                                waited.as_secs_f64(),
+                            );
                         }
                         let out = cite.push(&filter.push(&delta));
                         if !out.is_empty() {
@@ -169,14 +188,26 @@ impl StudyService {
                 break;
             },
         }
-        if let Some(reason) = &failure {
-            let outcome = outcome_of(reason);
+        if let Some((outcome, _)) = &failure {
+            let outcome = outcome.as_str();
             model_span.record("otel.status_code", "error");
             model_span.record("error.type", outcome);
             turn_span.record("outcome", outcome);
         }
         // The model call's span ends here (its exported duration is the model's).
         drop(model_span);
+        self.metrics.model_call(
+            mode,
+            model_start.elapsed(),
+            failure.as_ref().map(|(outcome, _)| outcome.as_str()),
+        );
+        if let Some(usage) = usage {
+            self.metrics.tokens(
+                mode,
+                u64::from(usage.input_tokens),
+                u64::from(usage.output_tokens),
+            );
+        }
         // The answer's write gets the rest of the turn, at least MIN_COMMIT_WINDOW; a turn
         // stopped at shutdown gets what the shutdown's finalize window allows.
         let store_until = if stop.is_cancelled() {
@@ -213,7 +244,7 @@ impl StudyService {
             },
         };
 
-        if let Some(reason) = failure {
+        if let Some((outcome, reason)) = failure {
             tracing::warn!(thread_id = %job.thread.id, reason = %reason, kept_chars = text.len(), "model failed during the turn");
             // Keep what the student already saw, marked interrupted; the teach state stays put.
             if !text.trim().is_empty() {
@@ -225,7 +256,7 @@ impl StudyService {
                     usage,
                 };
                 if self.commit(user, &commit, store_until, &send).await == Committed::Refused {
-                    return Ok(());
+                    return Ok(TurnOutcome::NotSaved);
                 }
                 send(TurnEvent::AssistantDone(item));
             }
@@ -233,7 +264,7 @@ impl StudyService {
                 message: None,
                 allow_retry: true,
             });
-            return Ok(());
+            return Ok(outcome);
         }
 
         let state = plan.map(|plan| {
@@ -267,7 +298,7 @@ impl StudyService {
             usage,
         };
         if self.commit(user, &commit, store_until, &send).await == Committed::Refused {
-            return Ok(());
+            return Ok(TurnOutcome::NotSaved);
         }
         turn_span.record("outcome", "completed");
         tracing::info!(thread_id = %job.thread.id, ?mode, chars = text.len(), ?usage, "tutoring turn completed");
@@ -277,7 +308,12 @@ impl StudyService {
             thread.title = Some(title);
             send(TurnEvent::ThreadUpdated(thread));
         }
-        Ok(())
+        // A client that went away dropped its receiver; the answer is stored all the same.
+        Ok(if tx.is_closed() {
+            TurnOutcome::ClientGone
+        } else {
+            TurnOutcome::Completed
+        })
     }
 
     async fn history(
@@ -368,6 +404,16 @@ impl StudyService {
                 )
             }
         }
+    }
+}
+
+/// The outcome of a model failure: a timeout, or an error before or after text reached the
+/// student.
+fn model_failure(error: &TutorError, after_text: bool) -> TurnOutcome {
+    match error {
+        TutorError::Timeout => TurnOutcome::Timeout,
+        TutorError::Unavailable(_) if after_text => TurnOutcome::Interrupted,
+        TutorError::Unavailable(_) => TurnOutcome::ModelError,
     }
 }
 

@@ -2,7 +2,6 @@
 
 use tracing::field::Empty;
 
-use super::SHUTTING_DOWN;
 use crate::domain::tutor::StudyMode;
 
 /// The span of the model call, from its request to its stream's end, with the OpenTelemetry
@@ -28,16 +27,5 @@ pub(super) fn mode_name(mode: StudyMode) -> &'static str {
     match mode {
         StudyMode::Teach => "teach",
         StudyMode::Ask => "ask",
-    }
-}
-
-/// The outcome of a turn whose model part failed for `reason`, as a span attribute.
-pub(super) fn outcome_of(reason: &str) -> &'static str {
-    if reason == SHUTTING_DOWN {
-        "interrupted"
-    } else if reason == "turn deadline passed" {
-        "timeout"
-    } else {
-        "model_error"
     }
 }

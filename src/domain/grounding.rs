@@ -7,7 +7,7 @@ mod cite;
 pub use cite::CitationFilter;
 
 use super::lesson::LessonPath;
-use super::search::Passage;
+use super::search::{Passage, is_stop_word, stem};
 use super::thread::Citation;
 use super::tutor::SourcePassage;
 
@@ -20,18 +20,13 @@ const MIN_SOURCE_CHARS: usize = 200;
 /// Longest query words considered when ranking the open lesson's sections.
 const MAX_TERMS: usize = 24;
 
-/// Words that carry no meaning for matching a question to a passage.
-const STOP_WORDS: &[&str] = &[
-    "a", "about", "an", "and", "any", "are", "as", "at", "be", "but", "by", "can", "could", "did",
-    "do", "does", "explain", "for", "from", "has", "have", "how", "i", "if", "in", "into", "is",
-    "it", "its", "me", "mean", "means", "my", "no", "not", "of", "on", "or", "our", "say", "says",
-    "so", "tell", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
-    "those", "to", "us", "was", "we", "were", "what", "when", "where", "which", "who", "why",
-    "will", "with", "would", "you", "your",
-];
+/// Words of a request to the tutor that say nothing about its subject ("explain what … means"),
+/// dropped beside the search's own stop words.
+const ASKING_WORDS: &[&str] = &["explain", "mean", "means", "say", "says", "tell"];
 
-/// The meaningful words of `text`, lowercase, without stop words and duplicates, at most
-/// [`MAX_TERMS`]; a plural `s` is dropped so `agents` matches `agent`.
+/// The meaningful words of `text`, lowercase, without stop words (the book search's, see
+/// [`is_stop_word`], and [`ASKING_WORDS`]) and duplicates, stemmed as the search stems them (so
+/// `agents` matches `agent`), at most [`MAX_TERMS`].
 pub fn terms(text: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for word in text.split(|c: char| !c.is_alphanumeric()) {
@@ -39,7 +34,7 @@ pub fn terms(text: &str) -> Vec<String> {
             continue;
         }
         let lower = word.to_lowercase();
-        if STOP_WORDS.contains(&lower.as_str()) {
+        if is_stop_word(&lower) || ASKING_WORDS.contains(&lower.as_str()) {
             continue;
         }
         let stem = stem(&lower);
@@ -51,13 +46,6 @@ pub fn terms(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn stem(word: &str) -> String {
-    match word.strip_suffix('s') {
-        Some(base) if base.chars().count() >= 3 && !base.ends_with('s') => base.to_string(),
-        _ => word.to_string(),
-    }
 }
 
 /// How well a section (`title`, `text`) matches `query_terms`: the share of the terms it
@@ -85,7 +73,7 @@ pub fn section_score(query_terms: &[String], title: &str, text: &str) -> f64 {
 fn terms_set(text: &str) -> std::collections::HashSet<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 2)
-        .map(|w| stem(&w.to_lowercase()))
+        .map(stem)
         .collect()
 }
 

@@ -154,6 +154,16 @@ async fn the_offline_tutor_answers_from_another_lesson_on_postgres() {
     the_offline_tutor_quotes_the_sentence_of_another_lesson_with_its_lesson(&app).await;
 }
 
+/// The last request the fake model was sent.
+fn last_request(model: &FakeModel) -> Value {
+    model
+        .last_body
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("the model was asked")
+}
+
 /// The sources of the system message: `(number, lesson)`.
 fn prompt_sources(body: &Value) -> Vec<(u64, String)> {
     let system = body["messages"][0]["content"].as_str().unwrap();
@@ -191,12 +201,7 @@ async fn a_question_about_another_lesson_puts_its_passage_in_the_prompt_and_the_
 
     let events = ask(&app, "student-m", "When does the agent loop end?").await;
 
-    let body = model
-        .last_body
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("the model was asked");
+    let body = last_request(&model);
     let sources = prompt_sources(&body);
     let lessons: Vec<&str> = sources.iter().map(|(_, l)| l.as_str()).collect();
     assert_eq!(
@@ -234,12 +239,7 @@ async fn with_nothing_relevant_the_model_is_told_to_say_the_book_does_not_cover_
 
     let events = ask(&app, "student-m", "zebra quasar xylophone?").await;
 
-    let body = model
-        .last_body
-        .lock()
-        .unwrap()
-        .clone()
-        .expect("the model was asked");
+    let body = last_request(&model);
     let system = body["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("No passage of the book matches this question"));
     assert!(prompt_sources(&body).is_empty());

@@ -88,12 +88,15 @@ impl StudyService {
             StudyMode::Ask => self.ground(job).await,
             StudyMode::Teach => Vec::new(),
         };
-        let next_lesson = if Self::completes(job, mode, &state) {
-            self.next_lesson(&job.lesson.path).await
-        } else {
-            None
+        // A teach turn's plan, decided once, before the model is called.
+        let plan = (mode == StudyMode::Teach).then(|| teach_plan(job, &state));
+        let next_lesson = match &plan {
+            Some(plan) if plan.action == TeachAction::Complete => {
+                self.next_lesson(&job.lesson.path).await
+            }
+            _ => None,
         };
-        let (prompt, plan) = self.prompt(job, mode, &state, &history, &sources, next_lesson);
+        let prompt = self.prompt(job, &state, plan.as_ref(), &history, &sources, next_lesson);
         let prompt_chars: usize = prompt
             .messages
             .iter()
@@ -333,24 +336,25 @@ impl StudyService {
         Ok(items)
     }
 
-    /// Whether the teach turn of `job` will finish the lesson (so a next lesson is looked up).
-    fn completes(job: &TurnJob, mode: StudyMode, state: &StudyState) -> bool {
-        mode == StudyMode::Teach && teach_plan(job, state).action == TeachAction::Complete
-    }
-
+    /// The prompt of the turn: a teach turn's for its `plan`, an ask turn's (no plan) grounded
+    /// in `sources`.
     fn prompt(
         &self,
         job: &TurnJob,
-        mode: StudyMode,
         state: &StudyState,
+        plan: Option<&TurnPlan>,
         history: &[ThreadItem],
         sources: &[SourcePassage],
         next_lesson: Option<NextLesson>,
-    ) -> (Prompt, Option<TurnPlan>) {
+    ) -> Prompt {
         let lesson = &job.lesson;
         let student_message = job.user_item.kind.text();
         let mut ctx = TutorContext {
-            mode,
+            mode: if plan.is_some() {
+                StudyMode::Teach
+            } else {
+                StudyMode::Ask
+            },
             lesson_title: lesson.title.clone(),
             chunk_titles: lesson.chunks.iter().map(|c| c.title.clone()).collect(),
             student_message: student_message
@@ -360,8 +364,8 @@ impl StudyService {
             ..TutorContext::default()
         };
         let max_tokens = self.settings.max_output_tokens;
-        match mode {
-            StudyMode::Ask => {
+        match plan {
+            None => {
                 ctx.sources = sources.to_vec();
                 ctx.selected_text = job.ctx.selected_text.clone();
                 // The same share of the prompt as a teach turn's history and lesson part.
@@ -369,10 +373,9 @@ impl StudyService {
                     .settings
                     .history_budget_chars
                     .saturating_add(self.settings.lesson_excerpt_chars);
-                (ask_prompt(&ctx, history, budget, max_tokens), None)
+                ask_prompt(&ctx, history, budget, max_tokens)
             }
-            StudyMode::Teach => {
-                let plan = teach_plan(job, state);
+            Some(plan) => {
                 let chunk = action_chunk(plan.action).unwrap_or(state.chunk_index);
                 let at = usize::try_from(chunk).unwrap_or(usize::MAX);
                 ctx.chunk_index = chunk;
@@ -393,14 +396,11 @@ impl StudyService {
                     ctx.next_lesson = next_lesson;
                 }
                 ctx.verdict = plan.verdict;
-                (
-                    teach_prompt(
-                        &ctx,
-                        history,
-                        self.settings.history_budget_chars,
-                        max_tokens,
-                    ),
-                    Some(plan),
+                teach_prompt(
+                    &ctx,
+                    history,
+                    self.settings.history_budget_chars,
+                    max_tokens,
                 )
             }
         }

@@ -8,7 +8,6 @@
 //! fetches again but a failing source still has it to serve. Negative entries of an older
 //! epoch read as nothing. Every operation is one script, hence one round trip.
 
-mod script;
 #[cfg(test)]
 mod tests;
 
@@ -20,9 +19,9 @@ use fred::prelude::{Client, KeysInterface};
 use serde::{Deserialize, Serialize};
 
 use super::redis::{RedisHealth, book_tag, bounded, px};
+use crate::adapters::redis::Script;
 use crate::domain::lesson::{CachedLesson, LessonPath, RawLesson};
 use crate::domain::ports::{CacheError, CacheLookup, LessonCache};
-use script::Script;
 
 /// The label of this adapter's calls in `redis_fast_failures_total`.
 const COMPONENT: &str = "lesson_cache";

@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use fred::prelude::{Client, ClientLike, Error, HashesInterface, LuaInterface, Value};
-use tokio::sync::OnceCell;
+use fred::prelude::{Client, ClientLike, Error, HashesInterface, Value};
 
-use super::redis::{RedisFailure, RedisHealth, guarded, px};
+use super::redis::{RedisFailure, RedisHealth, Script, guarded, px};
 use crate::domain::ports::ProgressTracker;
 use crate::domain::progress::{
     ResourceProgress, Stage, StageProgress, StageStatus, bound_error, validate_resource_id,
@@ -34,12 +33,11 @@ pub const WARN_EVERY: Duration = Duration::from_secs(30);
 const READ_BATCH: usize = 256;
 
 /// `KEYS[1]` the resource's hash; `ARGV` the stage, its encoded value, the TTL in ms.
-const SET: &str = r"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+static SET: Script = Script::new(
+    r"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1";
-
-/// SHA1 of [`SET`] once a Redis has loaded it (the same for every server).
-static SET_SHA: OnceCell<String> = OnceCell::const_new();
+return 1",
+);
 
 /// How the Redis tracker behaves (`PROGRESS_TTL_SECS` sets `ttl` once it is wired).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +165,7 @@ impl ProgressTracker for RedisProgressTracker {
             value,
             px(self.settings.ttl).to_string(),
         ];
-        let call = evalsha(&self.client, keys, args);
+        let call = SET.run::<i64>(&self.client, keys, args);
         let timeout = self.settings.call_timeout;
         // Never queued behind a reconnection: a write replayed later could overwrite a newer one.
         let outcome = match &self.health {
@@ -219,22 +217,6 @@ impl ProgressTracker for RedisProgressTracker {
             }
         }
         out
-    }
-}
-
-/// Runs [`SET`] by its hash, loading it first when this Redis does not know it.
-async fn evalsha(client: &Client, keys: Vec<String>, args: Vec<String>) -> Result<i64, Error> {
-    let sha = SET_SHA
-        .get_or_try_init(|| client.script_load::<String, _>(SET))
-        .await?
-        .clone();
-    match client.evalsha(sha, keys.clone(), args.clone()).await {
-        // A restarted or flushed Redis forgets scripts; the hash of the same body is the same.
-        Err(e) if e.details().starts_with("NOSCRIPT") => {
-            let sha: String = client.script_load(SET).await?;
-            client.evalsha(sha, keys, args).await
-        }
-        other => other,
     }
 }
 

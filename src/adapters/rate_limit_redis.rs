@@ -14,18 +14,15 @@ mod tests;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use fred::prelude::{Client, ClientLike, Error, LuaInterface};
-use tokio::sync::OnceCell;
+use fred::prelude::{Client, ClientLike};
 
-use super::redis::{RedisFailure, RedisHealth, guarded};
+use super::redis::{RedisFailure, RedisHealth, Script, guarded};
 use crate::domain::ports::{RateLimitError, RateLimiter};
 use crate::domain::rate_limit::{Decision, Window, WindowState};
 use crate::domain::sliding_log::{self, Log};
 
-const SCRIPT: &str = include_str!("rate_limit_redis/sliding_log.lua");
-
-/// SHA1 of [`SCRIPT`] once a Redis has loaded it (the same for every server).
-static SHA: OnceCell<String> = OnceCell::const_new();
+/// The check-and-consume of every window of a key at once.
+static SCRIPT: Script = Script::new(include_str!("rate_limit_redis/sliding_log.lua"));
 
 /// [`RateLimiter`] shared by every replica using the same Redis.
 #[derive(Clone)]
@@ -139,7 +136,7 @@ impl RedisRateLimiter {
             args.push(window.limit.to_string());
             args.push(window.period.as_micros().to_string());
         }
-        let call = evalsha(&self.client, keys, args);
+        let call = SCRIPT.run::<Vec<i64>>(&self.client, keys, args);
         // Fail fast instead of queueing while disconnected: a check queued during an outage would
         // be replayed after the reconnect and consume the student's quota a second time.
         let reply = match &self.health {
@@ -157,26 +154,6 @@ impl RedisRateLimiter {
         decode(windows, &reply).ok_or_else(|| {
             RateLimitError::Unavailable(format!("redis rate limit {}: bad reply", mode.as_str()))
         })
-    }
-}
-
-/// Runs the script by its hash, loading it first when this Redis does not know it.
-async fn evalsha<C: LuaInterface + Sync>(
-    client: &C,
-    keys: Vec<String>,
-    args: Vec<String>,
-) -> Result<Vec<i64>, Error> {
-    let sha = SHA
-        .get_or_try_init(|| client.script_load::<String, _>(SCRIPT))
-        .await?
-        .clone();
-    match client.evalsha(sha, keys.clone(), args.clone()).await {
-        // A restarted or flushed Redis forgets scripts; the hash of the same body is the same.
-        Err(e) if e.details().starts_with("NOSCRIPT") => {
-            let sha: String = client.script_load(SCRIPT).await?;
-            client.evalsha(sha, keys, args).await
-        }
-        other => other,
     }
 }
 

@@ -5,6 +5,7 @@
 //! Its [`RedisHealth`] remembers an outage, so adapters fail fast until a probe sees Redis back.
 
 mod health;
+mod script;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use crate::config::RedisConfig;
 use crate::domain::ports::Pingable;
 
 pub use health::{RedisFailure, RedisHealth, guarded};
+pub use script::Script;
 
 /// Upper bound on any single Redis command, so a stalled Redis cannot stall a request.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);

@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use fred::prelude::{Client, ClientLike, Error, KeysInterface, LuaInterface};
-use tokio::sync::OnceCell;
+use fred::prelude::{Client, ClientLike, Error, KeysInterface};
 
-use super::redis::{RedisFailure, RedisHealth, guarded};
+use super::redis::{RedisFailure, RedisHealth, Script, guarded};
 use crate::domain::ports::{LedgerError, TokenLedger};
 use crate::domain::token_budget::day_key;
 
@@ -26,12 +25,11 @@ const COMPONENT: &str = "token_budget";
 pub const KEEP: Duration = Duration::from_secs(2 * 86_400);
 
 /// `KEYS[1]` the counter; `ARGV` the tokens and the TTL in seconds. Answers the new total.
-const CHARGE: &str = r"local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+static CHARGE: Script = Script::new(
+    r"local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
-return total";
-
-/// SHA1 of [`CHARGE`] once a Redis has loaded it (the same for every server).
-static CHARGE_SHA: OnceCell<String> = OnceCell::const_new();
+return total",
+);
 
 /// [`TokenLedger`] shared by every replica using the same Redis.
 #[derive(Clone)]
@@ -92,22 +90,6 @@ impl RedisTokenLedger {
     }
 }
 
-/// Runs the charge script by its hash, loading it first when this Redis does not know it.
-async fn evalsha(client: &Client, keys: Vec<String>, args: Vec<String>) -> Result<i64, Error> {
-    let sha = CHARGE_SHA
-        .get_or_try_init(|| client.script_load::<String, _>(CHARGE))
-        .await?
-        .clone();
-    match client.evalsha(sha, keys.clone(), args.clone()).await {
-        // A restarted or flushed Redis forgets scripts; the hash of the same body is the same.
-        Err(e) if e.details().starts_with("NOSCRIPT") => {
-            let sha: String = client.script_load(CHARGE).await?;
-            client.evalsha(sha, keys, args).await
-        }
-        other => other,
-    }
-}
-
 #[async_trait]
 impl TokenLedger for RedisTokenLedger {
     async fn spent(&self, key: &str, day: NaiveDate) -> Result<u64, LedgerError> {
@@ -121,7 +103,7 @@ impl TokenLedger for RedisTokenLedger {
         let keys = vec![self.redis_key(key, day)];
         let args = vec![tokens.to_string(), KEEP.as_secs().to_string()];
         let total = self
-            .send("charge", evalsha(&self.client, keys, args))
+            .send("charge", CHARGE.run::<i64>(&self.client, keys, args))
             .await?;
         Ok(u64::try_from(total).unwrap_or(0))
     }

@@ -4,14 +4,14 @@ use fred::prelude::{Client, Error, FromValue, LuaInterface};
 use tokio::sync::OnceCell;
 
 /// A script and, once Redis has seen it, its SHA1.
-pub(super) struct Script {
+pub struct Script {
     source: &'static str,
     sha: OnceCell<String>,
 }
 
 impl Script {
     /// A script not yet loaded.
-    pub(super) const fn new(source: &'static str) -> Self {
+    pub const fn new(source: &'static str) -> Self {
         Self {
             source,
             sha: OnceCell::const_new(),
@@ -19,7 +19,7 @@ impl Script {
     }
 
     /// Runs the script; only the body's hash travels once Redis knows the script.
-    pub(super) async fn run<R: FromValue>(
+    pub async fn run<R: FromValue>(
         &self,
         client: &Client,
         keys: Vec<String>,

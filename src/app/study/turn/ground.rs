@@ -26,7 +26,7 @@ impl StudyService {
         let book = match &self.search {
             None => Vec::new(),
             Some(search) => {
-                // One more than the sources, since the open lesson's own hits are skipped.
+                // Twice the sources: the open lesson's own hits are skipped.
                 let limit = u32::try_from(MAX_SOURCES * 2).unwrap_or(u32::MAX);
                 match tokio::time::timeout(SEARCH_TIMEOUT, search.search(&query, limit)).await {
                     Ok(Ok(found)) => found,

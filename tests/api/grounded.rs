@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use crate::chatkit_client::{LESSON, ask_message, assistant_text, lessons_dir};
 use crate::fake_model::{self, FakeModel, Script};
 use crate::helpers::{
-    TestApp, fresh_postgres_database, pairs, spawn_with_config, test_config, test_database_url,
+    TestApp, fresh_postgres_database, pairs, spawn_app_with, spawn_with_config, test_config,
+    test_database_url,
 };
 
 /// The other sample lesson, and a sentence only it has.
@@ -29,9 +30,6 @@ async fn book_app(database_url: Option<&str>, model: Option<&FakeModel>) -> Test
         ("SYNC_ON_START", "true"),
         ("JOB_POLL_INTERVAL_MS", "50"),
     ]);
-    if let Some(url) = database_url {
-        vars.extend(pairs(&[("DATABASE_URL", url)]));
-    }
     if let Some(model) = model {
         vars.extend(pairs(&[
             ("OPENAI_API_KEY", "sk-test"),
@@ -39,7 +37,15 @@ async fn book_app(database_url: Option<&str>, model: Option<&FakeModel>) -> Test
             ("MODEL_TIMEOUT_SECS", "10"),
         ]));
     }
-    let app = spawn_with_config(test_config(vars)).await;
+    // Each test its own database: a fresh SQLite file unless `database_url` names one (the
+    // default file under `data/` would be shared by the tests running side by side).
+    let app = match database_url {
+        Some(url) => {
+            vars.extend(pairs(&[("DATABASE_URL", url)]));
+            spawn_with_config(test_config(vars)).await
+        }
+        None => spawn_app_with(vars).await,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, toc) = app.get_json("/v1/book/toc").await;

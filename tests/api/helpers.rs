@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
+use secrecy::ExposeSecret;
 use study_mode_api::bootstrap::Application;
 use study_mode_api::config::Config;
 use study_mode_api::http::metrics::Metrics;
@@ -103,6 +104,12 @@ pub async fn spawn_app_with(overrides: Vec<(String, String)>) -> TestApp {
 
 pub async fn spawn_with_config(config: Config) -> TestApp {
     LazyLock::force(&TRACING);
+    // The default SQLite file under `data/` would be shared by every test running beside this
+    // one: each test names its own database (`spawn_app_with` makes a temporary one).
+    assert!(
+        !config.database.url.expose_secret().contains("./data/"),
+        "a test service needs its own DATABASE_URL"
+    );
     let app = Application::build(config)
         .await
         .expect("application builds");

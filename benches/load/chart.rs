@@ -16,7 +16,7 @@ const FONT_PATH: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const SIZE: (u32, u32) = (960, 560);
 
 /// Registers the font once; `false` when it is missing or unreadable.
-fn font_ready() -> bool {
+pub fn font_ready() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
     *READY.get_or_init(|| {
         let Ok(bytes) = std::fs::read(FONT_PATH) else {

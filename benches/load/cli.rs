@@ -93,6 +93,20 @@ pub struct Cli {
     /// and file descriptors are summed over them.
     #[arg(long, default_value_t = 1)]
     pub service_processes: usize,
+    /// Instead of the scenarios: one service under mixed traffic (cached lessons,
+    /// `threads.list` and whole turns at once, back to back) for `--soak-secs`, its RSS, open
+    /// file descriptors and CPU sampled every `--soak-sample-secs`; the report shows the curve.
+    #[arg(long)]
+    pub soak: bool,
+    /// Length of the soak's measured window, in seconds (30 minutes by default).
+    #[arg(long, default_value_t = 1800)]
+    pub soak_secs: u64,
+    /// Seconds between two samples of the soak.
+    #[arg(long, default_value_t = 10)]
+    pub soak_sample_secs: u64,
+    /// Keep-alive connections per kind of soak traffic (lessons, lists, turns).
+    #[arg(long, default_value_t = 8)]
+    pub soak_connections: usize,
     /// Extra `KEY=VALUE` environment for the started service (repeatable).
     #[arg(long = "service-env")]
     pub service_env: Vec<String>,
@@ -302,6 +316,15 @@ impl Cli {
             if !pair.contains('=') {
                 problems.push(format!("--service-env {pair:?} is not KEY=VALUE"));
             }
+        }
+        if self.soak && (self.soak_secs == 0 || self.soak_sample_secs == 0) {
+            problems.push("--soak-secs and --soak-sample-secs must be > 0".into());
+        }
+        if self.soak && self.soak_connections == 0 {
+            problems.push("--soak-connections must be > 0".into());
+        }
+        if self.soak && self.service_processes > 1 {
+            problems.push("--soak runs one service process".into());
         }
         if let Err(e) = parse_scenarios(&self.scenario) {
             problems.push(e);

@@ -17,6 +17,7 @@ mod hello;
 mod report;
 mod scenarios;
 mod service;
+mod soak;
 mod worker;
 
 use std::process::ExitCode;
@@ -84,7 +85,13 @@ async fn run(cli: &Cli, raw: &[String]) -> Result<(), HarnessError> {
             None
         }
     };
-    let runs = scenarios::Runner::new(cli)?.run(&scenarios).await?;
+    let runner = scenarios::Runner::new(cli)?;
+    let (soak, runs) = if cli.soak {
+        eprintln!("load: soak of {} s", cli.soak_secs);
+        (Some(runner.soak().await?), Vec::new())
+    } else {
+        (None, runner.run(&scenarios).await?)
+    };
     let (mut key, mut backend) = match (&cli.url, cli.backend) {
         (Some(url), _) => ("url".to_string(), format!("target {url}")),
         (None, Backend::Embedded) => ("embedded".to_string(), cli.backend.to_string()),
@@ -96,6 +103,9 @@ async fn run(cli: &Cli, raw: &[String]) -> Result<(), HarnessError> {
     } else {
         cli.service_processes
     };
+    if soak.is_some() {
+        key = format!("soak-{key}");
+    }
     if processes > 1 {
         key = format!("{key}-x{processes}");
         backend = format!("{backend}, {processes} service processes on one port (SO_REUSEPORT)");
@@ -119,19 +129,29 @@ async fn run(cli: &Cli, raw: &[String]) -> Result<(), HarnessError> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let charts = if cli.write_report {
-        chart::write_all(&runs, &chart_dir, &key)
+    let markdown = if let Some(soak) = &soak {
+        let chart = cli.write_report.then(|| chart_dir.join(format!("{key}.png")));
+        let drawn = chart.filter(|path| {
+            let _ = std::fs::create_dir_all(&chart_dir);
+            soak::draw(path, soak, &key)
+                .map_err(|e| eprintln!("load: warning: soak chart: {e}"))
+                .is_ok()
+        });
+        soak::render(&header, soak, drawn.as_deref(), &report_dir)
     } else {
-        Vec::new()
+        let charts = if cli.write_report {
+            chart::write_all(&runs, &chart_dir, &key)
+        } else {
+            Vec::new()
+        };
+        report::render(&header, &runs, &charts, &report_dir)
     };
-    let markdown = report::render(&header, &runs, &charts, &report_dir);
     println!("{markdown}");
     if cli.write_report {
         report::write_section(&report_file, &key, &markdown)?;
         eprintln!(
-            "load: wrote {} and {} chart(s) to {}",
+            "load: wrote {} (charts in {})",
             report_file.display(),
-            charts.len(),
             chart_dir.display()
         );
     }

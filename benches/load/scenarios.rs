@@ -5,6 +5,7 @@
 
 mod measure;
 mod setup;
+mod soak;
 mod streams;
 
 use std::sync::atomic::Ordering;

@@ -109,9 +109,13 @@ pub fn render(header: &Header, run: &SoakRun, chart: Option<&Path>, chart_base: 
     let _ = writeln!(out, "- Command: `{}`", header.command);
     let _ = writeln!(
         out,
-        "- Traffic: {} connections for each kind below, requests back to back, all at once, for {} min after {} s of warm-up; one service process{}; RSS, open file descriptors and CPU read from /proc every {} s",
+        "- Traffic: {} connections for each kind below, requests back to back, all at once, for {} after {} s of warm-up; one service process{}; RSS, open file descriptors and CPU read from /proc every {} s",
         run.connections,
-        run.secs / 60,
+        if run.secs >= 120 {
+            format!("{} min", run.secs / 60)
+        } else {
+            format!("{} s", run.secs)
+        },
         run.warmup_secs,
         run.ready_ms
             .map_or(String::new(), |ms| format!(" (ready in {ms} ms)")),

@@ -7,10 +7,20 @@
 //! key on one cluster slot, and each list expires one period after its last consumption, when
 //! every entry has left the window anyway. Needs Redis 5 or later (a script that reads `TIME`
 //! and then writes).
+//!
+//! Checks are coalesced ([`batch`]): while one script call is in flight, the checks that arrive
+//! wait, and go together as the next call, which checks and consumes them one after the other in
+//! arrival order. Each check is decided exactly as if it had been sent alone at that moment (the
+//! script runs atomically), but Redis runs one script and the client handles one command and one
+//! reply for many requests. On a Redis cluster a batch is split by hash slot (one call per slot,
+//! sent together); on a single Redis every user's checks share one call.
 
+mod batch;
 #[cfg(test)]
 mod tests;
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +31,7 @@ use crate::domain::ports::{RateLimitError, RateLimiter};
 use crate::domain::rate_limit::{Decision, Window, WindowState};
 use crate::domain::sliding_log::{self, Log};
 
-/// The check-and-consume of every window of a key at once.
+/// The check-and-consume of every window of each bucket of a batch.
 static SCRIPT: Script = Script::new(include_str!("rate_limit_redis/sliding_log.lua"));
 
 /// [`RateLimiter`] shared by every replica using the same Redis.
@@ -31,6 +41,8 @@ pub struct RedisRateLimiter {
     prefix: String,
     timeout: Duration,
     health: Option<RedisHealth>,
+    /// Checks waiting for the next script call.
+    queue: Arc<Mutex<batch::Queue>>,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
@@ -57,6 +69,13 @@ impl Mode {
     }
 }
 
+/// One check or peek of a script call.
+struct Item<'a> {
+    mode: Mode,
+    key: &'a str,
+    windows: &'a [Window],
+}
+
 impl RedisRateLimiter {
     /// A limiter whose keys start with `prefix` (e.g. `ratelimit:v1:`); every call, a script
     /// reload included, gives up after `timeout`.
@@ -66,6 +85,7 @@ impl RedisRateLimiter {
             prefix: prefix.to_string(),
             timeout,
             health: None,
+            queue: Arc::default(),
         }
     }
 
@@ -91,7 +111,8 @@ impl RedisRateLimiter {
     }
 
     /// [`RateLimiter::check`] at a given time (µs since the Unix epoch) instead of the Redis
-    /// clock, so tests can compare the script with `domain::sliding_log` exactly.
+    /// clock, so tests can compare the script with `domain::sliding_log` exactly. Sent alone,
+    /// never batched.
     ///
     /// # Errors
     /// [`RateLimitError::Unavailable`] when Redis fails or is slower than the timeout.
@@ -101,7 +122,7 @@ impl RedisRateLimiter {
         windows: &[Window],
         now_us: u64,
     ) -> Result<Decision, RateLimitError> {
-        self.run(Mode::Check, key, windows, Some(now_us)).await
+        self.alone(Mode::Check, key, windows, Some(now_us)).await
     }
 
     /// [`RateLimiter::peek`] at a given time (µs since the Unix epoch), like [`Self::check_at`].
@@ -114,10 +135,57 @@ impl RedisRateLimiter {
         windows: &[Window],
         now_us: u64,
     ) -> Result<Decision, RateLimitError> {
-        self.run(Mode::Peek, key, windows, Some(now_us)).await
+        self.alone(Mode::Peek, key, windows, Some(now_us)).await
     }
 
-    async fn run(
+    /// Whether a call may be sent now.
+    ///
+    /// Fails fast instead of queueing while disconnected: a check queued during an outage would
+    /// be replayed after the reconnect and consume the student's quota a second time.
+    fn admit(&self) -> Result<(), RedisFailure> {
+        match &self.health {
+            Some(health) => health.admit_connected("rate_limit"),
+            None if !self.client.is_connected() => Err(RedisFailure::Disconnected),
+            None => Ok(()),
+        }
+    }
+
+    /// One script call over `items`, admitted beforehand, within the timeout.
+    async fn call(
+        &self,
+        items: &[Item<'_>],
+        now_us: Option<u64>,
+    ) -> Result<Vec<i64>, RedisFailure> {
+        let call = self.script_call(items, now_us);
+        match &self.health {
+            Some(health) => health.send_admitted(self.timeout, call).await,
+            None => guarded(None, "rate_limit", self.timeout, call).await,
+        }
+    }
+
+    fn script_call(
+        &self,
+        items: &[Item<'_>],
+        now_us: Option<u64>,
+    ) -> impl Future<Output = Result<Vec<i64>, fred::prelude::Error>> + '_ {
+        let windows: usize = items.iter().map(|i| i.windows.len()).sum();
+        let mut keys = Vec::with_capacity(windows);
+        let mut args = Vec::with_capacity(1 + 2 * items.len() + 2 * windows);
+        args.push(now_us.map(|n| n.to_string()).unwrap_or_default());
+        for item in items {
+            args.push(item.mode.as_str().to_string());
+            args.push(item.windows.len().to_string());
+            for window in item.windows {
+                keys.push(self.redis_key(item.key, window));
+                args.push(window.limit.to_string());
+                args.push(window.period.as_micros().to_string());
+            }
+        }
+        SCRIPT.run::<Vec<i64>>(&self.client, keys, args)
+    }
+
+    /// A check or peek sent as its own script call.
+    async fn alone(
         &self,
         mode: Mode,
         key: &str,
@@ -127,41 +195,61 @@ impl RedisRateLimiter {
         if windows.is_empty() {
             return Ok(sliding_log::peek::<Log>(0, windows, &[]));
         }
-        let keys = windows.iter().map(|w| self.redis_key(key, w)).collect();
-        let mut args = vec![
-            mode.as_str().to_string(),
-            now_us.map(|n| n.to_string()).unwrap_or_default(),
-        ];
-        for window in windows {
-            args.push(window.limit.to_string());
-            args.push(window.period.as_micros().to_string());
-        }
-        let call = SCRIPT.run::<Vec<i64>>(&self.client, keys, args);
-        // Fail fast instead of queueing while disconnected: a check queued during an outage would
-        // be replayed after the reconnect and consume the student's quota a second time.
-        let reply = match &self.health {
-            Some(health) => {
-                health
-                    .call_connected("rate_limit", self.timeout, call)
-                    .await
-            }
-            None if !self.client.is_connected() => Err(RedisFailure::Disconnected),
-            None => guarded(None, "rate_limit", self.timeout, call).await,
-        }
-        .map_err(|e| {
-            RateLimitError::Unavailable(format!("redis rate limit {}: {e}", mode.as_str()))
-        })?;
-        decode(windows, &reply).ok_or_else(|| {
-            RateLimitError::Unavailable(format!("redis rate limit {}: bad reply", mode.as_str()))
-        })
+        let unavailable = |e: &dyn std::fmt::Display| unavailable(mode, e);
+        self.admit().map_err(|e| unavailable(&e))?;
+        let items = [Item { mode, key, windows }];
+        let reply = self
+            .call(&items, now_us)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        decode_batch(&[windows], &reply)
+            .pop()
+            .unwrap_or(Err(BAD_REPLY))
+            .map_err(|e| unavailable(&e))
     }
+}
+
+fn unavailable(mode: Mode, e: &dyn std::fmt::Display) -> RateLimitError {
+    RateLimitError::Unavailable(format!("redis rate limit {}: {e}", mode.as_str()))
+}
+
+const BAD_REPLY: &str = "bad reply";
+
+/// Splits the reply of a script call over `windows` (one slice per check, in order) into one
+/// decision per check: a check Redis refused gets an error, and so does every check when the
+/// reply does not have the shape the script gives.
+fn decode_batch(windows: &[&[Window]], reply: &[i64]) -> Vec<Result<Decision, &'static str>> {
+    let mut decisions = Vec::with_capacity(windows.len());
+    let mut rest = reply;
+    for windows in windows {
+        match rest.first() {
+            Some(-1) => {
+                decisions.push(Err("command refused"));
+                rest = &rest[1..];
+            }
+            _ => {
+                let Some((own, tail)) = rest.split_at_checked(1 + 3 * windows.len()) else {
+                    return vec![Err(BAD_REPLY); decisions.capacity()];
+                };
+                let Some(decision) = decode(windows, own) else {
+                    return vec![Err(BAD_REPLY); decisions.capacity()];
+                };
+                decisions.push(Ok(decision));
+                rest = tail;
+            }
+        }
+    }
+    if !rest.is_empty() {
+        return vec![Err(BAD_REPLY); windows.len()];
+    }
+    decisions
 }
 
 /// Turns `{allowed, remaining₁, reset µs₁, retry µs₁, …}` into a [`Decision`]; `None` when the
 /// reply does not have that shape.
 fn decode(windows: &[Window], reply: &[i64]) -> Option<Decision> {
     let (&allowed, rest) = reply.split_first()?;
-    if rest.len() != 3 * windows.len() {
+    if rest.len() != 3 * windows.len() || !(allowed == 0 || allowed == 1) {
         return None;
     }
     let micros = |n: i64| u64::try_from(n).ok().map(Duration::from_micros);
@@ -185,10 +273,16 @@ fn decode(windows: &[Window], reply: &[i64]) -> Option<Decision> {
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
     async fn check(&self, key: &str, windows: &[Window]) -> Result<Decision, RateLimitError> {
-        self.run(Mode::Check, key, windows, None).await
+        if windows.is_empty() {
+            return Ok(sliding_log::peek::<Log>(0, windows, &[]));
+        }
+        self.admit().map_err(|e| unavailable(Mode::Check, &e))?;
+        self.queued(key, windows)
+            .await
+            .map_err(|e| unavailable(Mode::Check, &e))
     }
 
     async fn peek(&self, key: &str, windows: &[Window]) -> Result<Decision, RateLimitError> {
-        self.run(Mode::Peek, key, windows, None).await
+        self.alone(Mode::Peek, key, windows, None).await
     }
 }

@@ -38,11 +38,15 @@ fn client(url: &str) -> fred::prelude::Client {
 /// A limiter under a prefix no other test uses.
 /// Connected first: the limiter refuses to queue checks while its client is disconnected.
 async fn redis_limiter(url: &str) -> RedisRateLimiter {
-    use fred::prelude::ClientLike;
     let prefix = format!("rltest:{}:", uuid::Uuid::new_v4().simple());
+    RedisRateLimiter::new(connected_client(url).await, &prefix, TIMEOUT)
+}
+
+async fn connected_client(url: &str) -> fred::prelude::Client {
+    use fred::prelude::ClientLike;
     let client = client(url);
     let _ = tokio::time::timeout(Duration::from_secs(5), client.wait_for_connect()).await;
-    RedisRateLimiter::new(client, &prefix, TIMEOUT)
+    client
 }
 
 fn now_us() -> u64 {
@@ -308,4 +312,90 @@ async fn a_redis_that_never_answers_is_unavailable_within_the_timeout() {
         .await
         .expect("the limiter gives up by itself instead of hanging");
     assert_unavailable_without_secrets(outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_users_checked_at_once_through_two_limiters_get_exactly_their_limit_each() {
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
+    // Arrange: two replicas (own clients, same prefix), so checks coalesce within each and
+    // race between them.
+    let prefix = format!("rltest:{}:", uuid::Uuid::new_v4().simple());
+    let mut replicas: Vec<Arc<dyn RateLimiter>> = Vec::new();
+    for _ in 0..2 {
+        let client = connected_client(&url).await;
+        replicas.push(Arc::new(RedisRateLimiter::new(client, &prefix, TIMEOUT)));
+    }
+    let windows = [
+        window(7, Duration::from_secs(60)),
+        window(50, Duration::from_secs(3600)),
+    ];
+
+    // Act: 40 users × 20 checks each, all at once, spread over both replicas.
+    let tasks: Vec<_> = (0..800)
+        .map(|i| {
+            let limiter = replicas[i % 2].clone();
+            let user = format!("user_{}", i % 40);
+            tokio::spawn(async move { (user.clone(), limiter.check(&user, &windows).await) })
+        })
+        .collect();
+    let mut admitted = std::collections::HashMap::<String, u32>::new();
+    for task in tasks {
+        let (user, decision) = task.await.unwrap();
+        if decision.expect("Redis answers").allowed {
+            *admitted.entry(user).or_default() += 1;
+        }
+    }
+
+    // Assert: every user got exactly the tighter window's limit, and Redis agrees.
+    assert_eq!(admitted.len(), 40);
+    assert!(admitted.values().all(|&n| n == 7), "{admitted:?}");
+    for user in admitted.keys() {
+        let seen = replicas[0].peek(user, &windows).await.unwrap();
+        assert!(!seen.allowed);
+        assert_eq!(
+            (seen.windows[0].remaining, seen.windows[1].remaining),
+            (0, 43)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_key_redis_refuses_fails_its_own_check_only() {
+    let Some(url) = test_redis_url().await else {
+        return;
+    };
+    use fred::prelude::KeysInterface;
+    // Arrange: one user's window key holds a string, which list commands refuse.
+    let limiter = Arc::new(redis_limiter(&url).await);
+    let windows = [window(3, Duration::from_secs(60))];
+    let redis = connected_client(&url).await;
+    let _: () = redis
+        .set(
+            limiter.redis_key("broken", &windows[0]),
+            "x",
+            None,
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+
+    // Act: its checks and other users' checks at once.
+    let tasks: Vec<_> = ["broken", "fine", "broken", "fine"]
+        .into_iter()
+        .map(|user| {
+            let limiter = limiter.clone();
+            tokio::spawn(async move { (user, limiter.check(user, &windows).await) })
+        })
+        .collect();
+
+    // Assert
+    for task in tasks {
+        match task.await.unwrap() {
+            ("broken", outcome) => assert!(outcome.is_err(), "{outcome:?}"),
+            (_, outcome) => assert!(outcome.unwrap().allowed),
+        }
+    }
 }

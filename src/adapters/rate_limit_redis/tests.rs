@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use fred::prelude::{Builder, Config};
 
-use super::{RedisRateLimiter, decode};
+use super::{BAD_REPLY, RedisRateLimiter, decode, decode_batch};
 use crate::domain::rate_limit::{Window, WindowState};
 
 fn window(limit: u32, secs: u64) -> Window {
@@ -75,6 +75,32 @@ fn a_reply_of_the_wrong_shape_is_refused() {
     assert!(decode(&windows, &[]).is_none());
     assert!(decode(&windows, &[1, -1, 5, 0]).is_none());
     assert!(decode(&windows, &[0, 0, 5, -3]).is_none());
+}
+
+#[test]
+fn a_batch_reply_splits_into_one_decision_per_check_in_order() {
+    let one = [window(20, 60)];
+    let two = [window(20, 60), window(3, 1)];
+    let reply = [
+        1, 19, 60_000_000, 0,  // first check: one window, allowed
+        -1, // second: refused by Redis
+        0, 0, 5, 7, 2, 1_000_000, 0, // third: two windows, rejected
+    ];
+    let decisions = decode_batch(&[&one, &two, &two], &reply);
+    assert_eq!(decisions.len(), 3);
+    assert!(decisions[0].as_ref().unwrap().allowed);
+    assert_eq!(decisions[1], Err("command refused"));
+    let third = decisions[2].as_ref().unwrap();
+    assert_eq!((third.allowed, third.tightest), (false, 0));
+}
+
+#[test]
+fn a_batch_reply_of_the_wrong_length_fails_every_check() {
+    let one = [window(20, 60)];
+    for reply in [&[1, 19, 0, 0, 1][..], &[1, 19, 0, 0, 1, 19, 0, 0, 9], &[]] {
+        let decisions = decode_batch(&[&one, &one], reply);
+        assert_eq!(decisions, vec![Err(BAD_REPLY), Err(BAD_REPLY)], "{reply:?}");
+    }
 }
 
 #[tokio::test]

@@ -206,6 +206,29 @@ impl RedisHealth {
         self.send(timeout, call).await
     }
 
+    /// The admission of [`Self::call_connected`] alone, for a caller that sends later, in a
+    /// call shared with others (the rate limiter's batches): each caller is admitted, and its
+    /// refusal counted, as if it sent its own call.
+    ///
+    /// # Errors
+    /// [`RedisFailure::Down`] or [`RedisFailure::Disconnected`] when nothing may be sent now.
+    pub(crate) fn admit_connected(&self, component: &'static str) -> Result<(), RedisFailure> {
+        self.admit(component, true)
+    }
+
+    /// The waiting of [`Self::call`] alone, for a call whose callers were admitted with
+    /// [`Self::admit_connected`].
+    ///
+    /// # Errors
+    /// [`RedisFailure`] when the call timed out, failed, or Redis was found down meanwhile.
+    pub(crate) async fn send_admitted<R>(
+        &self,
+        timeout: Duration,
+        call: impl Future<Output = Result<R, Error>>,
+    ) -> Result<R, RedisFailure> {
+        self.send(timeout, call).await
+    }
+
     /// Awaits an admitted call, giving up early if Redis is found down meanwhile.
     async fn send<R>(
         &self,

@@ -100,7 +100,7 @@ impl ThreadStore for SqlThreadStore {
                         .await
                         .map_err(ops::store_err("create thread"))?;
                     let org = t.organization_id.clone();
-                    ops::upsert_item(&txn, &t.user_id, org, first, None).await
+                    ops::upsert_item(&txn, &t.user_id, org, first, None, None).await
                 }
                 .await;
                 ops::finish(txn, result).await
@@ -242,8 +242,8 @@ impl ThreadStore for SqlThreadStore {
                 let txn = self.begin().await?;
                 // A new item is activity: the thread's `updated_at` moves with it.
                 let result = async {
-                    let org = ops::touch_thread(&txn, user_id, &it.thread_id, None).await?;
-                    ops::upsert_item(&txn, user_id, org, it, None).await
+                    let touched = ops::touch_thread(&txn, user_id, &it.thread_id, None).await?;
+                    ops::upsert_item(&txn, user_id, touched.org, it, None, None).await
                 }
                 .await;
                 ops::finish(txn, result).await

@@ -349,9 +349,7 @@ impl WireEvent {
         // Serialising these plain structs cannot fail; fall back to an error event regardless.
         if serde_json::to_writer(&mut *out, self).is_err() {
             out.truncate(json);
-            out.extend_from_slice(
-                br#"{"type":"error","code":"stream.error","allow_retry":true}"#,
-            );
+            out.extend_from_slice(br#"{"type":"error","code":"stream.error","allow_retry":true}"#);
         }
         out.extend_from_slice(b"\n\n");
     }

@@ -56,10 +56,9 @@ pub(super) async fn touch_thread(
         .value(thread::Column::UpdatedAt, now_micros())
         .and_where(Expr::col(thread::Column::Id).eq(thread_id))
         .and_where(Expr::col(thread::Column::UserId).eq(user_id))
-        .returning(Query::returning().columns([
-            thread::Column::OrganizationId,
-            thread::Column::Metadata,
-        ]));
+        .returning(
+            Query::returning().columns([thread::Column::OrganizationId, thread::Column::Metadata]),
+        );
     if let Some(title) = title {
         update.value(thread::Column::Title, title);
     }

@@ -1,8 +1,8 @@
 //! Execution of one tutoring turn: prompt, model stream with the answer marker stripped, and the
 //! single-transaction commit of the answer with the new study state.
 
-use futures::{FutureExt, StreamExt};
 use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tracing::Instrument;
 

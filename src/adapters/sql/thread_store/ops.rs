@@ -1,11 +1,11 @@
 //! Statements shared by several store methods: ownership-checked thread touch, guarded item
 //! upsert, study state upsert, item cursors, and the error and transaction plumbing.
 
-use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::sea_query::{Expr, InsertStatement, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, ExprTrait, QueryFilter,
-    QuerySelect, SqlErr,
+    QuerySelect, QueryTrait, SqlErr,
 };
 
 use super::convert::{self, to_micros};
@@ -90,20 +90,38 @@ pub(super) async fn upsert_item(
     usage: Option<Usage>,
     section: Option<u32>,
 ) -> Result<(), StoreError> {
-    let tokens = |n: Option<u32>| n.map_or(NotSet, |n| Set(Some(i64::from(n))));
-    let row = item::ActiveModel {
-        id: Set(it.id.clone()),
-        thread_id: Set(it.thread_id.clone()),
-        user_id: Set(user_id.to_owned()),
-        organization_id: Set(org),
-        kind: Set(convert::kind_name(&it.kind).to_owned()),
-        payload: Set(convert::payload(&it.kind)?),
-        visible: Set(it.kind.is_visible()),
-        created_at: Set(to_micros(it.created_at)),
-        input_tokens: tokens(usage.map(|u| u.input_tokens)),
-        output_tokens: tokens(usage.map(|u| u.output_tokens)),
-        section: section.map_or(NotSet, |n| Set(Some(i64::from(n)))),
-    };
+    let upsert = item_upsert(user_id, org, it, usage, section)?;
+    let written = txn
+        .execute(&upsert)
+        .await
+        .map_err(store_err("upsert item"))?
+        .rows_affected();
+    // The conflict guard filtered the update out: the id belongs to another thread.
+    if written == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// A plain insert of a new item without usage or section (its id taken is a key violation).
+pub(super) fn item_insert(
+    user_id: &str,
+    org: Option<String>,
+    it: &ThreadItem,
+) -> Result<InsertStatement, StoreError> {
+    Ok(item::Entity::insert(item_row(user_id, org, it, None, None)?).into_query())
+}
+
+/// The statement of [`upsert_item`] (one row written, or none when the id is another
+/// thread's).
+fn item_upsert(
+    user_id: &str,
+    org: Option<String>,
+    it: &ThreadItem,
+    usage: Option<Usage>,
+    section: Option<u32>,
+) -> Result<InsertStatement, StoreError> {
+    let row = item_row(user_id, org, it, usage, section)?;
     let mut replaced = vec![
         item::Column::Kind,
         item::Column::Payload,
@@ -122,16 +140,32 @@ pub(super) async fn upsert_item(
         .update_columns(replaced)
         .action_and_where(same_owner)
         .to_owned();
-    let written = item::Entity::insert(row)
-        .on_conflict(on_conflict)
-        .exec_without_returning(txn)
-        .await
-        .map_err(store_err("upsert item"))?;
-    // The conflict guard filtered the update out: the id belongs to another thread.
-    if written == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    Ok(item::Entity::insert(row).on_conflict(on_conflict).into_query())
+}
+
+/// The row of `it`: token columns set only when `usage` is given, the section only when
+/// `section` is.
+fn item_row(
+    user_id: &str,
+    org: Option<String>,
+    it: &ThreadItem,
+    usage: Option<Usage>,
+    section: Option<u32>,
+) -> Result<item::ActiveModel, StoreError> {
+    let tokens = |n: Option<u32>| n.map_or(NotSet, |n| Set(Some(i64::from(n))));
+    Ok(item::ActiveModel {
+        id: Set(it.id.clone()),
+        thread_id: Set(it.thread_id.clone()),
+        user_id: Set(user_id.to_owned()),
+        organization_id: Set(org),
+        kind: Set(convert::kind_name(&it.kind).to_owned()),
+        payload: Set(convert::payload(&it.kind)?),
+        visible: Set(it.kind.is_visible()),
+        created_at: Set(to_micros(it.created_at)),
+        input_tokens: tokens(usage.map(|u| u.input_tokens)),
+        output_tokens: tokens(usage.map(|u| u.output_tokens)),
+        section: section.map_or(NotSet, |n| Set(Some(i64::from(n)))),
+    })
 }
 
 /// Inserts or replaces the study state of a thread whose ownership the caller verified; the

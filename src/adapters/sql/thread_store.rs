@@ -25,8 +25,8 @@ use sea_orm::{
 
 use self::convert::to_micros;
 use self::entities::{item, study_state, thread};
-use super::{Database, Engine};
 use super::now_micros;
+use super::{Database, Engine};
 use crate::domain::ports::{StoreError, ThreadStore, TurnCommit};
 use crate::domain::teach::StudyState;
 use crate::domain::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem};

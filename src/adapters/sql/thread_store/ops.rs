@@ -140,7 +140,9 @@ fn item_upsert(
         .update_columns(replaced)
         .action_and_where(same_owner)
         .to_owned();
-    Ok(item::Entity::insert(row).on_conflict(on_conflict).into_query())
+    Ok(item::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .into_query())
 }
 
 /// The row of `it`: token columns set only when `usage` is given, the section only when

@@ -17,15 +17,16 @@ mod tests;
 mod turns;
 
 use async_trait::async_trait;
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{CommonTableExpression, Expr, Func, WithClause};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QuerySelect, QueryTrait, SqlErr,
 };
 
 use self::convert::to_micros;
 use self::entities::{item, study_state, thread};
-use super::Database;
 use super::now_micros;
+use super::{Database, Engine};
 use crate::domain::ports::{StoreError, ThreadStore, TurnCommit};
 use crate::domain::teach::StudyState;
 use crate::domain::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem};
@@ -63,6 +64,35 @@ fn thread_row(t: &Thread) -> Result<thread::ActiveModel, StoreError> {
     })
 }
 
+/// Postgres: a new thread and its first item in one statement (`WITH new_thread AS (INSERT
+/// INTO threads …) INSERT INTO thread_items …`); both rows are written or neither, and the
+/// item's foreign key sees the thread (checked at the statement's end). The item of a thread
+/// that did not exist can only collide with an item of another thread: a plain insert, whose
+/// key violation (which undoes the thread too) is NotFound, as the guarded upsert answers.
+async fn insert_thread_with_item(
+    conn: &DatabaseConnection,
+    row: thread::ActiveModel,
+    t: &Thread,
+    first: &ThreadItem,
+) -> Result<(), StoreError> {
+    let thread_insert = thread::Entity::insert(row).into_query();
+    let cte = CommonTableExpression::new()
+        .query(thread_insert)
+        .table_name("new_thread")
+        .to_owned();
+    let stmt = ops::item_insert(&t.user_id, t.organization_id.clone(), first)?
+        .with(WithClause::new().cte(cte).to_owned());
+    match conn.execute(&stmt).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(what)) if what.contains("thread_items") => {
+                StoreError::NotFound
+            }
+            _ => ops::store_err("create thread")(e),
+        }),
+    }
+}
+
 #[async_trait]
 impl ThreadStore for SqlThreadStore {
     async fn create_thread(&self, t: &Thread) -> Result<(), StoreError> {
@@ -93,14 +123,18 @@ impl ThreadStore for SqlThreadStore {
         self.db
             .write("create thread with item", async {
                 let row = thread_row(t)?;
+                let org = t.organization_id.clone();
+                if self.db.engine() == Engine::Postgres {
+                    // One statement, atomic by itself: no BEGIN and COMMIT round trips.
+                    return insert_thread_with_item(self.db.connection(), row, t, first).await;
+                }
                 let txn = self.begin().await?;
                 let result = async {
                     thread::Entity::insert(row)
                         .exec_without_returning(&txn)
                         .await
                         .map_err(ops::store_err("create thread"))?;
-                    let org = t.organization_id.clone();
-                    ops::upsert_item(&txn, &t.user_id, org, first, None).await
+                    ops::upsert_item(&txn, &t.user_id, org, first, None, None).await
                 }
                 .await;
                 ops::finish(txn, result).await
@@ -242,8 +276,8 @@ impl ThreadStore for SqlThreadStore {
                 let txn = self.begin().await?;
                 // A new item is activity: the thread's `updated_at` moves with it.
                 let result = async {
-                    let org = ops::touch_thread(&txn, user_id, &it.thread_id, None).await?;
-                    ops::upsert_item(&txn, user_id, org, it, None).await
+                    let touched = ops::touch_thread(&txn, user_id, &it.thread_id, None).await?;
+                    ops::upsert_item(&txn, user_id, touched.org, it, None, None).await
                 }
                 .await;
                 ops::finish(txn, result).await

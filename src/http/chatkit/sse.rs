@@ -1,11 +1,15 @@
 //! The ChatKit event stream on the wire: `data: {json}\n\n` per event, and an SSE comment
 //! `: keep-alive` whenever the stream has been silent for the keep-alive interval.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
 use poem::{Body, Response};
+use tokio::time::{Instant, Sleep};
 
 use super::wire::{
     ErrorCode, OutputText, StreamOptions, WireEvent, WireItem, WireItemBody, WirePage, WireThread,
@@ -117,25 +121,87 @@ pub const EVENT_STREAM_CONTENT_TYPE: &str = "text/event-stream; charset=utf-8";
 
 /// A `text/event-stream` response carrying `events`.
 pub fn response(events: BoxStream<'static, TurnEvent>, keep_alive: Duration) -> Response {
-    let frames = events
-        .flat_map(|e| futures::stream::iter(to_wire(e)))
-        .map(|e| e.to_sse())
-        .boxed();
-    // Between frames, wait at most `keep_alive`; a silent model then yields a comment instead, so
-    // proxies and browsers keep the connection open.
-    let body = futures::stream::unfold(Some(frames), move |state| async move {
-        let mut frames = state?;
-        match tokio::time::timeout(keep_alive, frames.next()).await {
-            Ok(Some(frame)) => Some((Ok::<_, std::io::Error>(frame), Some(frames))),
-            Ok(None) => None,
-            Err(_) => Some((Ok(bytes::Bytes::from_static(KEEP_ALIVE)), Some(frames))),
-        }
-    });
     Response::builder()
         .content_type(EVENT_STREAM_CONTENT_TYPE)
         .header("Cache-Control", "no-cache")
         .header("X-Accel-Buffering", "no")
-        .body(Body::from_bytes_stream(body))
+        .body(Body::from_bytes_stream(Frames::new(events, keep_alive)))
+}
+
+/// Most bytes of frames gathered into one chunk of the body (a chunk holds at least one frame).
+const MAX_CHUNK: usize = 32 * 1024;
+
+/// The body of an event stream: every event that is ready when the body is polled is written
+/// as its `data:` frame(s) into one chunk (one write and one chunk header for a burst of
+/// deltas instead of one each; the bytes on the wire are the same); when the stream has been
+/// silent for the keep-alive interval, a `: keep-alive` comment instead, so proxies and
+/// browsers keep the connection open. One timer per stream, reset only when it fires.
+struct Frames {
+    events: BoxStream<'static, TurnEvent>,
+    keep_alive: Duration,
+    /// Fires at the earliest moment a comment may be due.
+    timer: Pin<Box<Sleep>>,
+    /// When the last chunk (frames or comment) went out.
+    last: Instant,
+    ended: bool,
+}
+
+impl Frames {
+    fn new(events: BoxStream<'static, TurnEvent>, keep_alive: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            events,
+            keep_alive,
+            timer: Box::pin(tokio::time::sleep_until(now + keep_alive)),
+            last: now,
+            ended: false,
+        }
+    }
+}
+
+impl Stream for Frames {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let mut chunk = Vec::new();
+        while chunk.len() < MAX_CHUNK {
+            match this.events.poll_next_unpin(cx) {
+                Poll::Ready(Some(event)) => {
+                    for wire in to_wire(event) {
+                        wire.write_sse(&mut chunk);
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.ended = true;
+                    break;
+                }
+                Poll::Pending => break,
+            }
+        }
+        if !chunk.is_empty() {
+            this.last = Instant::now();
+            return Poll::Ready(Some(Ok(chunk.into())));
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        while this.timer.as_mut().poll(cx).is_ready() {
+            let due = this.last + this.keep_alive;
+            let now = Instant::now();
+            if now >= due {
+                this.last = now;
+                this.timer.as_mut().reset(now + this.keep_alive);
+                return Poll::Ready(Some(Ok(bytes::Bytes::from_static(KEEP_ALIVE))));
+            }
+            // Frames went out since the timer was set: wait for the rest of the interval.
+            this.timer.as_mut().reset(due);
+        }
+        Poll::Pending
+    }
 }
 
 #[cfg(test)]

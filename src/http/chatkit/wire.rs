@@ -336,14 +336,21 @@ pub enum ErrorCode {
 impl WireEvent {
     /// `data: {json}\n\n`.
     pub fn to_sse(&self) -> bytes::Bytes {
-        let mut out = b"data: ".to_vec();
+        let mut out = Vec::new();
+        self.write_sse(&mut out);
+        out.into()
+    }
+
+    /// Appends `data: {json}\n\n` to `out`: the event serialised once, straight from its
+    /// typed fields.
+    pub fn write_sse(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"data: ");
+        let json = out.len();
         // Serialising these plain structs cannot fail; fall back to an error event regardless.
-        match serde_json::to_writer(&mut out, self) {
-            Ok(()) => {}
-            Err(_) => out
-                .extend_from_slice(br#"{"type":"error","code":"stream.error","allow_retry":true}"#),
+        if serde_json::to_writer(&mut *out, self).is_err() {
+            out.truncate(json);
+            out.extend_from_slice(br#"{"type":"error","code":"stream.error","allow_retry":true}"#);
         }
         out.extend_from_slice(b"\n\n");
-        out.into()
     }
 }

@@ -3,79 +3,40 @@
 //! [`LearningStore`] reads over it.
 
 use async_trait::async_trait;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement, Value,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 
-use super::entities::{item, study_state, thread};
+use super::entities::study_state;
 use super::{SqlThreadStore, convert, ops};
 use crate::adapters::sql::{Engine, classify};
 use crate::domain::learning::{SectionFeedback, StudyRecord};
 use crate::domain::lesson::LessonPath;
 use crate::domain::ports::{LearningStore, SectionTitle, StoreError, TurnCommit};
-use crate::domain::thread::ItemKind;
+use crate::domain::thread::{ItemKind, ThreadItem};
 
 /// Most rating groups (lesson × section × kind) one analytics read returns.
 const MAX_FEEDBACK_GROUPS: i64 = 50_000;
 
-/// Records, in the turn's transaction, the lesson of the thread on its study state and the
-/// section the turn's tutor messages are about (the chunk the new state is on).
-pub(super) async fn tag_turn(
-    txn: &DatabaseTransaction,
-    user_id: &str,
-    turn: &TurnCommit,
-) -> Result<(), StoreError> {
-    let Some(state) = &turn.state else {
-        return Ok(());
-    };
-    let assistant: Vec<&str> = turn
-        .items
-        .iter()
-        .filter(|i| matches!(i.kind, ItemKind::AssistantMessage { .. }))
-        .map(|i| i.id.as_str())
-        .collect();
-    if !assistant.is_empty() {
-        item::Entity::update_many()
-            .col_expr(
-                item::Column::Section,
-                Expr::value(i64::from(state.chunk_index)),
-            )
-            .filter(item::Column::Id.is_in(assistant))
-            .filter(item::Column::ThreadId.eq(turn.thread_id.as_str()))
-            .filter(item::Column::UserId.eq(user_id))
-            .exec(txn)
-            .await
-            .map_err(ops::store_err("record the section of the answer"))?;
-    }
-    let metadata = thread::Entity::find_by_id(turn.thread_id.as_str())
-        .filter(thread::Column::UserId.eq(user_id))
-        .select_only()
-        .column(thread::Column::Metadata)
-        .into_tuple::<serde_json::Value>()
-        .one(txn)
-        .await
-        .map_err(ops::store_err("read the thread's lesson"))?;
-    // Only a well-formed lesson path is recorded (metadata is written by this service anyway).
-    let lesson = metadata
-        .as_ref()
-        .and_then(|m| m.get("lesson_path"))
+/// The section a turn's tutor messages are about, recorded on their rows: the chunk the new
+/// study state is on (`None` for a turn without a new state, whose rows keep theirs).
+pub(super) fn turn_section(turn: &TurnCommit) -> Option<u32> {
+    turn.state.as_ref().map(|state| state.chunk_index)
+}
+
+/// Whether `item` is a tutor message (the rows a turn's section is recorded on).
+pub(super) fn is_answer(item: &ThreadItem) -> bool {
+    matches!(item.kind, ItemKind::AssistantMessage { .. })
+}
+
+/// The lesson of a thread, from its metadata, recorded on its study state; only a well-formed
+/// lesson path is recorded (metadata is written by this service anyway).
+pub(super) fn lesson_of(metadata: &serde_json::Value) -> Option<LessonPath> {
+    metadata
+        .get("lesson_path")
         .and_then(serde_json::Value::as_str)
-        .and_then(|p| LessonPath::parse(p).ok());
-    if let Some(lesson) = lesson {
-        study_state::Entity::update_many()
-            .col_expr(
-                study_state::Column::LessonPath,
-                Expr::value(lesson.as_str()),
-            )
-            .filter(study_state::Column::ThreadId.eq(turn.thread_id.as_str()))
-            .filter(study_state::Column::UserId.eq(user_id))
-            .exec(txn)
-            .await
-            .map_err(ops::store_err("record the state's lesson"))?;
-    }
-    Ok(())
+        .and_then(|p| LessonPath::parse(p).ok())
 }
 
 fn record(row: study_state::Model) -> Option<StudyRecord> {

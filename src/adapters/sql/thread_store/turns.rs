@@ -7,8 +7,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySele
 
 use super::convert;
 use super::entities::{feedback, item};
-use super::{SqlThreadStore, ops};
+use super::{SqlThreadStore, learning, ops};
 use crate::adapters::sql::now_micros;
+use crate::domain::lesson::LessonPath;
 use crate::domain::ports::{StoreError, TurnCommit};
 use crate::domain::thread::{FeedbackKind, ItemKind};
 
@@ -32,18 +33,26 @@ impl SqlThreadStore {
             .items
             .iter()
             .rposition(|i| matches!(i.kind, ItemKind::AssistantMessage { .. }));
+        // What the learning side records (see `learning`) rides on the writes themselves:
+        // the section on the answer's row, the lesson on the state's row, the lesson read by the
+        // thread's own update. Four statements and the commit, whatever the turn holds.
+        let section = learning::turn_section(turn);
         let txn = self.begin().await?;
         let result = async {
-            let org =
+            let touched =
                 ops::touch_thread(&txn, user_id, &turn.thread_id, turn.title.as_deref()).await?;
             for (n, it) in turn.items.iter().enumerate() {
                 let usage = turn.usage.filter(|_| Some(n) == usage_at);
-                ops::upsert_item(&txn, user_id, org.clone(), it, usage).await?;
+                let section = section.filter(|_| learning::is_answer(it));
+                ops::upsert_item(&txn, user_id, touched.org.clone(), it, usage, section).await?;
             }
             if let Some(state) = &turn.state {
-                ops::upsert_state(&txn, user_id, org, &turn.thread_id, state).await?;
+                let lesson = learning::lesson_of(&touched.metadata);
+                let lesson = lesson.as_ref().map(LessonPath::as_str);
+                ops::upsert_state(&txn, user_id, touched.org, &turn.thread_id, state, lesson)
+                    .await?;
             }
-            super::learning::tag_turn(&txn, user_id, turn).await
+            Ok(())
         }
         .await;
         ops::finish(txn, result).await

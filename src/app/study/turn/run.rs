@@ -1,8 +1,8 @@
 //! Execution of one tutoring turn: prompt, model stream with the answer marker stripped, and the
 //! single-transaction commit of the answer with the new study state.
 
-use futures::StreamExt;
 use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -121,6 +121,8 @@ impl StudyService {
         let model_start = Instant::now();
         // Whether the first text arrived.
         let mut first_token = false;
+        // A chunk read while gathering ready deltas that was not a delta.
+        let mut held = None;
         let call = self.tutor.stream(prompt).instrument(model_span.clone());
         let started = tokio::select! {
             biased;
@@ -135,13 +137,17 @@ impl StudyService {
         match started {
             Err(reason) => failure = Some(reason),
             Ok(mut stream) => loop {
-                let next = tokio::select! {
-                    biased;
-                    () = stop.cancelled() => {
-                        failure = Some((TurnOutcome::Interrupted, SHUTTING_DOWN.into()));
-                        break;
-                    }
-                    next = tokio::time::timeout_at(deadline, stream.next()) => next,
+                // A chunk read ahead while gathering deltas comes first.
+                let next = match held.take() {
+                    Some(chunk) => Ok(chunk),
+                    None => tokio::select! {
+                        biased;
+                        () = stop.cancelled() => {
+                            failure = Some((TurnOutcome::Interrupted, SHUTTING_DOWN.into()));
+                            break;
+                        }
+                        next = tokio::time::timeout_at(deadline, stream.next()) => next,
+                    },
                 };
                 match next {
                     Err(_) => failure = Some((TurnOutcome::Timeout, "turn deadline passed".into())),
@@ -166,7 +172,21 @@ impl StudyService {
                                 waited.as_secs_f64(),
                             );
                         }
-                        let out = cite.push(&filter.push(&delta));
+                        let mut out = cite.push(&filter.push(&delta));
+                        // Deltas the model has already sent go out as one event (the protocol's
+                        // deltas append; how the text is cut is no part of it): one event, one
+                        // frame, instead of one per token when the model outpaces the stream.
+                        while let Some(ahead) = stream.next().now_or_never() {
+                            match ahead {
+                                Some(Ok(TutorChunk::Delta(delta))) => {
+                                    out.push_str(&cite.push(&filter.push(&delta)));
+                                }
+                                other => {
+                                    held = Some(other);
+                                    break;
+                                }
+                            }
+                        }
                         if !out.is_empty() {
                             text.push_str(&out);
                             send(TurnEvent::AssistantDelta {

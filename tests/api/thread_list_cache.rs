@@ -61,7 +61,7 @@ async fn every_list_is_fresh_after_each_write(writer: &TestApp, reader: &TestApp
         .into_iter()
         .map(|t| t.0)
         .collect();
-    assert_eq!(ids, [first.clone()], "create");
+    assert_eq!(ids, std::slice::from_ref(&first), "create");
 
     let (second, _) = writer.start_thread(&user, "And tools?").await;
     for _ in 0..2 {
@@ -97,7 +97,7 @@ async fn every_list_is_fresh_after_each_write(writer: &TestApp, reader: &TestApp
             .into_iter()
             .map(|t| t.0)
             .collect();
-        assert_eq!(ids, [second.clone()], "delete");
+        assert_eq!(ids, std::slice::from_ref(&second), "delete");
     }
 
     // Erasure of all the user's data.

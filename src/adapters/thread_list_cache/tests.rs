@@ -81,14 +81,13 @@ async fn a_repeated_list_is_served_from_memory_and_every_listed_write_drops_it()
     assert_eq!(reads.load(Ordering::SeqCst), 1);
 
     // Each write of a thread row: the next list reads the store and shows it.
-    let writes: Vec<(&str, Box<dyn Fn() -> Thread>)> = vec![
-        ("create", Box::new(|| thread("t2", "two"))),
-        ("rename", Box::new(|| thread("t1", "renamed"))),
-        ("turn title", Box::new(|| thread("t1", "titled"))),
-        ("delete", Box::new(|| thread("t1", "gone"))),
+    let writes = [
+        ("create", thread("t2", "two")),
+        ("rename", thread("t1", "renamed")),
+        ("turn title", thread("t1", "titled")),
+        ("delete", thread("t1", "gone")),
     ];
     for (n, (what, row)) in writes.into_iter().enumerate() {
-        let row = row();
         {
             let mut rows = rows.lock().unwrap();
             rows.retain(|t| t.id != row.id);

@@ -12,7 +12,13 @@
 //!
 //! A page is served only while both generations are the ones it was filled under; a reader that
 //! raced a write filled its page under the old generation, so it is never served afterwards.
-//! Redis unreachable or slow: the list reads the database (nothing is served or filled).
+//! Redis unreachable or slow: the list reads the database (nothing is served or filled), and
+//! a replica whose Redis connection dropped never serves a page filled before.
+//!
+//! The one case that is not exact: a write on a replica that cannot reach Redis at all (its mark
+//! and its retry after the write both fail) while another replica still reaches Redis and holds
+//! a page of that user. The write is not refused (Redis stays optional); it is announced in the
+//! background once Redis answers, and that replica's page expires within [`PAGE_TTL`] anyway.
 //!
 //! Writes that change what a list shows (a thread's row: create, title, status, metadata,
 //! delete; the erasure of a user's data) go through [`CachedThreadStore`] and

@@ -19,6 +19,7 @@ pub mod redis_bus;
 pub mod redis_deliveries;
 pub mod redis_lock;
 pub mod sql;
+pub mod thread_list_cache;
 pub mod token_ledger_memory;
 pub mod token_ledger_redis;
 pub mod tutor_offline;

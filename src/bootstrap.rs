@@ -38,6 +38,7 @@ mod identity;
 mod leases;
 mod lessons;
 pub mod sync;
+mod threads;
 mod tutoring;
 pub mod worker;
 
@@ -123,7 +124,13 @@ impl Application {
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
         let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
         sync.queue.sample_depth(metrics.registry());
-        let threads = Arc::new(SqlThreadStore::new(db.clone()));
+        let sql_threads = Arc::new(SqlThreadStore::new(db.clone()));
+        let (threads, user_data) = threads::stores(
+            &config,
+            redis.as_ref(),
+            sql_threads.clone(),
+            Arc::new(SqlUserDataStore::new(db.clone())),
+        );
         let study = Arc::new(
             StudyService::new(
                 threads.clone(),
@@ -153,10 +160,7 @@ impl Application {
             &metrics,
         )?;
         let identity = own.map(|(service, _)| service);
-        let account = Arc::new(AccountService::new(
-            Arc::new(SqlUserDataStore::new(db.clone())),
-            identity.clone(),
-        ));
+        let account = Arc::new(AccountService::new(user_data, identity.clone()));
         let state = AppState {
             readiness: Readiness::new(deps),
             metrics,
@@ -168,7 +172,7 @@ impl Application {
             identity,
             account,
             sync: sync.service.clone(),
-            learning: Arc::new(LearningService::new(threads)),
+            learning: Arc::new(LearningService::new(sql_threads)),
             search: sync.search.clone(),
         };
         Ok(Self {

@@ -343,6 +343,9 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     /// Storage caps per user and per thread.
     pub storage_limits: StorageLimitsConfig,
+    /// Cache `threads.list` pages per user, invalidated on every write of that user
+    /// (`THREAD_LIST_CACHE`); in force only where that is exact (Redis, or one SQLite process).
+    pub thread_list_cache: bool,
     /// Turn locks (`TURN_LEASE_SECS`, `REPLICA_ID`).
     pub turn_lock: TurnLockConfig,
     /// Token verification.

@@ -204,6 +204,7 @@ impl Config {
                 "MAX_ITEMS_PER_THREAD",
                 self.storage_limits.max_items_per_thread.to_string(),
             ),
+            ("THREAD_LIST_CACHE", self.thread_list_cache.to_string()),
             (
                 "TURN_LEASE_SECS",
                 self.turn_lock.lease.as_secs().to_string(),

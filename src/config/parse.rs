@@ -237,6 +237,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
             (2, 1_000_000),
         ),
     };
+    let thread_list_cache = c.boolean("THREAD_LIST_CACHE", &raw.thread_list_cache, true);
     let turn_lock = turns::turn_lock(&mut c, &raw, reuse_port);
     let auth = auth::auth(&mut c, &raw, prod);
     let identity = identity::identity(&mut c, &raw, prod, &allowed_origins, &public_base_url);
@@ -277,6 +278,7 @@ pub(super) fn validate(raw: RawEnv) -> Result<Config, ConfigError> {
         tutor,
         rate_limits,
         storage_limits,
+        thread_list_cache,
         turn_lock,
         auth,
         identity,

@@ -74,6 +74,7 @@ pub(crate) struct RawEnv {
     pub token_budget_premium: Option<String>,
     pub token_budget_admin: Option<String>,
     pub max_threads_per_user: Option<String>,
+    pub thread_list_cache: Option<String>,
     pub max_items_per_thread: Option<String>,
     pub turn_lease_secs: Option<String>,
     pub replica_id: Option<String>,

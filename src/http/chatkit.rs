@@ -267,7 +267,7 @@ impl ChatKitApi {
                 let page = page_request(p)?;
                 let threads = study.list_threads(&who, &page).await?;
                 json(&WirePage::from_page(threads, |t| {
-                    Some(WireThread::new(&t, WirePage::empty()))
+                    Some(WireThread::from_thread(t, WirePage::empty()))
                 }))
             }
             ChatKitRequest::Update(p) => {
@@ -314,14 +314,8 @@ pub(crate) async fn start(
 /// The typed request of operation `kind` with `params`: the parser the request schema is
 /// generated from.
 fn parse(kind: &str, params: serde_json::Value) -> Result<ChatKitRequest, ApiError> {
-    if !ChatKitRequest::OPERATIONS.contains(&kind) {
-        return Err(ApiError::bad_request(
-            "bad_request",
-            format!("unknown type {kind:?}"),
-        ));
-    }
-    let envelope = serde_json::json!({ "type": kind, "params": params });
-    serde_json::from_value(envelope)
+    ChatKitRequest::from_parts(kind, params)
+        .ok_or_else(|| ApiError::bad_request("bad_request", format!("unknown type {kind:?}")))?
         .map_err(|e| ApiError::bad_request("bad_request", format!("params: {e}")))
 }
 

@@ -40,6 +40,7 @@ mod rest;
 mod shutdown;
 mod signin;
 mod store;
+mod thread_list_cache;
 mod token_budget;
 mod token_ledger;
 mod turn_lock;

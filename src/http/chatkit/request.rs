@@ -89,6 +89,36 @@ impl ChatKitRequest {
         "items.list",
         "items.feedback",
     ];
+
+    /// The request of operation `kind` with `params`, parsed once, straight into the
+    /// variant's parameters (what deserialising `{"type": kind, "params": params}` as this
+    /// enum gives, without building that document and buffering it again); `None` for an
+    /// operation that is not one of [`Self::OPERATIONS`].
+    pub fn from_parts(
+        kind: &str,
+        params: serde_json::Value,
+    ) -> Option<Result<Self, serde_json::Error>> {
+        fn read<P: serde::de::DeserializeOwned>(
+            params: serde_json::Value,
+            variant: fn(P) -> ChatKitRequest,
+        ) -> Option<Result<ChatKitRequest, serde_json::Error>> {
+            Some(serde_json::from_value(params).map(variant))
+        }
+        match kind {
+            "threads.create" => read(params, Self::ThreadsCreate),
+            "threads.add_user_message" => read(params, Self::AddUserMessage),
+            "threads.retry_after_item" => read(params, Self::RetryAfterItem),
+            "threads.add_client_tool_output" => read(params, Self::AddClientToolOutput),
+            "threads.custom_action" => read(params, Self::CustomAction),
+            "threads.get_by_id" => read(params, Self::GetById),
+            "threads.list" => read(params, Self::List),
+            "threads.update" => read(params, Self::Update),
+            "threads.delete" => read(params, Self::Delete),
+            "items.list" => read(params, Self::ItemsList),
+            "items.feedback" => read(params, Self::Feedback),
+            _ => None,
+        }
+    }
 }
 
 /// `input` of `threads.create` and `threads.add_user_message`: one student message.
@@ -264,5 +294,38 @@ mod tests {
         let unknown = serde_json::json!({"type": "threads.explode", "params": {}});
         let err = serde_json::from_value::<ChatKitRequest>(unknown).unwrap_err();
         assert!(err.to_string().contains("unknown variant"), "{err}");
+    }
+
+    #[test]
+    fn from_parts_reads_what_the_enum_reads_with_the_same_errors() {
+        let samples = [
+            serde_json::json!({}),
+            serde_json::json!({"thread_id": 5}),
+            serde_json::json!({"thread_id": "thr_1", "title": 3}),
+            serde_json::json!({"thread_id": "thr_1", "item_id": "msg_1"}),
+            serde_json::json!({"limit": "x", "order": "sideways"}),
+            serde_json::json!({"limit": 5, "order": "asc", "after": 7}),
+            serde_json::json!({"input": {}}),
+            serde_json::json!({"input": {"content": [{"type": "input_text", "text": "hi"}],
+                "attachments": [], "inference_options": {}}}),
+            serde_json::json!({"thread_id": "thr_1", "item_ids": "a", "kind": "positive"}),
+            serde_json::json!({"thread_id": "thr_1", "item_ids": ["a"], "kind": "meh"}),
+            serde_json::json!([1, 2]),
+            serde_json::json!("text"),
+        ];
+        for op in ChatKitRequest::OPERATIONS {
+            for params in &samples {
+                let sent = serde_json::json!({"type": op, "params": params});
+                let whole = serde_json::from_value::<ChatKitRequest>(sent)
+                    .map(|r| format!("{r:?}"))
+                    .map_err(|e| e.to_string());
+                let parts = ChatKitRequest::from_parts(op, params.clone())
+                    .expect("a served operation")
+                    .map(|r| format!("{r:?}"))
+                    .map_err(|e| e.to_string());
+                assert_eq!(parts, whole, "{op} {params}");
+            }
+        }
+        assert!(ChatKitRequest::from_parts("threads.explode", serde_json::json!({})).is_none());
     }
 }

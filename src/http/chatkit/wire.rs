@@ -101,6 +101,18 @@ impl WireThread {
             items,
         }
     }
+
+    /// The same, taking the thread's strings instead of copying them.
+    pub fn from_thread(thread: Thread, items: WirePage<WireItem>) -> Self {
+        Self {
+            created_at: datetime(&thread.created_at),
+            title: thread.title,
+            id: thread.id,
+            status: thread.status,
+            metadata: Empty {},
+            items,
+        }
+    }
 }
 
 /// A part of a tutor message (`AssistantMessageContent`): key order `annotations, text, type`.

@@ -98,9 +98,15 @@ COPY --from=builder /out/study-mode-api /usr/local/bin/study-mode-api
 # /app, so the directory must exist and be writable by nonroot (65532).
 COPY --from=builder --chown=65532:65532 /out/data /app/data
 
+# The allocator (mimalloc) reads its options from the environment before main: commit arena
+# memory on first touch instead of up front, and hand freed pages back at once. Together they
+# keep idle RSS at glibc's level and an open stream's share of RSS lower (docs/benchmarks.md,
+# issue 19).
 ENV APP_ENV=production \
     HOST=0.0.0.0 \
-    PORT=8000
+    PORT=8000 \
+    MIMALLOC_ARENA_EAGER_COMMIT=0 \
+    MIMALLOC_PURGE_DELAY=0
 
 EXPOSE 8000
 

@@ -130,7 +130,9 @@ async fn run(cli: &Cli, raw: &[String]) -> Result<(), HarnessError> {
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     let markdown = if let Some(soak) = &soak {
-        let chart = cli.write_report.then(|| chart_dir.join(format!("{key}.png")));
+        let chart = cli
+            .write_report
+            .then(|| chart_dir.join(format!("{key}.png")));
         let drawn = chart.filter(|path| {
             let _ = std::fs::create_dir_all(&chart_dir);
             soak::draw(path, soak, &key)

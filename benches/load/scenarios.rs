@@ -220,6 +220,9 @@ impl<'a> Runner<'a> {
             ("MAX_ITEMS_PER_THREAD".into(), "1000000".into()),
             // No background sync of the book beside what is measured.
             ("SYNC_ON_START".into(), "false".into()),
+            // The allocator options the container image sets (see the Dockerfile).
+            ("MIMALLOC_ARENA_EAGER_COMMIT".into(), "0".into()),
+            ("MIMALLOC_PURGE_DELAY".into(), "0".into()),
         ];
         env.extend(auth::service_env(self.cli.auth, &model.jwks_url()));
         if let Some(db) = &database {

@@ -196,9 +196,9 @@ fn samples_table(out: &mut String, run: &SoakRun) {
             continue;
         }
         let cores = match (previous, s.cpu_secs) {
-            (Some(p), Some(c)) if s.at_secs > p.at_secs => p
-                .cpu_secs
-                .map_or("–".into(), |pc| format!("{:.2}", (c - pc) / (s.at_secs - p.at_secs))),
+            (Some(p), Some(c)) if s.at_secs > p.at_secs => p.cpu_secs.map_or("–".into(), |pc| {
+                format!("{:.2}", (c - pc) / (s.at_secs - p.at_secs))
+            }),
             _ => "–".into(),
         };
         let _ = writeln!(
@@ -236,7 +236,10 @@ pub fn draw(path: &Path, run: &SoakRun, key: &str) -> Result<(), String> {
     let root = BitMapBackend::new(path, (960, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(&x))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("soak: RSS and open fds ({key})"), ("sans-serif", 20))
+        .caption(
+            format!("soak: RSS and open fds ({key})"),
+            ("sans-serif", 20),
+        )
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(72)

@@ -55,7 +55,11 @@ impl Runner<'_> {
         let kinds: [(&str, RequestSpec, Vec<Vec<(String, String)>>); 3] = [
             ("cached `GET /v1/lessons`", lesson, readers),
             ("`threads.list` (limit 20)", setup::threads_list(), listers),
-            ("tutoring turn (`threads.create`, stream to the end)", turn, students),
+            (
+                "tutoring turn (`threads.create`, stream to the end)",
+                turn,
+                students,
+            ),
         ];
 
         let samples = Arc::new(Mutex::new(Vec::new()));

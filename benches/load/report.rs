@@ -253,6 +253,18 @@ fn streams_table(out: &mut String, run: &ScenarioRun, sockets_per_stream: f64) {
     }
 }
 
+/// The sub-section's heading (`title: backend`) and its date, commit, machine and command.
+pub fn heading(out: &mut String, title: &str, header: &Header) {
+    let _ = writeln!(out, "### {title}: {}\n", header.backend);
+    let _ = writeln!(
+        out,
+        "- Date: {} · commit: `{}` · bench profile (release, `lto = \"thin\"`)",
+        header.date, header.commit
+    );
+    let _ = writeln!(out, "- Machine: {}", header.machine);
+    let _ = writeln!(out, "- Command: `{}`", header.command);
+}
+
 /// The markdown of one run (one backend).
 pub fn render(
     header: &Header,
@@ -261,14 +273,7 @@ pub fn render(
     chart_base: &Path,
 ) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### Load harness: {}\n", header.backend);
-    let _ = writeln!(
-        out,
-        "- Date: {} · commit: `{}` · bench profile (release, `lto = \"thin\"`)",
-        header.date, header.commit
-    );
-    let _ = writeln!(out, "- Machine: {}", header.machine);
-    let _ = writeln!(out, "- Command: `{}`", header.command);
+    heading(&mut out, "Load harness", header);
     let _ = writeln!(
         out,
         "- Generator: the bench's own (hyper HTTP/1.1 keep-alive connections, no `wrk`), on the same cores as the service; figures are for the measured window after the warm-up. \"% of e\" and \"× e\" compare with the bare poem baseline (e) at the same number of connections in this run."

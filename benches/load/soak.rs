@@ -99,14 +99,7 @@ fn quantile_ms(result: &JobResult, q: f64) -> String {
 /// The report sub-section of a soak.
 pub fn render(header: &Header, run: &SoakRun, chart: Option<&Path>, chart_base: &Path) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### Soak: {}\n", header.backend);
-    let _ = writeln!(
-        out,
-        "- Date: {} · commit: `{}` · bench profile (release, `lto = \"thin\"`)",
-        header.date, header.commit
-    );
-    let _ = writeln!(out, "- Machine: {}", header.machine);
-    let _ = writeln!(out, "- Command: `{}`", header.command);
+    crate::report::heading(&mut out, "Soak", header);
     let _ = writeln!(
         out,
         "- Traffic: {} connections for each kind below, requests back to back, all at once, for {} after {} s of warm-up; one service process{}; RSS, open file descriptors and CPU read from /proc every {} s",

@@ -13,6 +13,9 @@ use crate::service;
 use crate::soak::{Sample, SoakRun, Traffic};
 use crate::worker;
 
+/// Headers that make one connection a user.
+type Identity = Vec<(String, String)>;
+
 /// Users per kind of soak traffic (connection i acts as user i mod this).
 const SOAK_USERS: usize = 64;
 
@@ -52,7 +55,7 @@ impl Runner<'_> {
             duration_ms: cli.soak_secs * 1000,
             timeout_ms: cli.timeout_secs * 1000,
         };
-        let kinds: [(&str, RequestSpec, Vec<Vec<(String, String)>>); 3] = [
+        let kinds: [(&str, RequestSpec, Vec<Identity>); 3] = [
             ("cached `GET /v1/lessons`", lesson, readers),
             ("`threads.list` (limit 20)", setup::threads_list(), listers),
             (

@@ -105,7 +105,8 @@ fn thousands(v: f64) -> String {
     out
 }
 
-fn mib(kb: Option<u64>) -> String {
+/// kB as MiB with one decimal, `–` when unknown.
+pub fn mib(kb: Option<u64>) -> String {
     kb.map_or("–".into(), |kb| format!("{:.1}", kb as f64 / 1024.0))
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::generator::JobResult;
-use crate::report::Header;
+use crate::report::{Header, mib};
 
 /// One sample of the service.
 #[derive(Debug, Clone)]
@@ -78,10 +78,6 @@ impl SoakRun {
         let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
         (sxx > 0.0).then(|| sxy / sxx * 3600.0)
     }
-}
-
-fn mib(kb: Option<u64>) -> String {
-    kb.map_or("–".into(), |kb| format!("{:.1}", kb as f64 / 1024.0))
 }
 
 fn quantile_ms(result: &JobResult, q: f64) -> String {

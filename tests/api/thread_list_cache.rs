@@ -28,6 +28,11 @@ async fn listed(app: &TestApp, user: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The ids of `user`'s first page, newest first.
+async fn listed_ids(app: &TestApp, user: &str) -> Vec<String> {
+    listed(app, user).await.into_iter().map(|t| t.0).collect()
+}
+
 async fn rename(app: &TestApp, user: &str, thread_id: &str, title: &str) {
     let (status, body) = app
         .chatkit_json(
@@ -56,20 +61,12 @@ async fn every_list_is_fresh_after_each_write(writer: &TestApp, reader: &TestApp
     assert_eq!(listed(reader, &user).await, []);
 
     let (first, _) = writer.start_thread(&user, "Explain agents please").await;
-    let ids: Vec<String> = listed(reader, &user)
-        .await
-        .into_iter()
-        .map(|t| t.0)
-        .collect();
+    let ids = listed_ids(reader, &user).await;
     assert_eq!(ids, std::slice::from_ref(&first), "create");
 
     let (second, _) = writer.start_thread(&user, "And tools?").await;
     for _ in 0..2 {
-        let ids: Vec<String> = listed(reader, &user)
-            .await
-            .into_iter()
-            .map(|t| t.0)
-            .collect();
+        let ids = listed_ids(reader, &user).await;
         assert_eq!(ids, [second.clone(), first.clone()], "second create");
     }
 
@@ -92,11 +89,7 @@ async fn every_list_is_fresh_after_each_write(writer: &TestApp, reader: &TestApp
 
     delete(writer, &user, &first).await;
     for _ in 0..2 {
-        let ids: Vec<String> = listed(reader, &user)
-            .await
-            .into_iter()
-            .map(|t| t.0)
-            .collect();
+        let ids = listed_ids(reader, &user).await;
         assert_eq!(ids, std::slice::from_ref(&second), "delete");
     }
 
@@ -171,7 +164,7 @@ async fn with_redis_cut_lists_come_from_the_database_and_stay_fresh_once_it_is_b
         tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     }
     delete(&a, &user, &second).await;
-    let ids: Vec<String> = listed(&b, &user).await.into_iter().map(|t| t.0).collect();
+    let ids = listed_ids(&b, &user).await;
     assert_eq!(ids, [first]);
 }
 

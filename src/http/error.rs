@@ -366,20 +366,4 @@ impl From<crate::app::study::StudyError> for ApiError {
 }
 
 #[cfg(test)]
-mod tests {
-    use poem::IntoResponse;
-
-    use super::*;
-    use crate::app::study::StudyError;
-
-    #[test]
-    fn an_unavailable_database_is_a_503_with_retry_after_never_a_500() {
-        // Arrange
-        let err = ApiError::from(StudyError::StoreUnavailable);
-        // Act
-        let resp = err.into_response();
-        // Assert
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(resp.headers()["retry-after"], "2");
-    }
-}
+mod tests;

@@ -62,7 +62,8 @@ pub struct Application {
 const LEASE_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Application {
-    /// Connects the dependencies, applies migrations (when `AUTO_MIGRATE`) and binds the port.
+    /// Connects the dependencies, applies migrations (when `AUTO_MIGRATE`; else waits for them)
+    /// and binds the port.
     ///
     /// # Errors
     /// When the database cannot be opened or migrated, or the address cannot be bound.
@@ -72,11 +73,9 @@ impl Application {
         let db = Database::connect(&config.database)
             .await
             .with_context(|| format!("open the database at {}", config.database.redacted_url()))?;
-        if config.database.auto_migrate {
-            migrations::run(&db)
-                .await
-                .context("apply database migrations")?;
-        }
+        migrations::prepare(&db, config.database.auto_migrate)
+            .await
+            .context("bring the database schema to this release")?;
         let redis = config
             .redis
             .as_ref()

@@ -119,9 +119,7 @@ pub async fn run_worker(
     tracing::info!(%addr, rss_mib = rss_mib(), "worker health endpoints up (/health, /health/ready)");
     let db = step("database", STEP_TRIES, || async {
         let db = Database::connect(&config.database).await?;
-        if config.database.auto_migrate {
-            migrations::run(&db).await?;
-        }
+        migrations::prepare(&db, config.database.auto_migrate).await?;
         Ok(db)
     })
     .await?;

@@ -85,3 +85,49 @@ async fn migrations_run_concurrently_from_several_replicas_apply_once() {
         "running again is a no-op"
     );
 }
+
+/// A release deployed with `AUTO_MIGRATE=false` (the Kubernetes manifests) starts beside its
+/// migration Job: it must not serve before the Job has migrated, and a pod of the previous
+/// release restarting after the Job must still start on the newer schema.
+#[tokio::test]
+async fn without_auto_migrate_a_release_waits_for_its_migrations_and_accepts_a_newer_schema() {
+    let Some(admin) = test_database_url().await else {
+        return;
+    };
+    let url = fresh_postgres_database(&admin).await;
+    let config = test_config(pairs(&[("DATABASE_URL", &url), ("AUTO_MIGRATE", "false")]));
+    let db = Database::connect(&config.database).await.expect("connect");
+
+    // Nothing migrated: a bounded wait gives up, naming what to run, and writes nothing.
+    let err = migrations::wait_until_applied(
+        &db,
+        std::time::Duration::from_millis(10),
+        std::time::Duration::from_millis(50),
+    )
+    .await
+    .expect_err("nothing is migrated yet");
+    assert!(err.to_string().contains("study-mode-api migrate"), "{err}");
+
+    // The service starts only once the Job has run.
+    let starting = tokio::spawn(spawn_with_config(config.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!starting.is_finished(), "the service waits for the schema");
+    migrations::run(&db).await.expect("the migration Job");
+    let app = tokio::time::timeout(std::time::Duration::from_secs(30), starting)
+        .await
+        .expect("the service starts once migrated")
+        .expect("the service builds");
+    let (status, body) = app.get_json("/health/ready").await;
+    assert_eq!(status, 200, "{body}");
+
+    // A newer release migrated further: this release still starts.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        db.connection(),
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m29991231_000001_future', 0)",
+    )
+    .await
+    .expect("record a newer migration");
+    let again = spawn_with_config(config).await;
+    let (status, _) = again.get_json("/health/ready").await;
+    assert_eq!(status, 200);
+}

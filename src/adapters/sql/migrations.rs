@@ -8,8 +8,13 @@ mod m20261204_000001_identity;
 mod m20261205_000001_book;
 mod m20261210_000001_learning;
 
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use sea_orm::EntityTrait as _;
 use sea_orm::sqlx::Executor as _;
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::seaql_migrations;
 
 use super::{Database, Engine};
 
@@ -68,6 +73,81 @@ pub async fn run(db: &Database) -> Result<usize, DbErr> {
         }
         Engine::Sqlite => apply(conn).await,
     }
+}
+
+/// How often a process started with `AUTO_MIGRATE=false` looks at the schema again.
+const WAIT_POLL: Duration = Duration::from_secs(2);
+/// How long it waits for `study-mode-api migrate` (the migration Job's own deadline).
+const WAIT_LIMIT: Duration = Duration::from_secs(600);
+
+/// Brings the schema to this release before the process serves: applies pending migrations
+/// (`auto_migrate`), or else waits until another process (the deployment's `migrate` Job) has
+/// applied them, so a new release never serves on an old schema. A schema ahead of this
+/// release (a newer release migrated it during a rolling update) is accepted.
+///
+/// # Errors
+/// When the database fails, or migrations are still pending after [`WAIT_LIMIT`].
+pub async fn prepare(db: &Database, auto_migrate: bool) -> Result<(), DbErr> {
+    if auto_migrate {
+        return run(db).await.map(drop);
+    }
+    wait_until_applied(db, WAIT_POLL, WAIT_LIMIT).await
+}
+
+/// Waits until every migration of this release is recorded as applied; see [`prepare`].
+///
+/// # Errors
+/// When the database fails, or migrations are still pending after `limit`.
+pub async fn wait_until_applied(
+    db: &Database,
+    poll: Duration,
+    limit: Duration,
+) -> Result<(), DbErr> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let pending = pending(db.connection()).await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(DbErr::Custom(format!(
+                "{} database migration(s) still pending after {} s (AUTO_MIGRATE=false): run \
+                 `study-mode-api migrate`",
+                pending.len(),
+                limit.as_secs()
+            )));
+        }
+        tracing::warn!(
+            pending = pending.len(),
+            first = %pending[0],
+            "the database schema is behind this release: waiting for `study-mode-api migrate` \
+             (AUTO_MIGRATE=false)"
+        );
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// The names of this release's migrations not recorded as applied, read without writing (no
+/// migration table is created) and without failing on migrations only a newer release knows.
+async fn pending(conn: &sea_orm::DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let applied: HashSet<String> = if SchemaManager::new(conn)
+        .has_table("seaql_migrations")
+        .await?
+    {
+        seaql_migrations::Entity::find()
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|m| m.version)
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .filter(|name| !applied.contains(name))
+        .collect())
 }
 
 async fn apply(conn: &sea_orm::DatabaseConnection) -> Result<usize, DbErr> {

@@ -11,6 +11,7 @@ use crate::helpers::{
     TestApp, fresh_postgres_database, pairs, spawn_app_with, spawn_with_config, test_config,
     test_database_url,
 };
+use crate::signin::Auth;
 
 const STUDENT: &str = "copy-student";
 const LESSON: &str = "01-Intro/01-Basics/01-agents";
@@ -173,6 +174,10 @@ async fn a_populated_sqlite_database_moves_to_postgres_and_is_served_the_same() 
     )
     .await;
     assert_eq!(key.status.code(), Some(0), "{}", text(&key.stderr));
+    // A student signed in through the own sign-in: a user, an identity, a refresh session.
+    let auth = Auth::start(&[("DATABASE_URL", &sqlite_url)]).await;
+    let (_, refresh_token) = auth.tokens("github").await;
+    auth.app.stop().await.unwrap();
 
     // Act: copy into a fresh Postgres database.
     let pg_url = fresh_postgres_database(&admin).await;
@@ -188,16 +193,23 @@ async fn a_populated_sqlite_database_moves_to_postgres_and_is_served_the_same() 
     ];
     let out = run(&copy, &[]).await;
 
-    // Assert: verified, every table listed.
+    // Assert: verified, every table listed with the rows the service made.
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("copy verified"), "{stdout}");
     for table in [
         "threads",
         "thread_items",
+        "study_states",
         "item_feedback",
         "api_keys",
+        "users",
+        "user_identities",
+        "refresh_tokens",
+        "book_lessons",
         "book_sections",
+        "sync_runs",
+        "sync_run_lessons",
     ] {
         let line = stdout
             .lines()
@@ -240,6 +252,15 @@ async fn a_populated_sqlite_database_moves_to_postgres_and_is_served_the_same() 
         "{}",
         text(&keys.stdout)
     );
+    // The signed-in student's session carries on: the refresh token made on SQLite refreshes
+    // on Postgres, as the same user.
+    let auth = Auth::start(&[("DATABASE_URL", &pg_url)]).await;
+    let (status, body) = auth.refresh_body(&refresh_token).await;
+    assert_eq!(status, 200, "the session moved with the database: {body}");
+    let access = body["access_token"].as_str().unwrap();
+    let (status, me) = auth.get_as(access, "/v1/me/export").await;
+    assert_eq!(status, 200, "{me}");
+    assert!(me.to_string().contains("ada@example.org"), "{me}");
 }
 
 #[tokio::test]

@@ -2,11 +2,13 @@
 //! the real queue (apalis), pipeline and stores, by one worker of `--concurrency` tasks.
 //!
 //! `cargo bench --bench sync -- [--lessons 300] [--concurrency 4]
-//! [--database sqlite|postgres://…] [--redis redis://127.0.0.1:6379]`
+//! [--database sqlite|postgres://…] [--redis redis://127.0.0.1:6379] [--searches 2000]`
 //!
 //! Runs a first sync (every lesson fetched, analysed, indexed), then a second one (every lesson
 //! unchanged: the listing says so, nothing is read), and prints wall time and time per lesson
-//! of each. With `--database postgres://…` a fresh database is created on that server (and
+//! of each. Then it times `--searches` book searches (`GET /v1/book/search`'s and ask mode's
+//! full-text search, snippets included) over the synced index, one after another, with
+//! questions that vary their words, and prints p50, p99 and searches per second. With `--database postgres://…` a fresh database is created on that server (and
 //! dropped afterwards); with `--redis` progress goes to Redis under its own prefix.
 
 mod common;
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::arg;
 use study_mode_api::adapters::jobs::start_worker;
+use study_mode_api::app::search::SearchService;
 use study_mode_api::bootstrap::sync::{Standalone, worker_name, worker_settings};
 use study_mode_api::config::Config;
 use study_mode_api::domain::sync::SyncScope;
@@ -42,12 +45,52 @@ async fn postgres_database(server: &str) -> (String, String) {
     (format!("{base}/{name}"), name)
 }
 
+/// Questions a student might ask of the generated book; `i` varies the words so the database
+/// cannot answer every search from one cached plan and result.
+fn question(i: usize) -> String {
+    const WORDS: [&str; 8] = [
+        "observes", "decides", "acts", "goal", "agent", "loop", "again", "met",
+    ];
+    format!(
+        "When does the {} {} and {}?",
+        WORDS[i % 8],
+        WORDS[(i / 8) % 8],
+        WORDS[(i / 64) % 8]
+    )
+}
+
+async fn time_searches(search: &SearchService, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let mut took = Vec::with_capacity(n);
+    let started = Instant::now();
+    for i in 0..n {
+        let one = Instant::now();
+        let hits = search.search(&question(i), 10).await.expect("search");
+        took.push(one.elapsed());
+        assert!(!hits.is_empty(), "the book answers {}", question(i));
+    }
+    let wall = started.elapsed();
+    took.sort_unstable();
+    let at = |q: f64| took[((n as f64 * q) as usize).min(n - 1)];
+    println!(
+        "book search (full text, limit 10, snippets): {n} searches in {:.2} s = {:.0}/s, \
+         p50 {:.2} ms, p99 {:.2} ms",
+        wall.as_secs_f64(),
+        n as f64 / wall.as_secs_f64(),
+        at(0.50).as_secs_f64() * 1000.0,
+        at(0.99).as_secs_f64() * 1000.0
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let lessons: usize = arg("--lessons", "300").parse().expect("--lessons");
     let concurrency = arg("--concurrency", "4");
     let database = arg("--database", "sqlite");
     let redis = arg("--redis", "");
+    let searches: usize = arg("--searches", "2000").parse().expect("--searches");
 
     let book = tempfile::tempdir().expect("book folder");
     for i in 0..lessons {
@@ -140,6 +183,7 @@ async fn main() {
             report.status().as_str()
         );
     }
+    time_searches(&parts.search, searches).await;
     sync.close(Some(worker)).await;
     if let Some(name) = pg_name {
         let admin = sqlx::PgPool::connect(&database).await.expect("Postgres");

@@ -1,6 +1,6 @@
 //! Identity end to end: tokens from a fake SSO, opaque tokens, API keys, user isolation.
 
-mod api_keys;
+pub mod api_keys;
 mod hardening;
 mod isolation;
 mod preauth;

@@ -96,17 +96,18 @@ fn hybrid_model() -> Script {
     }
 }
 
-async fn hybrid_app(dir: &Path, model: &FakeModel) -> TestApp {
+/// The book synced with the fake embeddings model, on SQLite or on `database_url`.
+async fn hybrid_app(dir: &Path, model: &FakeModel, database_url: Option<&str>) -> TestApp {
     let base = model.base_url();
-    app_with_book(
-        dir,
-        &[
-            ("EMBEDDINGS_MODEL", "text-embedding-test"),
-            ("OPENAI_API_KEY", "sk-test"),
-            ("OPENAI_BASE_URL", &base),
-        ],
-    )
-    .await
+    let mut vars = vec![
+        ("EMBEDDINGS_MODEL", "text-embedding-test"),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", base.as_str()),
+    ];
+    if let Some(url) = database_url {
+        vars.push(("DATABASE_URL", url));
+    }
+    app_with_book(dir, &vars).await
 }
 
 #[tokio::test]
@@ -182,10 +183,23 @@ async fn the_query_and_limit_are_bounded() {
 
 #[tokio::test]
 async fn with_an_embeddings_model_a_passage_is_found_by_meaning_alone() {
+    found_by_meaning_alone(None).await;
+}
+
+#[tokio::test]
+async fn with_an_embeddings_model_a_passage_is_found_by_meaning_alone_on_postgres() {
+    let Some(admin) = crate::helpers::test_database_url().await else {
+        return;
+    };
+    let url = crate::helpers::fresh_postgres_database(&admin).await;
+    found_by_meaning_alone(Some(&url)).await;
+}
+
+async fn found_by_meaning_alone(database_url: Option<&str>) {
     // Arrange
     let model = crate::fake_model::start(hybrid_model()).await;
     let dir = tempfile::tempdir().unwrap();
-    let app = hybrid_app(dir.path(), &model).await;
+    let app = hybrid_app(dir.path(), &model, database_url).await;
 
     // Act
     let by_meaning = search(&app, "Which vehicle should I buy?").await;
@@ -217,7 +231,7 @@ async fn when_the_embeddings_model_fails_the_search_falls_back_to_full_text() {
     // Arrange: the model fails on any text holding "offline".
     let model = crate::fake_model::start(hybrid_model()).await;
     let dir = tempfile::tempdir().unwrap();
-    let app = hybrid_app(dir.path(), &model).await;
+    let app = hybrid_app(dir.path(), &model, None).await;
 
     // Act
     let answer = search(&app, "What does the agent loop do offline?").await;

@@ -1,6 +1,7 @@
 //! Learner progress and question analytics after a scripted class of students taught by the
 //! offline tutor, and the teach-mode hint after a wrong answer, on SQLite and Postgres.
 
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
 
 use crate::chatkit_client::{LESSON, assistant_text, lessons_dir};
@@ -146,8 +147,10 @@ fn section(report: &Value, index: u64) -> &Value {
 
 /// A class of four: a scout who finds the answers (answering A, skipping when wrong), an ace
 /// who answers every question right, a student who asks for a hint then skips the rest, and
-/// one who studies the lesson in two threads.
-async fn a_scripted_class_shows_in_progress_and_analytics(app: &TestApp) {
+/// one who studies the lesson in two threads. The analytics report of the lesson.
+async fn a_scripted_class_shows_in_progress_and_analytics(app: &TestApp) -> Value {
+    // Whole seconds: a database may store the time of a turn without its fraction.
+    let began = Utc::now().trunc_subsecs(0);
     // The scout.
     let (scout, _, _) = start(app, "scout").await;
     let mut key = Vec::new();
@@ -203,6 +206,14 @@ async fn a_scripted_class_shows_in_progress_and_analytics(app: &TestApp) {
     assert_eq!(record["right_first_try"], sections);
     assert_eq!(record["completed"], true);
     assert_eq!(record["threads"], 1);
+    let last = record["last_studied"].as_str().expect("last_studied");
+    let last = DateTime::parse_from_rfc3339(last)
+        .unwrap_or_else(|e| panic!("RFC 3339: {last}: {e}"))
+        .with_timezone(&Utc);
+    assert!(
+        began <= last && last <= Utc::now(),
+        "studied during the test, not in the future: {last} (began {began})"
+    );
 
     let (status, hinter_record) =
         get_as(app, "hinter", &format!("/v1/progress/lesson?path={LESSON}")).await;
@@ -258,6 +269,76 @@ async fn a_scripted_class_shows_in_progress_and_analytics(app: &TestApp) {
     assert_eq!(s1["skipped"], 2 - scout_first(1), "hinter, scout?");
     assert_eq!(s1["answered"], s1["first_try"]);
     assert_eq!(s1["feedback_negative"], 0);
+    report
+}
+
+/// A student's credential (an API key with only the `api` scope, made in the database at
+/// `url`) is refused the analytics with 403; a development user without one with 401.
+async fn a_student_key_is_refused_the_analytics(app: &TestApp, url: &str) {
+    let key = crate::auth::api_keys::create_key(url, "api").await;
+    let resp = app
+        .client
+        .get(app.url(&format!("/admin/analytics/questions?path={LESSON}")))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden", "{body}");
+    let (status, _) = get_as(app, "ace", "/admin/analytics/questions").await;
+    assert_eq!(
+        status, 401,
+        "a student of the development mode is no operator"
+    );
+}
+
+/// The cells of each line of a text table (cells are padded and set two spaces apart).
+fn cells(table: &str) -> Vec<Vec<String>> {
+    table
+        .lines()
+        .map(|line| {
+            line.split("  ")
+                .map(str::trim)
+                .filter(|cell| !cell.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+/// `report questions` on the database at `url` prints what the endpoint answered: `report`.
+async fn the_cli_prints_the_same_report(url: &str, report: &Value) {
+    let env = [("DATABASE_URL", url)];
+    let table = crate::cli::run(&["report", "questions", "--path", LESSON], &env).await;
+    assert_eq!(table.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("LESSON"), "{text}");
+    assert!(text.contains("4 student(s)"), "{text}");
+    let rows = cells(&text);
+    let column = |name: &str| rows[0].iter().position(|h| h == name).expect(name);
+    let first = rows
+        .iter()
+        .find(|r| r.first().map(String::as_str) == Some(LESSON) && r[1] == "0")
+        .unwrap_or_else(|| panic!("a row for section 0: {text}"));
+    assert_eq!(first.len(), rows[0].len(), "every cell filled: {text}");
+    let s0 = section(report, 0);
+    assert_eq!(first[column("STUDENTS")], "4", "{text}");
+    assert_eq!(first[column("ANSWERED")], s0["answered"].to_string());
+    let rate = s0["first_try_rate"].as_f64().expect("a rate");
+    assert_eq!(
+        first[column("FIRST-TRY")],
+        format!("{} ({:.0}%)", s0["first_try"], rate * 100.0),
+        "{text}"
+    );
+    assert_eq!(first[column("HINTS")], "1", "{text}");
+    assert_eq!(first[column("DOWN")], "1", "{text}");
+    let json = crate::cli::run(&["report", "questions", "--json"], &env).await;
+    let printed: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(printed["students"], 4, "{printed}");
+    assert_eq!(printed["sections"][0]["first_try"], s0["first_try"]);
+    let bad = crate::cli::run(&["report", "questions", "--path", "../x"], &env).await;
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 #[tokio::test]
@@ -277,26 +358,17 @@ async fn the_hint_after_a_wrong_answer_matches_the_reasked_question_on_postgres(
 #[tokio::test]
 async fn progress_and_analytics_reflect_a_scripted_class() {
     let (app, url) = spawn(false).await.unwrap();
-    a_scripted_class_shows_in_progress_and_analytics(&app).await;
-    // The command line prints the same report.
-    let env = [("DATABASE_URL", url.as_str())];
-    let table = crate::cli::run(&["report", "questions", "--path", LESSON], &env).await;
-    assert_eq!(table.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.starts_with("LESSON"), "{text}");
-    assert!(text.contains(LESSON), "{text}");
-    assert!(text.contains("4 student(s)"), "{text}");
-    let json = crate::cli::run(&["report", "questions", "--json"], &env).await;
-    let report: Value = serde_json::from_slice(&json.stdout).expect("JSON");
-    assert_eq!(report["students"], 4, "{report}");
-    let bad = crate::cli::run(&["report", "questions", "--path", "../x"], &env).await;
-    assert_eq!(bad.status.code(), Some(2));
+    let report = a_scripted_class_shows_in_progress_and_analytics(&app).await;
+    the_cli_prints_the_same_report(&url, &report).await;
+    a_student_key_is_refused_the_analytics(&app, &url).await;
 }
 
 #[tokio::test]
 async fn progress_and_analytics_reflect_a_scripted_class_on_postgres() {
-    let Some((app, _)) = spawn(true).await else {
+    let Some((app, url)) = spawn(true).await else {
         return;
     };
-    a_scripted_class_shows_in_progress_and_analytics(&app).await;
+    let report = a_scripted_class_shows_in_progress_and_analytics(&app).await;
+    the_cli_prints_the_same_report(&url, &report).await;
+    a_student_key_is_refused_the_analytics(&app, &url).await;
 }

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::chatkit_client::{LESSON, create_lesson_thread, message, spawn_tutor_app};
 
-fn sse_data(body: &str) -> Vec<(String, Value)> {
+/// The typed events of a REST mirror stream: `(event, data)`, keep-alive comments left out.
+pub fn sse_data(body: &str) -> Vec<(String, Value)> {
     body.split_terminator("\n\n")
         .filter(|f| !f.starts_with(':'))
         .map(|frame| {

@@ -1,6 +1,7 @@
 //! Daily token budgets on the running service: a spent budget refuses the next turn with 429
 //! `token_budget_exhausted` until the next UTC day, the headers and the status endpoint show
-//! it, the offline tutor is charged an estimate, and replicas sharing Redis share the budget.
+//! it, the offline tutor is charged an estimate, and replicas sharing Redis share the budget;
+//! the spent budget and the shared one on Postgres too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,10 @@ use study_mode_api::bootstrap::Application;
 
 use crate::chatkit_client::{LESSON, lessons_dir, message, sse_events};
 use crate::fake_model::{self, FakeModel, Script};
-use crate::helpers::{TestApp, pairs, spawn_built, test_config, test_redis_url};
+use crate::helpers::{
+    TestApp, fresh_postgres_database, pairs, spawn_built, test_config, test_database_url,
+    test_redis_url,
+};
 
 /// What the fake model reports per turn: 12 prompt + 7 completion tokens.
 const TURN_TOKENS: u64 = 19;
@@ -20,11 +24,20 @@ fn user() -> String {
     format!("budget-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A service on SQLite with the sample lessons, `extra` variables, and a handle on its budgets.
-async fn spawn(extra: &[(&str, &str)]) -> (TestApp, Arc<BudgetService>) {
+/// A fresh Postgres database for one test, or `None` without `TEST_DATABASE_URL` (a skip
+/// notice is printed then, a failure under CI).
+async fn postgres() -> Option<String> {
+    let admin = test_database_url().await?;
+    Some(fresh_postgres_database(&admin).await)
+}
+
+/// A service with the sample lessons on `database` (a fresh SQLite file when `None`), `extra`
+/// variables, and a handle on its budgets.
+async fn spawn(database: Option<&str>, extra: &[(&str, &str)]) -> (TestApp, Arc<BudgetService>) {
     let dir = tempfile::tempdir().expect("temporary folder");
-    let url = format!("sqlite://{}/app.sqlite?mode=rwc", dir.path().display());
-    let mut vars = pairs(&[("DATABASE_URL", &url), ("LESSONS_DIR", &lessons_dir())]);
+    let sqlite = format!("sqlite://{}/app.sqlite?mode=rwc", dir.path().display());
+    let url = database.unwrap_or(&sqlite);
+    let mut vars = pairs(&[("DATABASE_URL", url), ("LESSONS_DIR", &lessons_dir())]);
     vars.extend(pairs(extra));
     // Boxed: two services built in one test would not fit on a test thread's stack.
     let app = Box::pin(Application::build(test_config(vars)))
@@ -46,12 +59,13 @@ fn model_vars(model: &FakeModel) -> Vec<(&'static str, String)> {
 
 async fn spawn_with_model(
     model: &FakeModel,
+    database: Option<&str>,
     extra: &[(&str, &str)],
 ) -> (TestApp, Arc<BudgetService>) {
     let owned = model_vars(model);
     let mut vars: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     vars.extend_from_slice(extra);
-    spawn(&vars).await
+    spawn(database, &vars).await
 }
 
 async fn model() -> FakeModel {
@@ -120,9 +134,21 @@ async fn item_count(app: &TestApp, user: &str, thread_id: &str) -> usize {
 
 #[tokio::test]
 async fn a_spent_budget_refuses_the_next_turn_with_429_until_the_next_utc_day() {
+    a_spent_budget_refuses_until_the_next_day(None).await;
+}
+
+#[tokio::test]
+async fn a_spent_budget_refuses_the_next_turn_with_429_until_the_next_utc_day_on_postgres() {
+    let Some(url) = postgres().await else {
+        return;
+    };
+    a_spent_budget_refuses_until_the_next_day(Some(&url)).await;
+}
+
+async fn a_spent_budget_refuses_until_the_next_day(database: Option<&str>) {
     // Arrange: a budget of exactly one turn of the fake model
     let model = model().await;
-    let (app, budget) = spawn_with_model(&model, &[("TOKEN_BUDGET_FREE", "19")]).await;
+    let (app, budget) = spawn_with_model(&model, database, &[("TOKEN_BUDGET_FREE", "19")]).await;
     let who = user();
     let first = create(&app, &who).await;
     assert_eq!(header(&first, "x-tokenbudget-limit").as_deref(), Some("19"));
@@ -196,7 +222,7 @@ async fn a_spent_budget_refuses_the_next_turn_with_429_until_the_next_utc_day() 
 #[tokio::test]
 async fn the_rest_mirror_refuses_a_spent_budget_the_same_way() {
     let model = model().await;
-    let (app, _) = spawn_with_model(&model, &[("TOKEN_BUDGET_FREE", "10")]).await;
+    let (app, _) = spawn_with_model(&model, None, &[("TOKEN_BUDGET_FREE", "10")]).await;
     let who = user();
     let thread_id = finish(create(&app, &who).await).await;
     let resp = app
@@ -215,7 +241,7 @@ async fn the_rest_mirror_refuses_a_spent_budget_the_same_way() {
 
 #[tokio::test]
 async fn the_offline_tutor_reports_no_usage_and_is_charged_an_estimate() {
-    let (app, _) = spawn(&[("TOKEN_BUDGET_FREE", "1000000")]).await;
+    let (app, _) = spawn(None, &[("TOKEN_BUDGET_FREE", "1000000")]).await;
     let who = user();
     assert_eq!(status(&app, &who).await["token_budget"]["used"], 0);
     finish(create(&app, &who).await).await;
@@ -229,7 +255,7 @@ async fn the_offline_tutor_reports_no_usage_and_is_charged_an_estimate() {
 #[tokio::test]
 async fn an_unlimited_tier_gets_no_budget_headers_and_still_sees_its_use() {
     let model = model().await;
-    let (app, _) = spawn_with_model(&model, &[("TOKEN_BUDGET_FREE", "unlimited")]).await;
+    let (app, _) = spawn_with_model(&model, None, &[("TOKEN_BUDGET_FREE", "unlimited")]).await;
     let who = user();
     let resp = create(&app, &who).await;
     assert!(header(&resp, "x-tokenbudget-limit").is_none());
@@ -253,10 +279,12 @@ async fn redis_ready(app: &TestApp) {
     }
 }
 
-/// Run on a thread of its own with an 8 MiB stack: with Redis, a request's future is deeper
-/// than a debug build's 2 MiB test thread holds (the quota tests with Redis hit it too).
-#[test]
-fn replicas_sharing_redis_share_one_budget() {
+/// Runs `test` on a thread of its own with an 8 MiB stack: with Redis, a request's future is
+/// deeper than a debug build's 2 MiB test thread holds (the quota tests with Redis hit it too).
+fn on_a_large_stack<F>(test: impl FnOnce() -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()>,
+{
     std::thread::Builder::new()
         .stack_size(8 << 20)
         .spawn(|| {
@@ -264,14 +292,30 @@ fn replicas_sharing_redis_share_one_budget() {
                 .enable_all()
                 .build()
                 .expect("runtime")
-                .block_on(shared_budget())
+                .block_on(test());
         })
         .expect("test thread")
         .join()
         .expect("the test passes");
 }
 
-async fn shared_budget() {
+/// Each replica on a database of its own: the budget is shared through Redis alone.
+#[test]
+fn replicas_sharing_redis_share_one_budget() {
+    on_a_large_stack(|| shared_budget(None));
+}
+
+/// Both replicas on one Postgres database, as deployed.
+#[test]
+fn replicas_sharing_redis_and_postgres_share_one_budget() {
+    on_a_large_stack(|| async {
+        if let Some(url) = postgres().await {
+            shared_budget(Some(&url)).await;
+        }
+    });
+}
+
+async fn shared_budget(database: Option<&str>) {
     let Some(redis) = test_redis_url().await else {
         return;
     };
@@ -284,15 +328,21 @@ async fn shared_budget() {
         ("RATE_LIMIT_CHAT_FREE", "unlimited"),
         ("RATE_LIMIT_API_FREE", "unlimited"),
     ];
-    let (a, _) = spawn_with_model(&model, &shared).await;
-    let (b, _) = spawn_with_model(&model, &shared).await;
+    let (a, _) = spawn_with_model(&model, database, &shared).await;
+    let (b, _) = spawn_with_model(&model, database, &shared).await;
     redis_ready(&a).await;
     redis_ready(&b).await;
     let who = user();
-    finish(create(&a, &who).await).await;
+    let thread_id = finish(create(&a, &who).await).await;
     assert_eq!(status(&b, &who).await["token_budget"]["used"], TURN_TOKENS);
     let refused = create(&b, &who).await;
     assert_eq!(refused.status(), 429, "charged on the other replica");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "token_budget_exhausted");
+    if database.is_some() {
+        // One database: the thread begun on one replica goes on on the other, refused too.
+        let refused = send(&b, &who, &thread_id).await;
+        assert_eq!(refused.status(), 429);
+        assert_eq!(item_count(&b, &who, &thread_id).await, 2, "nothing stored");
+    }
 }

@@ -269,6 +269,31 @@ fn complete_summarises_every_chunk_title_and_asks_nothing() {
     );
 }
 
+#[test]
+fn complete_suggests_the_next_lesson_when_there_is_one() {
+    let mut c = ctx(TeachAction::Complete);
+    let without = teach_prompt(&c, &[], 1_000, 500);
+    c.next_lesson = Some(crate::domain::tutor::NextLesson {
+        title: "Iterators".to_string(),
+        path: "02-Rust/03-iterators".to_string(),
+    });
+    let with = teach_prompt(&c, &[], 1_000, 500);
+    assert!(!system(&without).contains("next lesson"));
+    assert!(
+        system(&with).contains(
+            "Then suggest the next lesson of the book, \"Iterators\" (02-Rust/03-iterators)"
+        ),
+        "{}",
+        system(&with)
+    );
+    assert!(system(&with).contains("Do not ask a question"));
+    c.action = Some(TeachAction::Teach { chunk: 1 });
+    assert!(
+        !system(&teach_prompt(&c, &[], 1_000, 500)).contains("Iterators"),
+        "only once the lesson is finished"
+    );
+}
+
 fn source(number: u32, lesson: &str, text: &str) -> crate::domain::tutor::SourcePassage {
     crate::domain::tutor::SourcePassage {
         number,

@@ -10,7 +10,7 @@ use crate::helpers::TestApp;
 const ADMIN_SECRET: &str = "operator-secret-0123456789";
 
 /// `keys create` against the service's database: the printed key.
-async fn create_key(database_url: &str, scopes: &str) -> String {
+pub async fn create_key(database_url: &str, scopes: &str) -> String {
     let out = run(
         &[
             "keys", "create", "--name", "ci", "--scopes", scopes, "--tier", "premium",

@@ -3,6 +3,7 @@
 //! with the new study state in one transaction — even when the client has gone away.
 //! This file starts turns; the turn itself runs in [`run`].
 
+mod actions;
 mod commit;
 mod ground;
 mod pending;
@@ -233,96 +234,6 @@ impl StudyService {
             guard,
         };
         self.spawn(prefix, job)
-    }
-
-    /// `threads.retry_after_item`: drop everything after a user message and answer it again.
-    ///
-    /// # Errors
-    /// 404 thread or item, 400 when the item is not a user message, 409 turn in progress, 429
-    /// token budget spent — before anything is deleted.
-    #[tracing::instrument(name = "tutoring.turn", skip_all, fields(mode = tracing::field::Empty, outcome = tracing::field::Empty))]
-    pub async fn retry_after(
-        self: &Arc<Self>,
-        who: &Principal,
-        thread_id: &str,
-        item_id: &str,
-        ctx: TurnContext,
-    ) -> Result<PendingTurn, StudyError> {
-        id("thread_id", thread_id)?;
-        id("item_id", item_id)?;
-        let thread = self
-            .store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
-        let user_item = self
-            .store
-            .get_item(&who.user_id, thread_id, item_id)
-            .await
-            .map_err(|e| StudyError::from_store(e, StudyError::ItemNotFound))?;
-        let ItemKind::UserMessage { hidden, .. } = &user_item.kind else {
-            return Err(StudyError::Invalid(
-                "item_id must name a user message".into(),
-            ));
-        };
-        let auto_start = *hidden;
-        let path = lesson_of(&thread, &ctx)?;
-        let budget = self.ensure_token_budget(who).await?;
-        let guard = self.lock(&thread.id).await?;
-        let lesson = self.load_lesson(who, &path).await?;
-        let job = TurnJob {
-            who: who.clone(),
-            thread,
-            user_item,
-            lesson,
-            ctx,
-            auto_start,
-            fresh: false,
-            guard,
-        };
-        let item_id = item_id.to_string();
-        Ok(self.pending(who, budget, Start::Retry { job, item_id }))
-    }
-
-    /// `threads.add_client_tool_output`: accepted; no client tools exist, so the turn ends.
-    ///
-    /// # Errors
-    /// 404 thread.
-    pub async fn client_tool_output(
-        &self,
-        who: &Principal,
-        thread_id: &str,
-    ) -> Result<TurnStream, StudyError> {
-        id("thread_id", thread_id)?;
-        self.store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
-        Ok(futures::stream::iter(vec![TurnEvent::StreamOptions]).boxed())
-    }
-
-    /// `threads.custom_action`: the tutor has no widgets, so every action is unsupported.
-    ///
-    /// # Errors
-    /// 404 thread.
-    pub async fn custom_action(
-        &self,
-        who: &Principal,
-        thread_id: &str,
-    ) -> Result<TurnStream, StudyError> {
-        id("thread_id", thread_id)?;
-        self.store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
-        let events = vec![
-            TurnEvent::StreamOptions,
-            TurnEvent::Error {
-                message: Some("Custom actions are not supported by the tutor.".into()),
-                allow_retry: false,
-            },
-        ];
-        Ok(futures::stream::iter(events).boxed())
     }
 
     /// Takes the thread's turn lock. A lock whose holder died frees itself within the lock's

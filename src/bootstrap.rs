@@ -350,6 +350,9 @@ pub fn install_tls_provider() {
 
 fn tutor_model(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn TutorModel>> {
     let tutor = &config.tutor;
+    // Registered with every tutor, at zero with the offline one: the dashboard's model panels
+    // read "0 requests", not "no data".
+    let model_metrics = ModelMetrics::new(Some(metrics.registry()));
     let Some(key) = &tutor.openai_api_key else {
         tracing::info!(
             "tutor: offline (OPENAI_API_KEY is not set); it teaches from the lesson text"
@@ -368,7 +371,7 @@ fn tutor_model(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn Tut
         http_version: tutor.http_version,
         streams_per_connection: tutor.streams_per_connection,
     })?
-    .with_metrics(ModelMetrics::new(Some(metrics.registry())));
+    .with_metrics(model_metrics);
     Ok(Arc::new(model))
 }
 

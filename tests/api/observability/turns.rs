@@ -1,0 +1,53 @@
+//! Turns counted by outcome, lock conflicts, and what a refused credential adds.
+
+use super::value;
+use crate::fake_model::{self, Script};
+use crate::helpers::{pairs, spawn_app_with};
+
+#[tokio::test]
+async fn a_second_message_during_a_turn_counts_a_lock_conflict_and_auth_failures_count_by_kind() {
+    let model = fake_model::start(Script {
+        deltas: vec!["Slow ".into(), "answer.".into()],
+        delay: std::time::Duration::from_millis(400),
+        ..Script::default()
+    })
+    .await;
+    let app = spawn_app_with(pairs(&[
+        ("LESSONS_DIR", &crate::chatkit_client::lessons_dir()),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", &model.base_url()),
+        ("MODEL_TIMEOUT_SECS", "10"),
+    ]))
+    .await;
+    let (thread_id, _) = app.start_thread("student-lock", "First").await;
+    let body = |text: &str| serde_json::json!({"type":"threads.add_user_message","params":{"thread_id":thread_id,"input":crate::chatkit_client::message(text)}});
+    // A turn streams (slowly); a second message on the thread meanwhile is refused.
+    let running = app.chatkit_as("student-lock", body("Second"), "").await;
+    assert_eq!(running.status(), 200);
+    let refused = app.chatkit_as("student-lock", body("Third"), "").await;
+    assert_eq!(refused.status(), 409);
+    drop(running.text().await);
+    // A bearer token nothing here accepts is a 401, counted as an invalid opaque token.
+    let denied = app
+        .client
+        .post(app.url("/chatkit"))
+        .bearer_auth("not-a-token")
+        .json(&body("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(value(&text, "tutoring_turn_lock_conflicts_total "), 1.0);
+    assert_eq!(
+        value(
+            &text,
+            r#"auth_attempts_total{kind="opaque",outcome="invalid"}"#
+        ),
+        1.0
+    );
+    assert!(
+        !text.contains("not-a-token") && !text.contains("student-lock"),
+        "no client text in labels"
+    );
+}

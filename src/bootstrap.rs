@@ -87,19 +87,7 @@ impl Application {
         if let Some(redis) = &redis {
             redis.health().register(metrics.registry());
         }
-        let probe_db = db.clone();
-        metrics.set_pool_probe(move || {
-            let s = probe_db.pool_stats();
-            let in_use = i64::from(s.size.saturating_sub(s.idle));
-            PoolSample {
-                in_use,
-                idle: i64::from(s.idle),
-                waiting: (s.operations - in_use).max(0),
-                max: i64::from(s.max),
-                saturated: s.saturated,
-                acquire_timeouts: s.acquire_timeouts,
-            }
-        });
+        metrics.set_pool_probe(pool_probe(&db));
 
         let mut deps = vec![Dependency {
             name: "database",
@@ -122,7 +110,8 @@ impl Application {
             .context("listener has a socket address")?;
         let leases = turn_lock(&config, &db, addr.port(), &metrics).await;
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
-        let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
+        let sync =
+            sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone(), &metrics).await?;
         sync.queue.sample_depth(metrics.registry());
         let sql_threads = Arc::new(SqlThreadStore::new(db.clone()));
         let (threads, user_data) = threads::stores(
@@ -283,6 +272,23 @@ impl Application {
         }
         tracing::info!("study-mode-api stopped");
         result
+    }
+}
+
+/// Samples `db`'s pool for `db_pool_*` at scrape time.
+fn pool_probe(db: &Database) -> impl Fn() -> PoolSample + Send + Sync + 'static {
+    let db = db.clone();
+    move || {
+        let s = db.pool_stats();
+        let in_use = i64::from(s.size.saturating_sub(s.idle));
+        PoolSample {
+            in_use,
+            idle: i64::from(s.idle),
+            waiting: (s.operations - in_use).max(0),
+            max: i64::from(s.max),
+            saturated: s.saturated,
+            acquire_timeouts: s.acquire_timeouts,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! and book-sync tasks are counted with closed-set labels.
 
 mod dashboard;
+mod jobs;
 mod turns;
 
 use std::collections::{BTreeMap, BTreeSet};

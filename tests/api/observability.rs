@@ -3,6 +3,7 @@
 //! (`deploy/prometheus/alerts.yaml`) query, and turns, model requests, quotas, authentication
 //! and book-sync tasks are counted with closed-set labels.
 
+mod auth;
 mod dashboard;
 mod jobs;
 mod turns;

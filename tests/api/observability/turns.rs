@@ -1,6 +1,6 @@
 //! Turns counted by outcome, lock conflicts, and what a refused credential adds.
 
-use super::value;
+use super::{total, value};
 use crate::fake_model::{self, Script};
 use crate::helpers::{pairs, spawn_app_with};
 
@@ -27,7 +27,7 @@ async fn a_second_message_during_a_turn_counts_a_lock_conflict_and_auth_failures
     let refused = app.chatkit_as("student-lock", body("Third"), "").await;
     assert_eq!(refused.status(), 409);
     drop(running.text().await);
-    // A bearer token nothing here accepts is a 401, counted as an invalid opaque token.
+    // A bearer token nothing here accepts is a 401, counted as an opaque token not accepted here.
     let denied = app
         .client
         .post(app.url("/chatkit"))
@@ -40,9 +40,14 @@ async fn a_second_message_during_a_turn_counts_a_lock_conflict_and_auth_failures
     let text = app.get("/metrics").await.text().await.unwrap();
     assert_eq!(value(&text, "tutoring_turn_lock_conflicts_total "), 1.0);
     assert_eq!(
-        value(
+        total(
             &text,
-            r#"auth_attempts_total{kind="opaque",outcome="invalid"}"#
+            "auth_attempts_total",
+            &[
+                ("kind", "opaque"),
+                ("outcome", "invalid"),
+                ("reason", "not_accepted")
+            ]
         ),
         1.0
     );

@@ -6,13 +6,16 @@
 mod auth;
 mod dashboard;
 mod jobs;
+mod model;
+mod quotas;
 mod turns;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 
-use crate::helpers::TestApp;
+use crate::fake_model::FakeModel;
+use crate::helpers::{TestApp, pairs, spawn_app_with};
 
 /// One sample of a Prometheus text exposition.
 struct Sample {
@@ -85,6 +88,36 @@ async fn scrape(app: &TestApp) -> String {
     let response = app.get("/metrics").await;
     assert_eq!(response.status(), 200);
     response.text().await.unwrap()
+}
+
+/// Scrapes until the samples of `name` with `labels` total `want` (a turn is counted when it
+/// ends, after its stream); fails after 30 s.
+async fn scrape_until(app: &TestApp, name: &str, labels: &[(&str, &str)], want: f64) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = scrape(app).await;
+        let seen = total(&text, name, labels);
+        if seen == want {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}{labels:?} stayed at {seen}, not {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A service tutoring with `model` (the sample lessons, SQLite).
+async fn spawn_with_model(model: &FakeModel) -> TestApp {
+    spawn_app_with(pairs(&[
+        ("LESSONS_DIR", &crate::chatkit_client::lessons_dir()),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("OPENAI_BASE_URL", &model.base_url()),
+        ("MODEL_TIMEOUT_SECS", "10"),
+        ("TUTOR_MODEL_TEACH", "teach-model-1"),
+    ]))
+    .await
 }
 
 #[test]

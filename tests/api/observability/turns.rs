@@ -1,6 +1,11 @@
 //! Turns counted by outcome, lock conflicts, and what a refused credential adds.
 
-use super::{total, value};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{scrape_until, spawn_with_model, total, value};
+use crate::chatkit_client::{LESSON, message};
 use crate::fake_model::{self, Script};
 use crate::helpers::{pairs, spawn_app_with};
 
@@ -55,4 +60,42 @@ async fn a_second_message_during_a_turn_counts_a_lock_conflict_and_auth_failures
         !text.contains("not-a-token") && !text.contains("student-lock"),
         "no client text in labels"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_answer_counts_the_turn_as_client_gone_and_its_stream_closed() {
+    // Arrange: a model slow enough that the answer is still coming when the client leaves.
+    let model = fake_model::start(Script {
+        deltas: ["One ", "word ", "at ", "a ", "time."]
+            .map(String::from)
+            .to_vec(),
+        delay: Duration::from_millis(300),
+        ..Script::default()
+    })
+    .await;
+    let app = spawn_with_model(&model).await;
+    let body = json!({"type":"threads.create","params":{"input": message("Hi")}});
+
+    // Act: read the start of the stream, then hang up.
+    let mut resp = app
+        .chatkit_as("student-gone", body, &format!("?lesson_path={LESSON}"))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let first = resp.chunk().await.unwrap().expect("the stream starts");
+    assert!(!first.is_empty());
+    drop(resp);
+
+    // Assert: the turn ends as client_gone (its answer stored all the same), no stream open.
+    let text = scrape_until(
+        &app,
+        "tutoring_turns_total",
+        &[("mode", "teach"), ("outcome", "client_gone")],
+        1.0,
+    )
+    .await;
+    assert_eq!(
+        total(&text, "tutoring_turns_total", &[("outcome", "completed")]),
+        0.0
+    );
+    assert_eq!(total(&text, "tutoring_streams_open", &[]), 0.0);
 }

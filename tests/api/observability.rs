@@ -7,6 +7,7 @@ mod auth;
 mod dashboard;
 mod jobs;
 mod model;
+mod promql;
 mod quotas;
 mod turns;
 

@@ -1,54 +1,12 @@
 //! The dashboard and the alert rules query only series and labels `/metrics` has.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use regex::Regex;
-
-use super::{exposed, value};
+use super::promql::{LabelUse, label_uses, metric_names};
+use super::{exposed, samples, value};
 use crate::chatkit_client::assistant_text;
 use crate::fake_model::{self, Script};
 use crate::helpers::{pairs, spawn_app_with, test_redis_url};
-
-/// Words of PromQL that look like metric names but are not.
-const KEYWORDS: [&str; 12] = [
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "and",
-    "or",
-    "unless",
-    "offset",
-    "le",
-];
-
-/// The metric names a PromQL expression reads (functions, labels, strings and Grafana variables
-/// left out).
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    let strings = Regex::new(r#""(?:[^"\\]|\\.)*""#).unwrap();
-    let variables = Regex::new(r"\$\{?\w+\}?").unwrap();
-    let braces = Regex::new(r"\{[^}]*\}").unwrap();
-    let ranges = Regex::new(r"\[[^\]]*\]").unwrap();
-    let groupings =
-        Regex::new(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)").unwrap();
-    let identifier = Regex::new(r"[A-Za-z_:][A-Za-z0-9_:]*(\s*\()?").unwrap();
-    let expr = strings.replace_all(expr, "");
-    let expr = variables.replace_all(&expr, "");
-    let expr = braces.replace_all(&expr, " ");
-    let expr = ranges.replace_all(&expr, " ");
-    let expr = groupings.replace_all(&expr, " ");
-    identifier
-        .captures_iter(&expr)
-        .filter(|c| c.get(1).is_none()) // a function call
-        .map(|c| c[0].trim().to_string())
-        .filter(|name| !KEYWORDS.contains(&name.as_str()))
-        .filter(|name| !name.chars().next().unwrap().is_ascii_digit())
-        .filter(|name| !["e", "inf", "nan"].contains(&name.to_lowercase().as_str()))
-        .collect()
-}
 
 fn dashboard_exprs() -> Vec<String> {
     let text = std::fs::read_to_string(concat!(
@@ -117,14 +75,61 @@ fn alert_exprs() -> Vec<String> {
     exprs
 }
 
+/// Labels whose values come from traffic (which routes were called, which statuses answered),
+/// not from a closed set created at zero: their names are checked, their values are not.
+const TRAFFIC_LABELS: [(&str, &str); 2] = [
+    ("http_requests_total", "route"),
+    ("http_requests_total", "status"),
+];
+
+/// The label uses `text` does not satisfy: a label its metric does not have, or a value it never
+/// takes. Metrics absent from `text` are left to the name check.
+fn wrong_labels<'a>(text: &str, uses: &'a BTreeSet<LabelUse>) -> Vec<&'a LabelUse> {
+    let mut labels: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for sample in samples(text) {
+        let of_metric = labels.entry(sample.name).or_default();
+        for (label, value) in sample.labels {
+            of_metric.entry(label).or_default().insert(value);
+        }
+    }
+    uses.iter()
+        .filter(|u| {
+            let Some(of_metric) = labels.get(&u.metric) else {
+                return false;
+            };
+            let Some(seen) = of_metric.get(&u.label) else {
+                return true;
+            };
+            let traffic = TRAFFIC_LABELS.contains(&(u.metric.as_str(), u.label.as_str()));
+            !traffic && u.values.iter().flatten().any(|value| !seen.contains(value))
+        })
+        .collect()
+}
+
 #[test]
-fn promql_names_are_found_and_functions_labels_and_strings_are_not() {
-    let names = metric_names(
-        r#"histogram_quantile(0.99, sum by (le, mode) (rate(a_seconds_bucket{job=~"$job",x="y_z"}[$__rate_interval]))) / clamp_min(sum(b_total), 1e-9) > 0.1 and on(instance) c"#,
-    );
+fn a_label_the_series_lacks_or_a_value_it_never_takes_is_wrong() {
+    let text = "a_total{kind=\"x\"} 1\nhttp_requests_total{route=\"r\",status=\"200\"} 1\n";
+    let use_of = |metric: &str, label: &str, values: Option<&[&str]>| LabelUse {
+        metric: metric.into(),
+        label: label.into(),
+        values: values.map(|v| v.iter().map(|s| s.to_string()).collect()),
+    };
+    let uses: BTreeSet<LabelUse> = [
+        use_of("a_total", "kind", Some(&["x"])),
+        use_of("a_total", "kind", Some(&["x", "y"])),
+        use_of("a_total", "reason", None),
+        use_of("b_total", "kind", None),
+        use_of("http_requests_total", "status", Some(&["503"])),
+    ]
+    .into_iter()
+    .collect();
+    let wrong: Vec<_> = wrong_labels(text, &uses).into_iter().cloned().collect();
     assert_eq!(
-        names.into_iter().collect::<Vec<_>>(),
-        ["a_seconds_bucket", "b_total", "c"]
+        wrong,
+        [
+            use_of("a_total", "kind", Some(&["x", "y"])),
+            use_of("a_total", "reason", None),
+        ]
     );
 }
 
@@ -169,6 +174,23 @@ async fn after_a_turn_metrics_has_every_series_the_dashboard_and_the_alerts_use(
     assert!(missing.is_empty(), "not on /metrics: {missing:?}");
     assert!(wanted.contains("tutoring_turns_total"));
     assert!(wanted.contains("gen_ai_server_time_to_first_token_seconds_bucket"));
+
+    // And every label they read is on those series, with the values they match on.
+    let uses: BTreeSet<LabelUse> = dashboard_exprs()
+        .iter()
+        .chain(alert_exprs().iter())
+        .flat_map(|expr| label_uses(expr))
+        .collect();
+    let wrong = wrong_labels(&text, &uses);
+    assert!(wrong.is_empty(), "labels not on /metrics: {wrong:#?}");
+    assert!(
+        uses.iter()
+            .any(|u| u.metric == "auth_attempts_total" && u.label == "reason")
+    );
+    assert!(
+        uses.iter()
+            .any(|u| u.metric == "study_job_tasks_total" && u.label == "outcome")
+    );
 
     // And the turn is counted, with the model's reported tokens under the configured name.
     assert_eq!(

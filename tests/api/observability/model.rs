@@ -83,3 +83,24 @@ async fn a_model_that_refuses_the_request_ends_the_turn_as_a_model_error_without
     );
     assert_eq!(total(&text, "tutoring_streams_open", &[]), 0.0);
 }
+
+#[tokio::test]
+async fn with_the_offline_tutor_the_model_series_exist_at_zero() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::pairs(&[(
+        "LESSONS_DIR",
+        &crate::chatkit_client::lessons_dir(),
+    )]))
+    .await;
+    let text = scrape(&app).await;
+    for status in ["ok", "rate_limited", "server_error", "timeout"] {
+        assert_eq!(
+            total(
+                &text,
+                "tutoring_model_requests_total",
+                &[("status", status)]
+            ),
+            0.0
+        );
+    }
+    assert_eq!(total(&text, "tutoring_model_retries_total", &[]), 0.0);
+}

@@ -86,19 +86,7 @@ impl Application {
         if let Some(redis) = &redis {
             redis.health().register(metrics.registry());
         }
-        let probe_db = db.clone();
-        metrics.set_pool_probe(move || {
-            let s = probe_db.pool_stats();
-            let in_use = i64::from(s.size.saturating_sub(s.idle));
-            PoolSample {
-                in_use,
-                idle: i64::from(s.idle),
-                waiting: (s.operations - in_use).max(0),
-                max: i64::from(s.max),
-                saturated: s.saturated,
-                acquire_timeouts: s.acquire_timeouts,
-            }
-        });
+        metrics.set_pool_probe(pool_probe(&db));
 
         let mut deps = vec![Dependency {
             name: "database",
@@ -121,7 +109,8 @@ impl Application {
             .context("listener has a socket address")?;
         let leases = turn_lock(&config, &db, addr.port(), &metrics).await;
         let lessons = lesson_service(&config, redis.as_ref(), &metrics).await?;
-        let sync = sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone()).await?;
+        let sync =
+            sync::sync_parts(&config, &db, redis.as_ref(), lessons.clone(), &metrics).await?;
         sync.queue.sample_depth(metrics.registry());
         let sql_threads = Arc::new(SqlThreadStore::new(db.clone()));
         let (threads, user_data) = threads::stores(
@@ -285,6 +274,23 @@ impl Application {
     }
 }
 
+/// Samples `db`'s pool for `db_pool_*` at scrape time.
+fn pool_probe(db: &Database) -> impl Fn() -> PoolSample + Send + Sync + 'static {
+    let db = db.clone();
+    move || {
+        let s = db.pool_stats();
+        let in_use = i64::from(s.size.saturating_sub(s.idle));
+        PoolSample {
+            in_use,
+            idle: i64::from(s.idle),
+            waiting: (s.operations - in_use).max(0),
+            max: i64::from(s.max),
+            saturated: s.saturated,
+            acquire_timeouts: s.acquire_timeouts,
+        }
+    }
+}
+
 /// Quotas: Redis shared by every replica when configured, with the in-process limiter as the
 /// floor while Redis fails; else in process only.
 fn quota_service(
@@ -349,6 +355,9 @@ pub fn install_tls_provider() {
 
 fn tutor_model(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn TutorModel>> {
     let tutor = &config.tutor;
+    // Registered with every tutor, at zero with the offline one: the dashboard's model panels
+    // read "0 requests", not "no data".
+    let model_metrics = ModelMetrics::new(Some(metrics.registry()));
     let Some(key) = &tutor.openai_api_key else {
         tracing::info!(
             "tutor: offline (OPENAI_API_KEY is not set); it teaches from the lesson text"
@@ -367,7 +376,7 @@ fn tutor_model(config: &Config, metrics: &Metrics) -> anyhow::Result<Arc<dyn Tut
         http_version: tutor.http_version,
         streams_per_connection: tutor.streams_per_connection,
     })?
-    .with_metrics(ModelMetrics::new(Some(metrics.registry())));
+    .with_metrics(model_metrics);
     Ok(Arc::new(model))
 }
 

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, RwLock};
 
-use crate::domain::ports::{AuthError, TokenVerifier};
+use crate::domain::ports::{AuthError, InvalidReason, TokenVerifier};
 use crate::domain::principal::IdentityClaims;
 use crate::domain::principal::Principal;
 use rules::{
@@ -128,8 +128,8 @@ impl std::fmt::Debug for JwksVerifier {
     }
 }
 
-fn invalid(reason: &str) -> AuthError {
-    AuthError::Invalid(reason.to_string())
+fn invalid(reason: InvalidReason, message: &str) -> AuthError {
+    AuthError::invalid(reason, message)
 }
 
 impl JwksVerifier {
@@ -191,7 +191,7 @@ impl JwksVerifier {
         let set = self.key_set(true).await?;
         select(&set, kid)
             .cloned()
-            .ok_or_else(|| invalid("unknown signing key"))
+            .ok_or_else(|| invalid(InvalidReason::UnknownKey, "unknown signing key"))
     }
 
     /// The cached key set, fetched when absent, expired, or (`unknown_kid`) possibly rotated.
@@ -347,7 +347,7 @@ impl TokenVerifier for JwksVerifier {
             return Err(AuthError::Missing);
         }
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(invalid("token too large"));
+            return Err(invalid(InvalidReason::TooLarge, "token too large"));
         }
         let fingerprint: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some((principal, exp)) = self.verified.get(&fingerprint) {
@@ -357,23 +357,35 @@ impl TokenVerifier for JwksVerifier {
             }
             self.verified.invalidate(&fingerprint);
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed token"))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid(InvalidReason::Malformed, "malformed token"))?;
         let alg = header.alg;
         if family_of(alg).is_none() || !self.settings.algorithms.contains(&alg) {
-            return Err(invalid("algorithm not allowed"));
+            return Err(invalid(
+                InvalidReason::WrongAlgorithm,
+                "algorithm not allowed",
+            ));
         }
         if let Some(kid) = &header.kid
             && !valid_kid(kid)
         {
-            return Err(invalid("malformed token"));
+            return Err(invalid(InvalidReason::Malformed, "malformed token"));
         }
         let jwk = self.key_for(header.kid.as_deref()).await?;
         if !key_allows(&jwk, alg) {
-            return Err(invalid("algorithm not allowed"));
+            return Err(invalid(
+                InvalidReason::WrongAlgorithm,
+                "algorithm not allowed",
+            ));
         }
-        let key = DecodingKey::from_jwk(&jwk).map_err(|_| invalid("unknown signing key"))?;
-        let data = jsonwebtoken::decode::<Verified>(token, &key, &self.validation(alg))
-            .map_err(|err| invalid(reason(err.kind())))?;
+        let key = DecodingKey::from_jwk(&jwk)
+            .map_err(|_| invalid(InvalidReason::UnknownKey, "unknown signing key"))?;
+        let data = jsonwebtoken::decode::<Verified>(token, &key, &self.validation(alg)).map_err(
+            |err| {
+                let (reason, message) = reason(err.kind());
+                invalid(reason, message)
+            },
+        )?;
         check_issuer(data.claims.iss.as_ref(), self.settings.issuer.as_deref())?;
         check_audience(data.claims.aud.as_ref(), self.settings.audience.as_deref())?;
         let exp = data.claims.exp;

@@ -16,7 +16,7 @@ use reqwest::{Client, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::jwks::{CONNECT_TIMEOUT, MAX_TOKEN_BYTES, TOTAL_TIMEOUT};
-use crate::domain::ports::{AuthError, TokenVerifier};
+use crate::domain::ports::{AuthError, InvalidReason, TokenVerifier};
 use crate::domain::principal::{IdentityClaims, Principal};
 use crate::flight::Flights;
 
@@ -45,7 +45,7 @@ pub struct UserinfoVerifier {
     client: Client,
     url: String,
     cache: Cache<TokenKey, Principal>,
-    refused: Cache<TokenKey, Arc<str>>,
+    refused: Cache<TokenKey, (InvalidReason, Arc<str>)>,
     /// Lookups in progress, by token key: concurrent callers of one token share one.
     flights: Flights<TokenKey, Lookup>,
 }
@@ -98,8 +98,8 @@ impl UserinfoVerifier {
                 let answer = self.lookup(token).await;
                 match &answer {
                     Ok(principal) => self.cache.insert(key, principal.clone()),
-                    Err(AuthError::Invalid(reason)) => {
-                        self.refused.insert(key, reason.as_str().into());
+                    Err(AuthError::Invalid(reason, message)) => {
+                        self.refused.insert(key, (*reason, message.as_str().into()));
                     }
                     Err(_) => {}
                 }
@@ -123,8 +123,9 @@ impl UserinfoVerifier {
         match response.status() {
             StatusCode::OK => {}
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                return Err(AuthError::Invalid(
-                    "token not recognised by the identity provider".into(),
+                return Err(AuthError::invalid(
+                    InvalidReason::NotRecognised,
+                    "token not recognised by the identity provider",
                 ));
             }
             other => return Err(unavailable(&format!("status {other}"))),
@@ -139,7 +140,7 @@ impl UserinfoVerifier {
         let claims: IdentityClaims = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
         claims
             .into_principal()
-            .map_err(|reason| AuthError::Invalid(reason.into()))
+            .map_err(|message| AuthError::invalid(InvalidReason::MissingClaim, message))
     }
 }
 
@@ -150,14 +151,17 @@ impl TokenVerifier for UserinfoVerifier {
             return Err(AuthError::Missing);
         }
         if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::Invalid("token too large".into()));
+            return Err(AuthError::invalid(
+                InvalidReason::TooLarge,
+                "token too large",
+            ));
         }
         let key: TokenKey = Sha256::digest(token.as_bytes()).into();
         if let Some(principal) = self.cache.get(&key) {
             return Ok(principal);
         }
-        if let Some(reason) = self.refused.get(&key) {
-            return Err(AuthError::Invalid(reason.to_string()));
+        if let Some((reason, message)) = self.refused.get(&key) {
+            return Err(AuthError::invalid(reason, message.as_ref()));
         }
         self.shared_lookup(key, token).await
     }

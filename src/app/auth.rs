@@ -6,7 +6,7 @@
 
 mod metrics;
 
-pub use metrics::{AuthKind, AuthMetrics, AuthOutcome};
+pub use metrics::{AuthKind, AuthMetrics, AuthOutcome, AuthReason};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use moka::sync::Cache;
 use super::identity::tokens::LocalVerifier;
 use super::preauth::PreauthLimiter;
 use crate::domain::api_key::{ADMIN_SCOPE, parse_key};
-use crate::domain::ports::{ApiKeyStore, AuthError, StoreError, TokenVerifier};
+use crate::domain::ports::{ApiKeyStore, AuthError, InvalidReason, StoreError, TokenVerifier};
 use crate::domain::principal::{MAX_TOKEN_BYTES, Principal};
 
 /// `last_used_at` of a key is written at most once per this interval (per process).
@@ -212,10 +212,17 @@ impl Authenticator {
             return Err(AuthError::Missing);
         }
         if value.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::Invalid("token too large".into()));
+            return Err(AuthError::invalid(
+                InvalidReason::TooLarge,
+                "token too large",
+            ));
         }
-        let not_configured =
-            |what: &str| AuthError::Invalid(format!("{what} are not accepted here"));
+        let not_configured = |what: &str| {
+            AuthError::invalid(
+                InvalidReason::NotAccepted,
+                format!("{what} are not accepted here"),
+            )
+        };
         match credential.kind() {
             CredentialKind::ApiKey => self.api_key(value).await,
             CredentialKind::Jwt => {
@@ -251,12 +258,11 @@ impl Authenticator {
     }
 
     async fn api_key(&self, value: &str) -> Result<Caller, AuthError> {
-        let store = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| AuthError::Invalid("API keys are not accepted here".into()))?;
-        let presented =
-            parse_key(value).ok_or_else(|| AuthError::Invalid("malformed API key".into()))?;
+        let store = self.keys.as_ref().ok_or_else(|| {
+            AuthError::invalid(InvalidReason::NotAccepted, "API keys are not accepted here")
+        })?;
+        let presented = parse_key(value)
+            .ok_or_else(|| AuthError::invalid(InvalidReason::Malformed, "malformed API key"))?;
         let record = match store.find(presented.id).await {
             Ok(record) => record,
             Err(StoreError::NotFound) => None,
@@ -268,9 +274,12 @@ impl Authenticator {
         // Unknown id and wrong secret read the same, so ids cannot be probed.
         let record = record
             .filter(|r| r.secret_matches(presented.secret))
-            .ok_or_else(|| AuthError::Invalid("unknown API key".into()))?;
+            .ok_or_else(|| AuthError::invalid(InvalidReason::UnknownKey, "unknown API key"))?;
         if record.revoked_at.is_some() {
-            return Err(AuthError::Invalid("API key revoked".into()));
+            return Err(AuthError::invalid(
+                InvalidReason::Revoked,
+                "API key revoked",
+            ));
         }
         self.touch(store, &record.id);
         Ok(Caller {

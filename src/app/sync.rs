@@ -4,6 +4,7 @@
 
 mod handler;
 mod lesson;
+mod metrics;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -56,9 +57,12 @@ pub struct SyncDeps {
     pub retention: std::time::Duration,
 }
 
+pub use metrics::{JobMetrics, TaskKind, TaskOutcome};
+
 /// The book sync.
 pub struct SyncService {
     deps: SyncDeps,
+    metrics: JobMetrics,
 }
 
 /// How many lessons of a run stand where, stage by stage.
@@ -67,7 +71,17 @@ pub type StageCounts = BTreeMap<Stage, BTreeMap<StageStatus, u32>>;
 impl SyncService {
     /// A sync over `deps`.
     pub fn new(deps: SyncDeps) -> Self {
-        Self { deps }
+        Self {
+            deps,
+            metrics: JobMetrics::default(),
+        }
+    }
+
+    /// Counts task outcomes on `metrics` (by default on counters no registry exposes).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: JobMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Starts a run: records it and queues its listing task. Returns at once.

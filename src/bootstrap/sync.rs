@@ -18,9 +18,10 @@ use crate::adapters::sql::book::SqlBookStore;
 use crate::adapters::sql::sync_runs::SqlSyncRunStore;
 use crate::app::lessons::LessonService;
 use crate::app::search::SearchService;
-use crate::app::sync::{SyncDeps, SyncService};
+use crate::app::sync::{JobMetrics, SyncDeps, SyncService};
 use crate::config::Config;
 use crate::domain::ports::{BookStore, Embedder, LessonCatalog, ProgressTracker};
+use crate::http::metrics::Metrics;
 
 /// Most lessons' progress kept by the in-process tracker.
 const MEMORY_PROGRESS_CAPACITY: u64 = 100_000;
@@ -40,7 +41,8 @@ pub struct SyncParts {
     pub search: Arc<SearchService>,
 }
 
-/// Opens the queue (creating its tables) and builds the sync over `lessons`.
+/// Opens the queue (creating its tables) and builds the sync over `lessons`, counting task
+/// outcomes on `metrics`.
 ///
 /// # Errors
 /// When the queue's database cannot be opened or a setting cannot be used.
@@ -49,6 +51,7 @@ pub async fn sync_parts(
     db: &Database,
     redis: Option<&RedisClient>,
     lessons: Arc<LessonService>,
+    metrics: &Metrics,
 ) -> anyhow::Result<SyncParts> {
     let jobs = &config.jobs;
     let queue = ApalisQueue::open(
@@ -68,16 +71,19 @@ pub async fn sync_parts(
         book.clone(),
         embedder.clone().map(|e| e as Arc<dyn Embedder>),
     ));
-    let service = Arc::new(SyncService::new(SyncDeps {
-        catalog: Some(catalog(config)?),
-        lessons,
-        book,
-        runs: Arc::new(SqlSyncRunStore::new(db.clone())),
-        queue: Arc::new(queue.clone()),
-        progress: progress(config, redis),
-        embedder: embedder.clone().map(|e| e as Arc<dyn Embedder>),
-        retention: config.jobs.retention,
-    }));
+    let service = Arc::new(
+        SyncService::new(SyncDeps {
+            catalog: Some(catalog(config)?),
+            lessons,
+            book,
+            runs: Arc::new(SqlSyncRunStore::new(db.clone())),
+            queue: Arc::new(queue.clone()),
+            progress: progress(config, redis),
+            embedder: embedder.clone().map(|e| e as Arc<dyn Embedder>),
+            retention: config.jobs.retention,
+        })
+        .with_metrics(JobMetrics::new(Some(metrics.registry()))),
+    );
     Ok(SyncParts {
         service,
         queue,
@@ -111,9 +117,9 @@ impl Standalone {
             .as_ref()
             .map(RedisClient::connect)
             .transpose()?;
-        let metrics = crate::http::metrics::Metrics::new();
+        let metrics = Metrics::new();
         let lessons = super::lesson_service(config, redis.as_ref(), &metrics).await?;
-        let parts = sync_parts(config, &db, redis.as_ref(), lessons).await?;
+        let parts = sync_parts(config, &db, redis.as_ref(), lessons, &metrics).await?;
         Ok(Self { db, redis, parts })
     }
 

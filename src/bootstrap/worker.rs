@@ -1,6 +1,7 @@
 //! `study-mode-api worker`: a process that only runs book sync tasks. It initialises once what
-//! every task needs, logging each step's duration and the process RSS, answers `/health` and
-//! `/health/ready` on `WORKER_PORT`, and on SIGTERM stops taking tasks, finishes or hands back
+//! every task needs, logging each step's duration and the process RSS, answers `/health`,
+//! `/health/ready` and `/metrics` (its task outcomes, lesson caches and pool) on `WORKER_PORT`,
+//! and on SIGTERM stops taking tasks, finishes or hands back
 //! the running ones within `SHUTDOWN_GRACE_SECS`, and closes its pools.
 
 use std::future::Future;
@@ -20,6 +21,7 @@ use crate::adapters::redis::RedisClient;
 use crate::adapters::sql::{Database, migrations};
 use crate::config::Config;
 use crate::domain::ports::TaskHandler;
+use crate::http::metrics::Metrics;
 
 /// Tries of each start-up step before the worker gives up.
 const STEP_TRIES: u32 = 6;
@@ -74,7 +76,8 @@ fn ready(state: poem::web::Data<&WorkerState>) -> poem::Response {
         .into_response()
 }
 
-/// Binds the worker's health port and serves it in the background; returns the bound address.
+/// Binds the worker's health port and serves it (with `metrics` on `/metrics`) in the
+/// background; returns the bound address.
 ///
 /// # Errors
 /// When the port cannot be bound.
@@ -82,6 +85,7 @@ pub async fn health_server(
     host: &str,
     port: u16,
     state: WorkerState,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<SocketAddr> {
     let acceptor = TcpListener::bind(format!("{host}:{port}"))
         .into_acceptor()
@@ -95,7 +99,9 @@ pub async fn health_server(
     let app = Route::new()
         .at("/health", get(live))
         .at("/health/ready", get(ready))
-        .data(state);
+        .at("/metrics", get(crate::http::metrics::scrape))
+        .data(state)
+        .data(metrics);
     tokio::spawn(async move {
         if let Err(error) = Server::new_with_acceptor(acceptor).run(app).await {
             tracing::warn!(%error, "worker health server stopped");
@@ -115,8 +121,15 @@ pub async fn run_worker(
     super::install_tls_provider();
     let started = Instant::now();
     let state = WorkerState::default();
-    let addr = health_server(&config.host, config.jobs.worker_port, state.clone()).await?;
-    tracing::info!(%addr, rss_mib = rss_mib(), "worker health endpoints up (/health, /health/ready)");
+    let metrics = Arc::new(Metrics::new());
+    let addr = health_server(
+        &config.host,
+        config.jobs.worker_port,
+        state.clone(),
+        metrics.clone(),
+    )
+    .await?;
+    tracing::info!(%addr, rss_mib = rss_mib(), "worker health endpoints up (/health, /health/ready, /metrics)");
     let db = step("database", STEP_TRIES, || async {
         let db = Database::connect(&config.database).await?;
         migrations::prepare(&db, config.database.auto_migrate).await?;
@@ -132,7 +145,7 @@ pub async fn run_worker(
         ),
         None => None,
     };
-    let metrics = crate::http::metrics::Metrics::new();
+    metrics.set_pool_probe(super::pool_probe(&db));
     let lessons = step(
         "lesson source, caches and GitHub client",
         STEP_TRIES,
@@ -140,7 +153,7 @@ pub async fn run_worker(
     )
     .await?;
     let parts = step("job queue, catalog, progress tracker", STEP_TRIES, || {
-        sync_parts(&config, &db, redis.as_ref(), lessons.clone())
+        sync_parts(&config, &db, redis.as_ref(), lessons.clone(), &metrics)
     })
     .await?;
     if let Some(embedder) = &parts.embedder {

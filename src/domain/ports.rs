@@ -17,6 +17,7 @@ use super::teach::StudyState;
 use super::thread::{FeedbackKind, Page, PageRequest, Thread, ThreadItem, Usage};
 use super::tutor::{Prompt, TutorChunk};
 
+mod auth;
 mod book;
 mod budget;
 mod identity;
@@ -24,6 +25,7 @@ mod learning;
 mod lessons;
 mod progress;
 
+pub use auth::*;
 pub use book::*;
 pub use budget::*;
 pub use identity::*;
@@ -204,20 +206,6 @@ pub trait ThreadStore: Send + Sync + 'static {
         item_ids: &[String],
         kind: FeedbackKind,
     ) -> Result<(), StoreError>;
-}
-
-/// Why a token was refused (`Clone`: one lookup's answer is shared by concurrent callers).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum AuthError {
-    /// No credentials were presented where they are required.
-    #[error("missing credentials")]
-    Missing,
-    /// Credentials were presented but are not valid; the message says why.
-    #[error("{0}")]
-    Invalid(String),
-    /// The identity provider could not be reached and no cached keys exist.
-    #[error("identity provider unavailable")]
-    Unavailable,
 }
 
 /// Turns a bearer token into a [`Principal`].

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::error::ApiError;
-use crate::app::auth::{AuthKind, AuthOutcome, Authenticator, Caller, CredentialKind, Via};
+use crate::app::auth::{AuthKind, AuthReason, Authenticator, Caller, CredentialKind, Via};
 use crate::config::Config;
 use crate::domain::api_key::API_SCOPE;
 use crate::domain::principal::Principal;
@@ -84,13 +84,13 @@ pub async fn guard<E: Endpoint>(
         Ok(outcome) => outcome,
         Err(throttled) => {
             let metrics = state.authenticator.metrics();
-            metrics.record(kind, AuthOutcome::Throttled);
+            metrics.record(kind, AuthReason::Throttled);
             return Ok(throttled.into_response());
         }
     };
     let counted = outcome
         .as_ref()
-        .map_or_else(Refusal::outcome, |_| AuthOutcome::Ok);
+        .map_or_else(Refusal::reason, |_| AuthReason::Accepted);
     state.authenticator.metrics().record(kind, counted);
     match outcome {
         Ok(caller) => {
@@ -139,7 +139,7 @@ async fn user(req: &Request, state: &AuthState) -> Result<Caller, Refusal> {
                 .map_err(|e| Refusal::from_auth(e, credential.value()))?;
             // A key made for operators (e.g. the purge workflow) cannot chat.
             if matches!(caller.via, Via::ApiKey { .. }) && !caller.allows(API_SCOPE) {
-                return Err(Refusal::forbidden(
+                return Err(Refusal::insufficient_scope(
                     "this API key lacks the \"api\" scope needed here",
                     Some(credential.value()),
                 ));
@@ -164,7 +164,7 @@ async fn operator(
         return if super::admin::secret_matches(Some(secret), expected) {
             Ok(Caller::operator())
         } else {
-            Err(Refusal::forbidden("wrong X-Admin-Secret", Some(secret)))
+            Err(Refusal::wrong_secret(secret))
         };
     }
     let Some(credential) = presented(req)? else {
@@ -178,7 +178,7 @@ async fn operator(
     if caller.allows(scope) {
         Ok(caller)
     } else {
-        Err(Refusal::forbidden(
+        Err(Refusal::insufficient_scope(
             &format!("this endpoint needs an API key with the {scope:?} or \"admin\" scope"),
             Some(credential.value()),
         ))

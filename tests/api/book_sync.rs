@@ -2,7 +2,7 @@
 //! contents, the quality report and a lesson's progress — against a local folder here, against
 //! a fake GitHub in `book_sync/github.rs`.
 
-mod github;
+pub mod github;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,129 +1,56 @@
-//! The operator's view: after a tutoring turn, `/metrics` carries every series the Grafana
-//! dashboard (`deploy/grafana/study-mode-api.json`) and the alert rules
-//! (`deploy/prometheus/alerts.yaml`) query, and the turn itself is counted.
+//! The operator's view: after a tutoring turn, `/metrics` carries every series (and every label)
+//! the Grafana dashboard (`deploy/grafana/study-mode-api.json`) and the alert rules
+//! (`deploy/prometheus/alerts.yaml`) query, and turns, model requests, quotas, authentication
+//! and book-sync tasks are counted with closed-set labels.
 
-use std::collections::BTreeSet;
+mod auth;
+mod dashboard;
+mod jobs;
+mod model;
+mod promql;
+mod quotas;
+mod turns;
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use regex::Regex;
 
-use crate::chatkit_client::assistant_text;
-use crate::fake_model::{self, Script};
-use crate::helpers::{pairs, spawn_app_with, test_redis_url};
+use crate::fake_model::FakeModel;
+use crate::helpers::{TestApp, pairs, spawn_app_with};
 
-/// Words of PromQL that look like metric names but are not.
-const KEYWORDS: [&str; 12] = [
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "and",
-    "or",
-    "unless",
-    "offset",
-    "le",
-];
-
-/// The metric names a PromQL expression reads (functions, labels, strings and Grafana variables
-/// left out).
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    let strings = Regex::new(r#""(?:[^"\\]|\\.)*""#).unwrap();
-    let variables = Regex::new(r"\$\{?\w+\}?").unwrap();
-    let braces = Regex::new(r"\{[^}]*\}").unwrap();
-    let ranges = Regex::new(r"\[[^\]]*\]").unwrap();
-    let groupings =
-        Regex::new(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)").unwrap();
-    let identifier = Regex::new(r"[A-Za-z_:][A-Za-z0-9_:]*(\s*\()?").unwrap();
-    let expr = strings.replace_all(expr, "");
-    let expr = variables.replace_all(&expr, "");
-    let expr = braces.replace_all(&expr, " ");
-    let expr = ranges.replace_all(&expr, " ");
-    let expr = groupings.replace_all(&expr, " ");
-    identifier
-        .captures_iter(&expr)
-        .filter(|c| c.get(1).is_none()) // a function call
-        .map(|c| c[0].trim().to_string())
-        .filter(|name| !KEYWORDS.contains(&name.as_str()))
-        .filter(|name| !name.chars().next().unwrap().is_ascii_digit())
-        .filter(|name| !["e", "inf", "nan"].contains(&name.to_lowercase().as_str()))
-        .collect()
+/// One sample of a Prometheus text exposition.
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
 }
 
-fn dashboard_exprs() -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/grafana/study-mode-api.json"
-    ))
-    .expect("the dashboard is committed");
-    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
-    assert_eq!(dashboard["uid"], "study-mode-api");
-    let mut exprs = Vec::new();
-    for panel in dashboard["panels"].as_array().expect("panels") {
-        for target in panel["targets"].as_array().into_iter().flatten() {
-            exprs.push(target["expr"].as_str().expect("a PromQL expr").to_string());
-        }
-    }
-    assert!(exprs.len() > 20, "the dashboard has its panels");
-    exprs
-}
-
-fn alert_exprs() -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/prometheus/alerts.yaml"
-    ))
-    .expect("the alert rules are committed");
-    let rules: serde_yaml::Value = serde_yaml::from_str(&text).expect("valid YAML");
-    let troubleshooting = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/docs/troubleshooting.md"
-    ))
-    .expect("docs/troubleshooting.md exists");
-    let anchors: BTreeSet<String> = troubleshooting
-        .lines()
-        .filter_map(|l| l.strip_prefix("### "))
-        .map(|h| {
-            h.trim()
-                .to_lowercase()
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == ' ' || *c == '-')
-                .map(|c| if c == ' ' { '-' } else { c })
-                .collect()
+/// Every sample of a Prometheus text exposition.
+fn samples(text: &str) -> Vec<Sample> {
+    let line = Regex::new(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)$").unwrap();
+    let pair = Regex::new(r#"([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)""#).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let c = line
+                .captures(l)
+                .unwrap_or_else(|| panic!("not a sample: {l}"));
+            Sample {
+                name: c[1].to_string(),
+                labels: c.get(2).map_or_else(BTreeMap::new, |labels| {
+                    pair.captures_iter(labels.as_str())
+                        .map(|p| (p[1].to_string(), p[2].to_string()))
+                        .collect()
+                }),
+                value: c[3].parse().unwrap_or_else(|_| panic!("not a number: {l}")),
+            }
         })
-        .collect();
-    let mut exprs = Vec::new();
-    for group in rules["groups"].as_sequence().expect("groups") {
-        for rule in group["rules"].as_sequence().expect("rules") {
-            let name = rule["alert"].as_str().expect("every rule is an alert");
-            let runbook = rule["annotations"]["runbook"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{name} has a runbook annotation"));
-            let anchor = runbook
-                .strip_prefix("docs/troubleshooting.md#")
-                .unwrap_or_else(|| panic!("{name}: runbook points into docs/troubleshooting.md"));
-            assert!(
-                anchors.contains(anchor),
-                "{name}: docs/troubleshooting.md has a section #{anchor}"
-            );
-            assert!(rule["annotations"]["summary"].is_string(), "{name} summary");
-            exprs.push(rule["expr"].as_str().expect("expr").to_string());
-        }
-    }
-    assert!(
-        exprs.len() >= 7,
-        "error rate, first token, pool, Redis, model, readiness, jobs"
-    );
-    exprs
+        .collect()
 }
 
 /// Sample names in a Prometheus text exposition (histograms as `_bucket`, `_sum`, `_count`).
 fn exposed(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split(['{', ' ']).next().unwrap().to_string())
-        .collect()
+    samples(text).into_iter().map(|s| s.name).collect()
 }
 
 /// The value of the one sample `line_start` begins (labels as exposed, sorted by name).
@@ -138,147 +65,74 @@ fn value(text: &str, line_start: &str) -> f64 {
         .unwrap()
 }
 
-#[test]
-fn promql_names_are_found_and_functions_labels_and_strings_are_not() {
-    let names = metric_names(
-        r#"histogram_quantile(0.99, sum by (le, mode) (rate(a_seconds_bucket{job=~"$job",x="y_z"}[$__rate_interval]))) / clamp_min(sum(b_total), 1e-9) > 0.1 and on(instance) c"#,
-    );
-    assert_eq!(
-        names.into_iter().collect::<Vec<_>>(),
-        ["a_seconds_bucket", "b_total", "c"]
-    );
+/// The sum of the samples of `name` that carry every pair of `labels` (0 when none does);
+/// panics when `name` has no sample at all.
+fn total(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let of_name: Vec<Sample> = samples(text)
+        .into_iter()
+        .filter(|s| s.name == name)
+        .collect();
+    assert!(!of_name.is_empty(), "{name} is not on /metrics");
+    of_name
+        .iter()
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+        .sum()
 }
 
-#[tokio::test]
-async fn after_a_turn_metrics_has_every_series_the_dashboard_and_the_alerts_use() {
-    // Arrange: a real (fake) model, and Redis when the test environment has one.
-    let model = fake_model::start(Script {
-        deltas: vec!["Hello ".into(), "there.".into()],
-        ..Script::default()
-    })
-    .await;
-    let redis = test_redis_url().await;
-    let mut vars = pairs(&[
+/// `GET /metrics`.
+async fn scrape(app: &TestApp) -> String {
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// Scrapes until the samples of `name` with `labels` total `want` (a turn is counted when it
+/// ends, after its stream); fails after 30 s.
+async fn scrape_until(app: &TestApp, name: &str, labels: &[(&str, &str)], want: f64) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = scrape(app).await;
+        let seen = total(&text, name, labels);
+        if seen == want {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name}{labels:?} stayed at {seen}, not {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A service tutoring with `model` (the sample lessons, SQLite).
+async fn spawn_with_model(model: &FakeModel) -> TestApp {
+    spawn_app_with(pairs(&[
         ("LESSONS_DIR", &crate::chatkit_client::lessons_dir()),
         ("OPENAI_API_KEY", "sk-test"),
         ("OPENAI_BASE_URL", &model.base_url()),
         ("MODEL_TIMEOUT_SECS", "10"),
         ("TUTOR_MODEL_TEACH", "teach-model-1"),
-    ]);
-    if let Some(url) = &redis {
-        vars.extend(pairs(&[("REDIS_URL", url)]));
-    }
-    let app = spawn_app_with(vars).await;
-
-    // Act: one tutoring turn, then a scrape.
-    let (_, events) = app.start_thread("student-metrics", "Hi").await;
-    assert_eq!(assistant_text(&events), "Hello there.");
-    let text = app.get("/metrics").await.text().await.unwrap();
-
-    // Assert: every name the dashboard and the rules query is exposed.
-    let have = exposed(&text);
-    let mut wanted = BTreeSet::new();
-    for expr in dashboard_exprs().iter().chain(alert_exprs().iter()) {
-        wanted.extend(metric_names(expr));
-    }
-    let missing: Vec<_> = wanted
-        .iter()
-        .filter(|name| !have.contains(*name))
-        // Without Redis the service has no Redis health series, by design.
-        .filter(|name| redis.is_some() || !name.starts_with("redis_"))
-        .collect();
-    assert!(missing.is_empty(), "not on /metrics: {missing:?}");
-    assert!(wanted.contains("tutoring_turns_total"));
-    assert!(wanted.contains("gen_ai_server_time_to_first_token_seconds_bucket"));
-
-    // And the turn is counted, with the model's reported tokens under the configured name.
-    assert_eq!(
-        value(
-            &text,
-            r#"tutoring_turns_total{mode="teach",outcome="completed"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(&text, r#"tutoring_turns_started_total{mode="teach"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &text,
-            r#"gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_request_model="teach-model-1",gen_ai_token_type="input"}"#
-        ),
-        12.0
-    );
-    assert_eq!(
-        value(
-            &text,
-            r#"gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_request_model="teach-model-1",gen_ai_token_type="output"}"#
-        ),
-        7.0
-    );
-    assert_eq!(
-        value(
-            &text,
-            r#"gen_ai_server_time_to_first_token_seconds_count{gen_ai_operation_name="chat",gen_ai_request_model="teach-model-1"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(&text, r#"tutoring_model_requests_total{status="ok"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(&text, "tutoring_streams_open "),
-        0.0,
-        "the stream ended"
-    );
+    ]))
+    .await
 }
 
-#[tokio::test]
-async fn a_second_message_during_a_turn_counts_a_lock_conflict_and_auth_failures_count_by_kind() {
-    let model = fake_model::start(Script {
-        deltas: vec!["Slow ".into(), "answer.".into()],
-        delay: std::time::Duration::from_millis(400),
-        ..Script::default()
-    })
-    .await;
-    let app = spawn_app_with(pairs(&[
-        ("LESSONS_DIR", &crate::chatkit_client::lessons_dir()),
-        ("OPENAI_API_KEY", "sk-test"),
-        ("OPENAI_BASE_URL", &model.base_url()),
-        ("MODEL_TIMEOUT_SECS", "10"),
-    ]))
-    .await;
-    let (thread_id, _) = app.start_thread("student-lock", "First").await;
-    let body = |text: &str| serde_json::json!({"type":"threads.add_user_message","params":{"thread_id":thread_id,"input":crate::chatkit_client::message(text)}});
-    // A turn streams (slowly); a second message on the thread meanwhile is refused.
-    let running = app.chatkit_as("student-lock", body("Second"), "").await;
-    assert_eq!(running.status(), 200);
-    let refused = app.chatkit_as("student-lock", body("Third"), "").await;
-    assert_eq!(refused.status(), 409);
-    drop(running.text().await);
-    // A bearer token nothing here accepts is a 401, counted as an invalid opaque token.
-    let denied = app
-        .client
-        .post(app.url("/chatkit"))
-        .bearer_auth("not-a-token")
-        .json(&body("x"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(denied.status(), 401);
-    let text = app.get("/metrics").await.text().await.unwrap();
-    assert_eq!(value(&text, "tutoring_turn_lock_conflicts_total "), 1.0);
+#[test]
+fn samples_are_read_with_their_labels_and_totals_sum_the_matching_ones() {
+    let text = "# HELP a_total x\n# TYPE a_total counter\n\
+                a_total{kind=\"jwt\",reason=\"expired\"} 2\n\
+                a_total{kind=\"opaque\",reason=\"expired\"} 1\n\
+                a_total{kind=\"jwt\",reason=\"none\"} 5\nb 0.5\n";
+    assert_eq!(total(text, "a_total", &[("reason", "expired")]), 3.0);
+    assert_eq!(total(text, "a_total", &[("kind", "jwt")]), 7.0);
+    assert_eq!(total(text, "a_total", &[("kind", "api_key")]), 0.0);
+    assert_eq!(total(text, "b", &[]), 0.5);
     assert_eq!(
-        value(
-            &text,
-            r#"auth_attempts_total{kind="opaque",outcome="invalid"}"#
-        ),
-        1.0
-    );
-    assert!(
-        !text.contains("not-a-token") && !text.contains("student-lock"),
-        "no client text in labels"
+        exposed(text).into_iter().collect::<Vec<_>>(),
+        ["a_total", "b"]
     );
 }

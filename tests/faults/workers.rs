@@ -129,6 +129,7 @@ async fn two_worker_processes_become_ready_and_sync_every_lesson_once() {
         );
     }
     assert_eq!(fake.tree_hits(), 1, "the book is listed once");
+    let mut synced = 0.0;
     for worker in [&a, &b] {
         assert!(
             worker.log().contains("worker ready"),
@@ -136,7 +137,22 @@ async fn two_worker_processes_become_ready_and_sync_every_lesson_once() {
             worker.log_tail(20)
         );
         assert_eq!(worker.ready_status().await, Some(200));
+        synced += synced_lessons(&worker.metrics().await);
     }
+    assert_eq!(
+        synced, 6.0,
+        "each worker counts the lessons it synced on /metrics"
+    );
+}
+
+/// `study_job_tasks_total{task="lesson",outcome="synced"}` of one worker's `/metrics`.
+fn synced_lessons(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(r#"study_job_tasks_total{outcome="synced",task="lesson"}"#))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no synced lesson count on the worker's /metrics:\n{metrics}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, errors::ErrorKind};
 use serde_json::Value;
 
 use super::{MAX_KID_LEN, invalid};
-use crate::domain::ports::AuthError;
+use crate::domain::ports::{AuthError, InvalidReason};
 use crate::domain::principal::{IdentityClaims, Principal};
 
 /// Key family an algorithm needs; `None` for HMAC, which is never accepted.
@@ -85,9 +85,9 @@ pub(super) fn check_issuer(iss: Option<&Value>, expected: Option<&str>) -> Resul
         return Ok(());
     };
     match iss {
-        None => Err(invalid("token has no issuer")),
+        None => Err(invalid(InvalidReason::MissingClaim, "token has no issuer")),
         Some(Value::String(iss)) if iss == expected => Ok(()),
-        Some(_) => Err(invalid("wrong issuer")),
+        Some(_) => Err(invalid(InvalidReason::WrongIssuer, "wrong issuer")),
     }
 }
 
@@ -98,7 +98,12 @@ pub(super) fn check_audience(aud: Option<&Value>, expected: Option<&str>) -> Res
         return Ok(());
     };
     let accepted = match aud {
-        None => return Err(invalid("token has no audience")),
+        None => {
+            return Err(invalid(
+                InvalidReason::MissingClaim,
+                "token has no audience",
+            ));
+        }
         Some(Value::String(aud)) => aud == expected,
         Some(Value::Array(list)) => {
             list.iter().all(Value::is_string) && list.iter().any(|a| a == expected)
@@ -108,29 +113,34 @@ pub(super) fn check_audience(aud: Option<&Value>, expected: Option<&str>) -> Res
     if accepted {
         Ok(())
     } else {
-        Err(invalid("wrong audience"))
+        Err(invalid(InvalidReason::WrongAudience, "wrong audience"))
     }
 }
 
-/// Plain-words reason for a rejected token; library internals are never shown.
-pub(super) fn reason(kind: &ErrorKind) -> &'static str {
+/// Why a token was rejected, and the plain words for it; library internals are never shown.
+pub(super) fn reason(kind: &ErrorKind) -> (InvalidReason, &'static str) {
+    use InvalidReason as R;
     match kind {
-        ErrorKind::ExpiredSignature => "token expired",
-        ErrorKind::ImmatureSignature => "token not yet valid",
-        ErrorKind::InvalidIssuer => "wrong issuer",
-        ErrorKind::InvalidAudience => "wrong audience",
-        ErrorKind::InvalidSignature => "signature does not verify",
-        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => "algorithm not allowed",
-        ErrorKind::MissingRequiredClaim(_) => "token lacks a required claim",
+        ErrorKind::ExpiredSignature => (R::Expired, "token expired"),
+        ErrorKind::ImmatureSignature => (R::NotYetValid, "token not yet valid"),
+        ErrorKind::InvalidIssuer => (R::WrongIssuer, "wrong issuer"),
+        ErrorKind::InvalidAudience => (R::WrongAudience, "wrong audience"),
+        ErrorKind::InvalidSignature => (R::BadSignature, "signature does not verify"),
+        ErrorKind::InvalidAlgorithm | ErrorKind::UnsupportedAlgorithm => {
+            (R::WrongAlgorithm, "algorithm not allowed")
+        }
+        ErrorKind::MissingRequiredClaim(_) => (R::MissingClaim, "token lacks a required claim"),
         ErrorKind::InvalidEcdsaKey
         | ErrorKind::InvalidEddsaKey
         | ErrorKind::InvalidRsaKey(_)
-        | ErrorKind::InvalidKeyFormat => "unknown signing key",
-        _ => "malformed token",
+        | ErrorKind::InvalidKeyFormat => (R::UnknownKey, "unknown signing key"),
+        _ => (R::Malformed, "malformed token"),
     }
 }
 
 /// Maps verified claims to the caller.
 pub(super) fn principal(claims: IdentityClaims) -> Result<Principal, AuthError> {
-    claims.into_principal().map_err(invalid)
+    claims
+        .into_principal()
+        .map_err(|message| invalid(InvalidReason::MissingClaim, message))
 }

@@ -149,7 +149,7 @@ fn hits(state: &Shared) -> usize {
 
 async fn rejection(verifier: &JwksVerifier, token: &str) -> String {
     match verifier.verify(token).await {
-        Err(AuthError::Invalid(reason)) => reason,
+        Err(AuthError::Invalid(_, reason)) => reason,
         other => panic!("expected Invalid, got {other:?}"),
     }
 }

@@ -48,7 +48,7 @@ fn verifier(user: &'static str) -> Arc<dyn TokenVerifier> {
 
 fn reason(result: Result<Caller, AuthError>) -> String {
     match result {
-        Err(AuthError::Invalid(reason)) => reason,
+        Err(AuthError::Invalid(_, reason)) => reason,
         other => panic!("expected Invalid, got {other:?}"),
     }
 }

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::identity::SigningKey;
 use crate::domain::identity::User;
-use crate::domain::ports::{AuthError, RefreshTokenStore, TokenVerifier};
+use crate::domain::ports::{AuthError, InvalidReason, RefreshTokenStore, TokenVerifier};
 use crate::domain::principal::{IdentityClaims, Principal};
 
 /// `aud` of every access token the service issues.
@@ -312,23 +312,29 @@ impl TokenVerifier for LocalVerifier {
         let data =
             jsonwebtoken::decode::<AccessClaims>(token, &self.keys.decoding, &self.validation)
                 .map_err(|e| {
+                    use InvalidReason as R;
                     use jsonwebtoken::errors::ErrorKind;
-                    AuthError::Invalid(
-                        match e.kind() {
-                            ErrorKind::ExpiredSignature => "token expired",
-                            ErrorKind::InvalidIssuer => "token has the wrong issuer",
-                            ErrorKind::InvalidAudience => "token has the wrong audience",
-                            ErrorKind::InvalidAlgorithm => "token signed with the wrong algorithm",
-                            ErrorKind::InvalidSignature => "token signature does not verify",
-                            _ => "token is malformed",
+                    let (reason, message) = match e.kind() {
+                        ErrorKind::ExpiredSignature => (R::Expired, "token expired"),
+                        ErrorKind::InvalidIssuer => (R::WrongIssuer, "token has the wrong issuer"),
+                        ErrorKind::InvalidAudience => {
+                            (R::WrongAudience, "token has the wrong audience")
                         }
-                        .into(),
-                    )
+                        ErrorKind::InvalidAlgorithm => {
+                            (R::WrongAlgorithm, "token signed with the wrong algorithm")
+                        }
+                        ErrorKind::InvalidSignature => {
+                            (R::BadSignature, "token signature does not verify")
+                        }
+                        _ => (R::Malformed, "token is malformed"),
+                    };
+                    AuthError::invalid(reason, message)
                 })?;
         let claims = data.claims;
         if !self.session_alive(&claims.sid).await? {
-            return Err(AuthError::Invalid(
-                "session ended (signed out or revoked)".into(),
+            return Err(AuthError::invalid(
+                InvalidReason::Revoked,
+                "session ended (signed out or revoked)",
             ));
         }
         IdentityClaims {
@@ -340,7 +346,7 @@ impl TokenVerifier for LocalVerifier {
             ..IdentityClaims::default()
         }
         .into_principal()
-        .map_err(|reason| AuthError::Invalid(reason.into()))
+        .map_err(|message| AuthError::invalid(InvalidReason::MissingClaim, message))
     }
 }
 

@@ -10,6 +10,9 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 use crate::domain::lesson::RawLesson;
 use crate::domain::ports::{Conditional, LessonSourceError};
 
+/// The `result` values of `lesson_cache_lookups_total`.
+const LOOKUP_RESULTS: [&str; 5] = ["l1", "l2", "miss", "stale", "over_budget"];
+
 /// Lesson-cache instruments.
 #[derive(Clone)]
 pub struct LessonMetrics {
@@ -32,6 +35,11 @@ impl LessonMetrics {
             &["result"],
         )
         .expect("static counter definition is valid");
+        // The closed set starts at zero: the dashboard's hit rate reads l1 and l2 before the
+        // first hit of each.
+        for result in LOOKUP_RESULTS {
+            lookups.with_label_values(&[result]);
+        }
         let fetches = HistogramVec::new(
             HistogramOpts::new(
                 "lesson_upstream_fetch_seconds",

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 
 use super::lesson::{LessonResult, StageFailure};
+use super::metrics::{TaskKind, TaskOutcome};
 use super::{SyncService, task_id};
 use crate::domain::lesson::LessonPath;
 use crate::domain::ports::{QueuedTask, TaskAttempt, TaskHandler};
@@ -14,12 +15,32 @@ use crate::domain::sync::{LessonOutcome, SyncRunId, SyncScope, SyncTask};
 #[async_trait]
 impl TaskHandler for SyncService {
     async fn handle(&self, task: SyncTask, attempt: TaskAttempt) -> Result<(), String> {
-        match task {
-            SyncTask::List { run } => self.list_run(&run, &attempt).await,
-            SyncTask::Lesson { run, path, version } => {
-                self.sync_lesson(&run, &path, version, &attempt).await
-            }
-        }
+        let kind = match task {
+            SyncTask::List { .. } => TaskKind::List,
+            SyncTask::Lesson { .. } => TaskKind::Lesson,
+        };
+        self.metrics.try_started(kind, attempt.number);
+        let result = match task {
+            SyncTask::List { run } => self
+                .list_run(&run, &attempt)
+                .await
+                .map(|()| TaskOutcome::Listed),
+            SyncTask::Lesson { run, path, version } => self
+                .sync_lesson(&run, &path, version, &attempt)
+                .await
+                .map(|result| match result {
+                    LessonResult::Synced => TaskOutcome::Synced,
+                    LessonResult::Unchanged => TaskOutcome::Unchanged,
+                    LessonResult::Removed => TaskOutcome::Removed,
+                }),
+        };
+        let outcome = match &result {
+            Ok(outcome) => *outcome,
+            Err(_) if attempt.is_last() => TaskOutcome::Dead,
+            Err(_) => TaskOutcome::Retrying,
+        };
+        self.metrics.try_ended(kind, outcome);
+        result.map(|_| ())
     }
 }
 
@@ -135,7 +156,7 @@ impl SyncService {
         path: &LessonPath,
         version: Option<String>,
         attempt: &TaskAttempt,
-    ) -> Result<(), String> {
+    ) -> Result<LessonResult, String> {
         let runs = &self.deps.runs;
         // Bookkeeping failures fail the try: the outcome must not be lost.
         runs.set_outcome(run, path, LessonOutcome::Running, attempt.number, None)
@@ -151,7 +172,8 @@ impl SyncService {
                 };
                 runs.set_outcome(run, path, outcome, attempt.number, None)
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                Ok(result)
             }
             Err(StageFailure { stage, reason }) => {
                 self.deps

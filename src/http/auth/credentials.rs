@@ -5,6 +5,7 @@ use poem::Request;
 use super::Refusal;
 use crate::app::auth::{Caller, Credential, Via};
 use crate::config::Config;
+use crate::domain::ports::InvalidReason;
 use crate::domain::principal::{Principal, Tier};
 
 /// Longest accepted user or organisation id of the development principal.
@@ -21,10 +22,13 @@ fn valid_id(id: &str) -> bool {
 fn header<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, Refusal> {
     match req.headers().get(name) {
         None => Ok(None),
-        Some(value) => value
-            .to_str()
-            .map(|v| Some(v.trim()))
-            .map_err(|_| Refusal::invalid(&format!("{name} is not valid text"), None)),
+        Some(value) => value.to_str().map(|v| Some(v.trim())).map_err(|_| {
+            Refusal::invalid(
+                InvalidReason::Malformed,
+                &format!("{name} is not valid text"),
+                None,
+            )
+        }),
     }
 }
 
@@ -38,6 +42,7 @@ pub(super) fn presented(req: &Request) -> Result<Option<Credential<'_>>, Refusal
     let authorization = match (header(req, "x-api-key")?, header(req, "authorization")?) {
         (Some(_), Some(_)) => {
             return Err(Refusal::invalid(
+                InvalidReason::Malformed,
                 "present one credential: X-API-Key or Authorization, not both",
                 None,
             ));
@@ -49,13 +54,18 @@ pub(super) fn presented(req: &Request) -> Result<Option<Credential<'_>>, Refusal
     let (scheme, token) = authorization.split_once(' ').unwrap_or((authorization, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(Refusal::invalid(
+            InvalidReason::Malformed,
             "Authorization must use the Bearer scheme",
             None,
         ));
     }
     let token = token.trim();
     if token.is_empty() {
-        return Err(Refusal::invalid("empty bearer token", None));
+        return Err(Refusal::invalid(
+            InvalidReason::Malformed,
+            "empty bearer token",
+            None,
+        ));
     }
     Ok(Some(Credential::Bearer(token)))
 }

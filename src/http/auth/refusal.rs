@@ -4,8 +4,8 @@ use poem::http::{HeaderValue, StatusCode};
 use poem::{IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 
-use crate::app::auth::AuthOutcome;
-use crate::domain::ports::AuthError;
+use crate::app::auth::AuthReason;
+use crate::domain::ports::{AuthError, InvalidReason};
 use crate::http::error::ApiError;
 use crate::http::middleware::RequestId;
 
@@ -19,6 +19,8 @@ pub enum Refusal {
     Missing,
     /// A credential that is not accepted (401 `invalid_token`).
     Invalid {
+        /// Why, for the metrics.
+        why: InvalidReason,
         /// Plain-words reason, safe to show.
         reason: String,
         /// Fingerprint of the credential, for the log.
@@ -26,6 +28,9 @@ pub enum Refusal {
     },
     /// Authenticated but not allowed here (403).
     Forbidden {
+        /// Why, for the metrics ([`AuthReason::InsufficientScope`] or
+        /// [`AuthReason::WrongSecret`]).
+        why: AuthReason,
         /// What is missing.
         reason: String,
         /// Fingerprint of the credential, for the log.
@@ -47,14 +52,14 @@ pub fn fingerprint(credential: &str) -> String {
 }
 
 impl Refusal {
-    /// The refusal as an `auth_attempts_total` outcome.
-    pub fn outcome(&self) -> AuthOutcome {
+    /// The refusal as an `auth_attempts_total` reason (which implies the outcome).
+    pub fn reason(&self) -> AuthReason {
         match self {
-            Refusal::Missing => AuthOutcome::Missing,
-            Refusal::Invalid { .. } => AuthOutcome::Invalid,
-            Refusal::Forbidden { .. } => AuthOutcome::Forbidden,
-            Refusal::Unavailable { .. } => AuthOutcome::Unavailable,
-            Refusal::BadRequest(_) => AuthOutcome::BadRequest,
+            Refusal::Missing => AuthReason::Missing,
+            Refusal::Invalid { why, .. } => AuthReason::Invalid(*why),
+            Refusal::Forbidden { why, .. } => *why,
+            Refusal::Unavailable { .. } => AuthReason::Unavailable,
+            Refusal::BadRequest(_) => AuthReason::MalformedIdentity,
         }
     }
 
@@ -63,19 +68,30 @@ impl Refusal {
         Refusal::Missing
     }
 
-    /// 401 with `reason`.
-    pub fn invalid(reason: &str, credential: Option<&str>) -> Self {
+    /// 401: not accepted because of `why`, in the words of `reason`.
+    pub fn invalid(why: InvalidReason, reason: &str, credential: Option<&str>) -> Self {
         Refusal::Invalid {
+            why,
             reason: reason.to_string(),
             fingerprint: credential.map(fingerprint),
         }
     }
 
-    /// 403 with `reason`.
-    pub fn forbidden(reason: &str, credential: Option<&str>) -> Self {
+    /// 403: the key lacks the scope `reason` names.
+    pub fn insufficient_scope(reason: &str, credential: Option<&str>) -> Self {
         Refusal::Forbidden {
+            why: AuthReason::InsufficientScope,
             reason: reason.to_string(),
             fingerprint: credential.map(fingerprint),
+        }
+    }
+
+    /// 403: a wrong `X-Admin-Secret`.
+    pub fn wrong_secret(secret: &str) -> Self {
+        Refusal::Forbidden {
+            why: AuthReason::WrongSecret,
+            reason: "wrong X-Admin-Secret".to_string(),
+            fingerprint: Some(fingerprint(secret)),
         }
     }
 
@@ -88,7 +104,7 @@ impl Refusal {
     pub fn from_auth(err: AuthError, credential: &str) -> Self {
         match err {
             AuthError::Missing => Refusal::Missing,
-            AuthError::Invalid(reason) => Refusal::invalid(&reason, Some(credential)),
+            AuthError::Invalid(why, reason) => Refusal::invalid(why, &reason, Some(credential)),
             AuthError::Unavailable => Refusal::Unavailable {
                 fingerprint: Some(fingerprint(credential)),
             },
@@ -101,10 +117,12 @@ impl Refusal {
             Refusal::Invalid {
                 reason,
                 fingerprint,
+                ..
             } => ("invalid_credentials", reason, fingerprint.as_deref()),
             Refusal::Forbidden {
                 reason,
                 fingerprint,
+                ..
             } => ("insufficient_scope", reason, fingerprint.as_deref()),
             Refusal::Unavailable { fingerprint } => (
                 "auth_unavailable",

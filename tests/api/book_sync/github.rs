@@ -30,7 +30,9 @@ fn fake_vars(fake: &FakeGithub) -> Vec<(String, String)> {
     ])
 }
 
-async fn github_setup(extra: &[(&str, &str)]) -> (FakeGithub, TestApp) {
+/// A fake GitHub serving the small book, and a service syncing from it (on SQLite unless
+/// `extra` names a `DATABASE_URL`).
+pub async fn github_setup(extra: &[(&str, &str)]) -> (FakeGithub, TestApp) {
     let fake = FakeGithub::start().await;
     for (file, text) in small_book() {
         fake.put(file, &text);
@@ -38,11 +40,15 @@ async fn github_setup(extra: &[(&str, &str)]) -> (FakeGithub, TestApp) {
     let mut vars = fake_vars(&fake);
     vars.retain(|(k, _)| extra.iter().all(|(e, _)| e != k));
     vars.extend(pairs(extra));
-    let app = spawn_app_with(vars).await;
+    let app = if extra.iter().any(|(k, _)| *k == "DATABASE_URL") {
+        spawn_with_config(test_config(vars)).await
+    } else {
+        spawn_app_with(vars).await
+    };
     (fake, app)
 }
 
-fn files() -> Vec<&'static str> {
+pub fn files() -> Vec<&'static str> {
     small_book().into_iter().map(|(f, _)| f).collect()
 }
 

@@ -108,6 +108,18 @@ impl Worker {
             .map(|r| r.status().as_u16())
     }
 
+    /// Its `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .send()
+            .await
+            .expect("worker /metrics answers");
+        assert_eq!(response.status(), 200, "worker /metrics");
+        response.text().await.expect("worker /metrics text")
+    }
+
     fn try_exit(&mut self) -> Option<ExitStatus> {
         self.child
             .as_mut()

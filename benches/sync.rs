@@ -48,14 +48,12 @@ async fn postgres_database(server: &str) -> (String, String) {
 /// Questions a student might ask of the generated book; `i` varies the words so the database
 /// cannot answer every search from one cached plan and result.
 fn question(i: usize) -> String {
-    const WORDS: [&str; 8] = [
-        "observes", "decides", "acts", "goal", "agent", "loop", "again", "met",
-    ];
+    const WORDS: [&str; 6] = ["observes", "decides", "acts", "goal", "agent", "met"];
     format!(
         "When does the {} {} and {}?",
-        WORDS[i % 8],
-        WORDS[(i / 8) % 8],
-        WORDS[(i / 64) % 8]
+        WORDS[i % 6],
+        WORDS[(i / 6) % 6],
+        WORDS[(i / 36) % 6]
     )
 }
 

@@ -72,11 +72,7 @@ impl StudyService {
         who: &Principal,
         thread_id: &str,
     ) -> Result<TurnStream, StudyError> {
-        id("thread_id", thread_id)?;
-        self.store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
+        self.existing_thread(who, thread_id).await?;
         Ok(futures::stream::iter(vec![TurnEvent::StreamOptions]).boxed())
     }
 
@@ -89,11 +85,7 @@ impl StudyService {
         who: &Principal,
         thread_id: &str,
     ) -> Result<TurnStream, StudyError> {
-        id("thread_id", thread_id)?;
-        self.store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
+        self.existing_thread(who, thread_id).await?;
         let events = vec![
             TurnEvent::StreamOptions,
             TurnEvent::Error {
@@ -102,5 +94,15 @@ impl StudyService {
             },
         ];
         Ok(futures::stream::iter(events).boxed())
+    }
+
+    /// 400 for a malformed thread id, 404 for a thread that is not the caller's.
+    async fn existing_thread(&self, who: &Principal, thread_id: &str) -> Result<(), StudyError> {
+        id("thread_id", thread_id)?;
+        self.store
+            .get_thread(&who.user_id, thread_id)
+            .await
+            .map_err(thread_err)
+            .map(drop)
     }
 }

@@ -173,3 +173,91 @@ async fn a_stopped_replica_frees_the_threads_of_turns_still_running() {
     assert_eq!(next.status(), 200, "the stopped replica released its lease");
     next.text().await.unwrap();
 }
+
+/// The statement that takes a turn's lease can reach the database and run while its answer is
+/// lost (the connection breaks in between): the student gets a 503, and the thread must not
+/// then stay locked by a lease nobody holds (every next turn 409 until it expires).
+#[tokio::test]
+async fn a_lease_taken_whose_answer_was_lost_does_not_lock_the_thread() {
+    let Some(admin) = test_database_url().await else {
+        return;
+    };
+    // Arrange: Postgres through a proxy, in plain text (the proxy looks for the lease's token);
+    // leases far longer than the test.
+    let url = fresh_postgres_database(&admin).await;
+    let proxy = TcpProxy::start(target_of(&url)).await;
+    let replica = "lost-answer-replica";
+    let plain = format!("{}?sslmode=disable", via(&url, proxy.addr));
+    let app = spawn_tutor_app_on(
+        &plain,
+        &[
+            ("REPLICA_ID", replica),
+            ("TURN_LEASE_SECS", "120"),
+            ("DB_STATEMENT_TIMEOUT_MS", "500"),
+            ("DB_ACQUIRE_TIMEOUT_SECS", "1"),
+        ],
+    )
+    .await;
+    let (thread_id, _) = app.start_thread("student-l", "First").await;
+    let db = Database::connect(&test_config(pairs(&[("DATABASE_URL", &url)])).database)
+        .await
+        .unwrap();
+    assert_eq!(
+        lease_of(&db, &thread_id).await,
+        None,
+        "the first turn's lease is gone"
+    );
+
+    // Act: the next statement carrying a lease token of this replica (the one that takes the
+    // lease of the next turn) runs, and its answer never comes back.
+    proxy.lose_answer_to(format!("{replica}:").as_bytes());
+    let refused = app
+        .chatkit_as("student-l", add_message(&thread_id), "")
+        .await;
+    assert_eq!(refused.status(), 503, "the lease's outcome is unknown");
+
+    // Assert: the thread takes its next turn (no 409 on the way), and afterwards no lease is
+    // left on it.
+    let mut statuses = Vec::new();
+    for _ in 0..20 {
+        let resp = app
+            .chatkit_as("student-l", add_message(&thread_id), "")
+            .await;
+        let status = resp.status().as_u16();
+        resp.text().await.unwrap();
+        statuses.push(status);
+        if status != 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(statuses.last(), Some(&200), "{statuses:?}");
+    assert!(!statuses.contains(&409), "{statuses:?}");
+    assert_eq!(
+        lease_of(&db, &thread_id).await,
+        None,
+        "every lease of the thread was released"
+    );
+}
+
+/// The lease on `thread_id` once its releases under way are done (up to 4 s): its owner token.
+async fn lease_of(db: &Database, thread_id: &str) -> Option<String> {
+    let mut owner = None;
+    for _ in 0..40 {
+        let row = db
+            .connection()
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT turn_owner FROM threads WHERE id = '{thread_id}'"),
+            ))
+            .await
+            .unwrap()
+            .expect("the thread");
+        owner = row.try_get::<Option<String>>("", "turn_owner").unwrap();
+        if owner.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    owner
+}

@@ -29,7 +29,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use prometheus::{IntCounterVec, Opts, Registry};
 
-use self::guard::LeaseGuard;
+use self::guard::{LeaseGuard, release_uncertain};
 use self::releases::Releases;
 use super::{Database, classify, now_micros};
 use crate::domain::ports::{LockError, StoreError, TurnGuard, TurnLock};
@@ -160,13 +160,22 @@ impl TurnLock for SqlTurnLease {
         let now = now_micros();
         let until = now + s.lease_micros();
         let handover = s.releases.of_thread(thread_id);
+        // A statement that failed once sent may still have taken the lease (the answer was
+        // lost, not the write): release the token as if a guard had held it. Without a
+        // connection nothing was sent.
+        let uncertain = |e: sea_orm::DbErr| {
+            if !matches!(e, sea_orm::DbErr::ConnectionAcquire(_)) {
+                release_uncertain(s.clone(), thread_id.to_owned(), token.clone(), until);
+            }
+            lock_err(e)
+        };
         let mut taken = statements::take_free(&s.db, thread_id, &token, until, handover)
             .await
-            .map_err(lock_err)?;
+            .map_err(uncertain)?;
         if !taken {
             taken = statements::take_expired(&s.db, thread_id, &token, now, until)
                 .await
-                .map_err(lock_err)?;
+                .map_err(uncertain)?;
             if taken {
                 s.metrics.event("takeover");
                 tracing::info!(

@@ -29,7 +29,8 @@ struct Held {
     token: String,
     /// End of the lease as last written (epoch microseconds).
     until: Arc<AtomicI64>,
-    heartbeat: AbortHandle,
+    /// The renewing task; none for a lease that may not even have been taken.
+    heartbeat: Option<AbortHandle>,
 }
 
 impl LeaseGuard {
@@ -50,6 +51,7 @@ impl LeaseGuard {
             Instant::now() + hold_for,
         ))
         .abort_handle();
+        let heartbeat = Some(heartbeat);
         Self {
             held: Some(Held {
                 shared,
@@ -62,11 +64,29 @@ impl LeaseGuard {
     }
 }
 
+/// Frees a lease whose taking failed with an unknown outcome: the database may have applied the
+/// statement before the connection broke, leaving the thread locked by a token nobody holds
+/// until the lease expires (every turn of the thread refused 409 meanwhile). It is released
+/// like a dropped guard's lease, in the background with retries, and is registered as a release
+/// under way at once, so the thread's next turn in this process takes it over instead.
+pub(super) fn release_uncertain(shared: Arc<Shared>, thread_id: String, token: String, until: i64) {
+    Held {
+        shared,
+        thread_id,
+        token,
+        until: Arc::new(AtomicI64::new(until)),
+        heartbeat: None,
+    }
+    .release();
+}
+
 impl Held {
     /// Stops renewing and releases in a task of its own, which outlives both the guard and
     /// anyone awaiting it; the release is registered before this returns.
     fn release(self) -> Option<JoinHandle<()>> {
-        self.heartbeat.abort();
+        if let Some(heartbeat) = &self.heartbeat {
+            heartbeat.abort();
+        }
         self.shared.releases.begin(&self.token, &self.thread_id);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             // No runtime (the process is tearing down): the lease expires by itself.

@@ -44,6 +44,21 @@ impl TestApp {
         (status, resp.json().await.expect("body is JSON"))
     }
 
+    /// The items of a thread of development user `user`, oldest first, through the REST mirror
+    /// (`GET /v1/threads/{id}/items`, first page).
+    pub async fn rest_items(&self, user: &str, thread_id: &str) -> Vec<serde_json::Value> {
+        let resp = self
+            .client
+            .get(self.url(&format!("/v1/threads/{thread_id}/items?order=asc")))
+            .header("x-user-id", user)
+            .send()
+            .await
+            .expect("request reaches the service");
+        assert_eq!(resp.status(), 200, "items of {thread_id}");
+        let page: serde_json::Value = resp.json().await.expect("body is JSON");
+        page["data"].as_array().expect("items").clone()
+    }
+
     /// Sends the shutdown signal and waits for the server to finish draining.
     pub async fn stop(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {

@@ -44,17 +44,7 @@ fn system_prompt(model: &FakeModel) -> String {
 }
 
 async fn stored_items(app: &TestApp, user: &str, thread_id: &str) -> Vec<Value> {
-    let items: Value = app
-        .client
-        .get(app.url(&format!("/v1/threads/{thread_id}/items?order=asc")))
-        .header("x-user-id", user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    items["data"].as_array().unwrap().clone()
+    app.rest_items(user, thread_id).await
 }
 
 #[tokio::test]

@@ -34,22 +34,10 @@ fn slow(deltas: usize, delay_ms: u64) -> Script {
 
 /// The tutor's messages of a thread, through the REST mirror.
 async fn tutor_items(app: &TestApp, user: &str, thread_id: &str) -> Vec<Value> {
-    let items: Value = app
-        .client
-        .get(app.url(&format!("/v1/threads/{thread_id}/items?order=asc")))
-        .header("x-user-id", user)
-        .send()
+    app.rest_items(user, thread_id)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    items["data"]
-        .as_array()
-        .expect("items")
-        .iter()
+        .into_iter()
         .filter(|i| i["role"] == "tutor")
-        .cloned()
         .collect()
 }
 

@@ -31,19 +31,8 @@ async fn the_offline_tutor_quotes_the_sentence_of_another_lesson_with_its_lesson
 
     // The same citation in the REST mirror.
     let thread_id = events[0]["thread"]["id"].as_str().unwrap();
-    let items: Value = app
-        .client
-        .get(app.url(&format!("/v1/threads/{thread_id}/items?order=asc")))
-        .header("x-user-id", "student-q")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tutor = items["data"]
-        .as_array()
-        .unwrap()
+    let items = app.rest_items("student-q", thread_id).await;
+    let tutor = items
         .iter()
         .find(|i| i["role"] == "tutor")
         .expect("the answer");
@@ -118,19 +107,8 @@ async fn the_rest_mirror_streams_the_citations_in_its_done_event(app: &TestApp) 
     assert_eq!(citations.len(), 1, "{done}");
     assert_eq!(citations[0]["path"], OTHER, "{done}");
     assert_eq!(citations[0]["lesson_title"], OTHER_TITLE);
-    let stored: Value = app
-        .client
-        .get(app.url(&format!("/v1/threads/{thread_id}/items?order=asc")))
-        .header("x-user-id", user)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let tutor = stored["data"]
-        .as_array()
-        .unwrap()
+    let stored = app.rest_items(user, thread_id).await;
+    let tutor = stored
         .iter()
         .find(|i| i["id"] == done["id"])
         .expect("the streamed answer is stored");

@@ -165,13 +165,17 @@ impl StudyService {
         page: &PageRequest,
     ) -> Result<(Thread, Page<ThreadItem>), StudyError> {
         input::id("thread_id", thread_id)?;
-        let thread = self
-            .store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
+        let thread = self.own_thread(who, thread_id).await?;
         let items = self.list_items(who, thread_id, page).await?;
         Ok((thread, items))
+    }
+
+    /// The caller's thread `thread_id`; another user's reads as not found.
+    async fn own_thread(&self, who: &Principal, thread_id: &str) -> Result<Thread, StudyError> {
+        self.store
+            .get_thread(&who.user_id, thread_id)
+            .await
+            .map_err(thread_err)
     }
 
     /// A page of the caller's threads.
@@ -215,11 +219,7 @@ impl StudyService {
                 "title must be 1 to {MAX_TITLE_CHARS} characters without control characters"
             )));
         }
-        let mut thread = self
-            .store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
+        let mut thread = self.own_thread(who, thread_id).await?;
         thread.title = Some(title.to_string());
         self.store.save_thread(&thread).await.map_err(thread_err)?;
         Ok(thread)
@@ -255,10 +255,7 @@ impl StudyService {
         let mut items = match self.store.list_items(&who.user_id, thread_id, page).await {
             Ok(items) => items,
             Err(StoreError::NotFound) => {
-                self.store
-                    .get_thread(&who.user_id, thread_id)
-                    .await
-                    .map_err(thread_err)?;
+                self.own_thread(who, thread_id).await?;
                 return Err(StudyError::Invalid(
                     "`after` names no item of this thread".into(),
                 ));
@@ -289,10 +286,7 @@ impl StudyService {
         for (n, item_id) in item_ids.iter().enumerate() {
             input::id(&format!("item_ids[{n}]"), item_id)?;
         }
-        self.store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
+        self.own_thread(who, thread_id).await?;
         self.store
             .add_feedback(&who.user_id, thread_id, item_ids, kind)
             .await

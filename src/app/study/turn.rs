@@ -146,11 +146,9 @@ impl StudyService {
         id("thread_id", thread_id)?;
         let text = validate(&input)?;
         let thread = self
-            .store
-            .get_thread(&who.user_id, thread_id)
+            .own_thread(who, thread_id)
             .instrument(tracing::info_span!("store.get_thread"))
-            .await
-            .map_err(thread_err)?;
+            .await?;
         let path = lesson_of(&thread, &ctx)?;
         let budget = self.ensure_token_budget(who).await?;
         let guard = self.lock(&thread.id).await?;

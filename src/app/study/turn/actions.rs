@@ -9,7 +9,7 @@ use futures::StreamExt;
 use super::pending::Start;
 use super::{PendingTurn, TurnEvent, TurnJob};
 use crate::app::study::input::{id, lesson_of};
-use crate::app::study::{StudyError, StudyService, TurnContext, TurnStream, thread_err};
+use crate::app::study::{StudyError, StudyService, TurnContext, TurnStream};
 use crate::domain::principal::Principal;
 use crate::domain::thread::ItemKind;
 
@@ -29,11 +29,7 @@ impl StudyService {
     ) -> Result<PendingTurn, StudyError> {
         id("thread_id", thread_id)?;
         id("item_id", item_id)?;
-        let thread = self
-            .store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)?;
+        let thread = self.own_thread(who, thread_id).await?;
         let user_item = self
             .store
             .get_item(&who.user_id, thread_id, item_id)
@@ -99,10 +95,6 @@ impl StudyService {
     /// 400 for a malformed thread id, 404 for a thread that is not the caller's.
     async fn existing_thread(&self, who: &Principal, thread_id: &str) -> Result<(), StudyError> {
         id("thread_id", thread_id)?;
-        self.store
-            .get_thread(&who.user_id, thread_id)
-            .await
-            .map_err(thread_err)
-            .map(drop)
+        self.own_thread(who, thread_id).await.map(drop)
     }
 }
